@@ -1,0 +1,1 @@
+"""Every side effect of srec, as Temporal activities grouped by concern."""

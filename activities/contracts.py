@@ -1,0 +1,272 @@
+"""Names and models every layer shares: the bottom of the import graph.
+
+Task-queue names, workflow ids, signal/query names, search attributes and the pydantic
+models that cross a Temporal boundary (activity inputs and results, signal payloads).
+This module imports only pydantic and the standard library, so `api`, `worker`,
+`workflows` and `activities` can all depend on it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+WORKFLOW_TASK_QUEUE = "srec-workflows"
+IO_TASK_QUEUE = "srec-io"
+CPU_TASK_QUEUE = "srec-cpu"
+TASK_QUEUES = (WORKFLOW_TASK_QUEUE, IO_TASK_QUEUE, CPU_TASK_QUEUE)
+
+STREAMER_WORKFLOW_TYPE = "StreamerWorkflow"
+
+# Signals people send from the CLI carry no payload; see StreamerWorkflow.
+SIGNAL_PAUSE = "pause"
+SIGNAL_RESUME = "resume"
+SIGNAL_CHECK_NOW = "check_now"
+SIGNAL_STOP = "stop"
+SIGNAL_CONFIG_CHANGED = "config_changed"
+SIGNAL_SEGMENT_CLOSED = "segment_closed"
+QUERY_STATE = "state"
+
+# Custom search attributes (all Keyword) the streamer workflow keeps current.
+SEARCH_ATTRIBUTE_PLATFORM = "SrecPlatform"
+SEARCH_ATTRIBUTE_STREAMER = "SrecStreamer"
+SEARCH_ATTRIBUTE_STATE = "SrecState"
+SEARCH_ATTRIBUTES = (
+    SEARCH_ATTRIBUTE_PLATFORM,
+    SEARCH_ATTRIBUTE_STREAMER,
+    SEARCH_ATTRIBUTE_STATE,
+)
+
+
+def streamer_workflow_id(streamer_id: int) -> str:
+    """Return the id of the entity workflow that owns one streamer."""
+    return f"streamer-{streamer_id}"
+
+
+def streamer_id_from_workflow_id(workflow_id: str) -> int | None:
+    """Invert `streamer_workflow_id`; None for ids that are not streamer workflows."""
+    prefix, _, rest = workflow_id.partition("-")
+    if prefix != "streamer" or not rest.isdigit():
+        return None
+    return int(rest)
+
+
+class StreamerState(StrEnum):
+    """What a streamer is doing, as shown in the API and the Temporal UI."""
+
+    NOT_LIVE = "NOT_LIVE"
+    LIVE = "LIVE"
+    DISABLED = "DISABLED"
+
+
+class Priority(StrEnum):
+    """Recording priority; high-priority streamers may use extra recording slots."""
+
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class StreamKind(StrEnum):
+    """Transport of a resolved stream, which picks the recording engine."""
+
+    HLS = "hls"
+    FLV = "flv"
+
+
+class StreamSource(BaseModel):
+    """A resolved, recordable stream: what an extractor hands to an engine."""
+
+    url: str = Field(description="Media playlist (HLS) or stream (FLV) URL")
+    kind: StreamKind = Field(description="Transport of the stream")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="HTTP headers to send"
+    )
+
+
+class RecordingPolicy(BaseModel):
+    """Settings that shape one streamer's recordings and its state machine."""
+
+    poll_interval_secs: float = Field(
+        default=30.0, description="Seconds between live checks while offline"
+    )
+    grace_secs: float = Field(
+        default=60.0,
+        description="A stream that returns within this window continues its session",
+    )
+    max_segment_duration_secs: float = Field(
+        default=0.0, description="Close a segment after this much media; 0 = never"
+    )
+    max_segment_size_bytes: int = Field(
+        default=8 * 1024**3, description="Close a segment at this size; 0 = never"
+    )
+    error_backoff_secs: float = Field(
+        default=60.0, description="Wait after a failed detection before retrying"
+    )
+
+
+class StreamerConfig(BaseModel):
+    """Everything the streamer workflow needs to know about its streamer."""
+
+    streamer_id: int
+    name: str
+    url: str
+    platform: str
+    priority: Priority = Priority.NORMAL
+    enabled: bool = True
+    policy: RecordingPolicy = Field(default_factory=RecordingPolicy)
+
+
+# --- store activities -------------------------------------------------------------
+
+
+class LoadStreamerInput(BaseModel):
+    streamer_id: int
+
+
+class LoadStreamerResult(BaseModel):
+    config: StreamerConfig | None = Field(
+        default=None, description="None when the streamer was deleted"
+    )
+
+
+class ProjectStateInput(BaseModel):
+    """The workflow's state, written to the DB so the API can list streamers."""
+
+    streamer_id: int
+    state: StreamerState
+    enabled: bool
+
+
+class ProjectStateResult(BaseModel):
+    pass
+
+
+class OpenSessionInput(BaseModel):
+    streamer_id: int
+    title: str
+    start_time: datetime
+
+
+class OpenSessionResult(BaseModel):
+    session_id: int
+
+
+class CloseSessionInput(BaseModel):
+    session_id: int
+    end_time: datetime
+
+
+class CloseSessionResult(BaseModel):
+    total_size_bytes: int
+    segment_count: int
+
+
+# --- platform activities ----------------------------------------------------------
+
+
+class CheckLiveInput(BaseModel):
+    url: str
+
+
+class LiveStatus(BaseModel):
+    """Result of a live check. Offline is a value, not an exception."""
+
+    is_live: bool
+    title: str = ""
+    source: StreamSource | None = Field(
+        default=None, description="The stream to record, when live"
+    )
+
+
+# --- recording activities ---------------------------------------------------------
+
+
+class RecordInput(BaseModel):
+    streamer_id: int
+    streamer_name: str
+    platform: str
+    session_id: int
+    session_start: datetime
+    title: str
+    source: StreamSource
+    start_index: int = Field(default=0, description="First segment index to use")
+    max_segment_duration_secs: float = 0.0
+    max_segment_size_bytes: int = 0
+    workflow_id: str = Field(description="Workflow to signal `segment_closed` to")
+
+
+class RecordProgress(BaseModel):
+    """Heartbeat details of a recording; a retry resumes from them."""
+
+    next_index: int = 0
+    bytes_written: int = 0
+    media_time_secs: float = 0.0
+    segments_closed: int = 0
+
+
+class RecordResult(BaseModel):
+    next_index: int = Field(description="Index the next segment of the session gets")
+    segments_closed: int
+    bytes_written: int
+    media_time_secs: float
+    reason: str = Field(description="Why the recording stopped (ended, stalled, ...)")
+
+
+class SegmentClosed(BaseModel):
+    """Payload of the `segment_closed` signal, sent as each segment file closes."""
+
+    session_id: int
+    index: int
+    file_path: str
+    size_bytes: int
+    duration_secs: float
+
+
+class ProbeSegmentInput(BaseModel):
+    session_id: int
+    index: int
+    file_path: str
+
+
+class ProbeSegmentResult(BaseModel):
+    duration_secs: float | None
+    streams: list[str] = Field(default_factory=list, description="codec names")
+    valid: bool
+
+
+# --- workflow messages ------------------------------------------------------------
+
+
+class SignalInput(BaseModel):
+    """Optional payload of pause/resume/check_now/stop; unknown fields are ignored."""
+
+    reason: str = ""
+
+
+class StreamerWorkflowState(BaseModel):
+    """The streamer workflow's durable state, carried across continue-as-new."""
+
+    paused: bool | None = Field(
+        default=None, description="None = take `enabled` from the DB"
+    )
+    state: StreamerState = StreamerState.NOT_LIVE
+    sessions_recorded: int = 0
+
+
+class StreamerWorkflowInput(BaseModel):
+    streamer_id: int
+    carried: StreamerWorkflowState | None = None
+
+
+class StreamerWorkflowResult(BaseModel):
+    reason: str
+
+
+class StateQueryResult(BaseModel):
+    state: StreamerState
+    paused: bool
+    session_id: int | None = None
+    segments_closed: int = 0

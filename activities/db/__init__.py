@@ -1,0 +1,32 @@
+"""The app database: SQLModel tables, the engine and migrations, and all CRUD."""
+
+from activities.db import crud
+from activities.db.engine import make_engine, migrate
+from activities.db.tables import (
+    RefreshToken,
+    Segment,
+    SegmentBase,
+    Streamer,
+    StreamerBase,
+    StreamSession,
+    StreamSessionBase,
+    User,
+    UserBase,
+    utcnow,
+)
+
+__all__ = [
+    "RefreshToken",
+    "Segment",
+    "SegmentBase",
+    "StreamSession",
+    "StreamSessionBase",
+    "Streamer",
+    "StreamerBase",
+    "User",
+    "UserBase",
+    "crud",
+    "make_engine",
+    "migrate",
+    "utcnow",
+]

@@ -1,0 +1,141 @@
+"""SQLModel tables of the app database, each beside its `XBase`.
+
+`XBase` holds the user-facing fields that `api/schemas.py` derives its
+`XCreate`/`XUpdate`/`XPublic` from; table models do not validate on construction.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A DateTime that is always timezone-aware, also on SQLite (which drops tzinfo)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, _dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored in the database")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, _dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class StreamerBase(SQLModel):
+    name: str = Field(max_length=100, description="Display name, used in file names")
+    url: str = Field(max_length=2048, description="Channel or stream URL")
+    priority: str = Field(default="normal", max_length=10)
+    enabled: bool = Field(default=True)
+
+
+class Streamer(StreamerBase, table=True):
+    __tablename__ = "streamer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=40, index=True)
+    state: str = Field(default="NOT_LIVE", max_length=20)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
+    )
+
+
+class StreamSessionBase(SQLModel):
+    streamer_id: int = Field(index=True)
+    title: str = Field(default="", max_length=500)
+
+
+class StreamSession(StreamSessionBase, table=True):
+    """One live broadcast: from going live to really ending (grace window included)."""
+
+    __tablename__ = "stream_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    start_time: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    end_time: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
+    )
+    total_size_bytes: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+class SegmentBase(SQLModel):
+    session_id: int = Field(index=True)
+    index: int
+    file_path: str = Field(max_length=4096)
+    size_bytes: int = Field(default=0, sa_type=sa.BigInteger)
+    duration_secs: float = Field(default=0.0)
+
+
+class Segment(SegmentBase, table=True):
+    """One output file of a session. `completed_at` is null while it is written.
+
+    `resume_marker` is engine-specific (the last HLS media sequence in the file) and
+    is written together with `size_bytes`, so a retry after a crash can cut the file
+    back to the last consistent point and continue exactly after it.
+    """
+
+    __tablename__ = "segment"
+    __table_args__ = (sa.UniqueConstraint("session_id", "index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
+    )
+    completed_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
+    )
+    persisted_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
+    )
+    resume_marker: int | None = Field(default=None, sa_type=sa.BigInteger)
+
+
+class UserBase(SQLModel):
+    username: str = Field(max_length=64, unique=True, index=True)
+
+
+class User(UserBase, table=True):
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    password_hash: str = Field(max_length=512)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
+    )
+    password_changed_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
+    )
+
+
+class RefreshToken(SQLModel, table=True):
+    """A refresh token, stored by the hash of its `jti`; rotated on every use."""
+
+    __tablename__ = "refresh_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(index=True)
+    jti_hash: str = Field(max_length=128, unique=True, index=True)
+    expires_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
+    )

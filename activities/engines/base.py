@@ -1,0 +1,93 @@
+"""The recording-engine seam: a resolved stream and an output plan in, segments out.
+
+An engine knows nothing about platforms or Temporal. It writes the stream into
+numbered files, tells its `SegmentSink` as each file opens, grows and closes, and keeps
+`RecordingStats` current for the heartbeat. Cancelling the task that runs
+`Engine.record` is how a recording is stopped: the engine closes its current file
+(reporting it to the sink) and re-raises `asyncio.CancelledError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from activities.contracts import StreamSource
+
+
+@dataclass
+class OutputPlan:
+    """Where and how to cut the output.
+
+    Attributes:
+        path_for: builds the file path of segment `index` (extension included).
+        start_index: index of the first file this run writes.
+        max_duration_secs: close a file after this much media; 0 = never.
+        max_size_bytes: close a file once it reaches this size; 0 = never.
+        resume_marker: engine-specific point already recorded by an earlier attempt
+            (for HLS the last media sequence written); the engine continues after it.
+    """
+
+    path_for: Callable[[int], Path]
+    start_index: int = 0
+    max_duration_secs: float = 0.0
+    max_size_bytes: int = 0
+    resume_marker: int | None = None
+
+
+@dataclass
+class RecordingStats:
+    """Live progress of one recording, read by the heartbeat task."""
+
+    next_index: int = 0
+    bytes_written: int = 0
+    media_time_secs: float = 0.0
+    segments_closed: int = 0
+
+
+@dataclass
+class SegmentState:
+    """One output file as the engine reports it to the sink."""
+
+    index: int
+    path: Path
+    size_bytes: int = 0
+    duration_secs: float = 0.0
+    resume_marker: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class SegmentSink(Protocol):
+    """Receives the life of each output file, in order, from one engine run."""
+
+    async def opened(self, segment: SegmentState) -> None:
+        """A new file exists (possibly empty) at `segment.path`."""
+
+    async def progressed(self, segment: SegmentState) -> None:
+        """The file is consistent up to `segment.size_bytes` (flushed to disk)."""
+
+    async def closed(self, segment: SegmentState) -> None:
+        """The file is complete and will not be written again."""
+
+
+class Engine(Protocol):
+    """A recording engine."""
+
+    async def record(
+        self,
+        source: StreamSource,
+        plan: OutputPlan,
+        sink: SegmentSink,
+        stats: RecordingStats,
+    ) -> str:
+        """Record until the stream ends; return why it stopped (`ended`, `stalled`…).
+
+        Raises:
+            StreamUnavailableError: the stream could not be reached at all.
+            asyncio.CancelledError: after finalising the current file, on cancel.
+        """
+        ...

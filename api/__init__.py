@@ -1,0 +1,1 @@
+"""The FastAPI application: configuration, control, sessions, health, auth."""

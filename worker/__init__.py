@@ -1,0 +1,1 @@
+"""Process entry points: the worker, the API server and the `srec` command."""

@@ -1,0 +1,1 @@
+"""Deterministic orchestration: the streamer workflow and the client helpers."""
