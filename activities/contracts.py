@@ -270,3 +270,16 @@ class StateQueryResult(BaseModel):
     paused: bool
     session_id: int | None = None
     segments_closed: int = 0
+    sessions_recorded: int = 0
+
+
+# Activity names. Workflows call activities by these names so the workflow sandbox
+# never imports the activity modules (httpx, sqlalchemy, PyAV); the activity classes
+# register under the same names, and so do the fakes in tests.
+ACTIVITY_CHECK_LIVE = "platform.check_live"
+ACTIVITY_RECORD_STREAM = "record.record_stream"
+ACTIVITY_LOAD_STREAMER = "store.load_streamer"
+ACTIVITY_PROJECT_STATE = "store.project_state"
+ACTIVITY_OPEN_SESSION = "store.open_session"
+ACTIVITY_CLOSE_SESSION = "store.close_session"
+ACTIVITY_PROBE_SEGMENT = "media.probe_segment"

@@ -1,7 +1,7 @@
 """The app database: SQLModel tables, the engine and migrations, and all CRUD."""
 
 from activities.db import crud
-from activities.db.engine import make_engine, migrate
+from activities.db.engine import default_database_url, make_engine, migrate
 from activities.db.tables import (
     RefreshToken,
     Segment,
@@ -26,6 +26,7 @@ __all__ = [
     "User",
     "UserBase",
     "crud",
+    "default_database_url",
     "make_engine",
     "migrate",
     "utcnow",

@@ -306,3 +306,32 @@ def revoke_user_refresh_tokens(db: Session, user_id: int) -> None:
         token.revoked_at = now
         db.add(token)
     db.commit()
+
+
+# --- api helpers (appended for the API) -------------------------------------------
+
+
+def ping(db: Session) -> None:
+    """Run `SELECT 1`; raises if the database does not answer."""
+    db.exec(select(1)).one()
+
+
+def get_streamer_by_url(db: Session, url: str) -> Streamer | None:
+    return db.exec(select(Streamer).where(Streamer.url == url)).first()
+
+
+def delete_streamer_sessions(db: Session, streamer_id: int) -> list[str]:
+    """Delete a streamer's sessions and their segments; return the segment paths."""
+    sessions = db.exec(
+        select(StreamSession).where(StreamSession.streamer_id == streamer_id)
+    ).all()
+    paths: list[str] = []
+    for session in sessions:
+        for segment in db.exec(
+            select(Segment).where(Segment.session_id == session.id)
+        ).all():
+            paths.append(segment.file_path)
+            db.delete(segment)
+        db.delete(session)
+    db.commit()
+    return paths

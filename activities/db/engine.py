@@ -16,6 +16,11 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
+def default_database_url(data_dir: Path) -> str:
+    """The SQLite database of the embedded stack, inside the data directory."""
+    return f"sqlite:///{data_dir.resolve() / 'srec.db'}"
+
+
 def make_engine(url: str) -> sa.Engine:
     """Create an engine; SQLite gets WAL mode, a busy timeout and foreign keys.
 

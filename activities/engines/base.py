@@ -71,7 +71,11 @@ class SegmentSink(Protocol):
         """The file is consistent up to `segment.size_bytes` (flushed to disk)."""
 
     async def closed(self, segment: SegmentState) -> None:
-        """The file is complete and will not be written again."""
+        """The file is complete and will not be written again.
+
+        A file that received no bytes is deleted by the engine and reported here
+        with `size_bytes == 0`: the sink drops whatever it recorded for it.
+        """
 
 
 class Engine(Protocol):

@@ -1,8 +1,9 @@
 """Alembic environment: always handed a live connection by `engine.migrate`."""
 
 from alembic import context
+from sqlmodel import SQLModel
 
-from activities.db.tables import SQLModel
+import activities.db.tables  # noqa: F401 - registers the tables on the metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

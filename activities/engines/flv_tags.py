@@ -1,0 +1,256 @@
+"""FLV container primitives: the file header, tags, and an incremental parser.
+
+The layout (Adobe FLV spec, annex E):
+
+    header   "FLV" | version u8 | flags u8 (4 = audio, 1 = video) | header size u32
+    u32      PreviousTagSize0 (always 0)
+    tag      type u8 | data size u24 | timestamp u24 | timestamp ext u8 | stream id u24
+             | data | PreviousTagSize u32 (11 + data size)
+
+`FlvParser` accepts the stream in chunks of any size (a tag may be split across
+network reads) and keeps at most one incomplete tag buffered. It knows nothing about
+files or HTTP, so a later repair stage can sit between it and the writer.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+FLV_SIGNATURE = b"FLV"
+FLV_HEADER_SIZE = 9
+TAG_HEADER_SIZE = 11
+PREVIOUS_TAG_SIZE = 4
+
+TAG_AUDIO = 8
+TAG_VIDEO = 9
+TAG_SCRIPT = 18
+
+VIDEO_FRAME_KEY = 1
+VIDEO_CODEC_AVC = 7
+AVC_PACKET_SEQUENCE_HEADER = 0
+SOUND_FORMAT_AAC = 10
+AAC_PACKET_SEQUENCE_HEADER = 0
+
+_FLAG_AUDIO = 0x04
+_FLAG_VIDEO = 0x01
+# A TCP read is rarely this big; compacting the buffer only after this many
+# consumed bytes keeps parsing linear without copying on every tag.
+_COMPACT_THRESHOLD = 1 << 16
+_SCRIPT_ON_METADATA = b"\x02\x00\x0aonMetaData"
+
+
+class FlvFormatError(ValueError):
+    """The bytes are not a well-formed FLV stream."""
+
+
+@dataclass(frozen=True)
+class FlvHeader:
+    """The 9-byte FLV file header.
+
+    Attributes:
+        has_audio: the audio flag (advisory: streams often lie).
+        has_video: the video flag (advisory).
+        version: the FLV version byte, 1 in practice.
+    """
+
+    has_audio: bool
+    has_video: bool
+    version: int = 1
+
+    def encode(self) -> bytes:
+        """Return the header followed by PreviousTagSize0."""
+        flags = (_FLAG_AUDIO if self.has_audio else 0) | (
+            _FLAG_VIDEO if self.has_video else 0
+        )
+        return (
+            FLV_SIGNATURE
+            + struct.pack(">BBI", self.version, flags, FLV_HEADER_SIZE)
+            + b"\x00\x00\x00\x00"
+        )
+
+
+@dataclass(frozen=True)
+class FlvTag:
+    """One FLV tag.
+
+    Attributes:
+        tag_type: 8 audio, 9 video, 18 script data.
+        timestamp: milliseconds, with the extension byte applied (32 bits).
+        data: the tag body (without header and PreviousTagSize).
+        stream_id: always 0 in conforming files.
+    """
+
+    tag_type: int
+    timestamp: int
+    data: bytes
+    stream_id: int = 0
+
+    @property
+    def is_video(self) -> bool:
+        """Whether this is a video tag."""
+        return self.tag_type == TAG_VIDEO
+
+    @property
+    def is_audio(self) -> bool:
+        """Whether this is an audio tag."""
+        return self.tag_type == TAG_AUDIO
+
+    @property
+    def is_script(self) -> bool:
+        """Whether this is a script-data tag."""
+        return self.tag_type == TAG_SCRIPT
+
+    @property
+    def is_keyframe(self) -> bool:
+        """Whether this is a video tag whose frame type is 1 (key frame)."""
+        return (
+            self.is_video and bool(self.data) and self.data[0] >> 4 == VIDEO_FRAME_KEY
+        )
+
+    @property
+    def is_avc_sequence_header(self) -> bool:
+        """Whether this is an AVC decoder configuration record (AVCPacketType 0)."""
+        return (
+            self.is_video
+            and len(self.data) >= 2
+            and self.data[0] & 0x0F == VIDEO_CODEC_AVC
+            and self.data[1] == AVC_PACKET_SEQUENCE_HEADER
+        )
+
+    @property
+    def is_aac_sequence_header(self) -> bool:
+        """Whether this is an AAC AudioSpecificConfig (AACPacketType 0)."""
+        return (
+            self.is_audio
+            and len(self.data) >= 2
+            and self.data[0] >> 4 == SOUND_FORMAT_AAC
+            and self.data[1] == AAC_PACKET_SEQUENCE_HEADER
+        )
+
+    @property
+    def is_sequence_header(self) -> bool:
+        """Whether this is an AVC or AAC sequence header."""
+        return self.is_avc_sequence_header or self.is_aac_sequence_header
+
+    @property
+    def is_metadata(self) -> bool:
+        """Whether this is an `onMetaData` script tag."""
+        return self.is_script and self.data.startswith(_SCRIPT_ON_METADATA)
+
+    @property
+    def encoded_size(self) -> int:
+        """Bytes this tag takes in a file, PreviousTagSize included."""
+        return TAG_HEADER_SIZE + len(self.data) + PREVIOUS_TAG_SIZE
+
+    def encode(self, timestamp: int | None = None) -> bytes:
+        """Serialise the tag with its trailing PreviousTagSize.
+
+        Args:
+            timestamp: the timestamp to write instead of `self.timestamp`.
+
+        Returns:
+            Header, data and PreviousTagSize, ready to append to a file.
+        """
+        ts = self.timestamp if timestamp is None else timestamp
+        ts &= 0xFFFFFFFF
+        size = len(self.data)
+        header = struct.pack(
+            ">B3sI3s",
+            self.tag_type,
+            size.to_bytes(3, "big"),
+            ((ts & 0x00FFFFFF) << 8) | (ts >> 24),
+            self.stream_id.to_bytes(3, "big"),
+        )
+        return header + self.data + struct.pack(">I", TAG_HEADER_SIZE + size)
+
+
+class FlvParser:
+    """Incremental FLV parser: feed chunks, get the header once, then tags.
+
+    Example:
+        parser = FlvParser()
+        for chunk in chunks:
+            for item in parser.feed(chunk):
+                ...  # an FlvHeader first, then FlvTag objects
+    """
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._pos = 0
+        self._header: FlvHeader | None = None
+        self.bytes_consumed = 0
+
+    @property
+    def header(self) -> FlvHeader | None:
+        """The file header, once it has been parsed."""
+        return self._header
+
+    @property
+    def pending(self) -> int:
+        """Bytes buffered that do not yet form a complete tag."""
+        return len(self._buf) - self._pos
+
+    def feed(self, chunk: bytes) -> list[FlvHeader | FlvTag]:
+        """Add bytes and return every header or tag they complete.
+
+        Args:
+            chunk: the next bytes of the stream (any length, even empty).
+
+        Returns:
+            The items completed by this chunk, in stream order.
+
+        Raises:
+            FlvFormatError: the stream does not start with an FLV header.
+        """
+        self._buf += chunk
+        items: list[FlvHeader | FlvTag] = []
+        if self._header is None:
+            header = self._parse_header()
+            if header is None:
+                return items
+            items.append(header)
+        while (tag := self._parse_tag()) is not None:
+            items.append(tag)
+        if self._pos >= _COMPACT_THRESHOLD or self._pos == len(self._buf):
+            del self._buf[: self._pos]
+            self._pos = 0
+        return items
+
+    def _parse_header(self) -> FlvHeader | None:
+        buf = self._buf
+        if not FLV_SIGNATURE.startswith(bytes(buf[: len(FLV_SIGNATURE)])):
+            raise FlvFormatError(f"not an FLV stream: starts with {bytes(buf[:16])!r}")
+        if len(buf) < FLV_HEADER_SIZE:
+            return None
+        version, flags, header_size = struct.unpack_from(">BBI", buf, 3)
+        if header_size < FLV_HEADER_SIZE:
+            raise FlvFormatError(f"bad FLV header size {header_size}")
+        if len(buf) < header_size + PREVIOUS_TAG_SIZE:
+            return None
+        self._pos = header_size + PREVIOUS_TAG_SIZE
+        self.bytes_consumed = self._pos
+        self._header = FlvHeader(
+            has_audio=bool(flags & _FLAG_AUDIO),
+            has_video=bool(flags & _FLAG_VIDEO),
+            version=version,
+        )
+        return self._header
+
+    def _parse_tag(self) -> FlvTag | None:
+        buf, pos = self._buf, self._pos
+        if len(buf) - pos < TAG_HEADER_SIZE:
+            return None
+        # The top bits carry the (unsupported) encryption filter flag.
+        tag_type = buf[pos] & 0x1F
+        size = int.from_bytes(buf[pos + 1 : pos + 4], "big")
+        total = TAG_HEADER_SIZE + size + PREVIOUS_TAG_SIZE
+        if len(buf) - pos < total:
+            return None
+        ts = int.from_bytes(buf[pos + 4 : pos + 7], "big") | (buf[pos + 7] << 24)
+        stream_id = int.from_bytes(buf[pos + 8 : pos + 11], "big")
+        start = pos + TAG_HEADER_SIZE
+        data = bytes(buf[start : start + size])
+        self._pos = pos + total
+        self.bytes_consumed += total
+        return FlvTag(tag_type=tag_type, timestamp=ts, data=data, stream_id=stream_id)

@@ -1,0 +1,174 @@
+"""
+$description Direct HLS and HTTP-FLV stream URLs.
+$platform generic
+$url https://cdn.example.com/live/channel.m3u8
+$url https://cdn.example.com/live/channel.flv?token=abc
+$type live
+$metadata title
+
+Direct HLS (`.m3u8`) and HTTP-FLV (`.flv`) stream URLs, for any server that is not a
+known platform. There is no platform API to ask, so liveness is read from the stream
+itself: an HLS playlist is live while its media sequence advances, an FLV URL is live
+while it answers with an FLV header. The title is the stem of the URL's last path
+component.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, ClassVar
+from urllib.parse import unquote, urlsplit
+
+import httpx
+import m3u8
+
+from activities.contracts import LiveStatus, StreamKind, StreamSource
+from activities.errors import ExtractorError, StreamUnavailableError
+from activities.platforms.base import Extractor
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+_GONE = frozenset({404, 410})
+
+
+class _Offline(Exception):
+    """The stream is not there (404/410, refused, ended): a value, not an error."""
+
+
+class Generic(Extractor):
+    """Direct `.m3u8` / `.flv` URLs; the lowest priority, tried after every platform.
+
+    Args:
+        http: the worker's shared client.
+        clock: monotonic clock (seconds), replaceable in tests.
+        sleep: async sleep, replaceable in tests.
+    """
+
+    platform = "generic"
+    priority = -1000
+    matchers: ClassVar[dict[str, re.Pattern[str]]] = {
+        "live": re.compile(
+            r"https?://[^/?#\s]+/(?:[^?#\s]*/)?(?P<channel>[^/?#\s]+)"
+            r"\.(?P<ext>m3u8|flv)(?:\?[^#\s]*)?(?:#\S*)?\Z",
+            re.IGNORECASE,
+        ),
+    }
+    STALE_TARGETS = 3.0
+    MAX_WAIT_SECS = 20.0
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        super().__init__(http)
+        self._clock = clock
+        self._sleep = sleep
+
+    async def check_live(self, url: str) -> LiveStatus:
+        url = url.strip()
+        found = self.match(url)
+        if found is None:
+            raise ExtractorError(f"not a direct .m3u8/.flv URL: {url}")
+        _, groups = found
+        try:
+            if groups["ext"].lower() == "flv":
+                source = await self._check_flv(url)
+            else:
+                source = await self._check_hls(url)
+        except _Offline as why:
+            log.debug("%s is offline: %s", url, why)
+            return LiveStatus(is_live=False)
+        return LiveStatus(is_live=True, title=_title_of(url), source=source)
+
+    # --- HLS --------------------------------------------------------------------------
+
+    async def _check_hls(self, url: str) -> StreamSource:
+        playlist = await self._fetch_playlist(url)
+        media_url = url
+        if playlist.is_variant:
+            best = max(playlist.playlists, key=lambda p: p.stream_info.bandwidth or 0)
+            media_url = best.absolute_uri
+            playlist = await self._fetch_playlist(media_url)
+            if playlist.is_variant:
+                raise ExtractorError(f"nested master playlists at {url}")
+        target = float(playlist.target_duration or 6)
+        deadline = self._clock() + min(self.STALE_TARGETS * target, self.MAX_WAIT_SECS)
+        first_last = _last_sequence(playlist)
+        # a playlist without ENDLIST may be left over from a crashed encoder: only
+        # a media sequence that moves proves someone is still publishing
+        while True:
+            if playlist.is_endlist:
+                raise _Offline("playlist has EXT-X-ENDLIST")
+            last = _last_sequence(playlist)
+            if last is not None and (first_last is None or last > first_last):
+                return StreamSource(url=media_url, kind=StreamKind.HLS)
+            if self._clock() >= deadline:
+                raise _Offline(f"media sequence stuck at {first_last}")
+            await self._sleep(max(target / 2, 0.1))
+            playlist = await self._fetch_playlist(media_url)
+
+    async def _fetch_playlist(self, url: str) -> m3u8.M3U8:
+        try:
+            response = await self.http.get(url)
+        except httpx.ConnectError as err:
+            raise _Offline(f"connection failed: {err}") from err
+        except httpx.HTTPError as err:
+            raise StreamUnavailableError(f"fetching {url} failed: {err!r}") from err
+        _check_status(response)
+        text = response.text
+        if not text.lstrip("\ufeff").startswith("#EXTM3U"):
+            raise ExtractorError(f"{url} did not return an HLS playlist")
+        return m3u8.loads(text, uri=str(response.url))
+
+    # --- FLV --------------------------------------------------------------------------
+
+    async def _check_flv(self, url: str) -> StreamSource:
+        try:
+            async with self.http.stream("GET", url) as response:
+                _check_status(response)
+                head = b""
+                # an FLV live stream never ends: read the signature and hang up
+                async for chunk in response.aiter_bytes():
+                    head += chunk
+                    if len(head) >= 3:
+                        break
+        except httpx.ConnectError as err:
+            raise _Offline(f"connection failed: {err}") from err
+        except httpx.HTTPError as err:
+            raise StreamUnavailableError(f"fetching {url} failed: {err!r}") from err
+        if not head.startswith(b"FLV"):
+            raise _Offline("the response is not an FLV stream")
+        return StreamSource(url=url, kind=StreamKind.FLV)
+
+
+def _check_status(response: httpx.Response) -> None:
+    status = response.status_code
+    if status in _GONE:
+        raise _Offline(f"HTTP {status}")
+    if status >= 500 or status == 429:
+        raise StreamUnavailableError(f"{response.url} answered HTTP {status}")
+    if status >= 400:
+        raise ExtractorError(f"{response.url} answered HTTP {status}")
+
+
+def _last_sequence(playlist: m3u8.M3U8) -> int | None:
+    if not playlist.segments:
+        return None
+    return int(playlist.media_sequence or 0) + len(playlist.segments) - 1
+
+
+def _title_of(url: str) -> str:
+    return PurePosixPath(unquote(urlsplit(url).path)).stem
+
+
+__extractor__ = Generic

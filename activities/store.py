@@ -1,0 +1,101 @@
+"""Store activities: the streamer workflow's reads and writes of the app database.
+
+They are synchronous (`def`) activities: the worker runs them on a thread pool, so a
+slow SQLite write never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlmodel import Session
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.contracts import (
+    ACTIVITY_CLOSE_SESSION,
+    ACTIVITY_LOAD_STREAMER,
+    ACTIVITY_OPEN_SESSION,
+    ACTIVITY_PROJECT_STATE,
+    CloseSessionInput,
+    CloseSessionResult,
+    LoadStreamerInput,
+    LoadStreamerResult,
+    OpenSessionInput,
+    OpenSessionResult,
+    Priority,
+    ProjectStateInput,
+    ProjectStateResult,
+    RecordingPolicy,
+    StreamerConfig,
+)
+from activities.db import crud
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+
+class StoreActivities:
+    """DB side effects of the streamer workflow.
+
+    Args:
+        db: the app database engine.
+        policy: the recording policy every streamer gets (global settings for now).
+    """
+
+    def __init__(self, db: sa.Engine, policy: RecordingPolicy) -> None:
+        self.db = db
+        self.policy = policy
+
+    @activity.defn(name=ACTIVITY_LOAD_STREAMER)
+    def load_streamer(self, inp: LoadStreamerInput) -> LoadStreamerResult:
+        with Session(self.db) as db:
+            row = crud.get_streamer(db, inp.streamer_id)
+            if row is None or row.id is None:
+                return LoadStreamerResult(config=None)
+            return LoadStreamerResult(
+                config=StreamerConfig(
+                    streamer_id=row.id,
+                    name=row.name,
+                    url=row.url,
+                    platform=row.platform,
+                    priority=Priority(row.priority),
+                    enabled=row.enabled,
+                    policy=self.policy,
+                )
+            )
+
+    @activity.defn(name=ACTIVITY_PROJECT_STATE)
+    def project_state(self, inp: ProjectStateInput) -> ProjectStateResult:
+        with Session(self.db) as db:
+            crud.set_streamer_state(
+                db, inp.streamer_id, state=inp.state.value, enabled=inp.enabled
+            )
+        return ProjectStateResult()
+
+    @activity.defn(name=ACTIVITY_OPEN_SESSION)
+    def open_session(self, inp: OpenSessionInput) -> OpenSessionResult:
+        with Session(self.db) as db:
+            session = crud.open_session(
+                db,
+                streamer_id=inp.streamer_id,
+                title=inp.title,
+                start_time=inp.start_time,
+            )
+            assert session.id is not None
+            return OpenSessionResult(session_id=session.id)
+
+    @activity.defn(name=ACTIVITY_CLOSE_SESSION)
+    def close_session(self, inp: CloseSessionInput) -> CloseSessionResult:
+        with Session(self.db) as db:
+            try:
+                session = crud.close_session(db, inp.session_id, inp.end_time)
+            except LookupError as err:
+                raise ApplicationError(
+                    str(err), type="SessionNotFound", non_retryable=True
+                ) from err
+            segments = crud.list_segments(db, inp.session_id)
+            return CloseSessionResult(
+                total_size_bytes=session.total_size_bytes,
+                segment_count=len(segments),
+            )

@@ -1,0 +1,82 @@
+"""The API's composition root: `create_app` wires settings, DB, auth and Temporal."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import uvicorn
+from fastapi import FastAPI
+from sqlmodel import Session
+
+from activities.db import make_engine, migrate
+from api.auth import TokenSigner, ensure_admin
+from api.deps import TemporalWorkflowControl
+from api.routes import api_router
+from api.settings import ApiSettings
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    """Build the FastAPI application.
+
+    The lifespan creates the DB engine, migrates the schema, ensures the `admin`
+    user and prepares a Temporal client that connects on first use, so the API
+    serves (and reports Temporal as down in health) while Temporal is unreachable.
+
+    Args:
+        settings: the validated settings; read from the environment if None.
+
+    Returns:
+        The application.
+    """
+    resolved = settings if settings is not None else ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(resolved.database_url)
+        migrate(engine)
+        with Session(engine) as db:
+            ensure_admin(db, resolved.data_dir, resolved.admin_password)
+        app.state.settings = resolved
+        app.state.engine = engine
+        app.state.signer = TokenSigner(resolved.jwt_key)
+        app.state.workflow_control = TemporalWorkflowControl(
+            resolved.temporal_address, resolved.temporal_namespace
+        )
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="srec",
+        summary="Live-stream recorder: streamers, sessions and health",
+        lifespan=lifespan,
+        redoc_url=None,
+        # bearer tokens need no OAuth2 redirect page, and it would be one more
+        # unauthenticated route
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    app.include_router(api_router)
+    return app
+
+
+def run(settings: ApiSettings) -> None:
+    """Serve the API with uvicorn until interrupted (`srec api`).
+
+    Args:
+        settings: the validated settings; `api_host`/`api_port` pick the socket.
+    """
+    log.info("serving the API on http://%s:%s", settings.api_host, settings.api_port)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+    )

@@ -1,0 +1,57 @@
+"""`/api/sessions`: recorded broadcasts and their segment files."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from activities.db import crud
+from api.deps import DbDep
+from api.schemas import Page, SegmentPublic, SessionPublic
+
+router = APIRouter(prefix="/sessions", tags=["sessions"])
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("")
+def list_sessions(
+    db: DbDep,
+    streamer_id: int | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[SessionPublic]:
+    """List sessions, newest first, optionally of one streamer."""
+    items, total = crud.list_sessions(
+        db, streamer_id=streamer_id, limit=limit, offset=offset
+    )
+    return Page(
+        items=[SessionPublic.model_validate(s, from_attributes=True) for s in items],
+        total=total,
+    )
+
+
+@router.get("/{session_id}")
+def get_session(session_id: int, db: DbDep) -> SessionPublic:
+    """One session (404 if missing)."""
+    session = crud.get_session(db, session_id)
+    if session is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "session not found")
+    return SessionPublic.model_validate(session, from_attributes=True)
+
+
+@router.get("/{session_id}/segments")
+def list_segments(
+    session_id: int, db: DbDep, limit: Limit = 500, offset: Offset = 0
+) -> Page[SegmentPublic]:
+    """The segment files of a session, in recording order."""
+    if crud.get_session(db, session_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "session not found")
+    segments = crud.list_segments(db, session_id)
+    page = segments[offset : offset + limit]
+    return Page(
+        items=[SegmentPublic.model_validate(s, from_attributes=True) for s in page],
+        total=len(segments),
+    )

@@ -1,0 +1,136 @@
+"""Request and response models of the API.
+
+`XCreate`/`XUpdate`/`XPublic` derive from the `XBase` models in `activities.db`;
+validation lives here because table models do not validate on construction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from sqlmodel import Field as SQLField
+
+from activities.contracts import Priority
+from activities.db import SegmentBase, StreamerBase, StreamSessionBase
+from api.settings import MIN_PASSWORD_LENGTH
+
+T = TypeVar("T")
+
+NAME_MAX_LENGTH = 100
+URL_MAX_LENGTH = 2048
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: the items and the total number of matches."""
+
+    items: list[T]
+    total: int = Field(description="Number of matching items over all pages")
+
+
+class StreamerCreate(StreamerBase):
+    """Body of `POST /api/streamers`."""
+
+    name: str = SQLField(min_length=1, max_length=NAME_MAX_LENGTH)
+    url: str = SQLField(min_length=1, max_length=URL_MAX_LENGTH)
+    priority: Priority = Priority.NORMAL
+    enabled: bool = True
+
+    _strip_text = field_validator("name", "url", mode="before")(_strip)
+
+
+class StreamerUpdate(StreamerBase):
+    """Body of `PATCH /api/streamers/{id}`; only the fields sent change."""
+
+    name: str | None = SQLField(  # type: ignore[assignment]
+        default=None, min_length=1, max_length=NAME_MAX_LENGTH
+    )
+    url: str | None = SQLField(  # type: ignore[assignment]
+        default=None, min_length=1, max_length=URL_MAX_LENGTH
+    )
+    priority: Priority | None = None  # type: ignore[assignment]
+    enabled: bool | None = None  # type: ignore[assignment]
+
+    _strip_text = field_validator("name", "url", mode="before")(_strip)
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> StreamerUpdate:
+        nulls = sorted(k for k in self.model_fields_set if getattr(self, k) is None)
+        if nulls:
+            raise ValueError(f"fields may be omitted but not null: {', '.join(nulls)}")
+        return self
+
+
+class StreamerPublic(StreamerBase):
+    """A streamer as the API shows it."""
+
+    id: int
+    platform: str
+    state: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SessionPublic(StreamSessionBase):
+    """One recorded broadcast; `end_time` is null while it is recorded."""
+
+    id: int
+    start_time: datetime
+    end_time: datetime | None
+    total_size_bytes: int
+
+
+class SegmentPublic(SegmentBase):
+    """One file of a session; `completed_at` is null while it is written."""
+
+    created_at: datetime
+    completed_at: datetime | None
+    persisted_at: datetime | None
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1)
+
+
+class ChangePasswordRequest(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=1024,
+        description=f"At least {MIN_PASSWORD_LENGTH} characters",
+    )
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+
+
+class Accepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+
+
+class ComponentHealth(BaseModel):
+    """The state of one dependency of the API."""
+
+    status: Literal["ok", "down"]
+    detail: str | None = Field(default=None, description="Why it is down")
+    pollers: int | None = Field(
+        default=None, description="Workers polling, for task queues"
+    )
+
+
+class HealthReport(BaseModel):
+    status: Literal["ok", "degraded"]
+    components: dict[str, ComponentHealth]

@@ -1,0 +1,312 @@
+"""The generic extractor: URL matching and liveness of direct HLS/FLV URLs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from activities.contracts import StreamKind
+from activities.errors import StreamUnavailableError
+from activities.platforms import PlatformRegistry, default_registry
+from activities.platforms import generic as generic_module
+from activities.platforms.generic import Generic
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+SHOULD_MATCH = [
+    pytest.param("http://example.com/live.m3u8", "live", id="hls"),
+    pytest.param("https://cdn.example.com/a/b/stream.m3u8", "stream", id="hls-path"),
+    pytest.param("https://cdn.example.com/s.m3u8?token=x&e=1", "s", id="hls-query"),
+    pytest.param("https://cdn.example.com/S.M3U8", "S", id="hls-upper"),
+    pytest.param("http://127.0.0.1:8080/live/room.flv", "room", id="flv-port"),
+    pytest.param("https://pull.example.com/app/x.flv?auth=1#t", "x", id="flv-query"),
+]
+
+SHOULD_NOT_MATCH = [
+    pytest.param("https://example.com/", id="root"),
+    pytest.param("https://example.com/video.mp4", id="mp4"),
+    pytest.param("https://example.com/live.m3u8.html", id="suffix-after"),
+    pytest.param("https://example.com/m3u8", id="no-extension"),
+    pytest.param("ftp://example.com/live.m3u8", id="ftp"),
+    pytest.param("file:///tmp/live.m3u8", id="file"),
+    pytest.param("example.com/live.m3u8", id="no-scheme"),
+    pytest.param("https://example.com/a.flv/b", id="flv-dir"),
+    pytest.param("https://example.com/.m3u8", id="no-name"),
+    pytest.param("https://twitch.tv/somebody", id="platform-url"),
+]
+
+
+@pytest.mark.parametrize(("url", "channel"), SHOULD_MATCH)
+def test_should_match(url: str, channel: str) -> None:
+    found = Generic.match(url)
+    assert found is not None
+    name, groups = found
+    assert name == "live"
+    assert groups["channel"] == channel
+
+
+@pytest.mark.parametrize("url", SHOULD_NOT_MATCH)
+def test_should_not_match(url: str) -> None:
+    assert Generic.match(url) is None
+
+
+def test_registered_with_lowest_priority() -> None:
+    registry = default_registry()
+    assert Generic in registry.extractors
+    assert registry.extractors[-1].priority == Generic.priority
+    assert registry.resolve("https://x.example/y.m3u8") is Generic
+    assert generic_module.__extractor__ is Generic
+
+
+def test_metadata_docstring() -> None:
+    doc = generic_module.__doc__ or ""
+    assert "$platform generic" in doc
+    assert "$type live" in doc
+    assert "$url https://" in doc
+    assert "$metadata" in doc
+
+
+# --- check_live -----------------------------------------------------------------------
+
+
+class Routes:
+    """A strict MockTransport router: an unregistered URL fails the test."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Handler] = {}
+        self.calls: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        self.calls.append(url)
+        handler = self.handlers.get(url)
+        if handler is None:
+            raise AssertionError(f"unexpected request to {url}")
+        return handler(request)
+
+    def sequence(self, url: str, responses: list[httpx.Response]) -> None:
+        """Answer `url` with `responses` in order, repeating the last one."""
+        queue = list(responses)
+
+        def handler(_: httpx.Request) -> httpx.Response:
+            return queue.pop(0) if len(queue) > 1 else queue[0]
+
+        self.handlers[url] = handler
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, secs: float) -> None:
+        self.slept.append(secs)
+        self.now += secs
+
+
+def playlist(
+    seq: int, count: int = 3, *, endlist: bool = False, target: int = 2
+) -> str:
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:3",
+        f"#EXT-X-TARGETDURATION:{target}",
+        f"#EXT-X-MEDIA-SEQUENCE:{seq}",
+    ]
+    for n in range(seq, seq + count):
+        lines += [f"#EXTINF:{target}.0,", f"seg{n}.ts"]
+    if endlist:
+        lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"
+
+
+def ok(text: str) -> httpx.Response:
+    return httpx.Response(200, text=text)
+
+
+@pytest.fixture
+def routes() -> Routes:
+    return Routes()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def extractor(routes: Routes, clock: FakeClock) -> AsyncIterator[Generic]:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(routes)) as http:
+        yield Generic(http, clock=clock, sleep=clock.sleep)
+
+
+URL = "https://cdn.example.com/live/room42.m3u8"
+
+
+async def test_hls_live_when_sequence_advances(extractor, routes, clock) -> None:
+    routes.sequence(URL, [ok(playlist(10)), ok(playlist(10)), ok(playlist(11))])
+    status = await extractor.check_live(URL)
+    assert status.is_live
+    assert status.title == "room42"
+    assert status.source is not None
+    assert status.source.url == URL
+    assert status.source.kind is StreamKind.HLS
+    assert clock.slept == [1.0, 1.0]  # reloads every target/2
+
+
+async def test_hls_endlist_is_offline(extractor, routes) -> None:
+    routes.sequence(URL, [ok(playlist(10, endlist=True))])
+    status = await extractor.check_live(URL)
+    assert not status.is_live
+    assert status.source is None
+
+
+async def test_hls_endlist_appearing_while_watching_is_offline(
+    extractor, routes
+) -> None:
+    routes.sequence(URL, [ok(playlist(10)), ok(playlist(10, endlist=True))])
+    assert not (await extractor.check_live(URL)).is_live
+
+
+@pytest.mark.parametrize(
+    "status", [pytest.param(404, id="404"), pytest.param(410, id="410")]
+)
+async def test_hls_gone_is_offline(extractor, routes, status: int) -> None:
+    routes.sequence(URL, [httpx.Response(status)])
+    assert not (await extractor.check_live(URL)).is_live
+
+
+async def test_hls_refused_is_offline(extractor, routes) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    routes.handlers[URL] = refuse
+    assert not (await extractor.check_live(URL)).is_live
+
+
+async def test_hls_stale_playlist_is_offline(extractor, routes, clock) -> None:
+    routes.sequence(URL, [ok(playlist(10, target=4))])
+    status = await extractor.check_live(URL)
+    assert not status.is_live
+    # watched for 3 target durations (12 s), reloading every 2 s
+    assert clock.now == pytest.approx(12.0)
+    assert set(clock.slept) == {2.0}
+
+
+async def test_hls_stale_wait_is_capped(extractor, routes, clock) -> None:
+    routes.sequence(URL, [ok(playlist(10, target=30))])
+    assert not (await extractor.check_live(URL)).is_live
+    assert clock.now <= Generic.MAX_WAIT_SECS + 15
+
+
+async def test_hls_master_uses_highest_bandwidth_variant(extractor, routes) -> None:
+    master = URL.replace("room42", "master")
+    routes.sequence(
+        master,
+        [
+            ok(
+                "#EXTM3U\n"
+                "#EXT-X-STREAM-INF:BANDWIDTH=800000\nlow/index.m3u8\n"
+                "#EXT-X-STREAM-INF:BANDWIDTH=5000000\nhigh/index.m3u8?t=1\n"
+                "#EXT-X-STREAM-INF:BANDWIDTH=2000000\nmid/index.m3u8\n"
+            )
+        ],
+    )
+    variant = "https://cdn.example.com/live/high/index.m3u8?t=1"
+    routes.sequence(variant, [ok(playlist(1)), ok(playlist(2))])
+    status = await extractor.check_live(master)
+    assert status.is_live
+    assert status.source is not None
+    assert status.source.url == variant
+    assert status.title == "master"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param(lambda r: httpx.Response(503), id="503"),
+        pytest.param(lambda r: httpx.Response(500), id="500"),
+        pytest.param(
+            lambda r: (_ for _ in ()).throw(httpx.ReadTimeout("slow", request=r)),
+            id="timeout",
+        ),
+    ],
+)
+async def test_hls_transient_failures_raise(extractor, routes, failure) -> None:
+    routes.handlers[URL] = failure
+    with pytest.raises(StreamUnavailableError):
+        await extractor.check_live(URL)
+
+
+FLV_URL = "https://pull.example.com/live/room7.flv?auth=abc"
+
+
+async def test_flv_live_when_body_is_flv(extractor, routes) -> None:
+    routes.handlers[FLV_URL] = lambda r: httpx.Response(
+        200, content=b"FLV\x01\x05\x00\x00\x00\x09" + b"\x00" * 64
+    )
+    status = await extractor.check_live(FLV_URL)
+    assert status.is_live
+    assert status.title == "room7"
+    assert status.source is not None
+    assert status.source.kind is StreamKind.FLV
+    assert status.source.url == FLV_URL
+
+
+async def test_flv_stream_is_closed_after_the_signature(extractor, routes) -> None:
+    sent: list[int] = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        yield b"FL"
+        yield b"V\x01"
+        for n in range(1000):
+            sent.append(n)
+            yield b"\x00" * 1024
+
+    routes.handlers[FLV_URL] = lambda r: httpx.Response(200, content=endless())
+    assert (await extractor.check_live(FLV_URL)).is_live
+    assert len(sent) <= 1
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        pytest.param(httpx.Response(200, text="<html>offline</html>"), id="html"),
+        pytest.param(httpx.Response(404), id="404"),
+        pytest.param(httpx.Response(200, content=b""), id="empty"),
+    ],
+)
+async def test_flv_not_live(extractor, routes, response: httpx.Response) -> None:
+    routes.handlers[FLV_URL] = lambda r: response
+    assert not (await extractor.check_live(FLV_URL)).is_live
+
+
+async def test_flv_refused_is_offline(extractor, routes) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    routes.handlers[FLV_URL] = refuse
+    assert not (await extractor.check_live(FLV_URL)).is_live
+
+
+async def test_flv_server_error_raises(extractor, routes) -> None:
+    routes.handlers[FLV_URL] = lambda r: httpx.Response(502)
+    with pytest.raises(StreamUnavailableError):
+        await extractor.check_live(FLV_URL)
+
+
+async def test_registry_builds_generic_for_direct_urls(routes) -> None:
+    routes.sequence(URL, [ok(playlist(0, endlist=True))])
+    async with httpx.AsyncClient(transport=httpx.MockTransport(routes)) as http:
+        extractor = PlatformRegistry([Generic]).extractor_for(URL, http)
+        assert isinstance(extractor, Generic)
+        assert not (await extractor.check_live(URL)).is_live

@@ -1,0 +1,152 @@
+"""API fixtures: an app on a temp data dir, a fake Temporal, and logged-in clients."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+import pytest
+from pydantic import SecretStr
+
+from activities.contracts import LiveStatus
+from activities.platforms import Extractor, PlatformRegistry
+from api.deps import (
+    TemporalUnavailableError,
+    get_platform_detector,
+    get_workflow_control,
+)
+from api.main import create_app
+from api.schemas import ComponentHealth
+from api.settings import ApiSettings
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from fastapi import FastAPI
+
+from fastapi.testclient import TestClient
+
+ADMIN_PASSWORD = "correct-horse-battery"
+JWT_SECRET = SecretStr("test-secret-" + "x" * 32)
+
+
+class FakeTv(Extractor):
+    """A platform that exists only in these tests: https://fake.tv/<channel>."""
+
+    platform = "faketv"
+    matchers: ClassVar[dict[str, re.Pattern[str]]] = {
+        "live": re.compile(r"https://fake\.tv/(?P<channel>\w+)$"),
+    }
+
+    async def check_live(self, url: str) -> LiveStatus:
+        return LiveStatus(is_live=False)
+
+
+REGISTRY = PlatformRegistry([FakeTv])
+
+
+@dataclass
+class FakeWorkflowControl:
+    """Records what the API asks of Temporal; `running` holds started workflows."""
+
+    running: set[int] = field(default_factory=set)
+    calls: list[tuple[str, int]] = field(default_factory=list)
+    unavailable: bool = False
+    components: dict[str, ComponentHealth] = field(
+        default_factory=lambda: {"temporal": ComponentHealth(status="ok")}
+    )
+
+    async def start(self, streamer_id: int) -> None:
+        if self.unavailable:
+            raise TemporalUnavailableError("Temporal at fake:7233 is unreachable")
+        self.calls.append(("start", streamer_id))
+        self.running.add(streamer_id)
+
+    async def signal(self, streamer_id: int, name: str) -> bool:
+        if self.unavailable:
+            raise TemporalUnavailableError("Temporal at fake:7233 is unreachable")
+        self.calls.append((name, streamer_id))
+        return streamer_id in self.running
+
+    async def health(self) -> dict[str, ComponentHealth]:
+        return self.components
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("SREC_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A migrated data dir with the admin user, and a token pair issued in it.
+
+    scrypt is slow on purpose, so each test copies this instead of hashing and
+    logging in again; the copies share the JWT secret, so the tokens stay valid.
+    """
+    data_dir = tmp_path_factory.mktemp("template")
+    settings = ApiSettings(
+        data_dir=data_dir,
+        jwt_secret=JWT_SECRET,
+        admin_password=SecretStr(ADMIN_PASSWORD),
+    )
+    with TestClient(create_app(settings)) as client:
+        tokens = login(client)
+    return data_dir, tokens
+
+
+@pytest.fixture
+def settings(tmp_path: Path, template: tuple[Path, dict[str, str]]) -> ApiSettings:
+    data_dir = tmp_path / "data"
+    shutil.copytree(template[0], data_dir)
+    return ApiSettings(data_dir=data_dir, jwt_secret=JWT_SECRET)
+
+
+@pytest.fixture
+def control() -> FakeWorkflowControl:
+    return FakeWorkflowControl()
+
+
+@pytest.fixture
+def app(settings: ApiSettings, control: FakeWorkflowControl) -> FastAPI:
+    app = create_app(settings)
+    app.dependency_overrides[get_workflow_control] = lambda: control
+    app.dependency_overrides[get_platform_detector] = lambda: (
+        lambda url: REGISTRY.resolve(url).platform
+    )
+    return app
+
+
+@pytest.fixture
+def anon(app: FastAPI) -> Iterator[TestClient]:
+    """A client without credentials."""
+    with TestClient(app) as client:
+        yield client
+
+
+def login(client: TestClient, password: str = ADMIN_PASSWORD) -> dict[str, str]:
+    response = client.post(
+        "/api/auth/login", json={"username": "admin", "password": password}
+    )
+    assert response.status_code == 200, response.text
+    tokens: dict[str, str] = response.json()
+    return tokens
+
+
+@pytest.fixture
+def tokens(template: tuple[Path, dict[str, str]]) -> dict[str, str]:
+    """The admin's token pair, valid in this test's copy of the DB."""
+    return template[1]
+
+
+@pytest.fixture
+def client(anon: TestClient, tokens: dict[str, str]) -> TestClient:
+    """The same client, logged in as admin."""
+    anon.headers["Authorization"] = f"Bearer {tokens['access_token']}"
+    return anon

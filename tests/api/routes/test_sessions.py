@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlmodel import Session
+
+from activities.db import crud
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+START = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.fixture
+def rows(app: FastAPI, client: TestClient) -> dict[str, int]:
+    """Streamer 1 has a finished session (two segments) and a live one; 2 has one."""
+    with Session(app.state.engine) as db:
+        done = crud.open_session(db, streamer_id=1, title="done", start_time=START)
+        assert done.id is not None
+        for index in (0, 1):
+            crud.begin_segment(
+                db, session_id=done.id, index=index, file_path=f"/r/{index}.ts"
+            )
+            crud.complete_segment(
+                db, session_id=done.id, index=index, size_bytes=100, duration_secs=2.5
+            )
+        crud.close_session(db, done.id, START + timedelta(hours=1))
+        live = crud.open_session(db, streamer_id=1, title="live", start_time=START)
+        other = crud.open_session(db, streamer_id=2, title="other", start_time=START)
+        assert live.id is not None
+        assert other.id is not None
+        return {"done": done.id, "live": live.id, "other": other.id}
+
+
+def test_get_session(client: TestClient, rows: dict[str, int]) -> None:
+    done = client.get(f"/api/sessions/{rows['done']}").json()
+    assert done == {
+        "id": rows["done"],
+        "streamer_id": 1,
+        "title": "done",
+        "start_time": "2025-01-02T03:04:05Z",
+        "end_time": "2025-01-02T04:04:05Z",
+        "total_size_bytes": 200,
+    }
+    live = client.get(f"/api/sessions/{rows['live']}").json()
+    assert live["end_time"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "titles", "total"),
+    [
+        pytest.param({}, ["other", "live", "done"], 3, id="all-newest-first"),
+        pytest.param({"streamer_id": 1}, ["live", "done"], 2, id="by-streamer"),
+        pytest.param({"limit": 1, "offset": 1}, ["live"], 3, id="paged"),
+        pytest.param({"streamer_id": 9}, [], 0, id="none"),
+    ],
+)
+def test_list_sessions(
+    client: TestClient,
+    rows: dict[str, int],
+    params: dict[str, int],
+    titles: list[str],
+    total: int,
+) -> None:
+    page = client.get("/api/sessions", params=params).json()
+    assert [s["title"] for s in page["items"]] == titles
+    assert page["total"] == total
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param({"limit": 0}, id="zero-limit"),
+        pytest.param({"limit": 501}, id="huge-limit"),
+        pytest.param({"offset": -1}, id="negative-offset"),
+    ],
+)
+def test_list_sessions_rejects_bad_paging(
+    client: TestClient, params: dict[str, int]
+) -> None:
+    assert client.get("/api/sessions", params=params).status_code == 422
+
+
+def test_segments(client: TestClient, rows: dict[str, int]) -> None:
+    page = client.get(f"/api/sessions/{rows['done']}/segments").json()
+    assert page["total"] == 2
+    first = page["items"][0]
+    assert first["index"] == 0
+    assert first["file_path"] == "/r/0.ts"
+    assert first["size_bytes"] == 100
+    assert first["duration_secs"] == 2.5
+    assert first["completed_at"] is not None
+    assert {"created_at", "persisted_at"} <= first.keys()
+    assert client.get(f"/api/sessions/{rows['live']}/segments").json() == {
+        "items": [],
+        "total": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/api/sessions/999", id="session"),
+        pytest.param("/api/sessions/999/segments", id="segments"),
+    ],
+)
+def test_missing_session_is_404(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 404

@@ -1,0 +1,251 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from sqlmodel import Session
+
+from activities.db import crud
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import sqlalchemy as sa
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from tests.api.conftest import FakeWorkflowControl
+
+URL = "https://fake.tv/alice"
+
+
+def _create(client: TestClient, **body: Any) -> dict[str, Any]:
+    response = client.post("/api/streamers", json={"name": "Alice", "url": URL} | body)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def test_create_detects_platform_and_starts_workflow(
+    client: TestClient, control: FakeWorkflowControl
+) -> None:
+    created = _create(client, name="  Alice  ", priority="high")
+    assert created["name"] == "Alice"
+    assert created["platform"] == "faketv"
+    assert created["state"] == "NOT_LIVE"
+    assert created["priority"] == "high"
+    assert created["enabled"] is True
+    assert {"id", "created_at", "updated_at"} <= created.keys()
+    assert control.calls == [("start", created["id"])]
+    assert client.get(f"/api/streamers/{created['id']}").json() == created
+
+
+def test_create_succeeds_while_temporal_is_down(
+    client: TestClient, control: FakeWorkflowControl
+) -> None:
+    control.unavailable = True
+    created = _create(client)
+    assert client.get(f"/api/streamers/{created['id']}").status_code == 200
+
+
+def test_duplicate_url_is_409(client: TestClient) -> None:
+    _create(client)
+    response = client.post("/api/streamers", json={"name": "Again", "url": URL})
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param(
+            {"name": "x", "url": "https://example.com/x"},
+            "no platform recognises this URL",
+            id="unsupported-url",
+        ),
+        pytest.param(
+            {"name": "x", "url": URL, "priority": "urgent"},
+            "Input should be 'high', 'normal' or 'low'",
+            id="bad-priority",
+        ),
+        pytest.param(
+            {"name": "   ", "url": URL},
+            "at least 1 character",
+            id="empty-name",
+        ),
+        pytest.param(
+            {"name": "x" * 101, "url": URL}, "at most 100 characters", id="long-name"
+        ),
+        pytest.param({"url": URL}, "Field required", id="missing-name"),
+    ],
+)
+def test_create_rejects_with_reason(
+    client: TestClient, body: dict[str, Any], reason: str
+) -> None:
+    response = client.post("/api/streamers", json=body)
+    assert response.status_code == 422
+    assert reason in response.text
+
+
+def test_list_pages(client: TestClient) -> None:
+    ids = [_create(client, url=f"https://fake.tv/c{i}")["id"] for i in range(3)]
+    page = client.get("/api/streamers", params={"limit": 2, "offset": 1}).json()
+    assert page["total"] == 3
+    assert [s["id"] for s in page["items"]] == ids[1:]
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [
+        pytest.param("GET", "", id="get"),
+        pytest.param("PATCH", "", id="patch"),
+        pytest.param("DELETE", "", id="delete"),
+        pytest.param("POST", "/pause", id="pause"),
+        pytest.param("POST", "/resume", id="resume"),
+        pytest.param("POST", "/check", id="check"),
+    ],
+)
+def test_missing_streamer_is_404(client: TestClient, method: str, suffix: str) -> None:
+    response = client.request(method, f"/api/streamers/999{suffix}", json={})
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("action", "signal"),
+    [
+        pytest.param("pause", "pause", id="pause"),
+        pytest.param("resume", "resume", id="resume"),
+        pytest.param("check", "check_now", id="check"),
+    ],
+)
+def test_control_signals(
+    client: TestClient, control: FakeWorkflowControl, action: str, signal: str
+) -> None:
+    sid = _create(client)["id"]
+    control.calls.clear()
+    response = client.post(f"/api/streamers/{sid}/{action}")
+    assert response.status_code == 202
+    assert response.json() == {"status": "accepted"}
+    assert control.calls == [(signal, sid)]
+
+
+def test_control_starts_a_workflow_that_does_not_run(
+    client: TestClient, control: FakeWorkflowControl
+) -> None:
+    sid = _create(client)["id"]
+    control.running.clear()
+    control.calls.clear()
+    assert client.post(f"/api/streamers/{sid}/check").status_code == 202
+    assert control.calls == [("check_now", sid), ("start", sid), ("check_now", sid)]
+
+
+def test_control_is_503_while_temporal_is_down(
+    client: TestClient, control: FakeWorkflowControl
+) -> None:
+    sid = _create(client)["id"]
+    control.unavailable = True
+    response = client.post(f"/api/streamers/{sid}/pause")
+    assert response.status_code == 503
+    assert "unreachable" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "signals"),
+    [
+        pytest.param({"name": "Bob"}, ["config_changed"], id="rename"),
+        pytest.param({"enabled": False}, ["config_changed", "pause"], id="disable"),
+        pytest.param({"enabled": True}, ["config_changed", "resume"], id="enable"),
+    ],
+)
+def test_patch_saves_then_signals(
+    client: TestClient,
+    control: FakeWorkflowControl,
+    body: dict[str, Any],
+    signals: list[str],
+) -> None:
+    sid = _create(client)["id"]
+    control.calls.clear()
+    response = client.patch(f"/api/streamers/{sid}", json=body)
+    assert response.status_code == 200
+    assert body.items() <= response.json().items()
+    assert control.calls == [(s, sid) for s in signals]
+
+
+def test_patch_url_is_redetected(client: TestClient) -> None:
+    sid = _create(client)["id"]
+    bad = client.patch(f"/api/streamers/{sid}", json={"url": "rtmp://x/y"})
+    assert bad.status_code == 422
+    assert "no platform recognises" in bad.json()["detail"]
+    good = client.patch(f"/api/streamers/{sid}", json={"url": "https://fake.tv/b"})
+    assert good.json()["url"] == "https://fake.tv/b"
+    assert good.json()["platform"] == "faketv"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param({"priority": "x"}, "'high', 'normal' or 'low'", id="priority"),
+        pytest.param({"name": ""}, "at least 1 character", id="empty-name"),
+        pytest.param({"name": None}, "not null: name", id="null-name"),
+    ],
+)
+def test_patch_rejects_with_reason(
+    client: TestClient, body: dict[str, Any], reason: str
+) -> None:
+    sid = _create(client)["id"]
+    response = client.patch(f"/api/streamers/{sid}", json=body)
+    assert response.status_code == 422
+    assert reason in response.text
+
+
+def test_patch_to_a_taken_url_is_409(client: TestClient) -> None:
+    _create(client)
+    sid = _create(client, url="https://fake.tv/bob")["id"]
+    assert client.patch(f"/api/streamers/{sid}", json={"url": URL}).status_code == 409
+
+
+def _session_with_segment(engine: sa.Engine, sid: int, file: Path) -> int:
+    file.write_bytes(b"media")
+    with Session(engine) as db:
+        session = crud.open_session(
+            db, streamer_id=sid, title="t", start_time=datetime.now(UTC)
+        )
+        assert session.id is not None
+        crud.begin_segment(db, session_id=session.id, index=0, file_path=str(file))
+        return session.id
+
+
+def test_delete_stops_and_keeps_recordings(
+    client: TestClient, control: FakeWorkflowControl, app: FastAPI, tmp_path: Path
+) -> None:
+    sid = _create(client)["id"]
+    file = tmp_path / "seg0.ts"
+    session_id = _session_with_segment(app.state.engine, sid, file)
+    control.calls.clear()
+    assert client.delete(f"/api/streamers/{sid}").status_code == 204
+    assert control.calls == [("stop", sid)]
+    assert client.get(f"/api/streamers/{sid}").status_code == 404
+    assert file.exists()
+    assert client.get(f"/api/sessions/{session_id}").status_code == 200
+
+
+def test_delete_files_removes_rows_and_files(
+    client: TestClient, app: FastAPI, tmp_path: Path
+) -> None:
+    sid = _create(client)["id"]
+    file = tmp_path / "seg0.ts"
+    session_id = _session_with_segment(app.state.engine, sid, file)
+    response = client.delete(f"/api/streamers/{sid}", params={"delete_files": True})
+    assert response.status_code == 204
+    assert not file.exists()
+    assert client.get(f"/api/sessions/{session_id}").status_code == 404
+    with Session(app.state.engine) as db:
+        assert crud.list_segments(db, session_id) == []
+
+
+def test_delete_while_temporal_is_down(
+    client: TestClient, control: FakeWorkflowControl
+) -> None:
+    sid = _create(client)["id"]
+    control.unavailable = True
+    assert client.delete(f"/api/streamers/{sid}").status_code == 204

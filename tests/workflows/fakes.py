@@ -1,0 +1,116 @@
+"""Fake activities for workflow tests, registered under the real activity names."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from temporalio import activity
+
+from activities import contracts as c
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+@dataclass
+class FakeActivities:
+    """A scriptable world: the streamer's config, its live status, the recordings."""
+
+    configs: dict[int, c.StreamerConfig] = field(default_factory=dict)
+    live: bool = False
+    fail_detection: bool = False
+    segments_per_recording: int = 2
+    checks: int = 0
+    projections: list[tuple[c.StreamerState, bool]] = field(default_factory=list)
+    opened: list[c.OpenSessionInput] = field(default_factory=list)
+    closed: list[c.CloseSessionInput] = field(default_factory=list)
+    records: list[c.RecordInput] = field(default_factory=list)
+    cancelled_records: int = 0
+    probes: list[c.ProbeSegmentInput] = field(default_factory=list)
+    stream_end: asyncio.Event = field(default_factory=asyncio.Event)
+    handles: list[Any] = field(default_factory=list)
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [
+            self.load_streamer,
+            self.project_state,
+            self.open_session,
+            self.close_session,
+            self.check_live,
+            self.record_stream,
+            self.probe_segment,
+        ]
+
+    @activity.defn(name=c.ACTIVITY_LOAD_STREAMER)
+    async def load_streamer(self, inp: c.LoadStreamerInput) -> c.LoadStreamerResult:
+        return c.LoadStreamerResult(config=self.configs.get(inp.streamer_id))
+
+    @activity.defn(name=c.ACTIVITY_PROJECT_STATE)
+    async def project_state(self, inp: c.ProjectStateInput) -> c.ProjectStateResult:
+        self.projections.append((inp.state, inp.enabled))
+        return c.ProjectStateResult()
+
+    @activity.defn(name=c.ACTIVITY_OPEN_SESSION)
+    async def open_session(self, inp: c.OpenSessionInput) -> c.OpenSessionResult:
+        self.opened.append(inp)
+        return c.OpenSessionResult(session_id=100 + len(self.opened))
+
+    @activity.defn(name=c.ACTIVITY_CLOSE_SESSION)
+    async def close_session(self, inp: c.CloseSessionInput) -> c.CloseSessionResult:
+        self.closed.append(inp)
+        return c.CloseSessionResult(total_size_bytes=0, segment_count=0)
+
+    @activity.defn(name=c.ACTIVITY_CHECK_LIVE)
+    async def check_live(self, inp: c.CheckLiveInput) -> c.LiveStatus:
+        self.checks += 1
+        if self.fail_detection:
+            raise RuntimeError("upstream is down")
+        if not self.live:
+            return c.LiveStatus(is_live=False)
+        return c.LiveStatus(
+            is_live=True,
+            title="a title",
+            source=c.StreamSource(url=inp.url, kind=c.StreamKind.HLS),
+        )
+
+    @activity.defn(name=c.ACTIVITY_RECORD_STREAM)
+    async def record_stream(self, inp: c.RecordInput) -> c.RecordResult:
+        self.records.append(inp)
+        handle = activity.client().get_workflow_handle(inp.workflow_id)
+        n = self.segments_per_recording
+        for index in range(inp.start_index, inp.start_index + n):
+            await handle.signal(
+                c.SIGNAL_SEGMENT_CLOSED,
+                c.SegmentClosed(
+                    session_id=inp.session_id,
+                    index=index,
+                    file_path=f"/rec/{index}.ts",
+                    size_bytes=1000,
+                    duration_secs=2.0,
+                ),
+            )
+        try:
+            while not self.stream_end.is_set():
+                activity.heartbeat()
+                try:
+                    await asyncio.wait_for(self.stream_end.wait(), 0.2)
+                except TimeoutError:
+                    continue
+        except asyncio.CancelledError:
+            self.cancelled_records += 1
+            raise
+        self.stream_end.clear()
+        return c.RecordResult(
+            next_index=inp.start_index + n,
+            segments_closed=n,
+            bytes_written=1000 * n,
+            media_time_secs=2.0 * n,
+            reason="ended",
+        )
+
+    @activity.defn(name=c.ACTIVITY_PROBE_SEGMENT)
+    async def probe_segment(self, inp: c.ProbeSegmentInput) -> c.ProbeSegmentResult:
+        self.probes.append(inp)
+        return c.ProbeSegmentResult(duration_secs=2.0, streams=["h264"], valid=True)

@@ -1,0 +1,234 @@
+"""StreamerWorkflow on the time-skipping server, with fake activities.
+
+Time skips only inside `env.sleep()`; the tests never sleep while a fake recording
+runs (its heartbeat timeout would be skipped past too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError
+from temporalio.worker import Worker
+
+from activities import contracts as c
+from tests.workflows.fakes import FakeActivities
+from workflows.streamer import StreamerWorkflow
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+
+    from temporalio.testing import WorkflowEnvironment
+
+
+async def eventually(check: Callable[[], Any], within: float = 10.0) -> None:
+    """Wait (in real time) until `check()` is truthy."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def query(handle: WorkflowHandle[Any, Any]) -> c.StateQueryResult:
+    result: c.StateQueryResult = await handle.query(
+        c.QUERY_STATE, result_type=c.StateQueryResult
+    )
+    return result
+
+
+def config(streamer_id: int = 1, *, enabled: bool = True) -> c.StreamerConfig:
+    return c.StreamerConfig(
+        streamer_id=streamer_id,
+        name="alice",
+        url="http://127.0.0.1:1/live.m3u8",
+        platform="generic",
+        enabled=enabled,
+        policy=c.RecordingPolicy(poll_interval_secs=30, grace_secs=60),
+    )
+
+
+@pytest.fixture
+async def world(env: WorkflowEnvironment) -> AsyncIterator[FakeActivities]:
+    fakes = FakeActivities(configs={1: config()})
+    queues = (c.WORKFLOW_TASK_QUEUE, c.IO_TASK_QUEUE, c.CPU_TASK_QUEUE)
+    workers = [
+        Worker(
+            env.client, task_queue=c.WORKFLOW_TASK_QUEUE, workflows=[StreamerWorkflow]
+        ),
+        Worker(
+            env.client,
+            task_queue=c.IO_TASK_QUEUE,
+            activities=fakes.all(),
+            # cancellation reaches an activity only with a heartbeat response
+            max_heartbeat_throttle_interval=timedelta(milliseconds=200),
+        ),
+        Worker(
+            env.client, task_queue=c.CPU_TASK_QUEUE, activities=[fakes.probe_segment]
+        ),
+    ]
+    assert tuple(w.task_queue for w in workers) == queues
+    async with workers[0], workers[1], workers[2]:
+        yield fakes
+        for handle in fakes.handles:
+            desc = await handle.describe()
+            if desc.status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test over")
+
+
+async def start(
+    env: WorkflowEnvironment, world: FakeActivities, streamer_id: int = 1, **kw: Any
+) -> WorkflowHandle[Any, Any]:
+    handle = await env.client.start_workflow(
+        StreamerWorkflow.run,
+        c.StreamerWorkflowInput(streamer_id=streamer_id, **kw),
+        id=f"{c.streamer_workflow_id(streamer_id)}-{uuid.uuid4()}",
+        task_queue=c.WORKFLOW_TASK_QUEUE,
+    )
+    world.handles.append(handle)
+    return handle
+
+
+async def state_is(handle: WorkflowHandle[Any, Any], state: c.StreamerState) -> bool:
+    try:
+        return (await query(handle)).state == state
+    except RPCError:  # a query that lands in a continue-as-new transition
+        return False
+
+
+async def test_offline_streamer_is_not_live_and_polls(env, world):
+    handle = await start(env, world)
+    await eventually(lambda: world.checks >= 1)
+    await eventually(lambda: state_is(handle, c.StreamerState.NOT_LIVE))
+    checks = world.checks
+    await env.sleep(31)
+    await eventually(lambda: world.checks > checks)
+    assert world.projections[0] == (c.StreamerState.NOT_LIVE, True)
+
+
+async def test_live_session_records_and_ends_after_grace(env, world):
+    handle = await start(env, world)
+    await eventually(lambda: world.checks >= 1)
+    world.live = True
+    await handle.signal(c.SIGNAL_CHECK_NOW)  # no payload, like the CLI
+    await eventually(lambda: state_is(handle, c.StreamerState.LIVE))
+    await eventually(lambda: len(world.probes) == 2)
+    status = await query(handle)
+    assert status.session_id == 101
+    assert status.segments_closed == 2
+
+    world.live = False
+    world.stream_end.set()
+    await eventually(lambda: len(world.records) == 1 and not world.stream_end.is_set())
+    await env.sleep(30)
+    assert world.closed == []  # still inside the 60 s grace window
+    await env.sleep(40)
+    await eventually(lambda: len(world.closed) == 1)
+    await eventually(lambda: state_is(handle, c.StreamerState.NOT_LIVE))
+    status = await query(handle)
+    assert status.sessions_recorded == 1  # carried across continue-as-new
+    assert status.session_id is None
+    desc = await handle.describe()
+    assert desc.run_id != handle.first_execution_run_id
+    assert len(world.opened) == 1
+
+
+async def test_return_within_grace_continues_the_session(env, world):
+    world.live = True
+    handle = await start(env, world)
+    await eventually(lambda: len(world.records) == 1)
+    world.live = False
+    world.stream_end.set()
+    await eventually(lambda: not world.stream_end.is_set())
+    await env.sleep(20)
+    world.live = True
+    await env.sleep(11)
+    await eventually(lambda: len(world.records) == 2)
+    first, second = world.records
+    assert second.session_id == first.session_id
+    assert second.start_index == 2  # indexes continue across recordings
+    assert len(world.opened) == 1
+    assert (await query(handle)).state == c.StreamerState.LIVE
+
+
+async def test_pause_while_recording_finalises_and_resume_restarts(env, world):
+    world.live = True
+    handle = await start(env, world)
+    await eventually(lambda: len(world.records) == 1)
+    await handle.signal(c.SIGNAL_PAUSE)
+    await eventually(lambda: world.cancelled_records == 1)
+    await eventually(lambda: len(world.closed) == 1)
+    await eventually(lambda: state_is(handle, c.StreamerState.DISABLED))
+    assert world.projections[-1] == (c.StreamerState.DISABLED, False)
+    # paused is carried across the continue-as-new that followed the session
+    await eventually(
+        lambda: _run_changed(handle),
+    )
+    assert (await query(handle)).paused
+
+    await handle.signal(c.SIGNAL_RESUME, c.SignalInput(reason="from a test"))
+    await eventually(lambda: len(world.records) == 2)
+    assert len(world.opened) == 2
+
+
+async def _run_changed(handle: WorkflowHandle[Any, Any]) -> bool:
+    return (await handle.describe()).run_id != handle.first_execution_run_id
+
+
+async def test_disabled_streamer_starts_paused(env, world):
+    world.configs[1] = config(enabled=False)
+    handle = await start(env, world)
+    await eventually(lambda: state_is(handle, c.StreamerState.DISABLED))
+    assert world.checks == 0
+    await handle.signal(c.SIGNAL_RESUME)
+    await eventually(lambda: world.checks == 1)
+    await eventually(lambda: state_is(handle, c.StreamerState.NOT_LIVE))
+
+
+async def test_undecodable_signal_payload_does_not_fail_the_workflow(env, world):
+    handle = await start(env, world)
+    await handle.signal(c.SIGNAL_PAUSE, "not a model")
+    await eventually(lambda: world.checks == 1)
+    await handle.signal(c.SIGNAL_CHECK_NOW, {"reason": "ok", "unknown": 1})
+    await eventually(lambda: world.checks >= 2)
+    desc = await handle.describe()
+    assert desc.status == WorkflowExecutionStatus.RUNNING
+
+
+async def test_stop_signal_ends_the_workflow(env, world):
+    handle = await start(env, world)
+    await eventually(lambda: world.checks >= 1)
+    await handle.signal(c.SIGNAL_STOP)
+    result = await handle.result()
+    assert result.reason == "stopped"
+
+
+async def test_deleted_streamer_ends_on_config_reload(env, world):
+    handle = await start(env, world)
+    await eventually(lambda: world.checks >= 1)
+    del world.configs[1]
+    await handle.signal(c.SIGNAL_CONFIG_CHANGED)
+    result = await handle.result()
+    assert result.reason == "stopped"
+
+
+async def test_detection_errors_back_off_without_failing(env, world):
+    world.fail_detection = True
+    world.configs[1].policy.error_backoff_secs = 1.0
+    handle = await start(env, world)
+    await eventually(lambda: world.checks >= 3, within=20)  # three attempts
+    await eventually(lambda: world.checks >= 4, within=20)  # after the backoff
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    world.fail_detection = False
+    await handle.signal(c.SIGNAL_CHECK_NOW)
+    await eventually(lambda: state_is(handle, c.StreamerState.NOT_LIVE))

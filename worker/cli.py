@@ -1,0 +1,94 @@
+"""The `srec` command: `srec up` (embedded stack), `srec worker`, `srec api`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+log = logging.getLogger("srec")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="srec", description="Automated live-stream recorder on Temporal."
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="app DB, Temporal DB and recordings (env SREC_DATA_DIR, default ./data)",
+    )
+    parser.add_argument("--log-level", default=os.environ.get("SREC_LOG_LEVEL", "INFO"))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run Temporal dev server + worker + API")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--api-port", type=int, default=8080)
+    up.add_argument("--temporal-port", type=int, default=7233)
+    up.add_argument("--ui-port", type=int, default=8233)
+
+    sub.add_parser("worker", help="run a worker against SREC_TEMPORAL_ADDRESS")
+
+    api = sub.add_parser("api", help="run the API server")
+    api.add_argument("--host", default=None, help="bind address (SREC_API_HOST)")
+    api.add_argument("--api-port", type=int, default=None, help="port (SREC_API_PORT)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen part of srec."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    if args.data_dir is not None:
+        os.environ["SREC_DATA_DIR"] = str(args.data_dir)
+    try:
+        return _run(args)
+    except ValidationError as err:
+        log.error("invalid settings:\n%s", err)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "up":
+        from worker.settings import WorkerSettings
+        from worker.supervisor import UpOptions, up
+
+        settings = WorkerSettings()
+        return up(
+            UpOptions(
+                data_dir=settings.data_dir,
+                database_url=settings.database_url,
+                host=args.host,
+                api_port=args.api_port,
+                temporal_port=args.temporal_port,
+                ui_port=args.ui_port,
+            )
+        )
+    if args.command == "worker":
+        from worker import main as worker_main
+        from worker.settings import WorkerSettings
+
+        worker_main.main(WorkerSettings())
+        return 0
+    from api.main import run
+    from api.settings import ApiSettings
+
+    overrides: dict[str, object] = {}
+    if args.host is not None:
+        overrides["api_host"] = args.host
+    if args.api_port is not None:
+        overrides["api_port"] = args.api_port
+    run(ApiSettings(**overrides))  # type: ignore[arg-type]
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""The worker process: the composition root of every activity and workflow.
+
+Lifecycle (uvicorn's): connect, build the dependencies once, run one Temporal worker
+per task queue, reconcile streamer workflows with the DB, then wait for SIGINT or
+SIGTERM. The first signal drains: workers stop polling and running recordings get
+`graceful_shutdown_secs` to finalise their files. A second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import httpx
+from sqlmodel import Session
+from temporalio.worker import Worker
+
+from activities.contracts import (
+    CPU_TASK_QUEUE,
+    IO_TASK_QUEUE,
+    SIGNAL_STOP,
+    WORKFLOW_TASK_QUEUE,
+    StreamKind,
+)
+from activities.db import crud, make_engine, migrate
+from activities.detect import PlatformActivities
+from activities.engines.flv import FlvEngine
+from activities.engines.hls import HlsEngine
+from activities.media import MediaActivities
+from activities.platforms import default_registry
+from activities.record import RecordingActivities
+from activities.store import StoreActivities
+from workflows.client import connect, reconcile
+from workflows.streamer import StreamerWorkflow
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from temporalio.client import Client
+
+    from worker.settings import WorkerSettings
+
+log = logging.getLogger("srec.worker")
+
+HTTP_TIMEOUT = httpx.Timeout(10.0, read=30.0)
+HTTP_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+IO_THREADS = 16
+HEARTBEAT_THROTTLE = timedelta(seconds=2)
+
+
+def build_http() -> httpx.AsyncClient:
+    """The one HTTP client of the process, shared by extractors and engines."""
+    return httpx.AsyncClient(
+        timeout=HTTP_TIMEOUT,
+        limits=HTTP_LIMITS,
+        follow_redirects=True,
+        headers={"User-Agent": "srec/0.1"},
+    )
+
+
+async def reconcile_streamers(client: Client, db: sa.Engine) -> None:
+    """Every streamer in the DB has a running workflow; deleted ones have none."""
+    with Session(db) as session:
+        rows, _ = crud.list_streamers(session)
+        ids = [row.id for row in rows if row.id is not None]
+    started, stopped = await reconcile(client, ids, stop_signal=SIGNAL_STOP)
+    log.info(
+        "reconciled: %d streamer workflow(s) running, %d stopped",
+        len(started),
+        len(stopped),
+    )
+
+
+async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
+    """Run the three queue workers until `shutdown` is set, then drain.
+
+    Args:
+        settings: validated worker settings.
+        shutdown: set to begin a graceful shutdown.
+    """
+    db = make_engine(settings.database_url)
+    migrate(db)
+    settings.recordings_path.mkdir(parents=True, exist_ok=True)
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    log.info("connected to Temporal at %s", settings.temporal_address)
+    grace = timedelta(seconds=settings.graceful_shutdown_secs)
+
+    async with build_http() as http, contextlib.AsyncExitStack() as stack:
+        io_pool = stack.enter_context(ThreadPoolExecutor(IO_THREADS, "srec-io"))
+        cpu_pool = stack.enter_context(
+            ThreadPoolExecutor(settings.cpu_slots, "srec-cpu")
+        )
+        platforms = PlatformActivities(http, default_registry())
+        recording = RecordingActivities(
+            {StreamKind.HLS: HlsEngine(http), StreamKind.FLV: FlvEngine(http)},
+            settings.recordings_path,
+            db,
+        )
+        store = StoreActivities(db, settings.policy())
+        media = MediaActivities(db)
+        workers = [
+            Worker(
+                client,
+                task_queue=WORKFLOW_TASK_QUEUE,
+                workflows=[StreamerWorkflow],
+                graceful_shutdown_timeout=grace,
+            ),
+            Worker(
+                client,
+                task_queue=IO_TASK_QUEUE,
+                activities=[
+                    platforms.check_live,
+                    recording.record_stream,
+                    store.load_streamer,
+                    store.project_state,
+                    store.open_session,
+                    store.close_session,
+                ],
+                activity_executor=io_pool,
+                # cancellation (pause, stop) reaches a recording only with a
+                # heartbeat response: send heartbeats often enough to stop promptly
+                max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+                default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+                max_concurrent_activities=settings.max_concurrent_recordings
+                + IO_THREADS,
+                graceful_shutdown_timeout=grace,
+            ),
+            Worker(
+                client,
+                task_queue=CPU_TASK_QUEUE,
+                activities=[media.probe_segment],
+                activity_executor=cpu_pool,
+                max_concurrent_activities=settings.cpu_slots,
+                graceful_shutdown_timeout=grace,
+            ),
+        ]
+        for w in workers:
+            await stack.enter_async_context(w)
+        log.info("worker polling %s", ", ".join(w.task_queue for w in workers))
+        try:
+            await reconcile_streamers(client, db)
+        except Exception:
+            # the DB or Temporal hiccuped; the next start reconciles again
+            log.exception("reconcile failed")
+        await shutdown.wait()
+        log.info(
+            "shutting down: %d recording(s) interrupted, finalising their files",
+            recording.active_recordings,
+        )
+    db.dispose()
+    log.info("worker stopped")
+
+
+def main(settings: WorkerSettings) -> None:
+    """Entry point of `srec worker`: run until SIGINT/SIGTERM."""
+
+    async def _main() -> None:
+        shutdown = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def _on_signal() -> None:
+            if shutdown.is_set():
+                log.warning("second signal: exiting now")
+                os._exit(1)
+            shutdown.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, _on_signal)
+        await run_worker(settings, shutdown)
+
+    asyncio.run(_main())

@@ -1,0 +1,61 @@
+"""The worker process's settings (env prefix `SREC_`), validated at start-up."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from activities.contracts import RecordingPolicy
+from activities.db import default_database_url
+
+
+class WorkerSettings(BaseSettings):
+    """Where the worker finds Temporal and the DB, where it records, and how."""
+
+    model_config = SettingsConfigDict(env_prefix="SREC_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="App data directory")
+    database_url: str = Field(default="", description="Default: SQLite in data_dir")
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    recordings_dir: Path | None = Field(
+        default=None, description="Default: <data_dir>/recordings"
+    )
+    poll_interval_secs: float = Field(default=30.0, gt=0)
+    grace_secs: float = Field(default=60.0, ge=0)
+    max_segment_duration_secs: float = Field(default=0.0, ge=0)
+    max_segment_size_bytes: int = Field(default=8 * 1024**3, ge=0)
+    error_backoff_secs: float = Field(default=60.0, gt=0)
+    graceful_shutdown_secs: float = Field(
+        default=30.0, gt=0, description="Time recordings get to finalise on shutdown"
+    )
+    max_concurrent_recordings: int = Field(default=100, gt=0)
+    cpu_slots: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0)
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> WorkerSettings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = default_database_url(self.data_dir)
+        if self.recordings_dir is None:
+            self.recordings_dir = self.data_dir / "recordings"
+        self.recordings_dir = self.recordings_dir.expanduser().resolve()
+        return self
+
+    @property
+    def recordings_path(self) -> Path:
+        assert self.recordings_dir is not None
+        return self.recordings_dir
+
+    def policy(self) -> RecordingPolicy:
+        """The recording policy every streamer gets."""
+        return RecordingPolicy(
+            poll_interval_secs=self.poll_interval_secs,
+            grace_secs=self.grace_secs,
+            max_segment_duration_secs=self.max_segment_duration_secs,
+            max_segment_size_bytes=self.max_segment_size_bytes,
+            error_backoff_secs=self.error_backoff_secs,
+        )

@@ -1,0 +1,42 @@
+"""Timeouts and retry policies of every activity the workflows call, in one place."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+# Detection: a live check re-fetches a playlist for up to ~20 s to see it advance.
+CHECK_LIVE_TIMEOUT = timedelta(seconds=60)
+CHECK_LIVE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=3,
+)
+
+# DB writes: retried for a while (the DB may be briefly locked or restarting).
+STORE_TIMEOUT = timedelta(seconds=30)
+STORE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=20,
+)
+
+# Recording: one attempt may run for a day; a dead worker is noticed within the
+# heartbeat timeout, short enough that a retry resumes inside a typical live HLS
+# playlist window (about 30 s). Each retry continues in a new segment.
+RECORD_TIMEOUT = timedelta(hours=24)
+RECORD_HEARTBEAT_TIMEOUT = timedelta(seconds=15)
+RECORD_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=8,
+)
+
+# Probing a closed segment reads the whole file once.
+PROBE_TIMEOUT = timedelta(minutes=10)
+PROBE_RETRY = RetryPolicy(maximum_attempts=3)
+
+# While the session is in its grace window, check at least this often.
+GRACE_POLL_MAX_SECS = 10.0

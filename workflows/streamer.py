@@ -1,0 +1,333 @@
+"""StreamerWorkflow: one long-running entity workflow per streamer (`streamer-<id>`).
+
+It owns the streamer's state machine and timers: wait while paused, check for live,
+open a session, record, keep the session open through short drops (the grace
+window), close it, back off on errors. Its history is the durable log: a transition
+and the side effects it decides cannot be separated by a crash.
+
+    DISABLED ◄── pause / resume ──► NOT_LIVE ── live ──► LIVE ── ended + grace ──┐
+                                        ▲                                          │
+                                        └──────────── continue-as-new ◄────────────┘
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities import contracts as c
+    from workflows import options as o
+
+PLATFORM = SearchAttributeKey.for_keyword(c.SEARCH_ATTRIBUTE_PLATFORM)
+STREAMER = SearchAttributeKey.for_keyword(c.SEARCH_ATTRIBUTE_STREAMER)
+STATE = SearchAttributeKey.for_keyword(c.SEARCH_ATTRIBUTE_STATE)
+
+T = TypeVar("T")
+
+
+def _log_signal(name: str, inp: c.SignalInput | None) -> None:
+    reason = f" ({inp.reason})" if inp is not None and inp.reason else ""
+    workflow.logger.info("signal %s%s", name, reason)
+
+
+@workflow.defn(name=c.STREAMER_WORKFLOW_TYPE)
+class StreamerWorkflow:
+    """The state machine of one streamer; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._config: c.StreamerConfig | None = None
+        self._state = c.StreamerState.NOT_LIVE
+        self._paused = False
+        self._stop = False
+        self._check_now = False
+        self._reload = False
+        self._sessions = 0
+        self._session_id: int | None = None
+        self._next_index = 0
+        self._segments_closed = 0
+        self._probes: list[Any] = []
+
+    @workflow.run
+    async def run(self, inp: c.StreamerWorkflowInput) -> c.StreamerWorkflowResult:
+        carried = inp.carried or c.StreamerWorkflowState()
+        self._sessions = carried.sessions_recorded
+        self._state = carried.state
+        self._paused = bool(carried.paused)
+        if not await self._load(inp.streamer_id):
+            return c.StreamerWorkflowResult(reason="deleted")
+        config = self._cfg
+        if carried.paused is None:
+            self._paused = not config.enabled
+        workflow.upsert_search_attributes(
+            [PLATFORM.value_set(config.platform), STREAMER.value_set(config.name)]
+        )
+        await self._set_state(carried.state, force=True)
+        while not self._stop:
+            if self._reload and not await self._load(inp.streamer_id):
+                break
+            if self._paused:
+                await self._set_state(c.StreamerState.DISABLED)
+                await workflow.wait_condition(
+                    lambda: not self._paused or self._stop or self._reload
+                )
+                continue
+            status = await self._check_live()
+            if status is None:
+                await self._sleep(self._cfg.policy.error_backoff_secs)
+            elif status.is_live and status.source is not None:
+                await self._record_session(status)
+                if not self._stop:
+                    await self._continue_as_new(inp.streamer_id)
+            else:
+                await self._set_state(c.StreamerState.NOT_LIVE)
+                if workflow.info().is_continue_as_new_suggested():
+                    await self._continue_as_new(inp.streamer_id)
+                await self._sleep(self._cfg.policy.poll_interval_secs)
+        return c.StreamerWorkflowResult(reason="stopped")
+
+    # --- messages -------------------------------------------------------------------
+
+    @workflow.signal(name=c.SIGNAL_PAUSE)
+    def pause(self, inp: c.SignalInput | None = None) -> None:
+        _log_signal("pause", inp)
+        self._paused = True
+
+    @workflow.signal(name=c.SIGNAL_RESUME)
+    def resume(self, inp: c.SignalInput | None = None) -> None:
+        _log_signal("resume", inp)
+        self._paused = False
+        self._check_now = True
+
+    @workflow.signal(name=c.SIGNAL_CHECK_NOW)
+    def check_now(self, inp: c.SignalInput | None = None) -> None:
+        _log_signal("check_now", inp)
+        self._check_now = True
+
+    @workflow.signal(name=c.SIGNAL_STOP)
+    def stop(self, inp: c.SignalInput | None = None) -> None:
+        _log_signal("stop", inp)
+        self._stop = True
+
+    @workflow.signal(name=c.SIGNAL_CONFIG_CHANGED)
+    def config_changed(self, inp: c.SignalInput | None = None) -> None:
+        _log_signal("config_changed", inp)
+        self._reload = True
+        self._check_now = True
+
+    @workflow.signal(name=c.SIGNAL_SEGMENT_CLOSED)
+    def segment_closed(self, inp: c.SegmentClosed | None = None) -> None:
+        if inp is None or inp.session_id != self._session_id:
+            return
+        self._segments_closed += 1
+        self._next_index = max(self._next_index, inp.index + 1)
+        self._probes.append(
+            workflow.start_activity(
+                c.ACTIVITY_PROBE_SEGMENT,
+                c.ProbeSegmentInput(
+                    session_id=inp.session_id, index=inp.index, file_path=inp.file_path
+                ),
+                task_queue=c.CPU_TASK_QUEUE,
+                start_to_close_timeout=o.PROBE_TIMEOUT,
+                retry_policy=o.PROBE_RETRY,
+                result_type=c.ProbeSegmentResult,
+            )
+        )
+
+    @workflow.query(name=c.QUERY_STATE)
+    def state(self) -> c.StateQueryResult:
+        return c.StateQueryResult(
+            state=self._state,
+            paused=self._paused,
+            session_id=self._session_id,
+            segments_closed=self._segments_closed,
+            sessions_recorded=self._sessions,
+        )
+
+    # --- session --------------------------------------------------------------------
+
+    async def _record_session(self, status: c.LiveStatus) -> None:
+        opened = await self._store(
+            c.ACTIVITY_OPEN_SESSION,
+            c.OpenSessionInput(
+                streamer_id=self._cfg.streamer_id,
+                title=status.title,
+                start_time=workflow.now(),
+            ),
+            c.OpenSessionResult,
+        )
+        session_start = workflow.now()
+        self._session_id, self._next_index, self._segments_closed = (
+            opened.session_id,
+            0,
+            0,
+        )
+        await self._set_state(c.StreamerState.LIVE)
+        live: c.LiveStatus | None = status
+        while live is not None and live.source is not None:
+            await self._record(live, live.source, opened.session_id, session_start)
+            if self._stop or self._paused:
+                break
+            live = await self._grace_window()
+        await asyncio.gather(*self._probes, return_exceptions=True)
+        self._probes.clear()
+        await self._store(
+            c.ACTIVITY_CLOSE_SESSION,
+            c.CloseSessionInput(session_id=opened.session_id, end_time=workflow.now()),
+            c.CloseSessionResult,
+        )
+        self._sessions += 1
+        self._session_id = None
+        await self._set_state(
+            c.StreamerState.DISABLED if self._paused else c.StreamerState.NOT_LIVE
+        )
+
+    async def _record(
+        self,
+        status: c.LiveStatus,
+        source: c.StreamSource,
+        session_id: int,
+        session_start: datetime,
+    ) -> None:
+        """Run one recording activity until it ends or we are told to stop."""
+        cfg = self._cfg
+        handle = workflow.start_activity(
+            c.ACTIVITY_RECORD_STREAM,
+            c.RecordInput(
+                streamer_id=cfg.streamer_id,
+                streamer_name=cfg.name,
+                platform=cfg.platform,
+                session_id=session_id,
+                session_start=session_start,
+                title=status.title,
+                source=source,
+                start_index=self._next_index,
+                max_segment_duration_secs=cfg.policy.max_segment_duration_secs,
+                max_segment_size_bytes=cfg.policy.max_segment_size_bytes,
+                workflow_id=workflow.info().workflow_id,
+            ),
+            task_queue=c.IO_TASK_QUEUE,
+            start_to_close_timeout=o.RECORD_TIMEOUT,
+            heartbeat_timeout=o.RECORD_HEARTBEAT_TIMEOUT,
+            retry_policy=o.RECORD_RETRY,
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            result_type=c.RecordResult,
+        )
+        await workflow.wait_condition(
+            lambda: handle.done() or self._stop or self._paused
+        )
+        if not handle.done():
+            handle.cancel()
+        try:
+            result = await handle
+            self._next_index = max(self._next_index, result.next_index)
+            workflow.logger.info("recording stopped: %s", result.reason)
+        except ActivityError as err:
+            workflow.logger.warning("recording ended with an error: %s", err.cause)
+
+    async def _grace_window(self) -> c.LiveStatus | None:
+        """After a drop, wait up to the grace window for the stream to come back."""
+        policy = self._cfg.policy
+        deadline = workflow.now() + timedelta(seconds=policy.grace_secs)
+        step = min(policy.poll_interval_secs, o.GRACE_POLL_MAX_SECS)
+        while not (self._stop or self._paused):
+            status = await self._check_live()
+            if status is not None and status.is_live:
+                return status
+            remaining = (deadline - workflow.now()).total_seconds()
+            if remaining <= 0:
+                break
+            await self._sleep(min(step, remaining))
+        return None
+
+    # --- helpers --------------------------------------------------------------------
+
+    @property
+    def _cfg(self) -> c.StreamerConfig:
+        assert self._config is not None
+        return self._config
+
+    async def _load(self, streamer_id: int) -> bool:
+        """(Re)load the streamer's configuration; False when it was deleted."""
+        self._reload = False
+        loaded = await self._store(
+            c.ACTIVITY_LOAD_STREAMER,
+            c.LoadStreamerInput(streamer_id=streamer_id),
+            c.LoadStreamerResult,
+        )
+        if loaded.config is None:
+            self._stop = True
+            return False
+        if self._config is not None and loaded.config.name != self._config.name:
+            workflow.upsert_search_attributes([STREAMER.value_set(loaded.config.name)])
+        self._config = loaded.config
+        return True
+
+    async def _check_live(self) -> c.LiveStatus | None:
+        """Ask the platform; None when detection failed (the caller backs off)."""
+        self._check_now = False
+        try:
+            status: c.LiveStatus = await workflow.execute_activity(
+                c.ACTIVITY_CHECK_LIVE,
+                c.CheckLiveInput(url=self._cfg.url),
+                task_queue=c.IO_TASK_QUEUE,
+                start_to_close_timeout=o.CHECK_LIVE_TIMEOUT,
+                retry_policy=o.CHECK_LIVE_RETRY,
+                result_type=c.LiveStatus,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("live check failed: %s", err.cause)
+            return None
+        return status
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait, cut short by check_now, pause, stop or a config change."""
+        try:
+            await workflow.wait_condition(
+                lambda: self._check_now or self._paused or self._stop or self._reload,
+                timeout=timedelta(seconds=seconds),
+            )
+        except TimeoutError:
+            pass
+
+    async def _set_state(self, state: c.StreamerState, *, force: bool = False) -> None:
+        if state == self._state and not force:
+            return
+        self._state = state
+        workflow.upsert_search_attributes([STATE.value_set(state.value)])
+        await self._store(
+            c.ACTIVITY_PROJECT_STATE,
+            c.ProjectStateInput(
+                streamer_id=self._cfg.streamer_id, state=state, enabled=not self._paused
+            ),
+            c.ProjectStateResult,
+        )
+
+    async def _store(self, name: str, arg: Any, result_type: type[T]) -> T:
+        result: T = await workflow.execute_activity(
+            name,
+            arg,
+            task_queue=c.IO_TASK_QUEUE,
+            start_to_close_timeout=o.STORE_TIMEOUT,
+            retry_policy=o.STORE_RETRY,
+            result_type=result_type,
+        )
+        return result
+
+    async def _continue_as_new(self, streamer_id: int) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(
+            c.StreamerWorkflowInput(
+                streamer_id=streamer_id,
+                carried=c.StreamerWorkflowState(
+                    paused=self._paused,
+                    state=self._state,
+                    sessions_recorded=self._sessions,
+                ),
+            )
+        )
