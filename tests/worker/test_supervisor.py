@@ -1,0 +1,101 @@
+"""`srec up`: the embedded stack starts, serves, stops on Ctrl-C and resumes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from tests.e2e.stack import free_port, wait_until
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = pytest.mark.e2e
+
+
+def srec_up(data: Path, ports: dict[str, int]) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SREC_")}
+    with (data.parent / "up.log").open("ab") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "worker.cli",
+                "--data-dir",
+                str(data),
+                "up",
+                "--api-port",
+                str(ports["api"]),
+                "--temporal-port",
+                str(ports["temporal"]),
+                "--ui-port",
+                str(ports["ui"]),
+            ],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def login(base: str, password: str) -> str:
+    response = httpx.post(
+        f"{base}/api/auth/login", json={"username": "admin", "password": password}
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def ready(base: str, token: str) -> bool:
+    response = httpx.get(
+        f"{base}/api/health/ready", headers={"Authorization": f"Bearer {token}"}
+    )
+    return response.status_code == 200
+
+
+def test_up_serves_everything_stops_cleanly_and_resumes(tmp_path):
+    data = tmp_path / "data"
+    ports = {"api": free_port(), "temporal": free_port(), "ui": free_port()}
+    base = f"http://127.0.0.1:{ports['api']}"
+    proc = srec_up(data, ports)
+    try:
+        password_file = data / "admin-password"
+        wait_until(password_file.exists, 60, "the admin password file")
+        assert password_file.stat().st_mode & 0o777 == 0o600
+        password = password_file.read_text().strip()
+        token = wait_until(lambda: login(base, password), 30, "login")
+        wait_until(lambda: ready(base, token), 60, "a worker on every queue")
+        assert httpx.get(f"http://127.0.0.1:{ports['ui']}/").status_code == 200
+        created = httpx.post(
+            f"{base}/api/streamers",
+            json={"name": "bob", "url": "http://127.0.0.1:9/bob.m3u8"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert created.status_code == 201, created.text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(90) == 0
+    log = (tmp_path / "up.log").read_text()
+    assert "stopped" in log
+    assert password not in log  # the secret is never printed
+
+    # a second start on the same data dir resumes: same user, same streamer
+    proc = srec_up(data, ports)
+    try:
+        token = wait_until(lambda: login(base, password), 60, "login after restart")
+        streamers = httpx.get(
+            f"{base}/api/streamers", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        assert [s["name"] for s in streamers["items"]] == ["bob"]
+        wait_until(lambda: ready(base, token), 60, "ready after restart")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(90) == 0
