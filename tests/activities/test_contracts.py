@@ -33,7 +33,10 @@ SAMPLES: dict[str, dict[str, object]] = {
         "start_time": datetime(2026, 1, 1, tzinfo=UTC),
     },
     "OpenSessionResult": {"session_id": 3},
-    "CloseSessionInput": {"session_id": 3, "end_time": datetime(2026, 1, 1, tzinfo=UTC)},
+    "CloseSessionInput": {
+        "session_id": 3,
+        "end_time": datetime(2026, 1, 1, tzinfo=UTC),
+    },
     "CloseSessionResult": {"total_size_bytes": 5, "segment_count": 1},
     "CheckLiveInput": {"url": "http://h/a.m3u8"},
     "LiveStatus": {
@@ -91,6 +94,8 @@ async def test_round_trip_through_the_pydantic_converter(model):
 
 
 def test_workflow_ids_round_trip():
-    assert contracts.streamer_id_from_workflow_id(contracts.streamer_workflow_id(42)) == 42
+    assert (
+        contracts.streamer_id_from_workflow_id(contracts.streamer_workflow_id(42)) == 42
+    )
     assert contracts.streamer_id_from_workflow_id("other-1") is None
     assert contracts.streamer_id_from_workflow_id("streamer-x") is None
