@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 from temporalio import activity
@@ -32,7 +32,12 @@ from activities.contracts import (
     StreamKind,
 )
 from activities.db import crud
-from activities.engines.base import OutputPlan, RecordingStats, SegmentState
+from activities.engines.base import (
+    OutputPlan,
+    RecordingStats,
+    SegmentState,
+    finish_uncancelled,
+)
 from activities.errors import RecorderError, to_application_error
 from activities.naming import segment_path
 
@@ -45,21 +50,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 HEARTBEAT_INTERVAL_SECS = 3.0
 SIGNAL_RPC_TIMEOUT = timedelta(seconds=10)
 EXTENSIONS: Mapping[StreamKind, str] = {StreamKind.HLS: "ts", StreamKind.FLV: "flv"}
-
-
-async def _finish(aw: Awaitable[T]) -> T:
-    """Await `aw` to its end even if cancelled meanwhile, then re-raise the cancel."""
-    task = asyncio.ensure_future(aw)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await task
-        raise
 
 
 async def _signal_closed(workflow_id: str, closed: SegmentClosed) -> None:
@@ -95,17 +88,17 @@ class _DbSink:
         self.workflow_id = workflow_id
 
     async def opened(self, segment: SegmentState) -> None:
-        await _finish(asyncio.to_thread(self._begin, segment))
+        await finish_uncancelled(asyncio.to_thread(self._begin, segment))
 
     async def progressed(self, segment: SegmentState) -> None:
-        await _finish(asyncio.to_thread(self._progress, segment))
+        await finish_uncancelled(asyncio.to_thread(self._progress, segment))
 
     async def closed(self, segment: SegmentState) -> None:
         if segment.size_bytes == 0:
             # the engine removed an empty file; forget its row
-            await _finish(asyncio.to_thread(self._drop, segment))
+            await finish_uncancelled(asyncio.to_thread(self._drop, segment))
             return
-        await _finish(asyncio.to_thread(self._complete, segment))
+        await finish_uncancelled(asyncio.to_thread(self._complete, segment))
         await _signal_closed(
             self.workflow_id,
             SegmentClosed(
@@ -208,7 +201,9 @@ class RecordingActivities:
             )
         self._active += 1
         try:
-            resume = await _finish(asyncio.to_thread(self._settle, inp.session_id))
+            resume = await finish_uncancelled(
+                asyncio.to_thread(self._settle, inp.session_id)
+            )
             for closed in resume.closed:
                 await _signal_closed(inp.workflow_id, closed)
             start_index = inp.start_index

@@ -9,11 +9,12 @@ numbered files, tells its `SegmentSink` as each file opens, grows and closes, an
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
     from pathlib import Path
 
     from activities.contracts import StreamSource
@@ -95,3 +96,20 @@ class Engine(Protocol):
             asyncio.CancelledError: after finalising the current file, on cancel.
         """
         ...
+
+
+T = TypeVar("T")
+
+
+async def finish_uncancelled(aw: Awaitable[T]) -> T:
+    """Await `aw` to its end even if cancelled meanwhile, then re-raise the cancel.
+
+    Engines and sinks wrap each file write and row update in it, so a stop that
+    arrives mid-write never leaves a byte count that is not on disk.
+    """
+    task = asyncio.ensure_future(aw)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise

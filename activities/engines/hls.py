@@ -20,12 +20,12 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import httpx
 import m3u8
 
-from activities.engines.base import SegmentState
+from activities.engines.base import SegmentState, finish_uncancelled
 from activities.errors import RecorderProcessError, StreamUnavailableError
 
 if TYPE_CHECKING:
@@ -37,20 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 DEFAULT_TARGET_SECS = 6.0
 _GONE = frozenset({404, 410})
-
-
-async def _finish(aw: Awaitable[T]) -> T:
-    """Await `aw` to its end even if cancelled meanwhile, then re-raise the cancel."""
-    task = asyncio.ensure_future(aw)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await task
-        raise
 
 
 class _Gone(Exception):
@@ -294,7 +282,9 @@ class _Run:
             await self._open()
         current = self.current
         assert current is not None
-        await _finish(asyncio.to_thread(current.append, data, duration, sequence))
+        await finish_uncancelled(
+            asyncio.to_thread(current.append, data, duration, sequence)
+        )
         self._sync_stats()
         await self.sink.progressed(current.state())
         plan = self.plan
@@ -311,7 +301,7 @@ class _Run:
             # assigned in the thread so a cancel during creation still closes it
             self.current = _OutFile.create(index, path)
 
-        await _finish(asyncio.to_thread(create))
+        await finish_uncancelled(asyncio.to_thread(create))
         self.next_index = index + 1
         self.stats.next_index = self.next_index
         assert self.current is not None
@@ -321,7 +311,7 @@ class _Run:
         current, self.current = self.current, None
         if current is None:
             return
-        await _finish(asyncio.to_thread(current.close))
+        await finish_uncancelled(asyncio.to_thread(current.close))
         if current.size > 0:
             self.closed_bytes += current.size
             self.closed_secs += current.duration
