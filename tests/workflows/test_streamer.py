@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from temporalio.testing import WorkflowEnvironment
 
 
-async def eventually(check: Callable[[], Any], within: float = 10.0) -> None:
+async def eventually(check: Callable[[], Any], within: float = 30.0) -> None:
     """Wait (in real time) until `check()` is truthy."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
@@ -40,9 +40,14 @@ async def eventually(check: Callable[[], Any], within: float = 10.0) -> None:
         await asyncio.sleep(0.05)
 
 
+QUERY_TIMEOUT = timedelta(seconds=2)
+
+
 async def query(handle: WorkflowHandle[Any, Any]) -> c.StateQueryResult:
+    # a short RPC timeout: a query landing in a continue-as-new transition can
+    # hang on the test server; failing fast lets `eventually` ask again
     result: c.StateQueryResult = await handle.query(
-        c.QUERY_STATE, result_type=c.StateQueryResult
+        c.QUERY_STATE, result_type=c.StateQueryResult, rpc_timeout=QUERY_TIMEOUT
     )
     return result
 
@@ -168,12 +173,13 @@ async def test_pause_while_recording_finalises_and_resume_restarts(env, world):
     await handle.signal(c.SIGNAL_PAUSE)
     await eventually(lambda: world.cancelled_records == 1)
     await eventually(lambda: len(world.closed) == 1)
+    disabled = (c.StreamerState.DISABLED, False)
+    await eventually(lambda: world.projections[-1] == disabled)
+    # paused is carried across the continue-as-new that followed the session: the
+    # new run projects DISABLED again as it starts
+    await eventually(lambda: _run_changed(handle))
+    await eventually(lambda: world.projections.count(disabled) >= 2)
     await eventually(lambda: state_is(handle, c.StreamerState.DISABLED))
-    assert world.projections[-1] == (c.StreamerState.DISABLED, False)
-    # paused is carried across the continue-as-new that followed the session
-    await eventually(
-        lambda: _run_changed(handle),
-    )
     assert (await query(handle)).paused
 
     await handle.signal(c.SIGNAL_RESUME, c.SignalInput(reason="from a test"))
