@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from activities.contracts import SEARCH_ATTRIBUTES
@@ -48,7 +48,6 @@ class Child:
     started_at: float = 0.0
     backoff: float = BACKOFF_START_SECS
     restart_at: float | None = None
-    restarts: int = field(default=0)
 
     def start(self) -> None:
         out: Any = None
@@ -87,7 +86,6 @@ class Child:
             self.restart_at = now + self.backoff
             self.backoff = min(self.backoff * 2, BACKOFF_MAX_SECS)
         if self.proc is None and self.restart_at is not None and now >= self.restart_at:
-            self.restarts += 1
             self.start()
 
     def terminate(self, sig: int = signal.SIGTERM) -> None:

@@ -10,7 +10,7 @@ numbered files, tells its `SegmentSink` as each file opens, grows and closes, an
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -59,7 +59,6 @@ class SegmentState:
     size_bytes: int = 0
     duration_secs: float = 0.0
     resume_marker: int | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class SegmentSink(Protocol):

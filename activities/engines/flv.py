@@ -261,7 +261,6 @@ class FlvSegmenter:
             segment,
             size_bytes=writer.size,
             duration_secs=writer.duration_secs,
-            extra=dict(segment.extra),
         )
 
 
