@@ -20,13 +20,13 @@ import signal
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 from activities.engines.flv_tags import FlvHeader, FlvParser, FlvTag
+from tests.fakes.background import BackgroundFake
 
 if TYPE_CHECKING:
     from pathlib import Path
-    from types import TracebackType
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class _Client:
         self.started = False
 
 
-class LiveFlvServer:
+class LiveFlvServer(BackgroundFake):
     """ffmpeg → FLV tags → any number of HTTP clients.
 
     Args:
@@ -145,18 +145,6 @@ class LiveFlvServer:
             thread.join(5)
         if proc is not None and proc.stdout is not None:
             proc.stdout.close()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _read_ffmpeg(self) -> None:
         assert self._proc is not None

@@ -28,10 +28,9 @@ import threading
 import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any
 
-if TYPE_CHECKING:
-    from types import TracebackType
+from tests.fakes.background import BackgroundFake
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         super().end_headers()
 
 
-class LiveHls:
+class LiveHls(BackgroundFake):
     """ffmpeg → HLS files in `directory` → HTTP on loopback.
 
     Args:
@@ -228,30 +227,6 @@ class LiveHls:
         with contextlib.suppress(OSError):
             log = (self.directory / "ffmpeg.log").read_text(errors="replace")
         return f"{n} HLS segments did not appear; ffmpeg said: {log[-2000:]}"
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.stop)
 
 
 def assert_playable(path: Path, *, min_video_frames: int = 1) -> dict[str, int]:

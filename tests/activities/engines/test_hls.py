@@ -14,6 +14,7 @@ from activities.contracts import StreamKind, StreamSource
 from activities.engines.base import OutputPlan, RecordingStats, SegmentState
 from activities.engines.hls import HlsEngine
 from activities.errors import RecorderProcessError
+from tests.fakes.clock import FakeClock
 from tests.fakes.live_hls import LiveHls, assert_playable
 
 if TYPE_CHECKING:
@@ -89,20 +90,6 @@ class Origin:
                 return httpx.Response(500)
             return httpx.Response(200, content=body(seq))
         raise AssertionError(f"unexpected request to {url}")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, secs: float) -> None:
-        self.slept.append(secs)
-        self.now += secs
-        await asyncio.sleep(0)
 
 
 @dataclass

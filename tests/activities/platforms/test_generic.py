@@ -13,6 +13,7 @@ from activities.errors import StreamUnavailableError
 from activities.platforms import PlatformRegistry, default_registry
 from activities.platforms import generic as generic_module
 from activities.platforms.generic import Generic
+from tests.fakes.clock import FakeClock
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -98,19 +99,6 @@ class Routes:
             return queue.pop(0) if len(queue) > 1 else queue[0]
 
         self.handlers[url] = handler
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, secs: float) -> None:
-        self.slept.append(secs)
-        self.now += secs
 
 
 def playlist(
