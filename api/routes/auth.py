@@ -6,9 +6,10 @@ import logging
 
 from fastapi import APIRouter, HTTPException, status
 
-from activities.db import crud, utcnow
+from activities.db import RefreshToken, crud, utcnow
 from api.auth import (
     InvalidTokenError,
+    TokenClaims,
     burn_password_check,
     hash_password,
     issue_and_store,
@@ -29,6 +30,24 @@ def _pair(db: DbDep, signer: SignerDep, user_id: int) -> TokenPair:
     return TokenPair(
         access_token=tokens.access_token, refresh_token=tokens.refresh_token
     )
+
+
+def _stored_refresh(
+    db: DbDep, signer: SignerDep, token: str, *, owner: int | None = None
+) -> tuple[TokenClaims, RefreshToken]:
+    """Verify a refresh token and find its row; 401 unless it belongs to `owner`.
+
+    `owner` defaults to the user the token names.
+    """
+    try:
+        claims = signer.verify(token, "refresh")
+    except InvalidTokenError as err:
+        raise unauthorized(str(err)) from err
+    stored = crud.get_refresh_token(db, jti_hash(claims.jti))
+    expected = claims.user_id if owner is None else owner
+    if stored is None or stored.user_id != expected:
+        raise unauthorized("unknown refresh token")
+    return claims, stored
 
 
 @public_router.post("/login")
@@ -52,13 +71,7 @@ def refresh(body: RefreshRequest, db: DbDep, signer: SignerDep) -> TokenPair:
     Presenting a revoked refresh token means it leaked or was replayed, so every
     refresh token of that user is revoked.
     """
-    try:
-        claims = signer.verify(body.refresh_token, "refresh")
-    except InvalidTokenError as err:
-        raise unauthorized(str(err)) from err
-    stored = crud.get_refresh_token(db, jti_hash(claims.jti))
-    if stored is None or stored.user_id != claims.user_id:
-        raise unauthorized("unknown refresh token")
+    claims, stored = _stored_refresh(db, signer, body.refresh_token)
     if stored.revoked_at is not None:
         log.warning("revoked refresh token reused; revoking user %s", claims.user_id)
         crud.revoke_user_refresh_tokens(db, claims.user_id)
@@ -74,13 +87,7 @@ def logout(
     body: RefreshRequest, user: CurrentUser, db: DbDep, signer: SignerDep
 ) -> None:
     """Revoke the given refresh token of the current user."""
-    try:
-        claims = signer.verify(body.refresh_token, "refresh")
-    except InvalidTokenError as err:
-        raise unauthorized(str(err)) from err
-    stored = crud.get_refresh_token(db, jti_hash(claims.jti))
-    if stored is None or stored.user_id != user.id:
-        raise unauthorized("unknown refresh token")
+    _, stored = _stored_refresh(db, signer, body.refresh_token, owner=user.id)
     crud.revoke_refresh_token(db, stored)
 
 
