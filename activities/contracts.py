@@ -76,14 +76,74 @@ class StreamKind(StrEnum):
     FLV = "flv"
 
 
-class StreamSource(BaseModel):
-    """A resolved, recordable stream: what an extractor hands to an engine."""
+class EngineKind(StrEnum):
+    """Which recorder writes the stream: in-process, or an external program."""
 
-    url: str = Field(description="Media playlist (HLS) or stream (FLV) URL")
+    NATIVE = "native"
+    FFMPEG = "ffmpeg"
+    STREAMLINK = "streamlink"
+
+
+class Container(StrEnum):
+    """Output container of the ffmpeg and streamlink engines (native keeps the source).
+
+    `auto` keeps the transport's own: MPEG-TS for HLS, FLV for HTTP-FLV.
+    """
+
+    AUTO = "auto"
+    TS = "ts"
+    FLV = "flv"
+    MKV = "mkv"
+    MP4 = "mp4"
+
+
+class StreamSelection(BaseModel):
+    """Which variant to record when a platform or a master playlist offers several.
+
+    Candidates outside the bitrate bounds or on a blacklisted CDN are dropped; the rest
+    are ranked by preferred quality, then preferred CDN, then bitrate (highest first).
+    When every candidate is dropped, the best of the unfiltered ones is used and the
+    reason is logged: a recording in the wrong quality beats no recording.
+    """
+
+    qualities: list[str] = Field(
+        default_factory=list,
+        description="Preferred quality names in order (e.g. 1080p60, 720p, source); "
+        "matched case-insensitively against the variant's name or resolution",
+    )
+    formats: list[StreamKind] = Field(
+        default_factory=list, description="Preferred transports in order (flv, hls)"
+    )
+    cdns: list[str] = Field(
+        default_factory=list,
+        description="Preferred CDN names or host substrings, in order",
+    )
+    cdn_blacklist: list[str] = Field(
+        default_factory=list, description="CDN names or host substrings never to use"
+    )
+    min_bitrate_bps: int = Field(default=0, ge=0, description="0 = no lower bound")
+    max_bitrate_bps: int = Field(default=0, ge=0, description="0 = no upper bound")
+
+
+class StreamSource(BaseModel):
+    """A resolved, recordable stream: what an extractor hands to an engine.
+
+    For HLS, `url` may be a master playlist: the engine picks a variant with
+    `selection`.
+    """
+
+    url: str = Field(description="Media or master playlist (HLS) or stream (FLV) URL")
     kind: StreamKind = Field(description="Transport of the stream")
     headers: dict[str, str] = Field(
-        default_factory=dict, description="HTTP headers to send"
+        default_factory=dict, description="HTTP headers to send (cookies included)"
     )
+    proxy: str | None = Field(
+        default=None, description="HTTP(S)/SOCKS proxy URL for this stream"
+    )
+    selection: StreamSelection = Field(default_factory=StreamSelection)
+
+
+DEFAULT_FILENAME_TEMPLATE = "{streamer}/{streamer}-%Y%m%d-%H%M%S-{title}_%i"
 
 
 class RecordingPolicy(BaseModel):
@@ -105,6 +165,24 @@ class RecordingPolicy(BaseModel):
     error_backoff_secs: float = Field(
         default=60.0, description="Wait after a failed detection before retrying"
     )
+    min_segment_size_bytes: int = Field(
+        default=0,
+        ge=0,
+        description="Delete a closed segment smaller than this (a blip); 0 = keep all",
+    )
+    engine: EngineKind = Field(
+        default=EngineKind.NATIVE, description="Which recorder writes the stream"
+    )
+    container: Container = Field(
+        default=Container.AUTO, description="Output container of ffmpeg/streamlink"
+    )
+    filename_template: str = Field(
+        default=DEFAULT_FILENAME_TEMPLATE,
+        description="Segment path under the recordings root, without extension. "
+        "Placeholders: {streamer} {title} {platform} {streamer_id} {session_id}, "
+        "strftime codes (%Y%m%d-%H%M%S) and %i (segment index)",
+    )
+    selection: StreamSelection = Field(default_factory=StreamSelection)
 
 
 class StreamerConfig(BaseModel):
@@ -193,8 +271,11 @@ class RecordInput(BaseModel):
     title: str
     source: StreamSource
     start_index: int = Field(default=0, description="First segment index to use")
-    max_segment_duration_secs: float = 0.0
-    max_segment_size_bytes: int = 0
+    priority: Priority = Priority.NORMAL
+    policy: RecordingPolicy = Field(
+        default_factory=RecordingPolicy,
+        description="Engine, splitting, naming and stream selection",
+    )
     workflow_id: str = Field(description="Workflow to signal `segment_closed` to")
 
 

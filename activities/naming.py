@@ -1,11 +1,13 @@
 """Output file names of recorded segments.
 
-A segment of streamer `s` lands at
-`<recordings_dir>/<s>/<s>-%Y%m%d-%H%M%S-<title>_<index>.<ext>`, stamped with the local
-time at which the file was created. Streamer names and titles come from users and
-platforms, so every component is sanitised: no separators or traversal, no control or
-reserved characters, no leading dots, no Windows device names, and the file name fits
-in 200 bytes of UTF-8. The result is checked to stay inside the recordings directory.
+A segment's path under the recordings root comes from a template (default
+`{streamer}/{streamer}-%Y%m%d-%H%M%S-{title}_%i`): placeholders `{streamer}`, `{title}`,
+`{platform}`, `{streamer_id}`, `{session_id}`, strftime codes in the template's own text
+(local time at which the file was created) and `%i` for the segment index. Streamer
+names and titles come from users and platforms, so every component is sanitised: no
+separators or traversal, no control or reserved characters, no leading dots, no Windows
+device names, and the file name fits in 200 bytes of UTF-8. A template that could leave
+the root is rejected by `validate_template`; the result is checked again.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,43 +69,135 @@ def sanitize_component(text: str, *, max_bytes: int = MAX_FILE_NAME_BYTES) -> st
     return text
 
 
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_STRFTIME = re.compile(r"%(.)")
+PLACEHOLDERS = ("streamer", "title", "platform", "streamer_id", "session_id")
+
+
+@dataclass(frozen=True)
+class NameFields:
+    """What a segment's name may say about it."""
+
+    streamer: str
+    title: str = ""
+    platform: str = ""
+    streamer_id: int = 0
+    session_id: int = 0
+
+
+def validate_template(template: str) -> None:
+    """Check a file-name template before it is stored (the API answers 422 on error).
+
+    Raises:
+        ValueError: with the reason: empty, absolute, escaping the root with `..`,
+            an unknown placeholder, or no `%i` in the file name (segments would
+            overwrite each other).
+    """
+    if not template.strip():
+        raise ValueError("the file name template is empty")
+    if template.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", template):
+        raise ValueError(
+            f"the file name template {template!r} is absolute; "
+            "it must stay inside the output root"
+        )
+    parts = re.split(r"[/\\]", template)
+    for part in parts:
+        if part.strip() in {"", ".", ".."}:
+            raise ValueError(
+                f"the file name template {template!r} has an empty, '.' or '..' "
+                "path component: it must stay inside the output root"
+            )
+        for name in _PLACEHOLDER.findall(part):
+            if name not in PLACEHOLDERS:
+                raise ValueError(
+                    f"unknown placeholder {{{name}}} in the file name template; "
+                    f"known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)}"
+                )
+    if "%i" not in parts[-1]:
+        raise ValueError(
+            "the file name template needs %i (the segment index) in its last "
+            "component, or segments would overwrite each other"
+        )
+
+
+def _render(part: str, values: dict[str, str], created: datetime, index: int) -> str:
+    """Fill one component: placeholders, `%i` and strftime codes of its own text."""
+
+    def code(match: re.Match[str]) -> str:
+        char = match.group(1)
+        if char == "i":
+            return str(index)
+        if char == "%":
+            return "%"
+        return created.strftime("%" + char)
+
+    # strftime applies to the template's own text only, never to a title
+    pieces = _PLACEHOLDER.split(part)
+    out = []
+    for position, piece in enumerate(pieces):
+        if position % 2:
+            out.append(values[piece])
+        else:
+            out.append(_STRFTIME.sub(code, piece))
+    return "".join(out)
+
+
 def segment_path(
     recordings_dir: Path,
+    template: str,
+    fields: NameFields,
     *,
-    streamer: str,
-    title: str,
     created: datetime,
     index: int,
     ext: str,
 ) -> Path:
-    """Build the path of one segment file.
+    """Build the path of one segment file from a template.
 
     Args:
         recordings_dir: root of all recordings.
-        streamer: streamer name (becomes a directory and the file name prefix).
-        title: stream title (may be empty).
+        template: a template `validate_template` accepts.
+        fields: the values of the placeholders.
         created: when the file is created (aware; rendered in local time).
-        index: segment index within the session.
+        index: segment index within the session (`%i`).
         ext: file extension without the dot (`ts`, `flv`).
 
     Returns:
-        An absolute path inside `recordings_dir`.
+        An absolute path inside `recordings_dir`. Each component is sanitised; a
+        file name that would pass 200 bytes loses the end of its title first.
 
     Raises:
-        ValueError: the index is negative or the path would escape the root (a bug).
+        ValueError: the index is negative, the template is invalid, or the path
+            would escape the root.
     """
     if index < 0:
         raise ValueError(f"segment index must be >= 0, got {index}")
-    who = sanitize_component(streamer, max_bytes=MAX_STREAMER_BYTES)
+    validate_template(template)
+    local = created.astimezone()
     suffix = re.sub(r"[^A-Za-z0-9]", "", ext)[:10] or "bin"
-    stamp = created.astimezone().strftime("%Y%m%d-%H%M%S")
-    head = f"{who}-{stamp}-"
-    tail = f"_{index}.{suffix}"
-    budget = MAX_FILE_NAME_BYTES - len(head.encode()) - len(tail.encode())
-    name = head + sanitize_component(title, max_bytes=budget) + tail
+    values = {
+        "streamer": sanitize_component(fields.streamer, max_bytes=MAX_STREAMER_BYTES),
+        "platform": sanitize_component(fields.platform or "unknown", max_bytes=32),
+        "streamer_id": str(fields.streamer_id),
+        "session_id": str(fields.session_id),
+        "title": "",
+    }
+    *dirs, last = re.split(r"[/\\]", template)
+    components = [
+        sanitize_component(_render(part, values, local, index)) for part in dirs
+    ]
+    budget = MAX_FILE_NAME_BYTES - len(suffix) - 1
+    without_title = _render(last, values, local, index)
+    title_budget = max(0, budget - len(without_title.encode()))
+    values["title"] = (
+        sanitize_component(fields.title, max_bytes=title_budget)
+        if title_budget >= len(UNTITLED)
+        else ""
+    )
+    name = sanitize_component(_render(last, values, local, index), max_bytes=budget)
+    name = f"{name}.{suffix}"
     root = Path(os.path.abspath(recordings_dir))
     # lexical check: a symlinked streamer directory elsewhere is the user's choice
-    path = Path(os.path.abspath(root / who / name))
-    if path.parent.parent != root or path.name != name:
+    path = Path(os.path.abspath(root.joinpath(*components, name)))
+    if not path.is_relative_to(root) or path.parent != root.joinpath(*components):
         raise ValueError(f"segment path {path} escapes the recordings dir {root}")
     return path

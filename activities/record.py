@@ -29,30 +29,29 @@ from activities.contracts import (
     RecordProgress,
     RecordResult,
     SegmentClosed,
-    StreamKind,
 )
 from activities.db import crud
 from activities.engines.base import (
+    DropSmallSegments,
     OutputPlan,
     RecordingStats,
     SegmentState,
     finish_uncancelled,
 )
 from activities.errors import RecorderError, to_application_error
-from activities.naming import segment_path
+from activities.naming import NameFields, segment_path
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Mapping
+    from collections.abc import Awaitable
 
     import sqlalchemy as sa
 
-    from activities.engines.base import Engine
+    from activities.engines.base import EngineTable
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL_SECS = 3.0
 SIGNAL_RPC_TIMEOUT = timedelta(seconds=10)
-EXTENSIONS: Mapping[StreamKind, str] = {StreamKind.HLS: "ts", StreamKind.FLV: "flv"}
 
 
 async def _signal_closed(workflow_id: str, closed: SegmentClosed) -> None:
@@ -150,7 +149,7 @@ class RecordingActivities:
     """Records streams into segment files (io queue).
 
     Args:
-        engines: the engine for each stream kind.
+        engines: the engines on offer, by engine kind and transport.
         recordings_dir: root directory of all recordings.
         db: the app database engine (segment rows).
         heartbeat_interval_secs: how often progress is heartbeated.
@@ -158,7 +157,7 @@ class RecordingActivities:
 
     def __init__(
         self,
-        engines: Mapping[StreamKind, Engine],
+        engines: EngineTable,
         recordings_dir: Path,
         db: sa.Engine,
         *,
@@ -192,10 +191,11 @@ class RecordingActivities:
             asyncio.CancelledError: when the activity is cancelled, after the
                 current file was closed.
         """
-        engine = self.engines.get(inp.source.kind)
+        engine = self.engines.get(inp.policy.engine, {}).get(inp.source.kind)
         if engine is None:
             raise ApplicationError(
-                f"no recording engine for {inp.source.kind} streams",
+                f"the {inp.policy.engine} engine cannot record {inp.source.kind} "
+                "streams here",
                 type="UnsupportedStreamKind",
                 non_retryable=True,
             )
@@ -209,13 +209,20 @@ class RecordingActivities:
             start_index = inp.start_index
             if resume.last_index is not None:
                 start_index = max(start_index, resume.last_index + 1)
-            ext = EXTENSIONS.get(inp.source.kind, inp.source.kind.value)
+            policy = inp.policy
+            fields = NameFields(
+                streamer=inp.streamer_name,
+                title=inp.title,
+                platform=inp.platform,
+                streamer_id=inp.streamer_id,
+                session_id=inp.session_id,
+            )
 
-            def path_for(index: int) -> Path:
+            def path_for(index: int, ext: str) -> Path:
                 return segment_path(
                     self.recordings_dir,
-                    streamer=inp.streamer_name,
-                    title=inp.title,
+                    policy.filename_template,
+                    fields,
                     created=datetime.now(UTC),
                     index=index,
                     ext=ext,
@@ -224,12 +231,16 @@ class RecordingActivities:
             plan = OutputPlan(
                 path_for=path_for,
                 start_index=start_index,
-                max_duration_secs=inp.max_segment_duration_secs,
-                max_size_bytes=inp.max_segment_size_bytes,
+                max_duration_secs=policy.max_segment_duration_secs,
+                max_size_bytes=policy.max_segment_size_bytes,
                 resume_marker=resume.marker,
+                container=policy.container,
             )
             stats = RecordingStats(next_index=start_index)
-            sink = _DbSink(self.db, inp.session_id, inp.workflow_id)
+            sink = DropSmallSegments(
+                _DbSink(self.db, inp.session_id, inp.workflow_id),
+                policy.min_segment_size_bytes,
+            )
             reason = await self._run(
                 engine.record(inp.source, plan, sink, stats), stats
             )

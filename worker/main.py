@@ -26,6 +26,7 @@ from activities.contracts import (
     IO_TASK_QUEUE,
     SIGNAL_STOP,
     WORKFLOW_TASK_QUEUE,
+    EngineKind,
     StreamKind,
 )
 from activities.db import crud, make_engine, migrate
@@ -100,7 +101,12 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         )
         platforms = PlatformActivities(http, default_registry())
         recording = RecordingActivities(
-            {StreamKind.HLS: HlsEngine(http), StreamKind.FLV: FlvEngine(http)},
+            {
+                EngineKind.NATIVE: {
+                    StreamKind.HLS: HlsEngine(http),
+                    StreamKind.FLV: FlvEngine(http),
+                }
+            },
             settings.recordings_path,
             db,
         )

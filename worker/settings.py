@@ -5,11 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from activities.contracts import RecordingPolicy
+from activities.contracts import (
+    DEFAULT_FILENAME_TEMPLATE,
+    Container,
+    EngineKind,
+    RecordingPolicy,
+)
 from activities.db import default_database_url
+from activities.naming import validate_template
 
 
 class WorkerSettings(BaseSettings):
@@ -29,11 +35,21 @@ class WorkerSettings(BaseSettings):
     max_segment_duration_secs: float = Field(default=0.0, ge=0)
     max_segment_size_bytes: int = Field(default=8 * 1024**3, ge=0)
     error_backoff_secs: float = Field(default=60.0, gt=0)
+    min_segment_size_bytes: int = Field(default=0, ge=0)
+    engine: EngineKind = EngineKind.NATIVE
+    container: Container = Container.AUTO
+    filename_template: str = DEFAULT_FILENAME_TEMPLATE
     graceful_shutdown_secs: float = Field(
         default=30.0, gt=0, description="Time recordings get to finalise on shutdown"
     )
     max_concurrent_recordings: int = Field(default=100, gt=0)
     cpu_slots: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0)
+
+    @field_validator("filename_template")
+    @classmethod
+    def _check_template(cls, template: str) -> str:
+        validate_template(template)
+        return template
 
     @model_validator(mode="after")
     def _derive_paths(self) -> WorkerSettings:
@@ -58,4 +74,8 @@ class WorkerSettings(BaseSettings):
             max_segment_duration_secs=self.max_segment_duration_secs,
             max_segment_size_bytes=self.max_segment_size_bytes,
             error_backoff_secs=self.error_backoff_secs,
+            min_segment_size_bytes=self.min_segment_size_bytes,
+            engine=self.engine,
+            container=self.container,
+            filename_template=self.filename_template,
         )

@@ -10,8 +10,13 @@ numbered files, tells its `SegmentSink` as each file opens, grows and closes, an
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar
+
+from activities.contracts import Container, EngineKind, StreamKind
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -19,25 +24,31 @@ if TYPE_CHECKING:
 
     from activities.contracts import StreamSource
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class OutputPlan:
     """Where and how to cut the output.
 
     Attributes:
-        path_for: builds the file path of segment `index` (extension included).
+        path_for: builds the file path of segment `index` with the extension the
+            engine chose (`ts`, `mp4`, `flv`, `mkv`; no dot). Each call stamps the
+            time of the call, so engines call it when the file is created.
         start_index: index of the first file this run writes.
         max_duration_secs: close a file after this much media; 0 = never.
         max_size_bytes: close a file once it reaches this size; 0 = never.
         resume_marker: engine-specific point already recorded by an earlier attempt
             (for HLS the last media sequence written); the engine continues after it.
+        container: output container of the engines that remux (ffmpeg, streamlink).
     """
 
-    path_for: Callable[[int], Path]
+    path_for: Callable[[int, str], Path]
     start_index: int = 0
     max_duration_secs: float = 0.0
     max_size_bytes: int = 0
     resume_marker: int | None = None
+    container: Container = Container.AUTO
 
 
 @dataclass
@@ -95,6 +106,47 @@ class Engine(Protocol):
             asyncio.CancelledError: after finalising the current file, on cancel.
         """
         ...
+
+
+EngineTable: TypeAlias = Mapping[EngineKind, Mapping[StreamKind, Engine]]
+"""The engines a worker offers: for each engine kind, one engine per transport."""
+
+
+class DropSmallSegments:
+    """A sink filter: a closed file under `min_size_bytes` is deleted, reported empty.
+
+    All engines share it, so the rule (and its log line) lives in one place. The
+    inner sink hears of a dropped file as closed with `size_bytes == 0`, exactly as
+    of a file that never received a byte.
+
+    Args:
+        inner: the sink that keeps rows or prints progress.
+        min_size_bytes: smallest file kept; 0 keeps everything.
+    """
+
+    def __init__(self, inner: SegmentSink, min_size_bytes: int) -> None:
+        self.inner = inner
+        self.min_size_bytes = min_size_bytes
+
+    async def opened(self, segment: SegmentState) -> None:
+        await self.inner.opened(segment)
+
+    async def progressed(self, segment: SegmentState) -> None:
+        await self.inner.progressed(segment)
+
+    async def closed(self, segment: SegmentState) -> None:
+        if 0 < segment.size_bytes < self.min_size_bytes:
+            log.info(
+                "deleting %s: %d bytes is under the %d-byte minimum segment size",
+                segment.path,
+                segment.size_bytes,
+                self.min_size_bytes,
+            )
+            await finish_uncancelled(
+                asyncio.to_thread(segment.path.unlink, missing_ok=True)
+            )
+            segment = dataclasses.replace(segment, size_bytes=0, duration_secs=0.0)
+        await self.inner.closed(segment)
 
 
 T = TypeVar("T")

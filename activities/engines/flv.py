@@ -236,7 +236,7 @@ class FlvSegmenter:
     async def _open(self) -> tuple[FlvFileWriter, SegmentState]:
         if self.header is None:
             raise RecorderProcessError("FLV tag before the FLV header")
-        path = self._plan.path_for(self._index)
+        path = self._plan.path_for(self._index, "flv")
         path.parent.mkdir(parents=True, exist_ok=True)
         prelude = [t for t in (self._metadata, self._avc, self._aac) if t is not None]
         writer = self._writer = FlvFileWriter(path, self.header, prelude)

@@ -295,7 +295,7 @@ class _Run:
 
     async def _open(self) -> None:
         index = self.next_index
-        path = self.plan.path_for(index)
+        path = self.plan.path_for(index, "ts")
 
         def create() -> None:
             # assigned in the thread so a cancel during creation still closes it

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from activities.naming import MAX_FILE_NAME_BYTES, sanitize_component, segment_path
+from activities.contracts import DEFAULT_FILENAME_TEMPLATE
+from activities.naming import (
+    MAX_FILE_NAME_BYTES,
+    NameFields,
+    sanitize_component,
+    segment_path,
+    validate_template,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -23,9 +30,16 @@ def _path(
     created: datetime = CREATED,
     index: int = 3,
     ext: str = "ts",
+    template: str = DEFAULT_FILENAME_TEMPLATE,
+    fields: NameFields | None = None,
 ) -> Path:
     return segment_path(
-        root, streamer=streamer, title=title, created=created, index=index, ext=ext
+        root,
+        template,
+        fields or NameFields(streamer=streamer, title=title),
+        created=created,
+        index=index,
+        ext=ext,
     )
 
 
@@ -105,3 +119,40 @@ def test_weird_extension_is_cleaned(tmp_path: Path) -> None:
 def test_negative_index_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="index"):
         _path(tmp_path, index=-1)
+
+
+def test_template_placeholders(tmp_path: Path) -> None:
+    fields = NameFields(
+        streamer="bob", title="t", platform="twitch", streamer_id=7, session_id=42
+    )
+    path = _path(
+        tmp_path,
+        template="{platform}/{streamer_id}-{streamer}/%Y/{session_id}_%i_{title}%%",
+        fields=fields,
+        index=5,
+    )
+    year = CREATED.astimezone().strftime("%Y")
+    assert path == tmp_path / "twitch" / "7-bob" / year / "42_5_t%.ts"
+
+
+def test_strftime_codes_apply_to_the_template_not_to_titles(tmp_path: Path) -> None:
+    path = _path(tmp_path, title="100%Y off", template="{title}_%i")
+    assert path.name == "100%Y off_3.ts"
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        pytest.param("../{streamer}_%i", "inside the output root", id="dotdot"),
+        pytest.param("a/../../b_%i", "inside the output root", id="nested-dotdot"),
+        pytest.param("/etc/{streamer}_%i", "absolute", id="absolute"),
+        pytest.param("C:/x_%i", "absolute", id="windows-drive"),
+        pytest.param("a//b_%i", "inside the output root", id="empty-component"),
+        pytest.param("{nope}_%i", "unknown placeholder", id="unknown"),
+        pytest.param("%i/{streamer}", "needs %i", id="no-index-in-name"),
+        pytest.param("  ", "empty", id="blank"),
+    ],
+)
+def test_bad_templates_are_rejected(template: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        validate_template(template)

@@ -18,6 +18,8 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.contracts import (
     SIGNAL_SEGMENT_CLOSED,
+    EngineKind,
+    RecordingPolicy,
     RecordInput,
     RecordProgress,
     SegmentClosed,
@@ -159,7 +161,10 @@ async def test_records_until_the_stream_ends(
         httpx.AsyncClient(timeout=5) as http,
     ):
         acts = RecordingActivities(
-            {StreamKind.HLS: HlsEngine(http)}, rec, db, heartbeat_interval_secs=0.2
+            {EngineKind.NATIVE: {StreamKind.HLS: HlsEngine(http)}},
+            rec,
+            db,
+            heartbeat_interval_secs=0.2,
         )
         seen_active: list[int] = []
         heartbeats = activity_env.heartbeats
@@ -171,7 +176,11 @@ async def test_records_until_the_stream_ends(
         activity_env.on_heartbeat = on_heartbeat
         await live.wait_for_segments_async(1, timeout=15)
         source = StreamSource(url=live.url, kind=StreamKind.HLS)
-        inp = record_input(source, collector.workflow_id, max_segment_duration_secs=2.0)
+        inp = record_input(
+            source,
+            collector.workflow_id,
+            policy=RecordingPolicy(max_segment_duration_secs=2.0),
+        )
         result = await activity_env.run(acts.record_stream, inp)
     assert result.reason == "ended"
     assert acts.active_recordings == 0
@@ -209,7 +218,10 @@ async def test_stopping_finalises_the_open_file(
         httpx.AsyncClient(timeout=5) as http,
     ):
         acts = RecordingActivities(
-            {StreamKind.HLS: HlsEngine(http)}, rec, db, heartbeat_interval_secs=0.1
+            {EngineKind.NATIVE: {StreamKind.HLS: HlsEngine(http)}},
+            rec,
+            db,
+            heartbeat_interval_secs=0.1,
         )
         await live.wait_for_segments_async(1, timeout=15)
         inp = record_input(
@@ -333,7 +345,7 @@ async def test_retry_settles_a_killed_attempt_and_resumes_after_it(
     origin = Origin(playlist(1, 5))  # 1..5 still in the window
     async with httpx.AsyncClient(transport=httpx.MockTransport(origin)) as http:
         acts = RecordingActivities(
-            {StreamKind.HLS: HlsEngine(http)}, tmp_path / "rec", db
+            {EngineKind.NATIVE: {StreamKind.HLS: HlsEngine(http)}}, tmp_path / "rec", db
         )
         result = await activity_env.run(
             acts.record_stream, record_input(SCRIPTED, collector.workflow_id)
@@ -366,7 +378,7 @@ async def test_rows_without_a_file_are_dropped_and_the_index_respected(
     origin = Origin(playlist(0, 1))
     async with httpx.AsyncClient(transport=httpx.MockTransport(origin)) as http:
         acts = RecordingActivities(
-            {StreamKind.HLS: HlsEngine(http)}, tmp_path / "rec", db
+            {EngineKind.NATIVE: {StreamKind.HLS: HlsEngine(http)}}, tmp_path / "rec", db
         )
         inp = record_input(SCRIPTED, collector.workflow_id, start_index=5)
         result = await activity_env.run(acts.record_stream, inp)
@@ -381,7 +393,7 @@ async def test_signal_failure_is_logged_not_fatal(
     origin = Origin(playlist(0, 2))
     async with httpx.AsyncClient(transport=httpx.MockTransport(origin)) as http:
         acts = RecordingActivities(
-            {StreamKind.HLS: HlsEngine(http)}, tmp_path / "rec", db
+            {EngineKind.NATIVE: {StreamKind.HLS: HlsEngine(http)}}, tmp_path / "rec", db
         )
         inp = record_input(SCRIPTED, f"no-such-workflow-{uuid.uuid4()}")
         result = await activity_env.run(acts.record_stream, inp)
@@ -405,7 +417,7 @@ async def test_engine_errors_become_application_errors(
     origin = Origin(playlist(0, 1, head='#EXT-X-MAP:URI="init.mp4"'))
     async with httpx.AsyncClient(transport=httpx.MockTransport(origin)) as http:
         acts = RecordingActivities(
-            {StreamKind.HLS: HlsEngine(http)}, tmp_path / "rec", db
+            {EngineKind.NATIVE: {StreamKind.HLS: HlsEngine(http)}}, tmp_path / "rec", db
         )
         with pytest.raises(ApplicationError) as caught:
             await activity_env.run(acts.record_stream, record_input(SCRIPTED, "wf"))

@@ -98,7 +98,7 @@ class FakeSink:
 
 
 def plan_in(tmp_path: Path, **kwargs: float) -> OutputPlan:
-    return OutputPlan(path_for=lambda i: tmp_path / f"seg_{i:03d}.flv", **kwargs)  # type: ignore[arg-type]
+    return OutputPlan(path_for=lambda i, ext: tmp_path / f"seg_{i:03d}.flv", **kwargs)  # type: ignore[arg-type]
 
 
 def mock_client(

@@ -133,7 +133,7 @@ def clock() -> FakeClock:
 
 
 def make_plan(tmp_path: Path, **kw) -> OutputPlan:
-    return OutputPlan(path_for=lambda i: tmp_path / "out" / f"rec_{i}.ts", **kw)
+    return OutputPlan(path_for=lambda i, ext: tmp_path / "out" / f"rec_{i}.ts", **kw)
 
 
 async def run_engine(
@@ -371,7 +371,7 @@ async def test_records_a_live_ffmpeg_stream_until_it_ends(tmp_path, ffmpeg) -> N
     sink = Sink()
     stats = RecordingStats()
     plan = OutputPlan(
-        path_for=lambda i: tmp_path / "rec" / f"part_{i}.ts", max_duration_secs=2.0
+        path_for=lambda i, ext: tmp_path / "rec" / f"part_{i}.ts", max_duration_secs=2.0
     )
     async with (
         LiveHls(tmp_path / "hls", ffmpeg=ffmpeg, duration=5, list_size=6) as live,
@@ -409,7 +409,7 @@ async def test_cancel_then_resume_continues_after_the_marker(tmp_path, ffmpeg) -
         await live.wait_for_segments_async(1, timeout=15)
         source = StreamSource(url=live.url, kind=StreamKind.HLS)
         engine = HlsEngine(http)
-        plan = OutputPlan(path_for=lambda i: rec / f"part_{i}.ts")
+        plan = OutputPlan(path_for=lambda i, ext: rec / f"part_{i}.ts")
         task = asyncio.create_task(engine.record(source, plan, first, RecordingStats()))
         await wait_until(lambda: len(first.markers()) >= 2)
         task.cancel()
@@ -420,7 +420,9 @@ async def test_cancel_then_resume_continues_after_the_marker(tmp_path, ffmpeg) -
         # the retry comes a moment later, while the window still holds the next one
         await live.wait_for_segments_async(marker + 3, timeout=15)
         resumed = OutputPlan(
-            path_for=lambda i: rec / f"part_{i}.ts", start_index=1, resume_marker=marker
+            path_for=lambda i, ext: rec / f"part_{i}.ts",
+            start_index=1,
+            resume_marker=marker,
         )
         task = asyncio.create_task(
             engine.record(source, resumed, second, RecordingStats())
