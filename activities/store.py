@@ -12,6 +12,7 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.config import merge_policy, parse_stored_overrides
 from activities.contracts import (
     ACTIVITY_CLOSE_SESSION,
     ACTIVITY_LOAD_STREAMER,
@@ -40,7 +41,8 @@ class StoreActivities:
 
     Args:
         db: the app database engine.
-        policy: the recording policy every streamer gets (global settings for now).
+        policy: the worker-wide recording policy; each streamer's stored
+            settings are merged over it (`activities.config.merge_policy`).
     """
 
     def __init__(self, db: sa.Engine, policy: RecordingPolicy) -> None:
@@ -49,6 +51,7 @@ class StoreActivities:
 
     @activity.defn(name=ACTIVITY_LOAD_STREAMER)
     def load_streamer(self, inp: LoadStreamerInput) -> LoadStreamerResult:
+        """Read a streamer and its effective policy (None when it was deleted)."""
         with Session(self.db) as db:
             row = crud.get_streamer(db, inp.streamer_id)
             if row is None or row.id is None:
@@ -61,7 +64,9 @@ class StoreActivities:
                     platform=row.platform,
                     priority=Priority(row.priority),
                     enabled=row.enabled,
-                    policy=self.policy,
+                    policy=merge_policy(
+                        self.policy, parse_stored_overrides(row.settings)
+                    ),
                 )
             )
 

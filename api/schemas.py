@@ -12,6 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import Field as SQLField
 
+from activities.config import RecordingOverrides, parse_stored_overrides
 from activities.contracts import Priority
 from activities.db import SegmentBase, StreamerBase, StreamSessionBase
 from api.settings import MIN_PASSWORD_LENGTH
@@ -40,6 +41,10 @@ class StreamerCreate(StreamerBase):
     url: str = SQLField(min_length=1, max_length=URL_MAX_LENGTH)
     priority: Priority = Priority.NORMAL
     enabled: bool = True
+    settings: RecordingOverrides = SQLField(  # type: ignore[assignment]
+        default_factory=RecordingOverrides,
+        description="Recording settings that override the worker's defaults",
+    )
 
     _strip_text = field_validator("name", "url", mode="before")(_strip)
 
@@ -55,6 +60,11 @@ class StreamerUpdate(StreamerBase):
     )
     priority: Priority | None = None  # type: ignore[assignment]
     enabled: bool | None = None  # type: ignore[assignment]
+    settings: RecordingOverrides | None = SQLField(  # type: ignore[assignment]
+        default=None,
+        description="Merged into the stored settings: a field sent replaces the "
+        "stored one, a field sent as null is inherited again, others stay",
+    )
 
     _strip_text = field_validator("name", "url", mode="before")(_strip)
 
@@ -74,6 +84,17 @@ class StreamerPublic(StreamerBase):
     state: str
     created_at: datetime
     updated_at: datetime
+    settings: RecordingOverrides = SQLField(  # type: ignore[assignment]
+        default_factory=RecordingOverrides,
+        description="Recording settings that override the worker's defaults; "
+        "null fields are inherited",
+    )
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _stored_settings(cls, value: Any) -> Any:
+        # a row edited by hand must not make the streamer unreadable
+        return parse_stored_overrides(value) if isinstance(value, dict) else value
 
 
 class SessionPublic(StreamSessionBase):

@@ -1,4 +1,10 @@
-"""The `srec` command: `srec up` (embedded stack), `srec worker`, `srec api`."""
+"""The `srec` command: `up` (embedded stack), `worker`, `api` and `record`.
+
+Each subcommand registers a handler (`set_defaults(handler=...)`) that takes the
+parsed arguments and returns the exit code. Subcommands that live in their own
+module expose `add_parser(subparsers)` and are listed in `SUBCOMMAND_MODULES`; they
+import their heavy dependencies inside the handler so `srec --help` stays quick.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,19 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from worker import record_cli
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 log = logging.getLogger("srec")
+
+# modules that add their own subcommand: `module.add_parser(subparsers)`
+SUBCOMMAND_MODULES = (record_cli,)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,12 +46,18 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--api-port", type=int, default=8080)
     up.add_argument("--temporal-port", type=int, default=7233)
     up.add_argument("--ui-port", type=int, default=8233)
+    up.set_defaults(handler=_up)
 
-    sub.add_parser("worker", help="run a worker against SREC_TEMPORAL_ADDRESS")
+    worker = sub.add_parser("worker", help="run a worker against SREC_TEMPORAL_ADDRESS")
+    worker.set_defaults(handler=_worker)
 
     api = sub.add_parser("api", help="run the API server")
     api.add_argument("--host", default=None, help="bind address (SREC_API_HOST)")
     api.add_argument("--api-port", type=int, default=None, help="port (SREC_API_PORT)")
+    api.set_defaults(handler=_api)
+
+    for module in SUBCOMMAND_MODULES:
+        module.add_parser(sub)
     return parser
 
 
@@ -52,35 +73,40 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.data_dir is not None:
         os.environ["SREC_DATA_DIR"] = str(args.data_dir)
+    handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return _run(args)
+        return handler(args)
     except ValidationError as err:
         log.error("invalid settings:\n%s", err)
         return 2
 
 
-def _run(args: argparse.Namespace) -> int:
-    if args.command == "up":
-        from worker.settings import WorkerSettings
-        from worker.supervisor import UpOptions, up
+def _up(args: argparse.Namespace) -> int:
+    from worker.settings import WorkerSettings
+    from worker.supervisor import UpOptions, up
 
-        settings = WorkerSettings()
-        return up(
-            UpOptions(
-                data_dir=settings.data_dir,
-                database_url=settings.database_url,
-                host=args.host,
-                api_port=args.api_port,
-                temporal_port=args.temporal_port,
-                ui_port=args.ui_port,
-            )
+    settings = WorkerSettings()
+    return up(
+        UpOptions(
+            data_dir=settings.data_dir,
+            database_url=settings.database_url,
+            host=args.host,
+            api_port=args.api_port,
+            temporal_port=args.temporal_port,
+            ui_port=args.ui_port,
         )
-    if args.command == "worker":
-        from worker import main as worker_main
-        from worker.settings import WorkerSettings
+    )
 
-        worker_main.main(WorkerSettings())
-        return 0
+
+def _worker(_args: argparse.Namespace) -> int:
+    from worker import main as worker_main
+    from worker.settings import WorkerSettings
+
+    worker_main.main(WorkerSettings())
+    return 0
+
+
+def _api(args: argparse.Namespace) -> int:
     from api.main import run
     from api.settings import ApiSettings
 

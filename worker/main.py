@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import httpx
 from sqlmodel import Session
 from temporalio.worker import Worker
 
@@ -26,17 +25,15 @@ from activities.contracts import (
     IO_TASK_QUEUE,
     SIGNAL_STOP,
     WORKFLOW_TASK_QUEUE,
-    EngineKind,
-    StreamKind,
 )
 from activities.db import crud, make_engine, migrate
 from activities.detect import PlatformActivities
-from activities.engines.flv import FlvEngine
-from activities.engines.hls import HlsEngine
+from activities.engines.table import build_engines
 from activities.media import MediaActivities
 from activities.platforms import default_registry
 from activities.record import RecordingActivities
 from activities.store import StoreActivities
+from worker.http_client import build_http
 from workflows.client import connect, reconcile
 from workflows.streamer import StreamerWorkflow
 
@@ -48,20 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("srec.worker")
 
-HTTP_TIMEOUT = httpx.Timeout(10.0, read=30.0)
-HTTP_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
 IO_THREADS = 16
 HEARTBEAT_THROTTLE = timedelta(seconds=2)
-
-
-def build_http() -> httpx.AsyncClient:
-    """The one HTTP client of the process, shared by extractors and engines."""
-    return httpx.AsyncClient(
-        timeout=HTTP_TIMEOUT,
-        limits=HTTP_LIMITS,
-        follow_redirects=True,
-        headers={"User-Agent": "srec/0.1"},
-    )
 
 
 async def reconcile_streamers(client: Client, db: sa.Engine) -> None:
@@ -101,14 +86,7 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         )
         platforms = PlatformActivities(http, default_registry())
         recording = RecordingActivities(
-            {
-                EngineKind.NATIVE: {
-                    StreamKind.HLS: HlsEngine(http),
-                    StreamKind.FLV: FlvEngine(http),
-                }
-            },
-            settings.recordings_path,
-            db,
+            build_engines(http), settings.recordings_path, db
         )
         store = StoreActivities(db, settings.policy())
         media = MediaActivities(db)

@@ -44,6 +44,13 @@ class StreamerBase(SQLModel):
     url: str = Field(max_length=2048, description="Channel or stream URL")
     priority: str = Field(default="normal", max_length=10)
     enabled: bool = Field(default=True)
+    # only the fields the streamer overrides: `activities.config.RecordingOverrides`
+    # validates them on the way in (API) and out (load_streamer)
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=sa.Column(sa.JSON(), nullable=False, server_default=sa.text("'{}'")),
+        description="Recording settings that override the worker's defaults",
+    )
 
 
 class Streamer(StreamerBase, table=True):

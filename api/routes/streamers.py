@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import ValidationError
 
+from activities.config import RecordingOverrides, parse_stored_overrides
 from activities.contracts import (
     SIGNAL_CHECK_NOW,
     SIGNAL_CONFIG_CHANGED,
@@ -50,6 +52,26 @@ def _detect(detector: PlatformDetector, url: str) -> str:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
 
 
+def _merge_settings(stored: dict[str, Any], sent: RecordingOverrides) -> dict[str, Any]:
+    """Apply a PATCH's settings to the stored ones (JSON merge patch, one level).
+
+    Raises:
+        HTTPException: 422 when the merged settings do not validate together.
+    """
+    merged = parse_stored_overrides(stored).stored() | sent.model_dump(
+        mode="json", exclude_unset=True
+    )
+    try:
+        return RecordingOverrides.model_validate(
+            {k: v for k, v in merged.items() if v is not None}
+        ).stored()
+    except ValidationError as err:
+        reasons = "; ".join(e["msg"] for e in err.errors())
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"invalid settings: {reasons}"
+        ) from err
+
+
 def _found(streamer: Streamer | None) -> Streamer:
     if streamer is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "streamer not found")
@@ -74,7 +96,11 @@ async def create_streamer(
     streamer = await asyncio.to_thread(
         crud.create_streamer,
         db,
-        Streamer(**body.model_dump(mode="json"), platform=platform),
+        Streamer(
+            **body.model_dump(mode="json", exclude={"settings"}),
+            settings=body.settings.stored(),
+            platform=platform,
+        ),
     )
     assert streamer.id is not None
     try:
@@ -109,9 +135,15 @@ async def update_streamer(
     control: ControlDep,
     detector: DetectorDep,
 ) -> StreamerPublic:
-    """Change a streamer; its workflow reloads, and pauses/resumes on `enabled`."""
+    """Change a streamer; its workflow reloads, and pauses/resumes on `enabled`.
+
+    `settings` is merged into the stored settings: fields sent replace, fields sent
+    as null are inherited again from the worker's defaults.
+    """
     streamer = _found(await asyncio.to_thread(crud.get_streamer, db, streamer_id))
-    changes = body.model_dump(mode="json", exclude_unset=True)
+    changes = body.model_dump(mode="json", exclude_unset=True, exclude={"settings"})
+    if body.settings is not None:
+        changes["settings"] = _merge_settings(streamer.settings, body.settings)
     if "url" in changes and changes["url"] != streamer.url:
         changes["platform"] = _detect(detector, changes["url"])
         other = await asyncio.to_thread(crud.get_streamer_by_url, db, changes["url"])

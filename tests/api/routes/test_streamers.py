@@ -249,3 +249,164 @@ def test_delete_while_temporal_is_down(
     sid = _create(client)["id"]
     control.unavailable = True
     assert client.delete(f"/api/streamers/{sid}").status_code == 204
+
+
+# --- per-streamer recording settings ----------------------------------------------
+
+SETTINGS = {
+    "engine": "ffmpeg",
+    "container": "mkv",
+    "filename_template": "{platform}/{streamer}/%Y%m%d_%i",
+    "max_segment_duration_secs": 1800.0,
+    "max_segment_size_bytes": 2_000_000_000,
+    "min_segment_size_bytes": 1024,
+    "selection": {"qualities": ["720p"], "cdns": ["ali"]},
+    "poll_interval_secs": 10.0,
+    "grace_secs": 0.0,
+}
+
+
+def _set(settings: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in settings.items() if v is not None}
+
+
+def test_settings_round_trip(client: TestClient, app: FastAPI) -> None:
+    created = _create(client, settings=SETTINGS)
+    assert _set(created["settings"])["selection"]["qualities"] == ["720p"]
+    fetched = client.get(f"/api/streamers/{created['id']}").json()
+    assert fetched == created
+    stored = _set(fetched["settings"])
+    assert stored.pop("selection")["cdns"] == ["ali"]
+    assert stored == {k: v for k, v in SETTINGS.items() if k != "selection"}
+    listed = client.get("/api/streamers").json()["items"][0]
+    assert listed["settings"] == created["settings"]
+    with Session(app.state.engine) as db:
+        row = crud.get_streamer(db, created["id"])
+        assert row is not None
+        assert row.settings["engine"] == "ffmpeg"
+        assert None not in row.settings.values()
+
+
+def test_settings_default_to_inherit_everything(client: TestClient) -> None:
+    created = _create(client)
+    assert _set(created["settings"]) == {}
+    assert "engine" in created["settings"]  # every field shown, null = inherited
+
+
+def test_patch_settings_merges_and_signals(
+    client: TestClient, control: FakeWorkflowControl
+) -> None:
+    sid = _create(client, settings={"engine": "ffmpeg", "grace_secs": 5})["id"]
+    control.calls.clear()
+    response = client.patch(
+        f"/api/streamers/{sid}",
+        json={"settings": {"grace_secs": None, "max_segment_size_bytes": 0}},
+    )
+    assert response.status_code == 200, response.text
+    assert _set(response.json()["settings"]) == {
+        "engine": "ffmpeg",
+        "max_segment_size_bytes": 0,
+    }
+    assert control.calls == [("config_changed", sid)]
+    assert client.get(f"/api/streamers/{sid}").json() == response.json()
+
+
+def test_patch_without_settings_keeps_them(client: TestClient) -> None:
+    sid = _create(client, settings={"engine": "streamlink"})["id"]
+    response = client.patch(f"/api/streamers/{sid}", json={"name": "Bob"})
+    assert _set(response.json()["settings"]) == {"engine": "streamlink"}
+
+
+BAD_SETTINGS = [
+    pytest.param(
+        {"filename_template": "../x_%i"},
+        "must stay inside the output root",
+        id="template-dotdot",
+    ),
+    pytest.param(
+        {"filename_template": "/abs_%i"}, "is absolute", id="template-absolute"
+    ),
+    pytest.param(
+        {"filename_template": "{nope}_%i"},
+        "unknown placeholder {nope}",
+        id="template-placeholder",
+    ),
+    pytest.param(
+        {"filename_template": "{streamer}"}, "needs %i", id="template-no-index"
+    ),
+    pytest.param({"engine": "vlc"}, "'native', 'ffmpeg' or 'streamlink'", id="engine"),
+    pytest.param({"container": "avi"}, "'auto', 'ts'", id="container"),
+    pytest.param(
+        {"max_segment_size_bytes": -1}, "greater than or equal to 0", id="neg-size"
+    ),
+    pytest.param(
+        {"min_segment_size_bytes": -5}, "greater than or equal to 0", id="neg-min"
+    ),
+    pytest.param(
+        {"max_segment_duration_secs": -1}, "greater than or equal", id="neg-duration"
+    ),
+    pytest.param({"poll_interval_secs": 0}, "greater than 0", id="zero-poll"),
+    pytest.param({"speed": 2}, "Extra inputs are not permitted", id="extra-field"),
+    pytest.param(
+        {"selection": {"quality": "best"}},
+        "Extra inputs are not permitted",
+        id="selection-extra",
+    ),
+    pytest.param(
+        {"min_segment_size_bytes": 100, "max_segment_size_bytes": 10},
+        "every segment would be deleted",
+        id="min-above-max",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "reason"), BAD_SETTINGS)
+def test_create_rejects_bad_settings(
+    client: TestClient,
+    control: FakeWorkflowControl,
+    overrides: dict[str, Any],
+    reason: str,
+) -> None:
+    response = client.post(
+        "/api/streamers", json={"name": "x", "url": URL, "settings": overrides}
+    )
+    assert response.status_code == 422
+    assert reason in response.text
+    assert control.calls == []
+    assert client.get("/api/streamers").json()["total"] == 0
+
+
+@pytest.mark.parametrize(("overrides", "reason"), BAD_SETTINGS)
+def test_patch_rejects_bad_settings(
+    client: TestClient,
+    control: FakeWorkflowControl,
+    overrides: dict[str, Any],
+    reason: str,
+) -> None:
+    sid = _create(client, settings={"engine": "ffmpeg"})["id"]
+    control.calls.clear()
+    response = client.patch(f"/api/streamers/{sid}", json={"settings": overrides})
+    assert response.status_code == 422
+    assert reason in response.text
+    assert control.calls == []
+    assert _set(client.get(f"/api/streamers/{sid}").json()["settings"]) == {
+        "engine": "ffmpeg"
+    }
+
+
+def test_patch_rejects_settings_that_conflict_with_stored_ones(
+    client: TestClient,
+) -> None:
+    sid = _create(client, settings={"max_segment_size_bytes": 10})["id"]
+    response = client.patch(
+        f"/api/streamers/{sid}", json={"settings": {"min_segment_size_bytes": 100}}
+    )
+    assert response.status_code == 422
+    assert "every segment would be deleted" in response.json()["detail"]
+
+
+def test_patch_null_settings_is_422(client: TestClient) -> None:
+    sid = _create(client)["id"]
+    response = client.patch(f"/api/streamers/{sid}", json={"settings": None})
+    assert response.status_code == 422
+    assert "not null: settings" in response.text

@@ -1,0 +1,68 @@
+"""Schema migrations upgrade a database that already holds rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlmodel import Session
+
+from activities.db import crud, make_engine, migrate
+from activities.db.engine import MIGRATIONS_DIR
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _alembic(engine: sa.Engine, action: str, revision: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        getattr(command, action)(cfg, revision)
+
+
+def test_streamer_settings_upgrade_keeps_rows(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
+    _alembic(engine, "upgrade", "0001")
+    now = datetime.now(UTC).isoformat()
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO streamer (name, url, priority, enabled, platform, state,"
+                " created_at, updated_at) VALUES ('Old', 'https://fake.tv/old',"
+                " 'normal', 1, 'faketv', 'NOT_LIVE', :now, :now)"
+            ),
+            {"now": now},
+        )
+
+    migrate(engine)
+
+    with Session(engine) as db:
+        streamers, total = crud.list_streamers(db)
+        assert total == 1
+        old = streamers[0]
+        assert (old.name, old.settings) == ("Old", {})
+        crud.update_streamer(db, old, {"settings": {"engine": "ffmpeg"}})
+    with Session(engine) as db:
+        assert crud.list_streamers(db)[0][0].settings == {"engine": "ffmpeg"}
+
+    _alembic(engine, "downgrade", "0001")
+    with engine.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("streamer")}
+        assert "settings" not in columns
+        assert conn.execute(sa.text("SELECT name FROM streamer")).scalar() == "Old"
+    engine.dispose()
+
+
+def test_head_is_the_streamer_settings_revision(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/new.db")
+    migrate(engine)
+    migrate(engine)  # idempotent
+    with engine.connect() as conn:
+        version = conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+        assert version.scalar() == "0002_streamer_settings"
+    engine.dispose()

@@ -1,0 +1,236 @@
+"""Record one stream without Temporal: the engine of `srec record`.
+
+The URL is resolved like a streamer's (platform registry → extractor → live status
+→ stream source) and recorded by the engines the worker uses
+(`activities.engines.table`), named like the worker names files
+(`activities.naming`), with small segments dropped by the same filter. Progress
+goes to the console (`worker.console`), logs to stderr.
+
+SIGINT or SIGTERM cancels the engine, which finalises its current file; `record`
+then shows a summary and returns 0, as it does when the stream ends. A second
+signal exits at once, without finalising.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeVar
+
+from activities.contracts import StreamSelection
+from activities.engines.base import DropSmallSegments, OutputPlan, RecordingStats
+from activities.engines.table import build_engines
+from activities.errors import RecorderError, UnsupportedUrlError
+from activities.naming import NameFields, segment_path
+from activities.platforms import default_registry
+from worker.console import ConsoleSink
+from worker.http_client import build_http
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+    from pathlib import Path
+
+    from activities.contracts import RecordingPolicy, StreamSource
+    from activities.engines.base import Engine, EngineTable
+    from worker.console import Console
+
+log = logging.getLogger("srec.record")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+# the usual exit status of a process ended by a signal it could not handle
+EXIT_FORCED = 130
+T = TypeVar("T")
+
+
+@dataclass
+class RecordOptions:
+    """The validated options of one `srec record`."""
+
+    url: str
+    out: Path
+    policy: RecordingPolicy
+    name: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    proxy: str | None = None
+    json: bool = False
+    progress_secs: float = 10.0
+
+
+async def record(options: RecordOptions, console: Console) -> int:
+    """Resolve the URL, record it until it ends or a signal arrives.
+
+    Args:
+        options: validated options.
+        console: where the progress goes.
+
+    Returns:
+        The exit code.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            log.warning("second signal: exiting without finalising")
+            os._exit(EXIT_FORCED)
+        log.info("stopping: finalising the current file")
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+
+    policy = options.policy
+    async with build_http(proxy=options.proxy, headers=options.headers) as http:
+        engines = build_engines(http)
+        if policy.engine not in engines:
+            log.error(
+                "engine %s is not available here (available: %s)",
+                policy.engine.value,
+                _names(engines),
+            )
+            return EXIT_USAGE
+        try:
+            extractor = default_registry().resolve(options.url)
+        except UnsupportedUrlError as err:
+            log.error("%s: %s", options.url, err)
+            return EXIT_USAGE
+        try:
+            status = await _until(extractor(http).check_live(options.url), stop)
+        except RecorderError as err:
+            log.error("could not check %s: %s", options.url, err)
+            return EXIT_FAILED
+        if status is None:
+            log.info("interrupted before recording began")
+            return EXIT_OK
+        if not status.is_live or status.source is None:
+            log.error("%s is not live (or unreachable); nothing to record", options.url)
+            return EXIT_FAILED
+        source = _with_options(status.source, options)
+        engine = engines[policy.engine].get(source.kind)
+        if engine is None:
+            log.error(
+                "the %s engine cannot record %s streams",
+                policy.engine.value,
+                source.kind.value,
+            )
+            return EXIT_USAGE
+        found = extractor.match(options.url)
+        channel = found[1].get("channel") if found else None
+        name = options.name or channel or extractor.platform
+        return await _record(
+            engine,
+            source,
+            options,
+            console,
+            stop,
+            title=status.title,
+            name=name,
+            platform=extractor.platform,
+        )
+
+
+async def _record(
+    engine: Engine,
+    source: StreamSource,
+    options: RecordOptions,
+    console: Console,
+    stop: asyncio.Event,
+    *,
+    title: str,
+    name: str,
+    platform: str,
+) -> int:
+    policy = options.policy
+    fields = NameFields(streamer=name, title=title, platform=platform)
+
+    def path_for(index: int, ext: str) -> Path:
+        return segment_path(
+            options.out,
+            policy.filename_template,
+            fields,
+            created=datetime.now(UTC),
+            index=index,
+            ext=ext,
+        )
+
+    plan = OutputPlan(
+        path_for=path_for,
+        max_duration_secs=policy.max_segment_duration_secs,
+        max_size_bytes=policy.max_segment_size_bytes,
+        container=policy.container,
+    )
+    stats = RecordingStats()
+    sink = DropSmallSegments(ConsoleSink(console), policy.min_segment_size_bytes)
+    console.started(
+        url=options.url, title=title, kind=source.kind.value, engine=policy.engine.value
+    )
+    progress = asyncio.create_task(_progress(console, stats, options.progress_secs))
+    code, reason = EXIT_OK, "stopped"
+    try:
+        result = await _until(engine.record(source, plan, sink, stats), stop)
+        if result is not None:
+            reason = f"stream {result}"
+    except (RecorderError, OSError) as err:
+        log.error("recording failed: %s", err)
+        code, reason = EXIT_FAILED, "failed"
+    finally:
+        progress.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await progress
+    console.summary(stats, reason)
+    return code
+
+
+async def _until(aw: Awaitable[T], stop: asyncio.Event) -> T | None:
+    """Await `aw`; if `stop` is set first, cancel it and wait while it finishes.
+
+    Returns:
+        What `aw` returned, or None when it was stopped.
+    """
+    task = asyncio.ensure_future(aw)
+    waiter = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if not task.done():
+        task.cancel()
+        # an engine closes its current file before the cancellation ends it
+        with contextlib.suppress(asyncio.CancelledError):
+            try:
+                await task
+            except RecorderError as err:
+                log.warning("failed while stopping: %s", err)
+        return None
+    return task.result()
+
+
+async def _progress(console: Console, stats: RecordingStats, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        console.progress(stats)
+
+
+def _with_options(source: StreamSource, options: RecordOptions) -> StreamSource:
+    """The extractor's source with the command line's headers, proxy and quality."""
+    selection = options.policy.selection
+    if selection == StreamSelection():
+        selection = source.selection
+    return source.model_copy(
+        update={
+            "headers": source.headers | options.headers,
+            "proxy": options.proxy or source.proxy,
+            "selection": selection,
+        }
+    )
+
+
+def _names(engines: EngineTable) -> str:
+    return ", ".join(kind.value for kind in engines) or "none"
