@@ -1,20 +1,16 @@
-"""The native HTTP-FLV engine: stream the body, parse tags, write `.flv` segments.
+"""The native HTTP-FLV engine: stream the body, repair it, write `.flv` segments.
 
-Three layers, so that repair stages (keyframe index in onMetaData, timestamp jump
-repair) can be added between them later:
+    HTTP body ─► FlvParser ─► FlvRepair ─► FlvOutput ─► files
+    (flv_tags)                (flv_repair)  (flv_writer)   └─► SegmentSink, stats
 
-* `FlvParser` (`flv_tags`) turns network chunks into tags;
-* `FlvSegmenter` decides what goes into which file (sequence headers, splits) and
-  reports to the `SegmentSink`;
-* `FlvFileWriter` writes one file, rebasing timestamps to start at 0.
-
-Every file starts with the FLV header, the latest onMetaData and the latest AVC/AAC
-sequence headers, so each one plays on its own.
+The repair stage is the one `srec flv fix` uses offline: timestamps rebased per
+file and kept monotonic, repeated sequence headers dropped, a new file on a changed
+header, onMetaData synthesised when missing and rewritten at close with duration
+and a keyframe index. Files split by size or duration only before a keyframe.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -22,98 +18,38 @@ from typing import TYPE_CHECKING
 import httpx
 
 from activities.engines.base import SegmentState
-from activities.engines.flv_tags import FlvFormatError, FlvHeader, FlvParser, FlvTag
+from activities.engines.flv_meta import DEFAULT_KEYFRAME_SLOTS
+from activities.engines.flv_repair import DataGroup, FlvRepair
+from activities.engines.flv_tags import FlvFormatError, FlvHeader, FlvParser
+from activities.engines.flv_writer import FlvOutput
 from activities.errors import RecorderProcessError, StreamUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
-    from typing import BinaryIO
 
     from activities.contracts import StreamSource
     from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
+    from activities.engines.flv_repair import RepairAction
+    from activities.engines.flv_tags import FlvTag
+    from activities.engines.flv_writer import FileEvent, FileInfo
 
 logger = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_SECS = 1.0
-# Upstream timestamps that go back further than this are a reset (encoder restart),
-# not audio/video interleaving jitter, and are rebased instead of clamped.
-BACKWARD_JUMP_MS = 1000
+# Index slots per file when segments have a duration cap: one per second at most,
+# plus a margin; otherwise the default, which thins itself on long files.
+_SLOTS_MARGIN = 16
 
 
-class FlvFileWriter:
-    """Writes one `.flv` file: header, prelude tags at 0, then rebased media tags.
-
-    File writes are small appends to a buffered local file; they are not worth a
-    thread hop per tag. Only `flush` pushes bytes to the OS, always at a tag boundary.
-
-    Args:
-        path: the file to create (truncated if present).
-        header: the FLV header to write.
-        prelude: tags written at timestamp 0 before any media (metadata,
-            sequence headers).
-    """
-
-    def __init__(self, path: Path, header: FlvHeader, prelude: list[FlvTag]) -> None:
-        self.path = path
-        self._file: BinaryIO = path.open("wb")
-        self._base: int | None = None
-        self.last_timestamp = 0
-        self.size = 0
-        self.media_tags = 0
-        self._append(header.encode())
-        for tag in prelude:
-            self._append(tag.encode(0))
-
-    @property
-    def duration_secs(self) -> float:
-        """Media time covered so far (timestamp of the last tag written)."""
-        return self.last_timestamp / 1000
-
-    def timestamp_for(self, timestamp: int) -> int:
-        """Return the file timestamp an upstream timestamp would get, never going back.
-
-        Args:
-            timestamp: the upstream tag timestamp in milliseconds.
-
-        Returns:
-            Milliseconds since the start of this file.
-        """
-        if self._base is None:
-            return 0
-        rebased = timestamp - self._base
-        if rebased < self.last_timestamp - BACKWARD_JUMP_MS:
-            return self.last_timestamp
-        return max(rebased, self.last_timestamp)
-
-    def write(self, tag: FlvTag) -> None:
-        """Append a tag with its timestamp rebased to this file."""
-        out = self.timestamp_for(tag.timestamp)
-        if (
-            self._base is None
-            or tag.timestamp - self._base < self.last_timestamp - BACKWARD_JUMP_MS
-        ):
-            self._base = tag.timestamp - out
-        self.last_timestamp = out
-        if tag.is_audio or tag.is_video:
-            self.media_tags += 1
-        self._append(tag.encode(out))
-
-    def flush(self) -> None:
-        """Push buffered bytes to the OS; the file then ends at a tag boundary."""
-        self._file.flush()
-
-    def close(self) -> None:
-        """Flush and close the file."""
-        self._file.close()
-
-    def _append(self, data: bytes) -> None:
-        self._file.write(data)
-        self.size += len(data)
+def keyframe_slots(plan: OutputPlan) -> int:
+    """How many keyframes each file's onMetaData index holds for this plan."""
+    if plan.max_duration_secs > 0:
+        return min(DEFAULT_KEYFRAME_SLOTS, int(plan.max_duration_secs) + _SLOTS_MARGIN)
+    return DEFAULT_KEYFRAME_SLOTS
 
 
-class FlvSegmenter:
-    """Routes parsed tags into numbered files according to an `OutputPlan`.
+class FlvRecording:
+    """One recording: repair, files, sink reports and stats.
 
     Args:
         plan: where files go and when to cut them.
@@ -129,139 +65,90 @@ class FlvSegmenter:
         stats: RecordingStats,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._plan = plan
         self._sink = sink
         self._stats = stats
         self._clock = clock
-        self.header: FlvHeader | None = None
-        self._metadata: FlvTag | None = None
-        self._avc: FlvTag | None = None
-        self._aac: FlvTag | None = None
-        self._writer: FlvFileWriter | None = None
-        self._segment: SegmentState | None = None
-        self._index = plan.start_index
-        self._seen_video = False
-        self._awaiting_keyframe = True
+        self.repair = FlvRepair()
+        self.output = FlvOutput(
+            lambda index: plan.path_for(index, "flv"),
+            start_index=plan.start_index,
+            max_duration_ms=int(plan.max_duration_secs * 1000),
+            max_size_bytes=plan.max_size_bytes,
+            keyframe_slots=keyframe_slots(plan),
+            fixes=self.repair.fixes,
+        )
         self._closed_bytes = 0
-        self._closed_secs = 0.0
-        self._last_progress = 0.0
-        self._last_progress_media = 0.0
-        stats.next_index = self._index
+        self._closed_ms = 0
+        self._last_progress = clock()
+        self._last_progress_ms = 0
+        stats.next_index = plan.start_index
+
+    def header(self, header: FlvHeader) -> None:
+        """The stream's FLV header arrived."""
+        self.output.header = header
 
     async def write(self, tag: FlvTag) -> None:
-        """Route one tag: store headers, split when due, append media.
-
-        Args:
-            tag: the next tag of the stream, upstream timestamp.
-        """
-        if tag.is_metadata:
-            self._metadata = tag
-        elif tag.is_sequence_header:
-            await self._sequence_header(tag)
-        elif tag.is_audio or tag.is_video:
-            await self._media(tag)
-        # Other script tags (onCuePoint…) and unknown tag types are dropped: players
-        # ignore them and they would only complicate cutting.
+        """Repair and write one tag, reporting files and progress."""
+        for action in self.repair.feed(tag):
+            await self._apply(action)
 
     async def close(self) -> None:
-        """Close the current file, if any, and report it."""
-        writer, segment = self._writer, self._segment
-        if writer is None or segment is None:
-            return
-        self._writer = self._segment = None
-        writer.close()
-        self._closed_bytes += writer.size
-        self._closed_secs += writer.duration_secs
-        self._stats.segments_closed += 1
-        self._update_stats(None)
-        await self._sink.closed(self._snapshot(segment, writer))
+        """Write what is pending and close the current file."""
+        for action in self.repair.flush():
+            await self._apply(action)
+        await self._report(self.output.close())
+        if self.repair.fixes:
+            logger.info(
+                "FLV repairs in this recording: %s",
+                ", ".join(f"{k}={n}" for k, n in sorted(self.repair.fixes.items())),
+            )
 
-    async def _sequence_header(self, tag: FlvTag) -> None:
-        current = self._avc if tag.is_video else self._aac
-        if current is not None and current.data == tag.data:
+    async def _apply(self, action: RepairAction) -> None:
+        await self._report(self.output.apply(action))
+        writer = self.output.current
+        if writer is None or not isinstance(action, DataGroup):
             return
-        if tag.is_video:
-            self._avc = tag
-            self._seen_video = True
-        else:
-            self._aac = tag
-        if self._writer is None:
-            return
-        if current is None:
-            self._writer.write(tag)
-            return
-        await self.close()
-        # The next file must open on a keyframe to be decodable on its own.
-        self._awaiting_keyframe = self._seen_video
-
-    async def _media(self, tag: FlvTag) -> None:
-        if tag.is_video:
-            self._seen_video = True
-            if self._awaiting_keyframe:
-                if not tag.is_keyframe:
-                    return
-                self._awaiting_keyframe = False
-        if self._writer is not None and self._split_due(self._writer, tag):
-            await self.close()
-        if self._writer is None or self._segment is None:
-            writer, segment = await self._open()
-        else:
-            writer, segment = self._writer, self._segment
-        writer.write(tag)
-        self._update_stats(writer)
+        self._update_stats(writer.size, writer.duration_ms)
         # Paced by media time as well as wall time: a stream that arrives in
         # bursts still reports about once per second of media.
         now = self._clock()
         if (
             now - self._last_progress >= PROGRESS_INTERVAL_SECS
-            or writer.duration_secs - self._last_progress_media
-            >= PROGRESS_INTERVAL_SECS
+            or writer.duration_ms - self._last_progress_ms
+            >= PROGRESS_INTERVAL_SECS * 1000
         ):
             self._last_progress = now
-            self._last_progress_media = writer.duration_secs
+            self._last_progress_ms = writer.duration_ms
             writer.flush()
-            await self._sink.progressed(self._snapshot(segment, writer))
+            await self._sink.progressed(_segment(writer.info()))
 
-    def _split_due(self, writer: FlvFileWriter, tag: FlvTag) -> bool:
-        if writer.media_tags == 0 or (self._seen_video and not tag.is_keyframe):
-            return False
-        plan = self._plan
-        if plan.max_size_bytes and writer.size >= plan.max_size_bytes:
-            return True
-        return bool(
-            plan.max_duration_secs
-            and writer.timestamp_for(tag.timestamp) >= plan.max_duration_secs * 1000
-        )
+    async def _report(self, events: list[FileEvent]) -> None:
+        for event in events:
+            info = event.file
+            if event.kind == "opened":
+                self._stats.next_index = info.index + 1
+                self._last_progress = self._clock()
+                self._last_progress_ms = 0
+                await self._sink.opened(_segment(info))
+            else:
+                self._closed_bytes += info.size_bytes
+                self._closed_ms += info.duration_ms
+                self._stats.segments_closed += 1
+                self._update_stats(0, 0)
+                await self._sink.closed(_segment(info))
 
-    async def _open(self) -> tuple[FlvFileWriter, SegmentState]:
-        if self.header is None:
-            raise RecorderProcessError("FLV tag before the FLV header")
-        path = self._plan.path_for(self._index, "flv")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        prelude = [t for t in (self._metadata, self._avc, self._aac) if t is not None]
-        writer = self._writer = FlvFileWriter(path, self.header, prelude)
-        segment = self._segment = SegmentState(index=self._index, path=path)
-        self._index += 1
-        self._stats.next_index = self._index
-        self._last_progress = self._clock()
-        self._last_progress_media = 0.0
-        await self._sink.opened(self._snapshot(segment, writer))
-        return writer, segment
-
-    def _update_stats(self, writer: FlvFileWriter | None) -> None:
-        size = writer.size if writer else 0
-        secs = writer.duration_secs if writer else 0.0
+    def _update_stats(self, size: int, duration_ms: int) -> None:
         self._stats.bytes_written = self._closed_bytes + size
-        self._stats.media_time_secs = self._closed_secs + secs
+        self._stats.media_time_secs = (self._closed_ms + duration_ms) / 1000
 
-    @staticmethod
-    def _snapshot(segment: SegmentState, writer: FlvFileWriter) -> SegmentState:
-        # A copy, so a sink that keeps the object does not see it change later.
-        return dataclasses.replace(
-            segment,
-            size_bytes=writer.size,
-            duration_secs=writer.duration_secs,
-        )
+
+def _segment(info: FileInfo) -> SegmentState:
+    return SegmentState(
+        index=info.index,
+        path=info.path,
+        size_bytes=info.size_bytes,
+        duration_secs=info.duration_ms / 1000,
+    )
 
 
 class FlvEngine:
@@ -284,7 +171,8 @@ class FlvEngine:
         """Record `source` until its body ends.
 
         Args:
-            source: an FLV stream source.
+            source: an FLV stream source; with `proxy` set, it is fetched through a
+                client of its own that uses the proxy.
             plan: where files go and when to cut them.
             sink: told as files open, grow and close.
             stats: kept current for the heartbeat.
@@ -295,19 +183,34 @@ class FlvEngine:
 
         Raises:
             StreamUnavailableError: the request failed, was refused or got HTTP >= 400.
-            RecorderProcessError: the body is not FLV.
+            RecorderProcessError: the body is not FLV, or the proxy is unusable.
             asyncio.CancelledError: after closing the current file.
         """
-        segmenter = FlvSegmenter(plan, sink, stats)
+        recording = FlvRecording(plan, sink, stats)
+        http = self._http if source.proxy is None else self._proxy_client(source.proxy)
         try:
-            return await self._pump(source, segmenter)
+            return await self._pump(http, source, recording)
         finally:
-            await segmenter.close()
+            try:
+                await recording.close()
+            finally:
+                if http is not self._http:
+                    await http.aclose()
 
-    async def _pump(self, source: StreamSource, segmenter: FlvSegmenter) -> str:
-        request = self._http.build_request("GET", source.url, headers=source.headers)
+    def _proxy_client(self, proxy: str) -> httpx.AsyncClient:
+        # The shared client cannot take a per-request proxy; the recording gets
+        # its own client with the shared one's timeouts.
         try:
-            response = await self._http.send(request, stream=True)
+            return httpx.AsyncClient(proxy=proxy, timeout=self._http.timeout)
+        except (ValueError, ImportError) as err:
+            raise RecorderProcessError(f"unusable proxy {proxy!r}: {err}") from err
+
+    async def _pump(
+        self, http: httpx.AsyncClient, source: StreamSource, recording: FlvRecording
+    ) -> str:
+        request = http.build_request("GET", source.url, headers=source.headers)
+        try:
+            response = await http.send(request, stream=True)
         except httpx.TransportError as err:
             raise StreamUnavailableError(f"FLV stream unreachable: {err!r}") from err
         try:
@@ -322,9 +225,9 @@ class FlvEngine:
                 async for chunk in response.aiter_bytes():
                     for item in parser.feed(chunk):
                         if isinstance(item, FlvHeader):
-                            segmenter.header = item
+                            recording.header(item)
                         else:
-                            await segmenter.write(item)
+                            await recording.write(item)
             except FlvFormatError as err:
                 raise RecorderProcessError(
                     f"the stream at {source.url} is not FLV: {err}"

@@ -9,7 +9,7 @@ The layout (Adobe FLV spec, annex E):
 
 `FlvParser` accepts the stream in chunks of any size (a tag may be split across
 network reads) and keeps at most one incomplete tag buffered. It knows nothing about
-files or HTTP, so a later repair stage can sit between it and the writer.
+files or HTTP: the repair stage (`flv_repair`) sits between it and the writer.
 """
 
 from __future__ import annotations
@@ -28,7 +28,15 @@ TAG_SCRIPT = 18
 
 VIDEO_FRAME_KEY = 1
 VIDEO_CODEC_AVC = 7
+# Not in Adobe's spec: the id Chinese CDNs (and ffmpeg forks) use for H.265 in FLV.
+VIDEO_CODEC_HEVC = 12
 AVC_PACKET_SEQUENCE_HEADER = 0
+AVC_PACKET_END_OF_SEQUENCE = 2
+# Enhanced RTMP (v1): bit 7 of the first video byte flags an extended header whose
+# low nibble is the packet type.
+_VIDEO_EX_HEADER = 0x80
+EX_PACKET_SEQUENCE_START = 0
+EX_PACKET_SEQUENCE_END = 2
 SOUND_FORMAT_AAC = 10
 AAC_PACKET_SEQUENCE_HEADER = 0
 
@@ -102,11 +110,28 @@ class FlvTag:
         return self.tag_type == TAG_SCRIPT
 
     @property
+    def frame_type(self) -> int:
+        """The video frame type (1 key, 2 inter, 5 command…); 0 for other tags."""
+        if not self.is_video or not self.data:
+            return 0
+        return (self.data[0] >> 4) & 0x07
+
+    @property
     def is_keyframe(self) -> bool:
         """Whether this is a video tag whose frame type is 1 (key frame)."""
-        return (
-            self.is_video and bool(self.data) and self.data[0] >> 4 == VIDEO_FRAME_KEY
-        )
+        return self.frame_type == VIDEO_FRAME_KEY
+
+    def _video_packet_type(self) -> int | None:
+        # Legacy AVC/HEVC tags carry the packet type in byte 1, enhanced RTMP tags
+        # in the low nibble of byte 0; other codecs (VP6, Sorenson) have none.
+        data = self.data
+        if not self.is_video or len(data) < 2:
+            return None
+        if data[0] & _VIDEO_EX_HEADER:
+            return data[0] & 0x0F
+        if data[0] & 0x0F in (VIDEO_CODEC_AVC, VIDEO_CODEC_HEVC):
+            return data[1]
+        return None
 
     @property
     def is_avc_sequence_header(self) -> bool:
@@ -117,6 +142,21 @@ class FlvTag:
             and self.data[0] & 0x0F == VIDEO_CODEC_AVC
             and self.data[1] == AVC_PACKET_SEQUENCE_HEADER
         )
+
+    @property
+    def is_video_sequence_header(self) -> bool:
+        """Whether this is a video decoder configuration (AVC, HEVC or enhanced)."""
+        return self._video_packet_type() == AVC_PACKET_SEQUENCE_HEADER
+
+    @property
+    def is_end_of_sequence(self) -> bool:
+        """Whether this is a video end-of-sequence tag (the encoder stopped)."""
+        packet = self._video_packet_type()
+        if packet is None:
+            return False
+        if self.data[0] & _VIDEO_EX_HEADER:
+            return packet == EX_PACKET_SEQUENCE_END
+        return packet == AVC_PACKET_END_OF_SEQUENCE
 
     @property
     def is_aac_sequence_header(self) -> bool:
@@ -130,8 +170,17 @@ class FlvTag:
 
     @property
     def is_sequence_header(self) -> bool:
-        """Whether this is an AVC or AAC sequence header."""
-        return self.is_avc_sequence_header or self.is_aac_sequence_header
+        """Whether this is a video or AAC sequence header."""
+        return self.is_video_sequence_header or self.is_aac_sequence_header
+
+    @property
+    def is_media(self) -> bool:
+        """Whether this is an audio or video frame (not a header, not an end tag)."""
+        return (
+            (self.is_audio or self.is_video)
+            and not self.is_sequence_header
+            and not self.is_end_of_sequence
+        )
 
     @property
     def is_metadata(self) -> bool:

@@ -1,21 +1,18 @@
-"""The native FLV engine: parser on synthetic bytes, segmenting rules, a live stream."""
+"""The native FLV engine: parser on synthetic bytes, segmenting rules, HTTP errors."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 import struct
 from typing import TYPE_CHECKING
 
-import av
 import httpx
 import pytest
 
 from activities.contracts import StreamKind, StreamSource
-from activities.engines.base import OutputPlan, RecordingStats, SegmentState
+from activities.engines.base import RecordingStats
 from activities.engines.flv import FlvEngine
 from activities.engines.flv_tags import (
-    TAG_AUDIO,
     TAG_SCRIPT,
     TAG_VIDEO,
     FlvFormatError,
@@ -24,110 +21,28 @@ from activities.engines.flv_tags import (
     FlvTag,
 )
 from activities.errors import RecorderProcessError, StreamUnavailableError
-from tests.fakes.live_flv import LiveFlvServer
+from tests.fakes.flv_recording import (
+    AAC_SEQ,
+    AVC_SEQ,
+    AVC_SEQ_2,
+    METADATA,
+    URL,
+    FakeSink,
+    audio,
+    av_stream,
+    flv_bytes,
+    mock_client,
+    parse_file,
+    plan_in,
+    record_bytes,
+    split_prelude,
+    video,
+)
+from tests.fakes.flv_samples import check_keyframe_index, script_duration
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator
     from pathlib import Path
-
-URL = "http://edge.test/live.flv"
-METADATA = FlvTag(TAG_SCRIPT, 0, b"\x02\x00\x0aonMetaData\x08\x00\x00\x00\x00")
-AVC_SEQ = FlvTag(TAG_VIDEO, 0, b"\x17\x00\x00\x00\x00avc-config-1")
-AVC_SEQ_2 = FlvTag(TAG_VIDEO, 0, b"\x17\x00\x00\x00\x00avc-config-2")
-AAC_SEQ = FlvTag(TAG_AUDIO, 0, b"\xaf\x00\x12\x10")
-
-
-def video(ts: int, *, key: bool = False) -> FlvTag:
-    return FlvTag(TAG_VIDEO, ts, (b"\x17" if key else b"\x27") + b"\x01\x00\x00\x00xx")
-
-
-def audio(ts: int) -> FlvTag:
-    return FlvTag(TAG_AUDIO, ts, b"\xaf\x01aac-frame")
-
-
-def flv_bytes(*tags: FlvTag, audio_flag: bool = True, video_flag: bool = True) -> bytes:
-    header = FlvHeader(has_audio=audio_flag, has_video=video_flag).encode()
-    return header + b"".join(t.encode() for t in tags)
-
-
-def av_stream(start: int, seconds: int, fps: int = 10, gop: int = 10) -> list[FlvTag]:
-    """Tags of a synthetic A/V stream starting at timestamp `start`."""
-    tags: list[FlvTag] = []
-    for i in range(seconds * fps):
-        ts = start + i * 1000 // fps
-        tags += [video(ts, key=i % gop == 0), audio(ts + 3)]
-    return tags
-
-
-def parse_file(path: Path, size: int | None = None) -> tuple[FlvHeader, list[FlvTag]]:
-    """Parse a whole file (or its first `size` bytes) and require a tag boundary."""
-    data = path.read_bytes()
-    if size is not None:
-        assert len(data) >= size
-        data = data[:size]
-    parser = FlvParser()
-    items = parser.feed(data)
-    assert parser.pending == 0, f"{path.name} does not end at a tag boundary"
-    header, *tags = items
-    assert isinstance(header, FlvHeader)
-    assert all(isinstance(t, FlvTag) for t in tags)
-    return header, [t for t in tags if isinstance(t, FlvTag)]
-
-
-class FakeSink:
-    """Records the sink calls; checks each `progressed` is a consistent cut point."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, SegmentState]] = []
-        self.progress = asyncio.Event()
-
-    async def opened(self, segment: SegmentState) -> None:
-        self.events.append(("opened", segment))
-
-    async def progressed(self, segment: SegmentState) -> None:
-        parse_file(segment.path, segment.size_bytes)
-        self.events.append(("progressed", segment))
-        self.progress.set()
-
-    async def closed(self, segment: SegmentState) -> None:
-        assert segment.path.stat().st_size == segment.size_bytes
-        self.events.append(("closed", segment))
-
-    def of(self, kind: str) -> list[SegmentState]:
-        return [s for k, s in self.events if k == kind]
-
-
-def plan_in(tmp_path: Path, **kwargs: float) -> OutputPlan:
-    return OutputPlan(path_for=lambda i, ext: tmp_path / f"seg_{i:03d}.flv", **kwargs)  # type: ignore[arg-type]
-
-
-def mock_client(
-    respond: Callable[[httpx.Request], httpx.Response],
-) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.MockTransport(respond))
-
-
-async def chunked(data: bytes, size: int) -> AsyncIterator[bytes]:
-    for i in range(0, len(data), size):
-        yield data[i : i + size]
-
-
-async def record_bytes(
-    tmp_path: Path, body: bytes, chunk: int = 7, **plan: float
-) -> tuple[str, FakeSink, RecordingStats]:
-    def respond(request: httpx.Request) -> httpx.Response:
-        assert str(request.url) == URL
-        return httpx.Response(200, content=chunked(body, chunk))
-
-    sink, stats = FakeSink(), RecordingStats()
-    async with mock_client(respond) as http:
-        reason = await FlvEngine(http).record(
-            StreamSource(url=URL, kind=StreamKind.FLV),
-            plan_in(tmp_path, **plan),
-            sink,
-            stats,
-        )
-    return reason, sink, stats
 
 
 # --- parser -----------------------------------------------------------------------
@@ -215,14 +130,16 @@ async def test_files_start_with_headers_and_timestamps_at_zero(tmp_path: Path) -
     [closed] = sink.of("closed")
     header, written = parse_file(closed.path)
     assert header.has_video
-    assert written[:3] == [METADATA, AVC_SEQ, AAC_SEQ]
-    media = written[3:]
+    metadata, headers, media = split_prelude(written)
+    assert headers == [AVC_SEQ, AAC_SEQ]
+    assert script_duration(metadata) == pytest.approx(2.003)
     assert media[0].is_keyframe, "frames before the first keyframe are dropped"
     assert media[0].timestamp == 0
     stamps = [t.timestamp for t in media]
     assert stamps == sorted(stamps), "timestamps never go backwards"
-    assert stamps[-1] == 1903
-    assert closed.duration_secs == pytest.approx(1.903)
+    # the stray old audio frame is placed after the last frame, where it is due
+    assert stamps[-2:] == [1903, 2003]
+    assert closed.duration_secs == pytest.approx(2.003)
     assert stats.bytes_written == closed.size_bytes == closed.path.stat().st_size
     assert stats.segments_closed == 1
     assert stats.next_index == 1
@@ -236,9 +153,10 @@ async def test_splits_on_keyframes_by_duration(tmp_path: Path) -> None:
     assert [s.index for s in sink.of("opened")] == [0, 1, 2]
     for segment in closed:
         _, written = parse_file(segment.path)
-        assert written[:3] == [METADATA, AVC_SEQ, AAC_SEQ]
-        assert written[3].is_keyframe
-        assert written[3].timestamp == 0
+        _, headers, media = split_prelude(written)
+        assert headers == [AVC_SEQ, AAC_SEQ]
+        assert media[0].is_keyframe
+        assert media[0].timestamp == 0
     assert [s.duration_secs for s in closed[:2]] == [1.903, 1.903]
     assert stats.segments_closed == 3
     assert stats.bytes_written == sum(s.size_bytes for s in closed)
@@ -251,8 +169,38 @@ async def test_splits_by_size_only_at_keyframes(tmp_path: Path) -> None:
     assert len(closed) == 4
     for segment in closed:
         _, written = parse_file(segment.path)
-        assert written[2].is_keyframe
+        assert split_prelude(written)[2][0].is_keyframe
     assert all(s.size_bytes >= 500 for s in closed[:-1])
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        pytest.param({"max_duration_secs": 2}, id="duration"),
+        pytest.param({"max_size_bytes": 700}, id="size"),
+    ],
+)
+async def test_splitting_loses_no_media(tmp_path: Path, plan: dict[str, float]) -> None:
+    # bodies made unique, so that each written tag can be traced to its source
+    tags = [
+        FlvTag(t.tag_type, t.timestamp, t.data + t.timestamp.to_bytes(4, "big"))
+        for t in av_stream(0, 5, gop=10)
+    ]
+    body = flv_bytes(METADATA, AVC_SEQ, AAC_SEQ, *tags)
+    _, sink, stats = await record_bytes(tmp_path, body, chunk=333, **plan)
+    closed = sink.of("closed")
+    assert len(closed) >= 2
+    written: list[FlvTag] = []
+    for segment in closed:
+        _, media = split_prelude(parse_file(segment.path)[1])[::2]
+        assert media[0].is_keyframe
+        base = next(t for t in tags if t.data == media[0].data).timestamp
+        # each file's clock starts at its first keyframe
+        assert media[0].timestamp == 0
+        written += [FlvTag(t.tag_type, t.timestamp + base, t.data) for t in media]
+        check_keyframe_index(segment.path.read_bytes())
+    assert written == tags
+    assert stats.bytes_written == sum(s.path.stat().st_size for s in closed)
 
 
 async def test_changed_sequence_header_starts_a_new_file(tmp_path: Path) -> None:
@@ -271,10 +219,11 @@ async def test_changed_sequence_header_starts_a_new_file(tmp_path: Path) -> None
     _, tags1 = parse_file(first.path)
     _, tags2 = parse_file(second.path)
     assert sum(t.is_avc_sequence_header for t in tags1) == 1
-    assert len(tags1) == 2 + 40
-    assert tags2[:2] == [AVC_SEQ_2, AAC_SEQ]
-    assert tags2[2].is_keyframe
-    assert tags2[2].timestamp == 0
+    assert len(tags1) == 3 + 40
+    _, headers, media = split_prelude(tags2)
+    assert headers == [AVC_SEQ_2, AAC_SEQ]
+    assert media[0].is_keyframe
+    assert media[0].timestamp == 0
 
 
 async def test_audio_only_streams_split_at_any_tag(tmp_path: Path) -> None:
@@ -286,7 +235,7 @@ async def test_audio_only_streams_split_at_any_tag(tmp_path: Path) -> None:
     assert all(0.9 <= s.duration_secs < 1.0 for s in closed[:-1])
     header, written = parse_file(closed[1].path)
     assert not header.has_video
-    assert written[0] == AAC_SEQ
+    assert split_prelude(written)[1] == [AAC_SEQ]
 
 
 async def test_backward_timestamp_reset_is_rebased(tmp_path: Path) -> None:
@@ -324,7 +273,7 @@ async def test_a_broken_body_closes_the_file(
         )
     assert got == reason
     [closed] = sink.of("closed")
-    assert len(parse_file(closed.path)[1]) == 1 + 20
+    assert len(parse_file(closed.path)[1]) == 2 + 20
 
 
 @pytest.mark.parametrize("status", [404, 403, 502])
@@ -369,104 +318,6 @@ async def test_a_body_that_is_not_flv_fails_clearly(
 async def test_an_empty_body_is_unavailable(tmp_path: Path) -> None:
     with pytest.raises(StreamUnavailableError, match="empty"):
         await record_bytes(tmp_path, b"")
-
-
-# --- a real live stream from ffmpeg ---------------------------------------------
-
-
-def check_playable(path: Path) -> float:
-    """Open with PyAV, decode everything, check order; return the video duration."""
-    with av.open(str(path)) as container:
-        assert container.streams.video, f"{path.name}: no video"
-        assert container.streams.audio, f"{path.name}: no audio"
-        vstream = container.streams.video[0]
-        last: dict[int, int] = {}
-        first_video = True
-        decoded = 0
-        for packet in container.demux():
-            if packet.dts is None:
-                continue
-            index = packet.stream.index
-            assert packet.dts >= last.get(index, packet.dts), f"{path.name}: dts back"
-            last[index] = packet.dts
-            if packet.stream.type == "video" and first_video:
-                assert packet.is_keyframe, f"{path.name}: starts on an inter-frame"
-                first_video = False
-            decoded += len(packet.decode())
-        assert decoded > 0
-        assert vstream.time_base is not None
-        return float(last[vstream.index] * vstream.time_base)
-
-
-def live_source(server: LiveFlvServer) -> StreamSource:
-    return StreamSource(url=server.url, kind=StreamKind.FLV)
-
-
-def live_client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=httpx.Timeout(10.0))
-
-
-async def test_records_a_live_stream_in_duration_segments(
-    tmp_path: Path, ffmpeg: Path
-) -> None:
-    sink, stats = FakeSink(), RecordingStats()
-    with LiveFlvServer(ffmpeg, duration_secs=5.5) as server:
-        async with live_client() as http:
-            reason = await FlvEngine(http).record(
-                live_source(server), plan_in(tmp_path, max_duration_secs=2), sink, stats
-            )
-    assert reason == "ended"
-    closed = sink.of("closed")
-    assert len(closed) >= 2
-    assert sink.of("progressed")
-    for segment in closed[:-1]:
-        duration = check_playable(segment.path)
-        assert 1.5 <= duration <= 2.1
-        assert segment.duration_secs == pytest.approx(duration, abs=0.1)
-    check_playable(closed[-1].path)
-    assert stats.segments_closed == len(closed)
-    assert stats.bytes_written == sum(s.path.stat().st_size for s in closed)
-    assert stats.media_time_secs == pytest.approx(sum(s.duration_secs for s in closed))
-
-
-async def test_records_a_live_stream_in_size_segments(
-    tmp_path: Path, ffmpeg: Path
-) -> None:
-    sink = FakeSink()
-    max_size = 20_000
-    with LiveFlvServer(ffmpeg, duration_secs=4.5) as server:
-        async with live_client() as http:
-            await FlvEngine(http).record(
-                live_source(server),
-                plan_in(tmp_path, max_size_bytes=max_size),
-                sink,
-                RecordingStats(),
-            )
-    closed = sink.of("closed")
-    assert len(closed) >= 2
-    for segment in closed:
-        check_playable(segment.path)
-    assert all(s.size_bytes >= max_size for s in closed[:-1])
-
-
-async def test_cancel_finalises_the_current_file(tmp_path: Path, ffmpeg: Path) -> None:
-    sink = FakeSink()
-    with LiveFlvServer(ffmpeg, duration_secs=20) as server:
-        async with live_client() as http:
-            task = asyncio.create_task(
-                FlvEngine(http).record(
-                    live_source(server), plan_in(tmp_path), sink, RecordingStats()
-                )
-            )
-            async with asyncio.timeout(15):
-                await sink.progress.wait()
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-        assert not server.ended
-    [closed] = sink.of("closed")
-    assert closed.size_bytes >= sink.of("progressed")[-1].size_bytes
-    assert check_playable(closed.path) >= 0.5
 
 
 def test_header_encoding() -> None:
