@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from worker import record_cli
+from worker import flv_cli, record_cli
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("srec")
 
 # modules that add their own subcommand: `module.add_parser(subparsers)`
-SUBCOMMAND_MODULES = (record_cli,)
+SUBCOMMAND_MODULES = (record_cli, flv_cli)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -47,6 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     analyze = sub.add_parser("analyze", help="report an FLV file's problems")
     analyze.add_argument("input", type=Path, metavar="IN.flv")
     analyze.add_argument("--json", action="store_true", help="print a JSON report")
+    flv.set_defaults(handler=run)
 
 
 def run(
@@ -103,21 +104,3 @@ def _text(report: FlvFixReport, *, written: bool) -> str:
     else:
         lines.append("no problems found")
     return "\n".join(lines) + "\n"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run `flv fix|analyze` without the rest of `srec` (`python -m worker.flv_cli`).
-
-    Args:
-        argv: the arguments after the program name (default `sys.argv[1:]`).
-
-    Returns:
-        The process exit code.
-    """
-    parser = argparse.ArgumentParser(prog="srec")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    return run(parser.parse_args(["flv", *(sys.argv[1:] if argv is None else argv)]))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -102,7 +102,7 @@ def test_bad_input_exits_2_with_one_line(
 def test_runs_as_a_process(tmp_path: Path) -> None:
     shutil.copy(RESOURCES / "sample.flv", tmp_path / "sample.flv")
     done = subprocess.run(
-        [sys.executable, "-m", "worker.flv_cli", "analyze", "sample.flv", "--json"],
+        [sys.executable, "-m", "worker.cli", "flv", "analyze", "sample.flv", "--json"],
         cwd=tmp_path,
         capture_output=True,
         check=False,
@@ -112,7 +112,7 @@ def test_runs_as_a_process(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["outputs"][0]["tags"] == 798
     missing = subprocess.run(
-        [sys.executable, "-m", "worker.flv_cli", "analyze", "nope.flv"],
+        [sys.executable, "-m", "worker.cli", "flv", "analyze", "nope.flv"],
         cwd=tmp_path,
         capture_output=True,
         check=False,
