@@ -11,6 +11,10 @@ known platform. There is no platform API to ask, so liveness is read from the st
 itself: an HLS playlist is live while its media sequence advances, an FLV URL is live
 while it answers with an FLV header. The title is the stem of the URL's last path
 component.
+
+A master playlist is handed to the engine as it is, so the engine picks the variant
+with the streamer's `StreamSelection`; liveness is read from the variant the default
+selection ranks first (the ranking lives in one place, `engines.hls.select`).
 """
 
 from __future__ import annotations
@@ -24,9 +28,15 @@ from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import unquote, urlsplit
 
 import httpx
-import m3u8
 
-from activities.contracts import LiveStatus, StreamKind, StreamSource
+from activities.contracts import LiveStatus, StreamKind, StreamSelection, StreamSource
+from activities.engines.hls.playlist import (
+    MasterPlaylist,
+    MediaPlaylist,
+    PlaylistError,
+    parse_playlist,
+)
+from activities.engines.hls.select import candidates_of, rank
 from activities.errors import ExtractorError, StreamUnavailableError
 from activities.platforms.base import Extractor
 
@@ -93,31 +103,36 @@ class Generic(Extractor):
     # --- HLS --------------------------------------------------------------------------
 
     async def _check_hls(self, url: str) -> StreamSource:
-        playlist = await self._fetch_playlist(url)
         media_url = url
-        if playlist.is_variant:
-            best = max(playlist.playlists, key=lambda p: p.stream_info.bandwidth or 0)
-            media_url = best.absolute_uri
+        playlist = await self._fetch_playlist(url)
+        if isinstance(playlist, MasterPlaylist):
+            ranked = rank(candidates_of(playlist), StreamSelection())
+            if not ranked:
+                raise ExtractorError(f"master playlist {url} has no variants")
+            media_url = ranked[0].url
             playlist = await self._fetch_playlist(media_url)
-            if playlist.is_variant:
-                raise ExtractorError(f"nested master playlists at {url}")
+        if isinstance(playlist, MasterPlaylist):
+            raise ExtractorError(f"nested master playlists at {url}")
         target = float(playlist.target_duration or 6)
         deadline = self._clock() + min(self.STALE_TARGETS * target, self.MAX_WAIT_SECS)
-        first_last = _last_sequence(playlist)
+        first_last = playlist.last_sequence
         # a playlist without ENDLIST may be left over from a crashed encoder: only
         # a media sequence that moves proves someone is still publishing
         while True:
-            if playlist.is_endlist:
+            if playlist.ended:
                 raise _Offline("playlist has EXT-X-ENDLIST")
-            last = _last_sequence(playlist)
+            last = playlist.last_sequence
             if last is not None and (first_last is None or last > first_last):
-                return StreamSource(url=media_url, kind=StreamKind.HLS)
+                return StreamSource(url=url, kind=StreamKind.HLS)
             if self._clock() >= deadline:
                 raise _Offline(f"media sequence stuck at {first_last}")
             await self._sleep(max(target / 2, 0.1))
-            playlist = await self._fetch_playlist(media_url)
+            reloaded = await self._fetch_playlist(media_url)
+            if not isinstance(reloaded, MediaPlaylist):
+                raise ExtractorError(f"{media_url} turned into a master playlist")
+            playlist = reloaded
 
-    async def _fetch_playlist(self, url: str) -> m3u8.M3U8:
+    async def _fetch_playlist(self, url: str) -> MediaPlaylist | MasterPlaylist:
         try:
             response = await self.http.get(url)
         except httpx.ConnectError as err:
@@ -125,10 +140,10 @@ class Generic(Extractor):
         except httpx.HTTPError as err:
             raise StreamUnavailableError(f"fetching {url} failed: {err!r}") from err
         _check_status(response)
-        text = response.text
-        if not text.lstrip("\ufeff").startswith("#EXTM3U"):
-            raise ExtractorError(f"{url} did not return an HLS playlist")
-        return m3u8.loads(text, uri=str(response.url))
+        try:
+            return parse_playlist(response.text, str(response.url))
+        except PlaylistError as err:
+            raise ExtractorError(str(err)) from err
 
     # --- FLV --------------------------------------------------------------------------
 
@@ -159,12 +174,6 @@ def _check_status(response: httpx.Response) -> None:
         raise StreamUnavailableError(f"{response.url} answered HTTP {status}")
     if status >= 400:
         raise ExtractorError(f"{response.url} answered HTTP {status}")
-
-
-def _last_sequence(playlist: m3u8.M3U8) -> int | None:
-    if not playlist.segments:
-        return None
-    return int(playlist.media_sequence or 0) + len(playlist.segments) - 1
 
 
 def _title_of(url: str) -> str:

@@ -414,7 +414,8 @@ async def test_unknown_stream_kind_is_not_retried(tmp_path, db, activity_env) ->
 async def test_engine_errors_become_application_errors(
     tmp_path, db, activity_env
 ) -> None:
-    origin = Origin(playlist(0, 1, head='#EXT-X-MAP:URI="init.mp4"'))
+    # sample encryption cannot be recorded: refused before anything is fetched
+    origin = Origin(playlist(0, 1, head='#EXT-X-KEY:METHOD=SAMPLE-AES,URI="k.bin"'))
     async with httpx.AsyncClient(transport=httpx.MockTransport(origin)) as http:
         acts = RecordingActivities(
             {EngineKind.NATIVE: {StreamKind.HLS: HlsEngine(http)}}, tmp_path / "rec", db

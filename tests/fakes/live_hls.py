@@ -5,6 +5,9 @@ segments of `hls_time` seconds, keeps `list_size` of them in `live.m3u8` and del
 older ones, like a live origin. A threaded `http.server` on 127.0.0.1 (ephemeral port)
 serves the directory. `end_stream()` sends SIGINT, so ffmpeg appends
 `#EXT-X-ENDLIST` while the server keeps answering; `stop()` also closes the server.
+`fmp4=True` writes fragmented MP4 segments with an `init.mp4` (EXT-X-MAP);
+`encrypt=True` encrypts the segments with AES-128 (`-hls_key_info_file`) under a
+random key served as `key.bin`.
 
     with LiveHls(tmp_path, ffmpeg=ffmpeg, duration=10) as live:
         live.wait_for_segments(2, timeout=10)
@@ -56,6 +59,8 @@ class LiveHls(BackgroundFake):
         hls_time: target segment length in seconds.
         list_size: segments kept in the playlist window.
         duration: length of the stream (ffmpeg `-t`); it always ends by itself.
+        fmp4: fragmented MP4 segments instead of MPEG-TS.
+        encrypt: AES-128 segments; the key is `key`.
     """
 
     def __init__(
@@ -66,8 +71,12 @@ class LiveHls(BackgroundFake):
         hls_time: float = 1.0,
         list_size: int = 6,
         duration: float = 60.0,
+        fmp4: bool = False,
+        encrypt: bool = False,
     ) -> None:
         self.directory = Path(directory)
+        self.fmp4 = fmp4
+        self.key = os.urandom(16) if encrypt else None
         self.ffmpeg = ffmpeg
         self.hls_time = hls_time
         self.list_size = list_size
@@ -141,9 +150,18 @@ class LiveHls(BackgroundFake):
             "-hls_flags",
             "delete_segments+temp_file",
             "-hls_segment_filename",
-            str(self.directory / "seg%05d.ts"),
-            str(self.playlist_path),
+            str(self.directory / ("seg%05d.m4s" if self.fmp4 else "seg%05d.ts")),
         ]
+        if self.fmp4:
+            cmd += ["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4"]
+        if self.key is not None:
+            key_file = self.directory / "key.bin"
+            key_file.write_bytes(self.key)
+            info = self.directory / "key.info"
+            # line 1: the key URI in the playlist; line 2: where ffmpeg reads it
+            info.write_text(f"key.bin\n{key_file}\n")
+            cmd += ["-hls_key_info_file", str(info)]
+        cmd.append(str(self.playlist_path))
         with (self.directory / "ffmpeg.log").open("wb") as log:
             self._proc = subprocess.Popen(
                 cmd,

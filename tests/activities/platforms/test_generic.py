@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from activities.contracts import StreamKind
-from activities.errors import StreamUnavailableError
+from activities.errors import ExtractorError, StreamUnavailableError
 from activities.platforms import PlatformRegistry, default_registry
 from activities.platforms import generic as generic_module
 from activities.platforms.generic import Generic
@@ -196,7 +196,9 @@ async def test_hls_stale_wait_is_capped(extractor, routes, clock) -> None:
     assert clock.now <= Generic.MAX_WAIT_SECS + 15
 
 
-async def test_hls_master_uses_highest_bandwidth_variant(extractor, routes) -> None:
+async def test_hls_master_is_passed_on_and_its_best_variant_watched(
+    extractor, routes
+) -> None:
     master = URL.replace("room42", "master")
     routes.sequence(
         master,
@@ -214,8 +216,18 @@ async def test_hls_master_uses_highest_bandwidth_variant(extractor, routes) -> N
     status = await extractor.check_live(master)
     assert status.is_live
     assert status.source is not None
-    assert status.source.url == variant
+    # the engine picks the variant with the streamer's selection
+    assert status.source.url == master
     assert status.title == "master"
+    assert routes.calls == [master, variant, variant]
+
+
+async def test_hls_unparseable_playlist_is_an_extractor_error(
+    extractor, routes
+) -> None:
+    routes.sequence(URL, [ok("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=lots\nx.m3u8\n")])
+    with pytest.raises(ExtractorError, match="cannot parse"):
+        await extractor.check_live(URL)
 
 
 @pytest.mark.parametrize(
