@@ -210,6 +210,8 @@ class RecordingActivities:
             if resume.last_index is not None:
                 start_index = max(start_index, resume.last_index + 1)
             policy = inp.policy
+            # the streamer's preferences pick among a master playlist's variants
+            source = inp.source.model_copy(update={"selection": policy.selection})
             fields = NameFields(
                 streamer=inp.streamer_name,
                 title=inp.title,
@@ -242,7 +244,7 @@ class RecordingActivities:
                 policy.min_segment_size_bytes,
             )
             reason = await self._run(
-                engine.record(inp.source, plan, sink, stats), stats
+                engine.record(source, plan, sink, stats), stats
             )
             return RecordResult(
                 next_index=stats.next_index,
