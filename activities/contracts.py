@@ -27,6 +27,7 @@ SIGNAL_CHECK_NOW = "check_now"
 SIGNAL_STOP = "stop"
 SIGNAL_CONFIG_CHANGED = "config_changed"
 SIGNAL_SEGMENT_CLOSED = "segment_closed"
+SIGNAL_RECORDING_WAIT = "recording_wait"
 QUERY_STATE = "state"
 
 # Custom search attributes (all Keyword) the streamer workflow keeps current.
@@ -59,6 +60,32 @@ class StreamerState(StrEnum):
     NOT_LIVE = "NOT_LIVE"
     LIVE = "LIVE"
     DISABLED = "DISABLED"
+
+
+class WaitReason(StrEnum):
+    """Why a live streamer is not recording yet: a guard holds it back."""
+
+    RECORDING_SLOT = "recording_slot"
+    OUTPUT_ROOT = "output_root"
+    ENGINE_BREAKER = "engine_breaker"
+
+
+# ApplicationError types of the recording guards. The record activity raises them
+# non-retryable, with `next_retry_delay` set: the workflow owns the wait, so a
+# `check_now` signal can cut it short (a server-side retry could not be woken).
+ERROR_NO_RECORDING_SLOT = "NoRecordingSlot"
+ERROR_ENGINE_CIRCUIT_OPEN = "EngineCircuitOpen"
+ERROR_OUTPUT_PATH_INACCESSIBLE = "OutputPathInaccessible"
+GUARD_ERRORS: dict[str, WaitReason] = {
+    ERROR_NO_RECORDING_SLOT: WaitReason.RECORDING_SLOT,
+    ERROR_ENGINE_CIRCUIT_OPEN: WaitReason.ENGINE_BREAKER,
+    ERROR_OUTPUT_PATH_INACCESSIBLE: WaitReason.OUTPUT_ROOT,
+}
+
+
+# Kinds of rows in the `event` table that notification channels will deliver.
+EVENT_OUTPUT_PATH_INACCESSIBLE = "output_path_inaccessible"
+EVENT_OUTPUT_PATH_RECOVERED = "output_path_recovered"
 
 
 class Priority(StrEnum):
@@ -277,6 +304,11 @@ class RecordInput(BaseModel):
         description="Engine, splitting, naming and stream selection",
     )
     workflow_id: str = Field(description="Workflow to signal `segment_closed` to")
+    announce_start: bool = Field(
+        default=False,
+        description="Signal `recording_wait` (waiting_for=None) once the guards let "
+        "the recording start: the workflow shows a guard wait until then",
+    )
 
 
 class RecordProgress(BaseModel):
@@ -304,6 +336,15 @@ class SegmentClosed(BaseModel):
     file_path: str
     size_bytes: int
     duration_secs: float
+
+
+class RecordingWait(BaseModel):
+    """Payload of `recording_wait`: the record activity waits for (or got) a slot."""
+
+    waiting_for: WaitReason | None = Field(
+        default=None, description="None once the recording really starts"
+    )
+    detail: str = ""
 
 
 class ProbeSegmentInput(BaseModel):
@@ -352,6 +393,9 @@ class StateQueryResult(BaseModel):
     session_id: int | None = None
     segments_closed: int = 0
     sessions_recorded: int = 0
+    waiting_for: WaitReason | None = Field(
+        default=None, description="The guard a live streamer waits on, if any"
+    )
 
 
 # Activity names. Workflows call activities by these names so the workflow sandbox

@@ -1,23 +1,41 @@
 """The exception tree of srec's side effects, and its mapping to Temporal errors.
 
     RecorderError
-    ├── ExtractorError            an upstream answered something we cannot use
-    │   └── UnsupportedUrlError   no platform recognises the URL (permanent)
-    ├── StreamUnavailableError    the stream could not be reached (transient)
-    └── RecorderProcessError      an engine or subprocess failed while recording
+    ├── ExtractorError                  an upstream answered something we cannot use
+    │   └── UnsupportedUrlError         no platform recognises the URL (permanent)
+    ├── StreamUnavailableError          the stream could not be reached (transient)
+    ├── RecorderProcessError            an engine or subprocess failed while recording
+    └── GuardError                      a recording guard holds the attempt back
+        ├── NoRecordingSlotError        the global recording limit is reached
+        ├── CircuitOpenError            the engine/config failed too often lately
+        └── OutputPathInaccessibleError the output root cannot be written
 
 Activities raise these; `to_application_error` converts them at the activity boundary.
+Guard errors become non-retryable `ApplicationError`s of the types named in
+`activities.contracts` with `next_retry_delay` set: the workflow does the waiting,
+so a `check_now` signal can end it early.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import ClassVar
+
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+
+from activities.contracts import (
+    ERROR_ENGINE_CIRCUIT_OPEN,
+    ERROR_NO_RECORDING_SLOT,
+    ERROR_OUTPUT_PATH_INACCESSIBLE,
+)
 
 
 class RecorderError(Exception):
     """Base of every error srec raises on purpose."""
 
     non_retryable: bool = False
+    # the ApplicationError type; None = the class name
+    error_type: ClassVar[str | None] = None
 
 
 class ExtractorError(RecorderError):
@@ -38,6 +56,39 @@ class RecorderProcessError(RecorderError):
     """A recording engine failed."""
 
 
+class GuardError(RecorderError):
+    """A guard refused a recording attempt; try again after `retry_after_secs`.
+
+    Args:
+        message: what blocks the attempt.
+        retry_after_secs: when a new attempt may succeed (0 = at once).
+    """
+
+    non_retryable = True
+
+    def __init__(self, message: str, *, retry_after_secs: float) -> None:
+        super().__init__(message)
+        self.retry_after_secs = max(0.0, retry_after_secs)
+
+
+class NoRecordingSlotError(GuardError):
+    """Every recording slot this streamer may use is taken."""
+
+    error_type = ERROR_NO_RECORDING_SLOT
+
+
+class CircuitOpenError(GuardError):
+    """The circuit breaker of this engine/config is open."""
+
+    error_type = ERROR_ENGINE_CIRCUIT_OPEN
+
+
+class OutputPathInaccessibleError(GuardError):
+    """The output root is degraded (missing, full, read-only, no permission)."""
+
+    error_type = ERROR_OUTPUT_PATH_INACCESSIBLE
+
+
 def to_application_error(err: RecorderError) -> ApplicationError:
     """Convert one of our errors to the ApplicationError an activity raises.
 
@@ -45,17 +96,22 @@ def to_application_error(err: RecorderError) -> ApplicationError:
         err: the error to convert.
 
     Returns:
-        An ApplicationError whose type is the class name; transient stream errors
-        are marked BENIGN because the retry policy expects them.
+        An ApplicationError whose type is `err.error_type` or the class name;
+        transient stream errors and guard refusals are marked BENIGN because the
+        workflow expects them, and guard refusals carry `next_retry_delay`.
     """
-    category = (
-        ApplicationErrorCategory.BENIGN
-        if isinstance(err, StreamUnavailableError)
-        else ApplicationErrorCategory.UNSPECIFIED
+    benign = isinstance(err, StreamUnavailableError | GuardError)
+    delay = (
+        timedelta(seconds=err.retry_after_secs) if isinstance(err, GuardError) else None
     )
     return ApplicationError(
         str(err),
-        type=type(err).__name__,
+        type=err.error_type or type(err).__name__,
         non_retryable=err.non_retryable,
-        category=category,
+        next_retry_delay=delay,
+        category=(
+            ApplicationErrorCategory.BENIGN
+            if benign
+            else ApplicationErrorCategory.UNSPECIFIED
+        ),
     )

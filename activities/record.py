@@ -1,5 +1,14 @@
 """The recording activity: runs an engine, keeps segment rows current, heartbeats.
 
+Before the engine runs, the guards of `activities.guards` have their say, in this
+order: the output-root write gate (a degraded root refuses at once, before anything
+touches its files), settling what a crashed attempt left (so data already recorded
+is closed and announced even when the attempt is then refused), the engine's
+circuit breaker, and a global recording slot (waited for, heartbeating). An
+`OSError` that the gate recognises as the root's fault (ENOSPC, EROFS, ENOENT under
+the root, …), raised by settling or by the engine, trips the gate. Refusals reach
+the workflow as non-retryable `ApplicationError`s with `next_retry_delay`.
+
 Durability rests on the segment rows: the engine reports a byte count only after the
 bytes are flushed, and the row stores it with the resume marker. A retry (after a
 crash, kill -9 or a worker restart) first settles what the previous attempt left:
@@ -24,11 +33,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.contracts import (
+    SIGNAL_RECORDING_WAIT,
     SIGNAL_SEGMENT_CLOSED,
+    RecordingWait,
     RecordInput,
     RecordProgress,
     RecordResult,
     SegmentClosed,
+    WaitReason,
 )
 from activities.db import crud
 from activities.engines.base import (
@@ -39,6 +51,7 @@ from activities.engines.base import (
     finish_uncancelled,
 )
 from activities.errors import RecorderError, to_application_error
+from activities.guards import CircuitBreaker, WriteGate, breaker_key
 from activities.naming import NameFields, segment_path
 
 if TYPE_CHECKING:
@@ -46,7 +59,9 @@ if TYPE_CHECKING:
 
     import sqlalchemy as sa
 
-    from activities.engines.base import EngineTable
+    from activities.db.crud_guards import SlotAnswer
+    from activities.engines.base import Engine, EngineTable
+    from activities.guards import Attempt, RecordingSlots, SlotLease
 
 log = logging.getLogger(__name__)
 
@@ -54,21 +69,28 @@ HEARTBEAT_INTERVAL_SECS = 3.0
 SIGNAL_RPC_TIMEOUT = timedelta(seconds=10)
 
 
-async def _signal_closed(workflow_id: str, closed: SegmentClosed) -> None:
-    """Tell the workflow a segment closed; a failure is only logged (rows rule)."""
+async def _signal(workflow_id: str, name: str, payload: object, what: str) -> None:
+    """Signal the workflow; a failure is only logged (rows rule, not signals)."""
     try:
         handle = activity.client().get_workflow_handle(workflow_id)
-        await handle.signal(
-            SIGNAL_SEGMENT_CLOSED, closed, rpc_timeout=SIGNAL_RPC_TIMEOUT
-        )
+        await handle.signal(name, payload, rpc_timeout=SIGNAL_RPC_TIMEOUT)
     except (RPCError, RuntimeError, TimeoutError) as err:
-        log.warning(
-            "could not signal %s for segment %d/%d: %s",
-            workflow_id,
-            closed.session_id,
-            closed.index,
-            err,
-        )
+        log.warning("could not signal %s %s: %s", workflow_id, what, err)
+
+
+async def _signal_closed(workflow_id: str, closed: SegmentClosed) -> None:
+    """Tell the workflow a segment closed."""
+    what = f"for segment {closed.session_id}/{closed.index}"
+    await _signal(workflow_id, SIGNAL_SEGMENT_CLOSED, closed, what)
+
+
+@dataclass
+class _Attempt:
+    """What the heartbeat task of one attempt reports and keeps alive."""
+
+    stats: RecordingStats
+    breaker: Attempt | None = None
+    lease: SlotLease | None = None
 
 
 @dataclass
@@ -153,6 +175,10 @@ class RecordingActivities:
         recordings_dir: root directory of all recordings.
         db: the app database engine (segment rows).
         heartbeat_interval_secs: how often progress is heartbeated.
+        slots: the global recording slots; None = no global limit.
+        breaker: the engine circuit breakers (default: a fresh one).
+        gate: the write gate of `recordings_dir` (default: one that wakes blocked
+            workflows through the running activity's client).
     """
 
     def __init__(
@@ -162,11 +188,17 @@ class RecordingActivities:
         db: sa.Engine,
         *,
         heartbeat_interval_secs: float = HEARTBEAT_INTERVAL_SECS,
+        slots: RecordingSlots | None = None,
+        breaker: CircuitBreaker | None = None,
+        gate: WriteGate | None = None,
     ) -> None:
         self.engines = engines
         self.recordings_dir = recordings_dir
         self.db = db
         self.heartbeat_interval_secs = heartbeat_interval_secs
+        self.slots = slots
+        self.breaker = breaker or CircuitBreaker()
+        self.gate = gate or WriteGate(db, recordings_dir)
         self._active = 0
 
     @property
@@ -186,7 +218,9 @@ class RecordingActivities:
 
         Raises:
             ApplicationError: `WorkerShutdown` (retryable) when the worker stops,
-                `UnsupportedStreamKind` (non-retryable), or a converted
+                `UnsupportedStreamKind` (non-retryable), a guard's refusal
+                (`NoRecordingSlot`, `EngineCircuitOpen`, `OutputPathInaccessible`:
+                non-retryable, with `next_retry_delay`), or a converted
                 RecorderError from the engine.
             asyncio.CancelledError: when the activity is cancelled, after the
                 current file was closed.
@@ -200,86 +234,162 @@ class RecordingActivities:
                 non_retryable=True,
             )
         self._active += 1
+        run = _Attempt(stats=RecordingStats(next_index=inp.start_index))
+        # from the start: a slot wait heartbeats too, and cancellation comes that way
+        heartbeat_task = asyncio.create_task(self._heartbeat(run))
+        try:
+            reason = await self._run(self._guarded(inp, engine, run))
+        except RecorderError as err:
+            raise to_application_error(err) from err
+        finally:
+            heartbeat_task.cancel()
+            self._active -= 1
+        stats = run.stats
+        return RecordResult(
+            next_index=stats.next_index,
+            segments_closed=stats.segments_closed,
+            bytes_written=stats.bytes_written,
+            media_time_secs=stats.media_time_secs,
+            reason=reason,
+        )
+
+    async def _guarded(self, inp: RecordInput, engine: Engine, run: _Attempt) -> str:
+        """Pass the guards, settle the last attempt, then record."""
+        await self.gate.check(inp.workflow_id)
         try:
             resume = await finish_uncancelled(
                 asyncio.to_thread(self._settle, inp.session_id)
             )
-            for closed in resume.closed:
-                await _signal_closed(inp.workflow_id, closed)
-            start_index = inp.start_index
-            if resume.last_index is not None:
-                start_index = max(start_index, resume.last_index + 1)
-            policy = inp.policy
-            # the streamer's preferences pick among a master playlist's variants
-            source = inp.source.model_copy(update={"selection": policy.selection})
-            fields = NameFields(
-                streamer=inp.streamer_name,
-                title=inp.title,
-                platform=inp.platform,
-                streamer_id=inp.streamer_id,
-                session_id=inp.session_id,
-            )
-
-            def path_for(index: int, ext: str) -> Path:
-                return segment_path(
-                    self.recordings_dir,
-                    policy.filename_template,
-                    fields,
-                    created=datetime.now(UTC),
-                    index=index,
-                    ext=ext,
+        except OSError as err:
+            if not self.gate.owns(err):
+                raise
+            raise await self.gate.trip(err, inp.workflow_id) from err
+        for closed in resume.closed:
+            await _signal_closed(inp.workflow_id, closed)
+        start_index = inp.start_index
+        if resume.last_index is not None:
+            start_index = max(start_index, resume.last_index + 1)
+        run.stats.next_index = start_index
+        attempt = run.breaker = self.breaker.before(
+            breaker_key(inp.policy.engine, inp.source)
+        )
+        try:
+            await self._take_slot(inp, run)
+            try:
+                # the streamer's preferences pick among a master playlist's variants
+                source = inp.source.model_copy(
+                    update={"selection": inp.policy.selection}
                 )
-
-            plan = OutputPlan(
-                path_for=path_for,
-                start_index=start_index,
-                max_duration_secs=policy.max_segment_duration_secs,
-                max_size_bytes=policy.max_segment_size_bytes,
-                resume_marker=resume.marker,
-                container=policy.container,
-            )
-            stats = RecordingStats(next_index=start_index)
-            sink = DropSmallSegments(
-                _DbSink(self.db, inp.session_id, inp.workflow_id),
-                policy.min_segment_size_bytes,
-            )
-            reason = await self._run(
-                engine.record(source, plan, sink, stats), stats
-            )
-            return RecordResult(
-                next_index=stats.next_index,
-                segments_closed=stats.segments_closed,
-                bytes_written=stats.bytes_written,
-                media_time_secs=stats.media_time_secs,
-                reason=reason,
-            )
+                reason = await engine.record(
+                    source,
+                    self._plan(inp, start_index, resume.marker),
+                    DropSmallSegments(
+                        _DbSink(self.db, inp.session_id, inp.workflow_id),
+                        inp.policy.min_segment_size_bytes,
+                    ),
+                    run.stats,
+                )
+            except OSError as err:
+                if not self.gate.owns(err):
+                    attempt.failed()
+                    raise
+                raise await self.gate.trip(err, inp.workflow_id) from err
+            except RecorderError:
+                attempt.failed()
+                raise
+            attempt.succeeded()
+            return reason
         finally:
-            self._active -= 1
+            attempt.finished()
+            lease, run.lease = run.lease, None
+            if lease is not None:
+                await lease.release()
 
-    async def _run(self, recording: Awaitable[str], stats: RecordingStats) -> str:
-        engine_task = asyncio.ensure_future(recording)
+    async def _take_slot(self, inp: RecordInput, run: _Attempt) -> None:
+        """Hold a slot in `run.lease` (waiting if need be); announce the start."""
+        waited = False
+
+        async def on_wait(answer: SlotAnswer) -> None:
+            nonlocal waited
+            waited = True
+            detail = f"{answer.held} slots taken, place {answer.position} in queue"
+            await _signal(
+                inp.workflow_id,
+                SIGNAL_RECORDING_WAIT,
+                RecordingWait(waiting_for=WaitReason.RECORDING_SLOT, detail=detail),
+                "that it waits for a slot",
+            )
+
+        if self.slots is not None:
+            run.lease = await self.slots.acquire(
+                inp.workflow_id, inp.priority, on_wait=on_wait
+            )
+        if waited or inp.announce_start:
+            lease = run.lease
+            detail = f"got a {lease.kind} slot" if lease else "guards passed"
+            await _signal(
+                inp.workflow_id,
+                SIGNAL_RECORDING_WAIT,
+                RecordingWait(waiting_for=None, detail=detail),
+                "that the recording starts",
+            )
+
+    def _plan(
+        self, inp: RecordInput, start_index: int, marker: int | None
+    ) -> OutputPlan:
+        policy = inp.policy
+        fields = NameFields(
+            streamer=inp.streamer_name,
+            title=inp.title,
+            platform=inp.platform,
+            streamer_id=inp.streamer_id,
+            session_id=inp.session_id,
+        )
+
+        def path_for(index: int, ext: str) -> Path:
+            return segment_path(
+                self.recordings_dir,
+                policy.filename_template,
+                fields,
+                created=datetime.now(UTC),
+                index=index,
+                ext=ext,
+            )
+
+        return OutputPlan(
+            path_for=path_for,
+            start_index=start_index,
+            max_duration_secs=policy.max_segment_duration_secs,
+            max_size_bytes=policy.max_segment_size_bytes,
+            resume_marker=marker,
+            container=policy.container,
+        )
+
+    async def _run(self, recording: Awaitable[str]) -> str:
+        """Await the attempt; on worker shutdown stop it cleanly, then say so."""
+        task = asyncio.ensure_future(recording)
         shutdown_task = asyncio.ensure_future(activity.wait_for_worker_shutdown())
-        heartbeat_task = asyncio.create_task(self._heartbeat(stats))
         try:
             await asyncio.wait(
-                {engine_task, shutdown_task}, return_when=asyncio.FIRST_COMPLETED
+                {task, shutdown_task}, return_when=asyncio.FIRST_COMPLETED
             )
         except asyncio.CancelledError:
-            await _stop(engine_task)
+            await _stop(task)
             raise
         finally:
-            heartbeat_task.cancel()
             shutdown_task.cancel()
-        if not engine_task.done():
-            await _stop(engine_task)
+        if not task.done():
+            await _stop(task)
             raise ApplicationError("worker shutting down", type="WorkerShutdown")
-        try:
-            return engine_task.result()
-        except RecorderError as err:
-            raise to_application_error(err) from err
+        return task.result()
 
-    async def _heartbeat(self, stats: RecordingStats) -> None:
+    async def _heartbeat(self, run: _Attempt) -> None:
         while True:
+            stats = run.stats
+            if run.breaker is not None and stats.bytes_written > 0:
+                run.breaker.succeeded()  # the engine works: close its breaker now
+            if run.lease is not None:
+                run.lease.renew_if_due()
             activity.heartbeat(
                 RecordProgress(
                     next_index=stats.next_index,

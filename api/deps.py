@@ -2,8 +2,9 @@
 
 Everything the routes need from outside the process goes through a dependency here,
 so tests swap it with `app.dependency_overrides`: `get_workflow_control` (start and
-signal streamer workflows, probe Temporal), `get_database_probe` and
-`get_platform_detector`. Temporal errors become HTTP errors in `temporal_errors`.
+signal streamer workflows, probe Temporal), `get_database_probe`,
+`get_roots_probe` and `get_platform_detector`. Temporal errors become HTTP errors
+in `temporal_errors`.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.contracts import TASK_QUEUES, WORKFLOW_TASK_QUEUE
-from activities.db import User, crud
+from activities.db import User, crud, crud_guards
 from activities.platforms import detect_platform
 from api.auth import InvalidTokenError, TokenSigner
-from api.schemas import ComponentHealth
+from api.schemas import ComponentHealth, DegradedRoot
 from api.settings import ApiSettings
 from workflows import client as wf_client
 
@@ -238,6 +239,36 @@ def get_database_probe(
     return probe
 
 
+RootsProbe = Callable[[], Awaitable[list[DegradedRoot]]]
+
+
+def get_roots_probe(
+    engine: Annotated[sa.Engine, Depends(get_engine)],
+) -> RootsProbe:
+    """List the output roots the write gate holds degraded (shared via the DB)."""
+
+    async def probe() -> list[DegradedRoot]:
+        def read() -> list[DegradedRoot]:
+            with Session(engine) as db:
+                return [
+                    DegradedRoot(
+                        path=root.path,
+                        since=root.since,
+                        error=root.error,
+                        rejected=root.rejected,
+                    )
+                    for root in crud_guards.list_degraded_roots(db)
+                ]
+
+        try:
+            return await asyncio.to_thread(read)
+        except Exception as err:  # the database component reports the outage
+            log.warning("could not read output roots: %s", type(err).__name__)
+            return []
+
+    return probe
+
+
 PlatformDetector = Callable[[str], str]
 
 
@@ -283,5 +314,6 @@ DbDep = Annotated[Session, Depends(get_db)]
 SignerDep = Annotated[TokenSigner, Depends(get_signer)]
 ControlDep = Annotated[WorkflowControl, Depends(get_workflow_control)]
 DatabaseProbeDep = Annotated[DatabaseProbe, Depends(get_database_probe)]
+RootsProbeDep = Annotated[RootsProbe, Depends(get_roots_probe)]
 DetectorDep = Annotated[PlatformDetector, Depends(get_platform_detector)]
 CurrentUser = Annotated[User, Depends(get_current_user)]

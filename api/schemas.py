@@ -152,6 +152,18 @@ class ComponentHealth(BaseModel):
     )
 
 
+class DegradedRoot(BaseModel):
+    """An output root the write gate holds closed: recordings there wait."""
+
+    path: str
+    since: datetime = Field(description="When the incident began")
+    error: str | None = Field(default=None, description="The last failure seen")
+    rejected: int = Field(default=0, description="Recording attempts refused so far")
+
+
 class HealthReport(BaseModel):
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "degraded"] = Field(
+        description="degraded while a component is down or an output root is"
+    )
     components: dict[str, ComponentHealth]
+    degraded_roots: list[DegradedRoot] = Field(default_factory=list)

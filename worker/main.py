@@ -29,6 +29,13 @@ from activities.contracts import (
 from activities.db import crud, make_engine, migrate
 from activities.detect import PlatformActivities
 from activities.engines.table import build_engines
+from activities.guards import (
+    CircuitBreaker,
+    RecordingSlots,
+    WriteGate,
+    check_now_signaller,
+)
+from activities.guards.slots import DEFAULT_MAX_WAITERS
 from activities.media import MediaActivities
 from activities.platforms import default_registry
 from activities.record import RecordingActivities
@@ -71,13 +78,26 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
     """
     db = make_engine(settings.database_url)
     migrate(db)
-    settings.recordings_path.mkdir(parents=True, exist_ok=True)
     client = await connect(settings.temporal_address, settings.temporal_namespace)
     log.info("connected to Temporal at %s", settings.temporal_address)
     grace = timedelta(seconds=settings.graceful_shutdown_secs)
+    gate = WriteGate(
+        db,
+        settings.recordings_path,
+        cooldown_secs=settings.output_gate_cooldown_secs,
+        signaller=check_now_signaller(lambda: client),
+    )
+    # creates the root; a broken mount is reported now, not at the first recording
+    await gate.startup()
 
     async with build_http() as http, contextlib.AsyncExitStack() as stack:
-        io_slots = settings.max_concurrent_recordings + IO_THREADS
+        # a worker may run every global slot, and attempts waiting for one
+        io_slots = (
+            settings.max_concurrent_recordings
+            + settings.high_priority_extra_slots
+            + DEFAULT_MAX_WAITERS
+            + IO_THREADS
+        )
         # threads start on demand: sized like the slot count so a burst of sync
         # store activities never waits behind async recordings
         io_pool = stack.enter_context(ThreadPoolExecutor(io_slots, "srec-io"))
@@ -86,7 +106,20 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         )
         platforms = PlatformActivities(http, default_registry())
         recording = RecordingActivities(
-            build_engines(http), settings.recordings_path, db
+            build_engines(http),
+            settings.recordings_path,
+            db,
+            slots=RecordingSlots(
+                db,
+                capacity=settings.max_concurrent_recordings,
+                extra=settings.high_priority_extra_slots,
+                wait_secs=settings.slot_wait_secs,
+            ),
+            breaker=CircuitBreaker(
+                threshold=settings.breaker_failure_threshold,
+                cooldown_secs=settings.breaker_cooldown_secs,
+            ),
+            gate=gate,
         )
         store = StoreActivities(db, settings.policy())
         media = MediaActivities(db)
@@ -113,8 +146,7 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
                 # heartbeat response: send heartbeats often enough to stop promptly
                 max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
                 default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
-                max_concurrent_activities=settings.max_concurrent_recordings
-                + IO_THREADS,
+                max_concurrent_activities=io_slots,
                 graceful_shutdown_timeout=grace,
             ),
             Worker(

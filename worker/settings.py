@@ -42,7 +42,31 @@ class WorkerSettings(BaseSettings):
     graceful_shutdown_secs: float = Field(
         default=30.0, gt=0, description="Time recordings get to finalise on shutdown"
     )
-    max_concurrent_recordings: int = Field(default=100, gt=0)
+    max_concurrent_recordings: int = Field(
+        default=100,
+        gt=0,
+        description="Recordings at once across all workers sharing the app DB",
+    )
+    high_priority_extra_slots: int = Field(
+        default=2, ge=0, description="Further recordings only high priority may start"
+    )
+    slot_wait_secs: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long one attempt waits for a slot before the stream is "
+        "checked again",
+    )
+    breaker_failure_threshold: int = Field(
+        default=5, ge=1, description="Consecutive engine failures that open a breaker"
+    )
+    breaker_cooldown_secs: float = Field(
+        default=60.0, gt=0, description="How long an open breaker refuses attempts"
+    )
+    output_gate_cooldown_secs: float = Field(
+        default=30.0,
+        gt=0,
+        description="While the output root is degraded, one probe per this long",
+    )
     cpu_slots: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0)
 
     @field_validator("filename_template")

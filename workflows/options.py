@@ -40,3 +40,7 @@ PROBE_RETRY = RetryPolicy(maximum_attempts=3)
 
 # While the session is in its grace window, check at least this often.
 GRACE_POLL_MAX_SECS = 10.0
+
+# After a recording guard refused (no slot, breaker open, output root degraded), wait
+# at least this long before asking again, whatever retry delay the refusal named.
+GUARD_MIN_BACKOFF_SECS = 1.0

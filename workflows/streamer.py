@@ -8,12 +8,15 @@ and the side effects it decides cannot be separated by a crash.
     DISABLED ◄── pause / resume ──► NOT_LIVE ── live ──► LIVE ── ended + grace ──┐
                                         ▲                                          │
                                         └──────────── continue-as-new ◄────────────┘
+
+A session (LIVE) is run by `workflows.session.RecordingSession`, which also rides
+out the recording guards' refusals (no slot, engine breaker open, output root
+degraded) while staying LIVE, with `waiting_for` in the state query saying why.
 """
 
 from __future__ import annotations
 
-import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -23,6 +26,8 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities import contracts as c
     from workflows import options as o
+
+from workflows.session import RecordingSession
 
 PLATFORM = SearchAttributeKey.for_keyword(c.SEARCH_ATTRIBUTE_PLATFORM)
 STREAMER = SearchAttributeKey.for_keyword(c.SEARCH_ATTRIBUTE_STREAMER)
@@ -48,10 +53,7 @@ class StreamerWorkflow:
         self._check_now = False
         self._reload = False
         self._sessions = 0
-        self._session_id: int | None = None
-        self._next_index = 0
-        self._segments_closed = 0
-        self._probes: list[Any] = []
+        self._session: RecordingSession | None = None
 
     @workflow.run
     async def run(self, inp: c.StreamerWorkflowInput) -> c.StreamerWorkflowResult:
@@ -67,28 +69,28 @@ class StreamerWorkflow:
         workflow.upsert_search_attributes(
             [PLATFORM.value_set(config.platform), STREAMER.value_set(config.name)]
         )
-        await self._set_state(carried.state, force=True)
+        await self.set_state(carried.state, force=True)
         while not self._stop:
             if self._reload and not await self._load(inp.streamer_id):
                 break
             if self._paused:
-                await self._set_state(c.StreamerState.DISABLED)
+                await self.set_state(c.StreamerState.DISABLED)
                 await workflow.wait_condition(
                     lambda: not self._paused or self._stop or self._reload
                 )
                 continue
-            status = await self._check_live()
+            status = await self.check_live()
             if status is None:
-                await self._sleep(self._cfg.policy.error_backoff_secs)
+                await self.sleep(self._cfg.policy.error_backoff_secs)
             elif status.is_live and status.source is not None:
                 await self._record_session(status)
                 if not self._stop:
                     await self._continue_as_new(inp.streamer_id)
             else:
-                await self._set_state(c.StreamerState.NOT_LIVE)
+                await self.set_state(c.StreamerState.NOT_LIVE)
                 if workflow.info().is_continue_as_new_suggested():
                     await self._continue_as_new(inp.streamer_id)
-                await self._sleep(self._cfg.policy.poll_interval_secs)
+                await self.sleep(self._cfg.policy.poll_interval_secs)
         return c.StreamerWorkflowResult(reason="stopped")
 
     # --- messages -------------------------------------------------------------------
@@ -122,128 +124,38 @@ class StreamerWorkflow:
 
     @workflow.signal(name=c.SIGNAL_SEGMENT_CLOSED)
     def segment_closed(self, inp: c.SegmentClosed | None = None) -> None:
-        if inp is None or inp.session_id != self._session_id:
-            return
-        self._segments_closed += 1
-        self._next_index = max(self._next_index, inp.index + 1)
-        self._probes.append(
-            workflow.start_activity(
-                c.ACTIVITY_PROBE_SEGMENT,
-                c.ProbeSegmentInput(
-                    session_id=inp.session_id, index=inp.index, file_path=inp.file_path
-                ),
-                task_queue=c.CPU_TASK_QUEUE,
-                start_to_close_timeout=o.PROBE_TIMEOUT,
-                retry_policy=o.PROBE_RETRY,
-                result_type=c.ProbeSegmentResult,
-            )
-        )
+        if inp is not None and self._session is not None:
+            self._session.segment_closed(inp)
+
+    @workflow.signal(name=c.SIGNAL_RECORDING_WAIT)
+    def recording_wait(self, inp: c.RecordingWait | None = None) -> None:
+        if inp is not None and self._session is not None:
+            self._session.recording_wait(inp)
 
     @workflow.query(name=c.QUERY_STATE)
     def state(self) -> c.StateQueryResult:
+        session = self._session
         return c.StateQueryResult(
             state=self._state,
             paused=self._paused,
-            session_id=self._session_id,
-            segments_closed=self._segments_closed,
+            session_id=session.session_id if session else None,
+            segments_closed=session.segments_closed if session else 0,
             sessions_recorded=self._sessions,
+            waiting_for=session.waiting_for if session else None,
         )
 
     # --- session --------------------------------------------------------------------
 
     async def _record_session(self, status: c.LiveStatus) -> None:
-        opened = await self._store(
-            c.ACTIVITY_OPEN_SESSION,
-            c.OpenSessionInput(
-                streamer_id=self._cfg.streamer_id,
-                title=status.title,
-                start_time=workflow.now(),
-            ),
-            c.OpenSessionResult,
-        )
-        session_start = workflow.now()
-        self._session_id, self._next_index, self._segments_closed = (
-            opened.session_id,
-            0,
-            0,
-        )
-        await self._set_state(c.StreamerState.LIVE)
-        live: c.LiveStatus | None = status
-        while live is not None and live.source is not None:
-            await self._record(live, live.source, opened.session_id, session_start)
-            if self._stop or self._paused:
-                break
-            live = await self._grace_window()
-        await asyncio.gather(*self._probes, return_exceptions=True)
-        self._probes.clear()
-        await self._store(
-            c.ACTIVITY_CLOSE_SESSION,
-            c.CloseSessionInput(session_id=opened.session_id, end_time=workflow.now()),
-            c.CloseSessionResult,
-        )
+        self._session = RecordingSession(self)
+        try:
+            await self._session.run(status)
+        finally:
+            self._session = None
         self._sessions += 1
-        self._session_id = None
-        await self._set_state(
+        await self.set_state(
             c.StreamerState.DISABLED if self._paused else c.StreamerState.NOT_LIVE
         )
-
-    async def _record(
-        self,
-        status: c.LiveStatus,
-        source: c.StreamSource,
-        session_id: int,
-        session_start: datetime,
-    ) -> None:
-        """Run one recording activity until it ends or we are told to stop."""
-        cfg = self._cfg
-        handle = workflow.start_activity(
-            c.ACTIVITY_RECORD_STREAM,
-            c.RecordInput(
-                streamer_id=cfg.streamer_id,
-                streamer_name=cfg.name,
-                platform=cfg.platform,
-                session_id=session_id,
-                session_start=session_start,
-                title=status.title,
-                source=source,
-                start_index=self._next_index,
-                priority=cfg.priority,
-                policy=cfg.policy,
-                workflow_id=workflow.info().workflow_id,
-            ),
-            task_queue=c.IO_TASK_QUEUE,
-            start_to_close_timeout=o.RECORD_TIMEOUT,
-            heartbeat_timeout=o.RECORD_HEARTBEAT_TIMEOUT,
-            retry_policy=o.RECORD_RETRY,
-            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            result_type=c.RecordResult,
-        )
-        await workflow.wait_condition(
-            lambda: handle.done() or self._stop or self._paused
-        )
-        if not handle.done():
-            handle.cancel()
-        try:
-            result = await handle
-            self._next_index = max(self._next_index, result.next_index)
-            workflow.logger.info("recording stopped: %s", result.reason)
-        except ActivityError as err:
-            workflow.logger.warning("recording ended with an error: %s", err.cause)
-
-    async def _grace_window(self) -> c.LiveStatus | None:
-        """After a drop, wait up to the grace window for the stream to come back."""
-        policy = self._cfg.policy
-        deadline = workflow.now() + timedelta(seconds=policy.grace_secs)
-        step = min(policy.poll_interval_secs, o.GRACE_POLL_MAX_SECS)
-        while not (self._stop or self._paused):
-            status = await self._check_live()
-            if status is not None and status.is_live:
-                return status
-            remaining = (deadline - workflow.now()).total_seconds()
-            if remaining <= 0:
-                break
-            await self._sleep(min(step, remaining))
-        return None
 
     # --- helpers --------------------------------------------------------------------
 
@@ -252,10 +164,20 @@ class StreamerWorkflow:
         assert self._config is not None
         return self._config
 
+    @property
+    def config(self) -> c.StreamerConfig:
+        """The streamer's configuration (a `SessionHost` member)."""
+        return self._cfg
+
+    @property
+    def interrupted(self) -> bool:
+        """Stop or pause was asked for."""
+        return self._stop or self._paused
+
     async def _load(self, streamer_id: int) -> bool:
         """(Re)load the streamer's configuration; False when it was deleted."""
         self._reload = False
-        loaded = await self._store(
+        loaded = await self.store(
             c.ACTIVITY_LOAD_STREAMER,
             c.LoadStreamerInput(streamer_id=streamer_id),
             c.LoadStreamerResult,
@@ -268,7 +190,7 @@ class StreamerWorkflow:
         self._config = loaded.config
         return True
 
-    async def _check_live(self) -> c.LiveStatus | None:
+    async def check_live(self) -> c.LiveStatus | None:
         """Ask the platform; None when detection failed (the caller backs off)."""
         self._check_now = False
         try:
@@ -285,7 +207,7 @@ class StreamerWorkflow:
             return None
         return status
 
-    async def _sleep(self, seconds: float) -> None:
+    async def sleep(self, seconds: float) -> None:
         """Wait, cut short by check_now, pause, stop or a config change."""
         try:
             await workflow.wait_condition(
@@ -295,12 +217,12 @@ class StreamerWorkflow:
         except TimeoutError:
             pass
 
-    async def _set_state(self, state: c.StreamerState, *, force: bool = False) -> None:
+    async def set_state(self, state: c.StreamerState, *, force: bool = False) -> None:
         if state == self._state and not force:
             return
         self._state = state
         workflow.upsert_search_attributes([STATE.value_set(state.value)])
-        await self._store(
+        await self.store(
             c.ACTIVITY_PROJECT_STATE,
             c.ProjectStateInput(
                 streamer_id=self._cfg.streamer_id, state=state, enabled=not self._paused
@@ -308,7 +230,7 @@ class StreamerWorkflow:
             c.ProjectStateResult,
         )
 
-    async def _store(self, name: str, arg: Any, result_type: type[T]) -> T:
+    async def store(self, name: str, arg: Any, result_type: type[T]) -> T:
         result: T = await workflow.execute_activity(
             name,
             arg,

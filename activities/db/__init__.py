@@ -1,8 +1,12 @@
 """The app database: SQLModel tables, the engine and migrations, and all CRUD."""
 
-from activities.db import crud
+from activities.db import crud, crud_guards
 from activities.db.engine import default_database_url, make_engine, migrate
 from activities.db.tables import (
+    Event,
+    OutputRoot,
+    OutputRootBlock,
+    RecordingSlot,
     RefreshToken,
     Segment,
     SegmentBase,
@@ -16,6 +20,10 @@ from activities.db.tables import (
 )
 
 __all__ = [
+    "Event",
+    "OutputRoot",
+    "OutputRootBlock",
+    "RecordingSlot",
     "RefreshToken",
     "Segment",
     "SegmentBase",
@@ -26,6 +34,7 @@ __all__ = [
     "User",
     "UserBase",
     "crud",
+    "crud_guards",
     "default_database_url",
     "make_engine",
     "migrate",

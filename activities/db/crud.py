@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from activities.db.tables import (
+    Event,
     RefreshToken,
     Segment,
     Streamer,
@@ -243,6 +244,31 @@ def last_segment(db: Session, session_id: int) -> Segment | None:
         .where(Segment.session_id == session_id)
         .order_by(col(Segment.index).desc())
     ).first()
+
+
+# --- events -----------------------------------------------------------------------
+
+
+def add_event(
+    db: Session, *, kind: str, subject: str, detail: str = "", commit: bool = True
+) -> Event:
+    """Store an event for notification channels (`commit=False` joins a transaction)."""
+    event = Event(kind=kind, subject=subject, detail=detail[:4000])
+    db.add(event)
+    if commit:
+        db.commit()
+        db.refresh(event)
+    return event
+
+
+def list_events(
+    db: Session, *, kind: str | None = None, limit: int = 100
+) -> Sequence[Event]:
+    """The newest events first, optionally of one kind."""
+    query = select(Event)
+    if kind is not None:
+        query = query.where(Event.kind == kind)
+    return db.exec(query.order_by(col(Event.id).desc()).limit(limit)).all()
 
 
 # --- users and refresh tokens -----------------------------------------------------

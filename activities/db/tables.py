@@ -146,3 +146,85 @@ class RefreshToken(SQLModel, table=True):
     revoked_at: datetime | None = Field(
         default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
     )
+
+
+# --- recording guards ---------------------------------------------------------------
+
+
+class RecordingSlot(SQLModel, table=True):
+    """A lease on one global recording slot, or a place in the queue for one.
+
+    One row per holder (the streamer workflow id): `state` is `held` or `queued`.
+    Holders renew `expires_at` while they record or wait; a row past it belongs to a
+    crashed worker and is reclaimed by the next acquirer. `token` names the activity
+    attempt that holds the row, so a stale attempt cannot release its successor's.
+    """
+
+    __tablename__ = "recording_slot"
+
+    id: int | None = Field(default=None, primary_key=True)
+    holder: str = Field(max_length=255, unique=True)
+    token: str = Field(max_length=64)
+    state: str = Field(max_length=10, description="held | queued")
+    kind: str = Field(default="normal", max_length=10, description="normal | extra")
+    priority: str = Field(max_length=10)
+    queued_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    acquired_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
+    )
+    expires_at: datetime = Field(
+        sa_column=sa.Column(UTCDateTime(), nullable=False, index=True)
+    )
+
+
+class OutputRoot(SQLModel, table=True):
+    """The write gate's state of one output root (`healthy` or `degraded`).
+
+    `probe_at` is when the last real probe (or the trip) happened: while degraded,
+    the first caller at least one cooldown later claims the next probe.
+    """
+
+    __tablename__ = "output_root"
+
+    id: int | None = Field(default=None, primary_key=True)
+    path: str = Field(max_length=4096, unique=True)
+    state: str = Field(default="healthy", max_length=10)
+    since: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
+    )
+    error: str | None = Field(default=None, max_length=1000)
+    probe_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
+    )
+    rejected: int = Field(default=0, description="Attempts refused this incident")
+
+
+class OutputRootBlock(SQLModel, table=True):
+    """A workflow the write gate turned away; it is signalled when the root heals."""
+
+    __tablename__ = "output_root_block"
+    __table_args__ = (sa.UniqueConstraint("root_id", "workflow_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    root_id: int = Field(index=True)
+    workflow_id: str = Field(max_length=255)
+    blocked_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
+    )
+
+
+class Event(SQLModel, table=True):
+    """Something users should hear about (`output_path_inaccessible`, …).
+
+    Written once per occurrence; notification channels will consume them.
+    """
+
+    __tablename__ = "event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=64, index=True)
+    subject: str = Field(max_length=4096, description="What it is about (a path, …)")
+    detail: str = Field(default="", max_length=4000)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
+    )

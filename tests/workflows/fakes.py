@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import contracts as c
 
@@ -31,6 +32,10 @@ class FakeActivities:
     probes: list[c.ProbeSegmentInput] = field(default_factory=list)
     stream_end: asyncio.Event = field(default_factory=asyncio.Event)
     handles: list[Any] = field(default_factory=list)
+    # guard refusals the next record attempts raise, in order
+    refusals: list[ApplicationError] = field(default_factory=list)
+    # when set, a record attempt first waits for it, as for a recording slot
+    slot_free: asyncio.Event | None = None
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -78,7 +83,22 @@ class FakeActivities:
     @activity.defn(name=c.ACTIVITY_RECORD_STREAM)
     async def record_stream(self, inp: c.RecordInput) -> c.RecordResult:
         self.records.append(inp)
+        if self.refusals:
+            raise self.refusals.pop(0)
         handle = activity.client().get_workflow_handle(inp.workflow_id)
+        if self.slot_free is not None:
+            await handle.signal(
+                c.SIGNAL_RECORDING_WAIT,
+                c.RecordingWait(waiting_for=c.WaitReason.RECORDING_SLOT),
+            )
+            while not self.slot_free.is_set():
+                activity.heartbeat()
+                try:
+                    await asyncio.wait_for(self.slot_free.wait(), 0.2)
+                except TimeoutError:
+                    continue
+        if self.slot_free is not None or inp.announce_start:
+            await handle.signal(c.SIGNAL_RECORDING_WAIT, c.RecordingWait())
         n = self.segments_per_recording
         for index in range(inp.start_index, inp.start_index + n):
             await handle.signal(

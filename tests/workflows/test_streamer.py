@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
@@ -238,3 +239,86 @@ async def test_detection_errors_back_off_without_failing(env, world):
     world.fail_detection = False
     await handle.signal(c.SIGNAL_CHECK_NOW)
     await eventually(lambda: state_is(handle, c.StreamerState.NOT_LIVE))
+
+
+# --- recording guards -----------------------------------------------------------------
+
+
+def refusal(kind: str, delay_secs: float | None = None) -> ApplicationError:
+    return ApplicationError(
+        f"refused by {kind}",
+        type=kind,
+        non_retryable=True,
+        next_retry_delay=timedelta(seconds=delay_secs) if delay_secs else None,
+    )
+
+
+async def waiting_for(handle: WorkflowHandle[Any, Any]) -> c.WaitReason | None:
+    return (await query(handle)).waiting_for
+
+
+async def test_a_refused_recording_stays_live_and_check_now_retries(env, world):
+    world.live = True
+    world.refusals = [refusal(c.ERROR_OUTPUT_PATH_INACCESSIBLE, 600)]
+    handle = await start(env, world)
+    await eventually(lambda: len(world.records) == 1)
+    await eventually(lambda: _is(waiting_for(handle), c.WaitReason.OUTPUT_ROOT))
+    status = await query(handle)
+    assert status.state == c.StreamerState.LIVE
+    assert status.session_id == 101
+    # the write gate's recovery signal: the backoff ends at once
+    await handle.signal(c.SIGNAL_CHECK_NOW, c.SignalInput(reason="root recovered"))
+    await eventually(lambda: len(world.records) == 2)
+    first, second = world.records
+    assert (first.announce_start, second.announce_start) == (False, True)
+    assert second.session_id == first.session_id
+    await eventually(lambda: _is(waiting_for(handle), None))
+    await eventually(lambda: len(world.probes) == 2)
+    assert len(world.opened) == 1
+
+
+# These run in real time: an earlier test's recording, cut off by terminating its
+# workflow, keeps the test server from skipping time for a while.
+async def test_a_refusal_backs_off_for_its_retry_delay(env, world):
+    world.live = True
+    world.refusals = [refusal(c.ERROR_ENGINE_CIRCUIT_OPEN, 2)]
+    handle = await start(env, world)
+    await eventually(lambda: _is(waiting_for(handle), c.WaitReason.ENGINE_BREAKER))
+    await asyncio.sleep(0.5)
+    assert len(world.records) == 1
+    await eventually(lambda: len(world.records) == 2, within=10)
+    await eventually(lambda: _is(waiting_for(handle), None))
+
+
+async def test_a_slot_wait_inside_the_activity_shows_in_the_state(env, world):
+    world.live = True
+    world.slot_free = asyncio.Event()
+    handle = await start(env, world)
+    await eventually(lambda: _is(waiting_for(handle), c.WaitReason.RECORDING_SLOT))
+    assert (await query(handle)).state == c.StreamerState.LIVE
+    assert world.probes == []
+    world.slot_free.set()
+    await eventually(lambda: _is(waiting_for(handle), None))
+    await eventually(lambda: len(world.probes) == 2)
+    assert len(world.records) == 1
+
+
+async def test_a_refused_session_ends_when_the_stream_does(env, world):
+    world.configs[1].policy.grace_secs = 1.0
+    world.live = True
+    world.refusals = [refusal(c.ERROR_NO_RECORDING_SLOT)]
+    handle = await start(env, world)
+    await eventually(lambda: len(world.records) == 1)
+    world.live = False
+    await eventually(lambda: len(world.closed) == 1, within=10)
+    await eventually(lambda: state_is(handle, c.StreamerState.NOT_LIVE))
+    assert world.checks >= 2  # the stream was checked again after the refusal
+    assert len(world.records) == 1
+    assert await waiting_for(handle) is None
+
+
+async def _is(value: Any, expected: Any) -> bool:
+    try:
+        return bool(await value == expected)
+    except RPCError:  # a query that lands in a continue-as-new transition
+        return False

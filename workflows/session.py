@@ -1,0 +1,212 @@
+"""One recording session of a streamer, run inside `StreamerWorkflow`.
+
+Open the session, record, keep it open through short drops (the grace window) and
+through guard refusals, then close it:
+
+    open ─► record ─┬─ ended/failed ──► grace window ─┬─ live again ──► record
+                    │                                  └─ not live ────► close
+                    └─ guard refusal ─► back off ─────► grace window …
+
+A guard refusal is a non-retryable `ApplicationError` of a type in
+`contracts.GUARD_ERRORS` (no recording slot, engine circuit open, output root
+inaccessible) with `next_retry_delay`. The session shows what it waits for
+(`waiting_for` in the state query), backs off that long (at least
+`GUARD_MIN_BACKOFF_SECS`; `check_now`, which the write gate sends on recovery, pause
+and stop end it early), then checks the stream is still live (for a fresh URL, or
+to end the session) and records again. The next attempt asks the activity to
+announce when the guards let it through, which clears `waiting_for`. Waiting for a
+slot mostly happens inside the activity, which says so with `recording_wait`.
+
+Deterministic: timers and activities only, through the `SessionHost` (the workflow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities import contracts as c
+    from workflows import options as o
+
+if TYPE_CHECKING:
+    from temporalio.workflow import ActivityHandle
+
+T = TypeVar("T")
+
+
+class SessionHost(Protocol):
+    """What a session needs from its streamer workflow."""
+
+    @property
+    def config(self) -> c.StreamerConfig: ...
+
+    @property
+    def interrupted(self) -> bool:
+        """Stop or pause was asked for."""
+        ...
+
+    async def check_live(self) -> c.LiveStatus | None: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    async def set_state(self, state: c.StreamerState) -> None: ...
+
+    async def store(self, name: str, arg: Any, result_type: type[T]) -> T: ...
+
+
+class RecordingSession:
+    """The state and steps of one session (see the module docstring).
+
+    Args:
+        host: the streamer workflow running it.
+    """
+
+    def __init__(self, host: SessionHost) -> None:
+        self.host = host
+        self.session_id: int | None = None
+        self.next_index = 0
+        self.segments_closed = 0
+        self.waiting_for: c.WaitReason | None = None
+        self._probes: list[ActivityHandle[c.ProbeSegmentResult]] = []
+
+    async def run(self, status: c.LiveStatus) -> None:
+        """Record the stream that `status` found live, until it really ends."""
+        host = self.host
+        opened = await host.store(
+            c.ACTIVITY_OPEN_SESSION,
+            c.OpenSessionInput(
+                streamer_id=host.config.streamer_id,
+                title=status.title,
+                start_time=workflow.now(),
+            ),
+            c.OpenSessionResult,
+        )
+        session_start = workflow.now()
+        self.session_id = opened.session_id
+        await host.set_state(c.StreamerState.LIVE)
+        live: c.LiveStatus | None = status
+        while live is not None and live.source is not None:
+            await self._record(live, live.source, opened.session_id, session_start)
+            if host.interrupted:
+                break
+            live = await self._grace_window()
+        self.waiting_for = None
+        await asyncio.gather(*self._probes, return_exceptions=True)
+        self._probes.clear()
+        await host.store(
+            c.ACTIVITY_CLOSE_SESSION,
+            c.CloseSessionInput(session_id=opened.session_id, end_time=workflow.now()),
+            c.CloseSessionResult,
+        )
+
+    def segment_closed(self, inp: c.SegmentClosed) -> None:
+        """A file of this session closed: count it and probe it."""
+        if inp.session_id != self.session_id:
+            return
+        self.segments_closed += 1
+        self.next_index = max(self.next_index, inp.index + 1)
+        self._probes.append(
+            workflow.start_activity(
+                c.ACTIVITY_PROBE_SEGMENT,
+                c.ProbeSegmentInput(
+                    session_id=inp.session_id, index=inp.index, file_path=inp.file_path
+                ),
+                task_queue=c.CPU_TASK_QUEUE,
+                start_to_close_timeout=o.PROBE_TIMEOUT,
+                retry_policy=o.PROBE_RETRY,
+                result_type=c.ProbeSegmentResult,
+            )
+        )
+
+    def recording_wait(self, inp: c.RecordingWait) -> None:
+        """The record activity waits for a guard, or got past them all."""
+        if inp.waiting_for != self.waiting_for:
+            workflow.logger.info(
+                "recording %s%s",
+                f"waits for {inp.waiting_for.value}" if inp.waiting_for else "starts",
+                f" ({inp.detail})" if inp.detail else "",
+            )
+        self.waiting_for = inp.waiting_for
+
+    async def _record(
+        self,
+        status: c.LiveStatus,
+        source: c.StreamSource,
+        session_id: int,
+        session_start: datetime,
+    ) -> None:
+        """Run one recording activity until it ends, is refused or must stop."""
+        host = self.host
+        cfg = host.config
+        handle = workflow.start_activity(
+            c.ACTIVITY_RECORD_STREAM,
+            c.RecordInput(
+                streamer_id=cfg.streamer_id,
+                streamer_name=cfg.name,
+                platform=cfg.platform,
+                session_id=session_id,
+                session_start=session_start,
+                title=status.title,
+                source=source,
+                start_index=self.next_index,
+                priority=cfg.priority,
+                policy=cfg.policy,
+                workflow_id=workflow.info().workflow_id,
+                announce_start=self.waiting_for is not None,
+            ),
+            task_queue=c.IO_TASK_QUEUE,
+            start_to_close_timeout=o.RECORD_TIMEOUT,
+            heartbeat_timeout=o.RECORD_HEARTBEAT_TIMEOUT,
+            retry_policy=o.RECORD_RETRY,
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            result_type=c.RecordResult,
+        )
+        await workflow.wait_condition(lambda: handle.done() or host.interrupted)
+        if not handle.done():
+            handle.cancel()
+        try:
+            result = await handle
+        except ActivityError as err:
+            await self._refused_or_failed(err)
+            return
+        self.waiting_for = None
+        self.next_index = max(self.next_index, result.next_index)
+        workflow.logger.info("recording stopped: %s", result.reason)
+
+    async def _refused_or_failed(self, err: ActivityError) -> None:
+        cause = err.cause
+        if not isinstance(cause, ApplicationError) or cause.type not in c.GUARD_ERRORS:
+            workflow.logger.warning("recording ended with an error: %s", cause)
+            return
+        reason = c.GUARD_ERRORS[cause.type]
+        self.waiting_for = reason
+        delay = cause.next_retry_delay or timedelta(0)
+        secs = max(delay.total_seconds(), o.GUARD_MIN_BACKOFF_SECS)
+        workflow.logger.warning(
+            "recording held back by %s: %s; trying again in %.0f s",
+            reason.value,
+            cause.message,
+            secs,
+        )
+        await self.host.sleep(secs)
+
+    async def _grace_window(self) -> c.LiveStatus | None:
+        """After a drop, wait up to the grace window for the stream to come back."""
+        host = self.host
+        policy = host.config.policy
+        deadline = workflow.now() + timedelta(seconds=policy.grace_secs)
+        step = min(policy.poll_interval_secs, o.GRACE_POLL_MAX_SECS)
+        while not host.interrupted:
+            status = await host.check_live()
+            if status is not None and status.is_live:
+                return status
+            remaining = (deadline - workflow.now()).total_seconds()
+            if remaining <= 0:
+                break
+            await host.sleep(min(step, remaining))
+        return None
