@@ -106,7 +106,7 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         )
         platforms = PlatformActivities(http, default_registry())
         recording = RecordingActivities(
-            build_engines(http),
+            build_engines(http, stop_timeout_secs=settings.engine_stop_timeout_secs),
             settings.recordings_path,
             db,
             slots=RecordingSlots(

@@ -39,6 +39,11 @@ class WorkerSettings(BaseSettings):
     engine: EngineKind = EngineKind.NATIVE
     container: Container = Container.AUTO
     filename_template: str = DEFAULT_FILENAME_TEMPLATE
+    engine_stop_timeout_secs: float = Field(
+        default=10.0,
+        gt=0,
+        description="Time ffmpeg gets after SIGINT to finish its file (then SIGTERM)",
+    )
     graceful_shutdown_secs: float = Field(
         default=30.0, gt=0, description="Time recordings get to finalise on shutdown"
     )

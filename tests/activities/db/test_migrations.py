@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlmodel import Session
 
 from activities.db import crud, make_engine, migrate
@@ -58,11 +59,16 @@ def test_streamer_settings_upgrade_keeps_rows(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_head_is_the_streamer_settings_revision(tmp_path: Path) -> None:
+def test_migrate_reaches_the_single_head(tmp_path: Path) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    scripts = ScriptDirectory.from_config(cfg)
+    (head,) = scripts.get_heads()  # one linear chain, no branches
+    assert "0002_streamer_settings" in {r.revision for r in scripts.walk_revisions()}
     engine = make_engine(f"sqlite:///{tmp_path}/new.db")
     migrate(engine)
     migrate(engine)  # idempotent
     with engine.connect() as conn:
         version = conn.execute(sa.text("SELECT version_num FROM alembic_version"))
-        assert version.scalar() == "0002_streamer_settings"
+        assert version.scalar() == head
     engine.dispose()

@@ -1,0 +1,139 @@
+"""The ffmpeg engine: ffmpeg reads the HLS or HTTP-FLV URL and copies it into files.
+
+ffmpeg opens the stream with the source's headers (`-headers`, `-user_agent`) and
+proxy (`-http_proxy`, HTTP proxies only), a network timeout (`-rw_timeout`) and the
+reconnect flags that suit a live stream: reconnect a dropped connection, also on a
+body of unknown length, for at most a couple of seconds, and never at a clean end
+(a live stream that ends is over). HLS master playlists are followed by ffmpeg's
+demuxer, which records its highest-resolution variant.
+
+Everything after the input (segment files, progress, splitting, stopping) is shared
+with the streamlink engine and lives in `activities.engines.remux`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from activities.contracts import StreamKind
+from activities.engines.process import StopTimeouts
+from activities.engines.remux import RemuxInput, RemuxSettings, remux
+from activities.errors import RecorderProcessError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from activities.contracts import StreamSource
+    from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
+
+RECONNECT_DELAY_MAX_SECS = 2
+
+
+def input_args(
+    source: StreamSource, *, rw_timeout_secs: float, at_live_edge: bool = False
+) -> list[str]:
+    """ffmpeg's input options for reading `source.url` over HTTP.
+
+    Args:
+        source: the stream, with its headers and proxy.
+        rw_timeout_secs: give up on a read or write that makes no progress this long.
+        at_live_edge: start HLS at the playlist's last segment, not three back
+            (after a size cut, to repeat as little as possible).
+
+    Returns:
+        Options ending with `-i URL`.
+
+    Raises:
+        RecorderProcessError: the proxy is not an HTTP proxy (ffmpeg has no SOCKS).
+    """
+    args = [
+        "-rw_timeout",
+        str(round(rw_timeout_secs * 1_000_000)),
+        "-reconnect",
+        "1",
+        "-reconnect_streamed",
+        "1",
+        "-reconnect_delay_max",
+        str(RECONNECT_DELAY_MAX_SECS),
+    ]
+    headers = dict(source.headers)
+    agent = next((k for k in headers if k.lower() == "user-agent"), None)
+    if agent is not None:
+        args += ["-user_agent", headers.pop(agent)]
+    if headers:
+        args += ["-headers", "".join(f"{k}: {v}\r\n" for k, v in headers.items())]
+    if source.proxy:
+        if not source.proxy.lower().startswith("http://"):
+            raise RecorderProcessError(
+                f"ffmpeg only supports http:// proxies, not {source.proxy!r}: "
+                "use the streamlink engine"
+            )
+        args += ["-http_proxy", source.proxy]
+    if at_live_edge and source.kind == StreamKind.HLS:
+        args += ["-live_start_index", "-1"]
+    return [*args, "-i", source.url]
+
+
+class FfmpegEngine:
+    """Records HLS and HTTP-FLV streams by running ffmpeg on the URL (`-c copy`).
+
+    One instance serves both transports and any number of concurrent recordings.
+
+    Args:
+        ffmpeg: the ffmpeg binary (`activities.tools.ffmpeg_executable()`).
+        interrupt_timeout_secs: on a stop, time ffmpeg gets after SIGINT to write
+            its trailer before SIGTERM.
+        terminate_timeout_secs: time after SIGTERM before SIGKILL.
+        rw_timeout_secs: ffmpeg's network timeout (`-rw_timeout`).
+        stall_timeout_secs: no new media for this long ends the recording
+            (`stalled`), or fails it when nothing was recorded at all.
+        progress_interval_secs: least time between two `sink.progressed` calls.
+    """
+
+    def __init__(
+        self,
+        ffmpeg: Path,
+        *,
+        interrupt_timeout_secs: float = 10.0,
+        terminate_timeout_secs: float = 5.0,
+        rw_timeout_secs: float = 15.0,
+        stall_timeout_secs: float = 30.0,
+        progress_interval_secs: float = 1.0,
+    ) -> None:
+        self.settings = RemuxSettings(
+            ffmpeg=ffmpeg,
+            stop=StopTimeouts(
+                interrupt_secs=interrupt_timeout_secs,
+                terminate_secs=terminate_timeout_secs,
+            ),
+            stall_timeout_secs=stall_timeout_secs,
+            progress_interval_secs=progress_interval_secs,
+        )
+        self.rw_timeout_secs = rw_timeout_secs
+
+    async def record(
+        self,
+        source: StreamSource,
+        plan: OutputPlan,
+        sink: SegmentSink,
+        stats: RecordingStats,
+    ) -> str:
+        """Record until the stream ends (`ended`) or stalls (`stalled`).
+
+        Raises:
+            StreamUnavailableError: ffmpeg could not open the URL, or got no media.
+            RecorderProcessError: ffmpeg failed otherwise; its last stderr lines
+                are in the message.
+            asyncio.CancelledError: after ffmpeg finished the current file.
+        """
+
+        def inputs(after_cut: bool) -> RemuxInput:
+            return RemuxInput(
+                input_args(
+                    source,
+                    rw_timeout_secs=self.rw_timeout_secs,
+                    at_live_edge=after_cut,
+                )
+            )
+
+        return await remux(self.settings, inputs, source, plan, sink, stats)

@@ -1,0 +1,281 @@
+"""ffmpeg remuxing a live stream into segment files: the output half of the ffmpeg and
+streamlink engines, kept in one place (with `remux_run`, one ffmpeg process, and
+`remux_files`, the files it writes and the reports on them).
+
+One ffmpeg run copies the stream (`-c copy`) through its segment muxer:
+
+    ffmpeg ... -c copy -f segment -segment_format F -segment_time N
+        -reset_timestamps 1 -segment_list pipe:FD -segment_list_type csv
+        -progress pipe:1 DIR/.srec-TOKEN-%06d.EXT
+
+* Names. ffmpeg numbers its files itself, so it writes hidden staging names in the
+  directory of the first final path. As soon as a staging file appears (checked every
+  `remux_run.TICK_SECS`) it is renamed to `plan.path_for(index, ext)` and only then
+  is `sink.opened` told, so a segment row always names the file on disk. ffmpeg keeps
+  writing through its open descriptor; none of the muxers used here reopens a file by
+  name (MP4 `faststart` would, one reason it is not used).
+* Closes. The segment muxer writes `name,start,end` to the list pipe as soon as a
+  file's trailer is flushed, before it opens the next file, so `sink.closed` hears of
+  each file at once, with its size from `stat` and `end - start` as its duration,
+  while ffmpeg writes on: pipelines start while the recording continues.
+* Progress. `-progress pipe:1` gives the media time (`out_time_us`) and `speed`;
+  sizes come from `stat`. Each tick updates `RecordingStats` (the heartbeat only
+  reads it), calls `sink.progressed` at most every `progress_interval_secs`, and
+  watches for a stall: no new media for `stall_timeout_secs` stops ffmpeg (`stalled`).
+* Splitting by duration is the segment muxer's, at the first keyframe at or after
+  `max_duration_secs`: no gap, no overlap.
+* Splitting by size restarts ffmpeg once the open file reaches `max_size_bytes` (the
+  segment muxer cannot cut by size): the file is finished with SIGINT, as on a stop,
+  overshooting by up to a tick's worth of stream, and a new run reconnects, HLS at
+  the playlist's last segment. Upstream timestamps are not kept
+  (`-reset_timestamps`), so nothing repairs the seam. Measured on loopback (the
+  tests/fakes streams: 1 s HLS segments, 1 s GOP, a 2-core machine), between the last
+  frame of one file and the first of the next:
+    - ffmpeg, HLS: 0.1 s lost (the new run starts at the next segment boundary);
+    - ffmpeg, HTTP-FLV: 0.4 s lost (reconnect, then the next keyframe: a server that
+      starts new clients at a cached GOP repeats up to a GOP instead);
+    - streamlink: 0.1-1.1 s lost on HLS, 1.7 s on HTTP-FLV (streamlink's start-up,
+      about 1.2 s, comes on top).
+  With longer HLS segments the seam is up to one segment either way: repeated when
+  no new segment appeared during the restart, lost when ffmpeg stopped halfway
+  through one. A stream that ends during the restart is read again from the start
+  of its last playlist window (both readers play an ended playlist from its start).
+  Duration splits cost none of this: prefer them, with a size limit as a safety net.
+* Stops (cancel, size restart, stall) go through `ProcessGroup`'s ladder: SIGINT, on
+  which ffmpeg writes the trailer of the open file (MP4 and MKV stay playable), then
+  SIGTERM and SIGKILL. The last file is reported closed either way.
+* Containers: `ts` (mpegts), `flv`, `mkv` (matroska) and `mp4`, written fragmented
+  (`frag_keyframe+empty_moov`): playable after SIGINT like any MP4, and up to its
+  last complete fragment after a SIGKILL, a power cut, or when a retry truncates it
+  to the size its row last confirmed.
+
+`plan.resume_marker` is not used: ffmpeg starts at the live edge, so a retry
+continues from whatever the stream offers then.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from activities.contracts import Container, StreamKind
+from activities.engines.process import StopTimeouts
+from activities.engines.remux_files import SegmentFiles
+from activities.engines.remux_run import SIZE_CUT, STALLED, FfmpegRun
+from activities.errors import RecorderProcessError, StreamUnavailableError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+
+    from activities.contracts import StreamSource
+    from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
+
+log = logging.getLogger(__name__)
+
+# the segment muxer always cuts at some duration: "never" is a billion seconds
+NO_SPLIT_SECS = 1_000_000_000
+# Options of the muxer inside the segment muxer. `flush_packets`: ffmpeg would keep
+# 100s of KiB of a file in memory, so its size on disk (what progress reports and size
+# splits read) lagged by seconds; flushed per packet, every file on disk ends at a
+# packet, tag, fragment or cluster boundary, the consistent cut `progressed` promises.
+# MP4 is fragmented (see the module docstring). Matroska keeps a whole cluster in
+# memory, 5 s by default: 1 s clusters keep what is on disk close to what was received.
+_MUXER_OPTIONS = {
+    "mp4": "flush_packets=1:movflags=+frag_keyframe+empty_moov+default_base_moof",
+    "matroska": "flush_packets=1:cluster_time_limit=1000",
+}
+_DEFAULT_MUXER_OPTIONS = "flush_packets=1"
+# what ffmpeg prints when it could not open or read its input at all
+_UNAVAILABLE = re.compile(
+    r"Error opening input|Server returned [45]|HTTP error [45]|Connection refused"
+    r"|Failed to resolve|timed out|Network is unreachable|End of file",
+    re.IGNORECASE,
+)
+
+_FORMATS: dict[Container, tuple[str, str]] = {
+    Container.TS: ("mpegts", "ts"),
+    Container.FLV: ("flv", "flv"),
+    Container.MKV: ("matroska", "mkv"),
+    Container.MP4: ("mp4", "mp4"),
+}
+
+
+def output_format(container: Container, kind: StreamKind) -> tuple[str, str]:
+    """The ffmpeg muxer and file extension for `container`.
+
+    Args:
+        container: the plan's container; `auto` keeps the transport's own.
+        kind: the stream's transport.
+
+    Returns:
+        `(muxer, extension)`, e.g. `("matroska", "mkv")`.
+    """
+    if container == Container.AUTO:
+        container = Container.TS if kind == StreamKind.HLS else Container.FLV
+    return _FORMATS[container]
+
+
+def output_args(
+    muxer: str, max_duration_secs: float, list_fd: int, pattern: str
+) -> list[str]:
+    """ffmpeg's output options: copy into segment files, report closes and progress.
+
+    Args:
+        muxer: the segment files' muxer (`output_format`).
+        max_duration_secs: cut after this much media; 0 = one file.
+        list_fd: descriptor ffmpeg writes a csv line to as each file closes.
+        pattern: the staging file pattern, with `%06d` for ffmpeg's file number.
+
+    Returns:
+        Options that follow the input's.
+    """
+    seconds = max_duration_secs if max_duration_secs > 0 else NO_SPLIT_SECS
+    # No -map: ffmpeg picks the best video and audio stream (the highest resolution
+    # of an HLS master playlist), by the codecs the pattern's extension implies.
+    return [
+        "-c",
+        "copy",
+        "-sn",
+        "-dn",
+        "-f",
+        "segment",
+        "-segment_format",
+        muxer,
+        "-segment_format_options",
+        _MUXER_OPTIONS.get(muxer, _DEFAULT_MUXER_OPTIONS),
+        "-segment_time",
+        f"{seconds:.3f}",
+        "-reset_timestamps",
+        "1",
+        "-segment_list",
+        f"pipe:{list_fd}",
+        "-segment_list_type",
+        "csv",
+        "-progress",
+        "pipe:1",
+        pattern,
+    ]
+
+
+@dataclass(frozen=True)
+class RemuxSettings:
+    """What the ffmpeg-based engines share.
+
+    Attributes:
+        ffmpeg: the ffmpeg binary.
+        stop: the stop ladder's waits.
+        stall_timeout_secs: no new media for this long stops the recording.
+        progress_interval_secs: least time between two `sink.progressed` calls.
+    """
+
+    ffmpeg: Path
+    stop: StopTimeouts = field(default_factory=StopTimeouts)
+    stall_timeout_secs: float = 30.0
+    progress_interval_secs: float = 1.0
+
+
+@dataclass(frozen=True)
+class RemuxInput:
+    """Where ffmpeg reads the stream: a URL, or the stdout of a feeder program.
+
+    Attributes:
+        args: ffmpeg's input options, ending with `-i URL` (or `-i pipe:0`).
+        feeder: a program whose stdout becomes ffmpeg's stdin, if any.
+        feeder_name: the feeder's name in logs and messages.
+    """
+
+    args: Sequence[str]
+    feeder: Sequence[str] | None = None
+    feeder_name: str = "feeder"
+
+
+async def remux(
+    settings: RemuxSettings,
+    inputs: Callable[[bool], RemuxInput],
+    source: StreamSource,
+    plan: OutputPlan,
+    sink: SegmentSink,
+    stats: RecordingStats,
+) -> str:
+    """Record through ffmpeg until the stream ends; the body of `Engine.record`.
+
+    Args:
+        settings: the engine's settings.
+        inputs: where each ffmpeg run reads the stream; its argument is True for a
+            run that continues after a size cut, which should start as close to
+            the live edge as it can.
+        source: the stream (for messages and the container's default).
+        plan: where files go and when to cut them.
+        sink: told as files open, grow and close.
+        stats: kept current for the heartbeat.
+
+    Returns:
+        `ended` (ffmpeg finished, or the stream was gone after a size cut) or
+        `stalled` (no media for `stall_timeout_secs`).
+
+    Raises:
+        StreamUnavailableError: the input could not be opened, or gave no media.
+        RecorderProcessError: ffmpeg (or the feeder) failed otherwise.
+        asyncio.CancelledError: after ffmpeg finished the current file.
+    """
+    muxer, ext = output_format(plan.container, source.kind)
+    files = SegmentFiles(
+        plan,
+        ext,
+        sink,
+        stats,
+        progress_interval_secs=settings.progress_interval_secs,
+    )
+    after_cut = False
+    while True:
+        inp = inputs(after_cut)
+
+        def argv_for(list_fd: int, pattern: str, inp: RemuxInput = inp) -> list[str]:
+            return [
+                str(settings.ffmpeg),
+                "-nostdin",
+                "-hide_banner",
+                "-loglevel",
+                "warning",
+                *inp.args,
+                *output_args(muxer, plan.max_duration_secs, list_fd, pattern),
+            ]
+
+        run = FfmpegRun(
+            files, settings, url=source.url, max_size_bytes=plan.max_size_bytes
+        )
+        await run.start(argv_for, inp.feeder, inp.feeder_name)
+        await run.follow()
+        if run.stop_reason != SIZE_CUT:
+            return _outcome(run, files, source, settings, after_cut=after_cut)
+        log.info("file %d reached its size: restarting ffmpeg", files.next_index - 1)
+        after_cut = True
+
+
+def _outcome(
+    run: FfmpegRun,
+    files: SegmentFiles,
+    source: StreamSource,
+    settings: RemuxSettings,
+    *,
+    after_cut: bool,
+) -> str:
+    if run.stop_reason == STALLED:
+        if not files.produced:
+            raise StreamUnavailableError(
+                f"no media from {source.url} within "
+                f"{settings.stall_timeout_secs:g} s ({run.failure()})"
+            )
+        return "stalled"
+    if run.exit_code == 0:
+        return "ended"
+    ffmpeg_said = "\n".join(run.ffmpeg.tail) if run.ffmpeg else ""
+    if not files.run_produced and _UNAVAILABLE.search(ffmpeg_said):
+        if after_cut:
+            log.info("%s is gone after a size cut: %s", source.url, run.failure())
+            return "ended"
+        raise StreamUnavailableError(f"cannot read {source.url}: {run.failure()}")
+    raise RecorderProcessError(run.failure())
