@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,10 +49,11 @@ from activities.engines.base import (
     RecordingStats,
     SegmentState,
     finish_uncancelled,
+    plan_for,
 )
 from activities.errors import RecorderError, to_application_error
 from activities.guards import CircuitBreaker, WriteGate, breaker_key
-from activities.naming import NameFields, segment_path
+from activities.naming import NameFields
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -337,7 +338,6 @@ class RecordingActivities:
     def _plan(
         self, inp: RecordInput, start_index: int, marker: int | None
     ) -> OutputPlan:
-        policy = inp.policy
         fields = NameFields(
             streamer=inp.streamer_name,
             title=inp.title,
@@ -345,24 +345,12 @@ class RecordingActivities:
             streamer_id=inp.streamer_id,
             session_id=inp.session_id,
         )
-
-        def path_for(index: int, ext: str) -> Path:
-            return segment_path(
-                self.recordings_dir,
-                policy.filename_template,
-                fields,
-                created=datetime.now(UTC),
-                index=index,
-                ext=ext,
-            )
-
-        return OutputPlan(
-            path_for=path_for,
+        return plan_for(
+            self.recordings_dir,
+            inp.policy,
+            fields,
             start_index=start_index,
-            max_duration_secs=policy.max_segment_duration_secs,
-            max_size_bytes=policy.max_segment_size_bytes,
             resume_marker=marker,
-            container=policy.container,
         )
 
     async def _run(self, recording: Awaitable[str]) -> str:

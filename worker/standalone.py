@@ -19,14 +19,13 @@ import logging
 import os
 import signal
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from activities.contracts import StreamSelection
-from activities.engines.base import DropSmallSegments, OutputPlan, RecordingStats
+from activities.engines.base import DropSmallSegments, RecordingStats, plan_for
 from activities.engines.table import build_engines
 from activities.errors import RecorderError, UnsupportedUrlError
-from activities.naming import NameFields, segment_path
+from activities.naming import NameFields
 from activities.platforms import default_registry
 from worker.console import ConsoleSink
 from worker.http_client import build_http
@@ -150,22 +149,7 @@ async def _record(
     policy = options.policy
     fields = NameFields(streamer=name, title=title, platform=platform)
 
-    def path_for(index: int, ext: str) -> Path:
-        return segment_path(
-            options.out,
-            policy.filename_template,
-            fields,
-            created=datetime.now(UTC),
-            index=index,
-            ext=ext,
-        )
-
-    plan = OutputPlan(
-        path_for=path_for,
-        max_duration_secs=policy.max_segment_duration_secs,
-        max_size_bytes=policy.max_segment_size_bytes,
-        container=policy.container,
-    )
+    plan = plan_for(options.out, policy, fields)
     stats = RecordingStats()
     sink = DropSmallSegments(ConsoleSink(console), policy.min_segment_size_bytes)
     console.started(

@@ -14,15 +14,18 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar
 
 from activities.contracts import Container, EngineKind, StreamKind
+from activities.naming import segment_path
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from pathlib import Path
 
-    from activities.contracts import StreamSource
+    from activities.contracts import RecordingPolicy, StreamSource
+    from activities.naming import NameFields
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,44 @@ class OutputPlan:
     max_size_bytes: int = 0
     resume_marker: int | None = None
     container: Container = Container.AUTO
+
+
+def plan_for(
+    root: Path,
+    policy: RecordingPolicy,
+    fields: NameFields,
+    *,
+    start_index: int = 0,
+    resume_marker: int | None = None,
+) -> OutputPlan:
+    """The output plan a recording policy asks for: file names, splits, container.
+
+    Args:
+        root: the recordings root the file-name template is rendered under.
+        policy: the streamer's recording policy.
+        fields: what the file names may say about the recording.
+        start_index: index of the first file.
+        resume_marker: where an earlier attempt stopped (see `OutputPlan`).
+    """
+
+    def path_for(index: int, ext: str) -> Path:
+        return segment_path(
+            root,
+            policy.filename_template,
+            fields,
+            created=datetime.now(UTC),
+            index=index,
+            ext=ext,
+        )
+
+    return OutputPlan(
+        path_for=path_for,
+        start_index=start_index,
+        max_duration_secs=policy.max_segment_duration_secs,
+        max_size_bytes=policy.max_segment_size_bytes,
+        resume_marker=resume_marker,
+        container=policy.container,
+    )
 
 
 @dataclass

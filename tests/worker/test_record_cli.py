@@ -12,11 +12,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 
-from activities.contracts import EngineKind
-from activities.engines.table import build_engines
 from tests.fakes.live_flv import LiveFlvServer
 from tests.fakes.live_hls import LiveHls, assert_playable
 from worker.record_cli import parse_duration, parse_header, parse_size
@@ -221,21 +218,6 @@ def test_unrecordable_url_is_a_clear_message(
     assert srec.proc.returncode == code
     assert message in srec.stderr
     assert set(recorded(tmp_path)) == {srec.stdout_path, srec.stderr_path}
-
-
-async def test_unavailable_engine_exits_2(tmp_path: Path) -> None:
-    async with httpx.AsyncClient() as http:
-        offered = build_engines(http)
-    missing = [kind for kind in EngineKind if kind not in offered]
-    if not missing:
-        pytest.skip("every engine kind is available")
-    srec = run_srec(
-        tmp_path,
-        "http://127.0.0.1:9/x.flv",
-        *("--engine", missing[0].value, "--out", str(tmp_path)),
-    )
-    assert srec.proc.returncode == 2
-    assert f"engine {missing[0].value} is not available" in srec.stderr
 
 
 @pytest.mark.parametrize(
