@@ -18,12 +18,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from activities.engines.flv_fix import FlvInputError, analyze_flv, fix_flv
+from activities.engines.flv.fix import FlvInputError, analyze_flv, fix_flv
 
 if TYPE_CHECKING:
     from typing import TextIO
 
-    from activities.engines.flv_fix import FlvFixReport
+    from activities.engines.flv.fix import FlvFixReport
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from activities.contracts import EngineKind, StreamKind
-from activities.engines.ffmpeg import FfmpegEngine
 from activities.engines.flv import FlvEngine
 from activities.engines.hls import HlsEngine
-from activities.engines.streamlink import StreamlinkEngine
+from activities.engines.remux.ffmpeg import FfmpegEngine
+from activities.engines.remux.streamlink import StreamlinkEngine
 from activities.tools import ffmpeg_executable, find_executable
 
 if TYPE_CHECKING:

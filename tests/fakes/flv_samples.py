@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from activities.engines.flv_amf import (
+from activities.engines.flv.amf import (
     AmfDate,
     AmfEcmaArray,
     AmfObject,
@@ -29,7 +29,7 @@ from activities.engines.flv_amf import (
     decode_all,
     encode_all,
 )
-from activities.engines.flv_tags import (
+from activities.engines.flv.tags import (
     TAG_AUDIO,
     TAG_SCRIPT,
     TAG_VIDEO,

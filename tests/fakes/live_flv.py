@@ -22,7 +22,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
-from activities.engines.flv_tags import FlvHeader, FlvParser, FlvTag
+from activities.engines.flv.tags import FlvHeader, FlvParser, FlvTag
 from tests.fakes.background import BackgroundFake
 
 if TYPE_CHECKING:

@@ -171,7 +171,8 @@ def test_sigterm_finalises_flv_with_json_progress(tmp_path: Path, ffmpeg: Path) 
 
 def test_stream_end_exits_0(tmp_path: Path, ffmpeg: Path) -> None:
     out = tmp_path / "out"
-    with LiveFlvServer(ffmpeg, duration_secs=4) as server:
+    # longer than `srec` takes to start on a loaded 2-core machine
+    with LiveFlvServer(ffmpeg, duration_secs=10) as server:
         srec = run_srec(tmp_path, server.url, "--out", str(out))
     assert srec.proc.returncode == 0, srec.stderr
     assert srec.stdout.splitlines()[-1].startswith("stream ended: ")

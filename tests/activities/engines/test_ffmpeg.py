@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from activities.contracts import Container, StreamKind, StreamSource
-from activities.engines.ffmpeg import FfmpegEngine, input_args
+from activities.engines.remux.ffmpeg import FfmpegEngine, input_args
 from activities.errors import RecorderProcessError, StreamUnavailableError
 from tests.fakes.media_check import (
     EXTENSIONS,

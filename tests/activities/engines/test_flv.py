@@ -12,7 +12,7 @@ import pytest
 from activities.contracts import StreamKind, StreamSource
 from activities.engines.base import RecordingStats
 from activities.engines.flv import FlvEngine
-from activities.engines.flv_tags import (
+from activities.engines.flv.tags import (
     TAG_SCRIPT,
     TAG_VIDEO,
     FlvFormatError,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from activities.engines.flv_amf import (
+from activities.engines.flv.amf import (
     UNDEFINED,
     AmfDate,
     AmfEcmaArray,
@@ -21,7 +21,7 @@ from activities.engines.flv_amf import (
     encode,
     encode_all,
 )
-from activities.engines.flv_tags import FlvParser, FlvTag
+from activities.engines.flv.tags import FlvParser, FlvTag
 from tests.fakes.flv_samples import RESOURCES, read_sample, script_values
 
 

@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from activities.engines.flv_fix import (
+from activities.engines.flv.fix import (
     FlvFixReport,
     FlvInputError,
     analyze_flv,
     fix_flv,
     output_path,
 )
-from activities.engines.flv_tags import FlvParser
+from activities.engines.flv.tags import FlvParser
 from tests.fakes.flv_samples import RESOURCES, sample_to_flv
 
 if TYPE_CHECKING:

@@ -6,14 +6,14 @@ import math
 
 import pytest
 
-from activities.engines.flv_amf import AmfEcmaArray, AmfObject, decode_all, encode_all
-from activities.engines.flv_meta import (
+from activities.engines.flv.amf import AmfEcmaArray, AmfObject, decode_all, encode_all
+from activities.engines.flv.meta import (
     KeyframeIndex,
     metadata_body,
     parse_metadata,
     synthesise_metadata,
 )
-from activities.engines.flv_tags import TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, FlvTag
+from activities.engines.flv.tags import TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, FlvTag
 
 
 def script(*values: object) -> FlvTag:

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from activities.engines.flv_amf import AmfEcmaArray, encode_all
-from activities.engines.flv_repair import (
+from activities.engines.flv.amf import AmfEcmaArray, encode_all
+from activities.engines.flv.repair import (
     MAX_GROUP_BYTES,
     DataGroup,
     EndTag,
@@ -16,7 +16,7 @@ from activities.engines.flv_repair import (
     FlvRepair,
     Prelude,
 )
-from activities.engines.flv_tags import TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, FlvTag
+from activities.engines.flv.tags import TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, FlvTag
 
 AVC = FlvTag(TAG_VIDEO, 0, b"\x17\x00\x00\x00\x00avc-config-1")
 AVC_2 = FlvTag(TAG_VIDEO, 0, b"\x17\x00\x00\x00\x00avc-config-2")

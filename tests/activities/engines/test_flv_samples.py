@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import av
 import pytest
 
-from activities.engines.flv_fix import fix_flv
-from activities.engines.flv_tags import FlvHeader, FlvParser, FlvTag
+from activities.engines.flv.fix import fix_flv
+from activities.engines.flv.tags import FlvHeader, FlvParser, FlvTag
 from tests.fakes.flv_samples import (
     BAD,
     GOOD,
@@ -37,7 +37,7 @@ from tests.fakes.flv_samples import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from activities.engines.flv_fix import FlvFixReport
+    from activities.engines.flv.fix import FlvFixReport
 
 # NAL unit type → the oracle's name
 _NAL_NAMES = {1: "CodedSliceOfANonIdrPicture", 5: "CodedSliceOfAnIdrPicture"}

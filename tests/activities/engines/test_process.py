@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from activities.engines.process import ProcessGroup, StopTimeouts
 from activities.errors import RecorderProcessError
+from activities.process import ProcessGroup, StopTimeouts
 
 QUICK = StopTimeouts(interrupt_secs=0.3, terminate_secs=0.3, kill_secs=2.0)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from activities.contracts import Container, StreamKind
-from activities.engines.remux import output_args, output_format
+from activities.engines.remux.output import output_args, output_format
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from activities.contracts import Container, StreamKind, StreamSelection, StreamSource
-from activities.engines.streamlink import (
+from activities.engines.remux.streamlink import (
     StreamlinkEngine,
     quality_spec,
     streamlink_args,

@@ -6,7 +6,7 @@ streamlink reads the stream (`hls://` for HLS, `httpstream://` for HTTP-FLV, so 
 plugin is involved: extractors resolved the URL already) with the source's headers
 and proxy, and writes it to its stdout, which is ffmpeg's stdin. From there on
 everything (segment files, progress, splitting, stopping) is the ffmpeg engine's code
-in `activities.engines.remux`.
+in `activities.engines.remux.output`.
 
 The CLI rather than the Python API: both programs run in one process group, so the
 stop ladder (SIGINT, on which streamlink closes the stream and ffmpeg writes its
@@ -23,8 +23,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from activities.contracts import StreamKind
-from activities.engines.process import StopTimeouts
-from activities.engines.remux import RemuxInput, RemuxSettings, remux
+from activities.engines.remux.output import RemuxInput, RemuxSettings, remux
+from activities.process import StopTimeouts
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from activities.engines.base import finish_uncancelled
-from activities.engines.process import ProcessGroup
+from activities.process import ProcessGroup
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from activities.engines.process import Child
-    from activities.engines.remux import RemuxSettings
-    from activities.engines.remux_files import SegmentFiles
+    from activities.engines.remux.files import SegmentFiles
+    from activities.engines.remux.output import RemuxSettings
+    from activities.process import Child
 
 log = logging.getLogger(__name__)
 

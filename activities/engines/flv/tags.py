@@ -9,7 +9,7 @@ The layout (Adobe FLV spec, annex E):
 
 `FlvParser` accepts the stream in chunks of any size (a tag may be split across
 network reads) and keeps at most one incomplete tag buffered. It knows nothing about
-files or HTTP: the repair stage (`flv_repair`) sits between it and the writer.
+files or HTTP: the repair stage (`repair`) sits between it and the writer.
 """
 
 from __future__ import annotations

@@ -37,12 +37,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, TypeAlias
 
-from activities.engines.flv_meta import parse_metadata, synthesise_metadata
-from activities.engines.flv_tags import TAG_AUDIO, TAG_VIDEO
+from activities.engines.flv.meta import parse_metadata, synthesise_metadata
+from activities.engines.flv.tags import TAG_AUDIO, TAG_VIDEO
 
 if TYPE_CHECKING:
-    from activities.engines.flv_amf import AmfEcmaArray
-    from activities.engines.flv_tags import FlvTag
+    from activities.engines.flv.amf import AmfEcmaArray
+    from activities.engines.flv.tags import FlvTag
 
 JUMP_THRESHOLD_MS = 50
 # Inside a group, a forward gap this long on one track ends the group, so that

@@ -1,6 +1,6 @@
 """ffmpeg remuxing a live stream into segment files: the output half of the ffmpeg and
-streamlink engines, kept in one place (with `remux_run`, one ffmpeg process, and
-`remux_files`, the files it writes and the reports on them).
+streamlink engines, kept in one place (with `run`, one ffmpeg process, and
+`files`, the files it writes and the reports on them).
 
 One ffmpeg run copies the stream (`-c copy`) through its segment muxer:
 
@@ -10,7 +10,7 @@ One ffmpeg run copies the stream (`-c copy`) through its segment muxer:
 
 * Names. ffmpeg numbers its files itself, so it writes hidden staging names in the
   directory of the first final path. As soon as a staging file appears (checked every
-  `remux_run.TICK_SECS`) it is renamed to `plan.path_for(index, ext)` and only then
+  `run.TICK_SECS`) it is renamed to `plan.path_for(index, ext)` and only then
   is `sink.opened` told, so a segment row always names the file on disk. ffmpeg keeps
   writing through its open descriptor; none of the muxers used here reopens a file by
   name (MP4 `faststart` would, one reason it is not used).
@@ -61,10 +61,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from activities.contracts import Container, StreamKind
-from activities.engines.process import StopTimeouts
-from activities.engines.remux_files import SegmentFiles
-from activities.engines.remux_run import SIZE_CUT, STALLED, FfmpegRun
+from activities.engines.remux.files import SegmentFiles
+from activities.engines.remux.run import SIZE_CUT, STALLED, FfmpegRun
 from activities.errors import RecorderProcessError, StreamUnavailableError
+from activities.process import StopTimeouts
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -8,7 +8,7 @@ body of unknown length, for at most a couple of seconds, and never at a clean en
 demuxer, which records its highest-resolution variant.
 
 Everything after the input (segment files, progress, splitting, stopping) is shared
-with the streamlink engine and lives in `activities.engines.remux`.
+with the streamlink engine and lives in `activities.engines.remux.output`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from activities.contracts import StreamKind
-from activities.engines.process import StopTimeouts
-from activities.engines.remux import RemuxInput, RemuxSettings, remux
+from activities.engines.remux.output import RemuxInput, RemuxSettings, remux
 from activities.errors import RecorderProcessError
+from activities.process import StopTimeouts
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -1,7 +1,7 @@
 """The native HTTP-FLV engine: stream the body, repair it, write `.flv` segments.
 
     HTTP body ─► FlvParser ─► FlvRepair ─► FlvOutput ─► files
-    (flv_tags)                (flv_repair)  (flv_writer)   └─► SegmentSink, stats
+    (tags)                    (repair)      (writer)       └─► SegmentSink, stats
 
 The repair stage is the one `srec flv fix` uses offline: timestamps rebased per
 file and kept monotonic, repeated sequence headers dropped, a new file on a changed
@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 import httpx
 
 from activities.engines.base import SegmentState
-from activities.engines.flv_meta import DEFAULT_KEYFRAME_SLOTS
-from activities.engines.flv_repair import DataGroup, FlvRepair
-from activities.engines.flv_tags import FlvFormatError, FlvHeader, FlvParser
-from activities.engines.flv_writer import FlvOutput
+from activities.engines.flv.meta import DEFAULT_KEYFRAME_SLOTS
+from activities.engines.flv.repair import DataGroup, FlvRepair
+from activities.engines.flv.tags import FlvFormatError, FlvHeader, FlvParser
+from activities.engines.flv.writer import FlvOutput
 from activities.errors import RecorderProcessError, StreamUnavailableError
 
 if TYPE_CHECKING:
@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 
     from activities.contracts import StreamSource
     from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
-    from activities.engines.flv_repair import RepairAction
-    from activities.engines.flv_tags import FlvTag
-    from activities.engines.flv_writer import FileEvent, FileInfo
+    from activities.engines.flv.repair import RepairAction
+    from activities.engines.flv.tags import FlvTag
+    from activities.engines.flv.writer import FileEvent, FileInfo
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from activities.engines.flv_amf import (
+from activities.engines.flv.amf import (
     AmfEcmaArray,
     AmfError,
     AmfObject,
@@ -31,10 +31,10 @@ from activities.engines.flv_amf import (
     decode_all,
     encode_all,
 )
-from activities.engines.flv_tags import SOUND_FORMAT_AAC
+from activities.engines.flv.tags import SOUND_FORMAT_AAC
 
 if TYPE_CHECKING:
-    from activities.engines.flv_tags import FlvTag
+    from activities.engines.flv.tags import FlvTag
 
 ON_METADATA = "onMetaData"
 DEFAULT_KEYFRAME_SLOTS = 2048

@@ -15,19 +15,19 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from activities.engines.flv_meta import (
+from activities.engines.flv.meta import (
     DEFAULT_KEYFRAME_SLOTS,
     KeyframeIndex,
     metadata_body,
 )
-from activities.engines.flv_repair import DataGroup, EndTag, FileBreak
-from activities.engines.flv_tags import TAG_HEADER_SIZE, TAG_SCRIPT, FlvHeader, FlvTag
+from activities.engines.flv.repair import DataGroup, EndTag, FileBreak
+from activities.engines.flv.tags import TAG_HEADER_SIZE, TAG_SCRIPT, FlvHeader, FlvTag
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from activities.engines.flv_repair import FixKind, Prelude, RepairAction
+    from activities.engines.flv.repair import FixKind, Prelude, RepairAction
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class FlvFileWriter:
     """Writes one file: header, onMetaData, sequence headers, then media.
 
     The onMetaData tag is rewritten in place on every `flush` and at `close` with
-    the duration, size and keyframe index so far (see `flv_meta`). File writes are
+    the duration, size and keyframe index so far (see `meta`). File writes are
     small appends to a buffered local file, not worth a thread hop per tag.
 
     Args:

@@ -1,6 +1,6 @@
 """Offline FLV repair: `fix` an existing recording into new files, or `analyze` it.
 
-Both run the recorder's own repair stage (`flv_repair`) over the file, so a file
+Both run the recorder's own repair stage (`repair`) over the file, so a file
 fixed offline gets exactly what a live recording gets. `analyze` writes nothing:
 its report lists the files `fix` would write.
 """
@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from pydantic import BaseModel, Field
 
-from activities.engines.flv_repair import FixKind, FlvRepair
-from activities.engines.flv_tags import FlvFormatError, FlvHeader, FlvParser
-from activities.engines.flv_writer import FlvOutput, OutputFile, open_file
+from activities.engines.flv.repair import FixKind, FlvRepair
+from activities.engines.flv.tags import FlvFormatError, FlvHeader, FlvParser
+from activities.engines.flv.writer import FlvOutput, OutputFile, open_file
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from activities.engines.flv_writer import FileEvent
+    from activities.engines.flv.writer import FileEvent
 
 READ_SIZE = 1 << 20
 
