@@ -173,7 +173,7 @@ def test_killed_worker_loses_no_recorded_data(stack, live):
     )
     live.end_stream()
     session = wait_until(
-        lambda: (s := only_session(api)) and s["end_time"] and s, 40, "the session end"
+        lambda: (s := only_session(api)) and s["end_time"] and s, 90, "the session end"
     )
     rows = check_recording(api, session)
     assert len(rows) >= len(before) + 2

@@ -310,7 +310,7 @@ async def test_a_refused_session_ends_when_the_stream_does(env, world):
     handle = await start(env, world)
     await eventually(lambda: len(world.records) == 1)
     world.live = False
-    await eventually(lambda: len(world.closed) == 1, within=10)
+    await eventually(lambda: len(world.closed) == 1, within=30)
     await eventually(lambda: state_is(handle, c.StreamerState.NOT_LIVE))
     assert world.checks >= 2  # the stream was checked again after the refusal
     assert len(world.records) == 1

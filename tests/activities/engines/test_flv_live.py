@@ -128,11 +128,12 @@ async def test_an_unusable_proxy_fails_clearly(tmp_path: Path) -> None:
 def check_durations_add_up(closed: list[SegmentState], stream_secs: float) -> None:
     """Each file's onMetaData agrees with its tags, and the files' durations sum
     to the part of the stream the recorder saw: never more than the stream, and
-    all but its start (the recorder joins at the keyframe after connecting)."""
+    all but its start (the recorder joins at the keyframe after connecting, later
+    on a loaded machine)."""
     for segment in closed:
         check_keyframe_index(segment.path.read_bytes())
     total = sum(s.duration_secs for s in closed)
-    assert stream_secs - 2.0 <= total <= stream_secs
+    assert stream_secs - 3.0 <= total <= stream_secs
 
 
 def live_source(server: LiveFlvServer) -> StreamSource:
