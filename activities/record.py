@@ -243,9 +243,7 @@ class RecordingActivities:
                 _DbSink(self.db, inp.session_id, inp.workflow_id),
                 policy.min_segment_size_bytes,
             )
-            reason = await self._run(
-                engine.record(source, plan, sink, stats), stats
-            )
+            reason = await self._run(engine.record(source, plan, sink, stats), stats)
             return RecordResult(
                 next_index=stats.next_index,
                 segments_closed=stats.segments_closed,
