@@ -2,7 +2,8 @@
 
 Modules, bottom up: `playlist` (lenient parsing into small models), `select` (variant
 ranking), `crypto` (AES-128), `cache` (load-once cache for keys and init sections),
-`fetch` (ordered, bounded concurrent downloads), `output` (files and splits),
+`http11` (segment bodies by `http.client` in threads), `fetch` (ordered, bounded
+concurrent downloads), `output` (files and splits),
 `poller` (following the playlist) and `engine` (the two tasks around them).
 """
 

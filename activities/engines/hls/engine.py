@@ -3,12 +3,15 @@
 Two tasks share one `OrderedWindow` of downloads. The poller (`poller`) reloads the
 playlist and queues each new segment once; the window fetches a few at a time
 (`fetch`); the writer takes them in media-sequence order and appends them to the
-output files (`output`). A segment that fails every try is skipped and counted;
-`gap_limit` consecutive ones end the recording as `stalled`.
+output files (`output`). Segment bodies, nearly all the bytes, travel by `http11`
+(blocking `http.client` in worker threads, off the event loop) when the client reaches
+the network itself; playlists, keys and init sections by httpx. A segment that
+fails every try is skipped and counted; `gap_limit` consecutive ones end the
+recording as `stalled`.
 
 Cancelling `record` cancels both tasks and the downloads, lets a file write in
-progress finish, closes the current file and re-raises. This package is pure asyncio
-and knows nothing of Temporal.
+progress finish, closes the current file and re-raises (a segment download in a
+thread is aborted, see `http11`). This package knows nothing of Temporal.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from activities.engines.hls.fetch import Fetched, OrderedWindow, SegmentFetcher
+from activities.engines.hls.http11 import LeanFetcher, usable_proxy
 from activities.engines.hls.output import Output, Piece
 from activities.engines.hls.poller import PlaylistPoller
 from activities.errors import RecorderProcessError
@@ -53,6 +57,10 @@ class HlsEngine:
             encoder restarted its numbering.
         request_timeout_secs: deadline of every single request.
         variant_tries: variants of a master playlist tried before giving up.
+        lean_fetch: segment bodies through `http11` (threads, `http.client`)
+            rather than httpx; None: whenever `http` reaches the network itself
+            (not a test's mock transport, not a client-wide proxy) and the
+            source's proxy, if any, is an http:// one.
         clock: monotonic clock in seconds, replaceable in tests.
         sleep: async sleep, replaceable in tests.
     """
@@ -70,6 +78,7 @@ class HlsEngine:
         restart_reloads: int = 3,
         request_timeout_secs: float = 30.0,
         variant_tries: int = 3,
+        lean_fetch: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -83,6 +92,7 @@ class HlsEngine:
         self.restart_reloads = restart_reloads
         self.request_timeout_secs = request_timeout_secs
         self.variant_tries = variant_tries
+        self.lean_fetch = lean_fetch
         self.clock = clock
         self.sleep = sleep
 
@@ -105,6 +115,29 @@ class HlsEngine:
         """
         async with self._client_for(source) as http:
             return await _Run(self, http, source, plan, sink, stats).run()
+
+    def lean_fetcher_for(self, source: StreamSource) -> LeanFetcher | None:
+        """The recording's threaded segment fetcher, or None to keep httpx."""
+        lean = self.lean_fetch
+        if lean is None:
+            # httpx keeps its transports private; a client built with a mock
+            # transport (tests) or a client-wide proxy (mounts) stays on httpx
+            lean = isinstance(
+                self.http._transport, httpx.AsyncHTTPTransport
+            ) and not any(self.http._mounts.values())
+        if not lean or not usable_proxy(source.proxy):
+            return None
+        timeout = self.http.timeout
+        return LeanFetcher(
+            # raw: the names as given (httpx's mapping view lowercases them)
+            {
+                k.decode("latin-1"): v.decode("latin-1")
+                for k, v in self.http.headers.raw
+            },
+            connect_timeout=timeout.connect or self.request_timeout_secs,
+            read_timeout=timeout.read or self.request_timeout_secs,
+            proxy=source.proxy,
+        )
 
     @contextlib.asynccontextmanager
     async def _client_for(
@@ -159,6 +192,7 @@ class _Run:
             retry_delay_secs=engine.retry_delay_secs,
             timeout_secs=engine.request_timeout_secs,
             sleep=engine.sleep,
+            lean=engine.lean_fetcher_for(source),
         )
         self.window: OrderedWindow[_Job] = OrderedWindow(engine.concurrency)
         self.poller = PlaylistPoller(

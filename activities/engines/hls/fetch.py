@@ -7,7 +7,8 @@ bounded by `limit` segments, whatever the playlist holds.
 
 `SegmentFetcher` downloads one segment with its init section and key, decrypts it,
 and retries; a segment that fails every try comes back without data, a gap the
-engine counts.
+engine counts. Segment bodies go through the lean threaded fetcher (`http11`) when
+the engine gives one, everything else through httpx.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ import httpx
 
 from activities.engines.hls import crypto
 from activities.engines.hls.cache import OnceCache
+from activities.engines.hls.http11 import LeanFetchError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
 
+    from activities.engines.hls.http11 import LeanFetcher
     from activities.engines.hls.playlist import ByteRange, InitSection, Key, Segment
 
 log = logging.getLogger(__name__)
@@ -137,6 +140,7 @@ class SegmentFetcher:
         retry_delay_secs: pause after failed attempt n is n times this.
         timeout_secs: a whole request (headers and body) must finish within this.
         sleep: async sleep, replaceable in tests.
+        lean: fetches segment bodies off the event loop; None: httpx does.
     """
 
     def __init__(
@@ -148,8 +152,10 @@ class SegmentFetcher:
         retry_delay_secs: float,
         timeout_secs: float,
         sleep: Callable[[float], Awaitable[None]],
+        lean: LeanFetcher | None = None,
     ) -> None:
         self.http = http
+        self.lean = lean
         self.headers = dict(headers)
         self.tries = max(1, tries)
         self.retry_delay_secs = retry_delay_secs
@@ -161,9 +167,11 @@ class SegmentFetcher:
         )
 
     def close(self) -> None:
-        """Forget cached keys and init sections."""
+        """Forget keys and init sections; close the lean fetcher's connections."""
         self.keys.close()
         self.inits.close()
+        if self.lean is not None:
+            self.lean.close()
 
     async def fetch(self, segment: Segment) -> Fetched:
         """Download, decrypt and return `segment`; never raises for network trouble.
@@ -198,7 +206,7 @@ class SegmentFetcher:
         init = None
         if segment.init is not None:
             init = await self.inits.get((segment.init, segment.key))
-        data = await self._get(segment.url, segment.byterange)
+        data = await self._get(segment.url, segment.byterange, bulk=True)
         if segment.key is not None:
             data = await self._decrypt(data, segment.key, segment.sequence)
         return Fetched(segment=segment, data=data, init=init)
@@ -226,8 +234,13 @@ class SegmentFetcher:
             data = await self._decrypt(data, key, 0)
         return data
 
-    async def _get(self, url: str, byterange: ByteRange | None) -> bytes:
+    async def _get(
+        self, url: str, byterange: ByteRange | None, *, bulk: bool = False
+    ) -> bytes:
         """GET `url` (or a byte range of it) within the request timeout.
+
+        Args:
+            bulk: a segment body, for the lean fetcher when there is one.
 
         Raises:
             _FetchFailed: a network error, a timeout, or a status other than 2xx.
@@ -237,15 +250,19 @@ class SegmentFetcher:
             headers = {**headers, "Range": byterange.header()}
         try:
             async with asyncio.timeout(self.timeout_secs):
-                response = await self.http.get(url, headers=headers)
+                if bulk and self.lean is not None:
+                    got = await self.lean.get(url, headers)
+                    status, body = got.status, got.body
+                else:
+                    response = await self.http.get(url, headers=headers)
+                    status, body = response.status_code, response.content
         except TimeoutError as err:
             raise _FetchFailed(f"no answer within {self.timeout_secs:g} s") from err
-        except (httpx.HTTPError, httpx.InvalidURL) as err:
+        except (httpx.HTTPError, httpx.InvalidURL, LeanFetchError) as err:
             raise _FetchFailed(repr(err)) from err
-        if response.status_code not in (200, 206):
-            raise _FetchFailed(f"HTTP {response.status_code}")
-        body = response.content
-        if byterange is not None and response.status_code == 200:
+        if status not in (200, 206):
+            raise _FetchFailed(f"HTTP {status}")
+        if byterange is not None and status == 200:
             # the server ignored Range and sent the whole resource
             end = byterange.offset + byterange.length
             if len(body) < end:
