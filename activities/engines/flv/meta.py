@@ -16,14 +16,24 @@ The keyframes object (the convention of yamdi, read by ffmpeg and most players):
 and `filepositions` removes two from `spacer`. When the slots run out the index
 keeps every other entry and doubles its spacing, so a long file stays seekable end
 to end, with coarser steps.
+
+Rewrites are cheap: `duration`, `filesize` and `keyframes` are always the last
+entries of the array, so the writer encodes the rest once per file and, on each
+update, only `metadata_tail` (two numbers, plus the keyframes object when it
+changed, which `KeyframeIndex` keeps encoded as it grows).
 """
 
 from __future__ import annotations
 
 import math
+import struct
 from typing import TYPE_CHECKING
 
 from activities.engines.flv.amf import (
+    NUMBER,
+    OBJECT,
+    OBJECT_END,
+    STRICT_ARRAY,
     AmfEcmaArray,
     AmfError,
     AmfObject,
@@ -53,6 +63,23 @@ _MANAGED_KEYS = frozenset(
         "haskeyframes",
     }
 )
+_NUMBER = struct.Struct(">Bd")
+_ARRAY_HEAD = struct.Struct(">BI")
+_NAN_NUMBER = _NUMBER.pack(NUMBER, math.nan)
+_END_OF_OBJECT = bytes((0, 0, OBJECT_END))
+
+
+def _key(name: str) -> bytes:
+    raw = name.encode()
+    return len(raw).to_bytes(2, "big") + raw
+
+
+_KEY_TIMES = _key("times")
+_KEY_POSITIONS = _key("filepositions")
+_KEY_SPACER = _key("spacer")
+_KEY_DURATION = _key("duration")
+_KEY_FILESIZE = _key("filesize")
+_KEY_KEYFRAMES = _key("keyframes")
 _AAC_SAMPLE_RATES = (
     96000,
     88200,
@@ -138,6 +165,11 @@ class KeyframeIndex:
         self._interval = KEYFRAME_MIN_INTERVAL_MS
         self.times_ms: list[int] = []
         self.positions: list[int] = []
+        # Bumped on every change, so a writer can skip an unchanged index.
+        self.version = 0
+        # The AMF0 Numbers of `times` and `filepositions`, appended as they grow.
+        self._times_amf = bytearray()
+        self._positions_amf = bytearray()
 
     def add(self, time_ms: int, position: int) -> None:
         """Record a keyframe unless one was recorded less than the spacing ago.
@@ -152,10 +184,43 @@ class KeyframeIndex:
             self.times_ms = self.times_ms[::2]
             self.positions = self.positions[::2]
             self._interval *= 2
+            self._reencode()
             if time_ms - self.times_ms[-1] < self._interval:
                 return
         self.times_ms.append(time_ms)
         self.positions.append(position)
+        self._times_amf += _NUMBER.pack(NUMBER, time_ms / 1000)
+        self._positions_amf += _NUMBER.pack(NUMBER, float(position))
+        self.version += 1
+
+    def _reencode(self) -> None:
+        self._times_amf = bytearray(
+            b"".join(_NUMBER.pack(NUMBER, t / 1000) for t in self.times_ms)
+        )
+        self._positions_amf = bytearray(
+            b"".join(_NUMBER.pack(NUMBER, float(p)) for p in self.positions)
+        )
+        self.version += 1
+
+    def encode(self) -> bytes:
+        """The AMF0 encoding of `to_amf()`, from the entries kept encoded."""
+        count = len(self.times_ms)
+        spare = 2 * (self.slots - count)
+        return b"".join(
+            (
+                bytes((OBJECT,)),
+                _KEY_TIMES,
+                _ARRAY_HEAD.pack(STRICT_ARRAY, count),
+                self._times_amf,
+                _KEY_POSITIONS,
+                _ARRAY_HEAD.pack(STRICT_ARRAY, count),
+                self._positions_amf,
+                _KEY_SPACER,
+                _ARRAY_HEAD.pack(STRICT_ARRAY, spare),
+                _NAN_NUMBER * spare,
+                _END_OF_OBJECT,
+            )
+        )
 
     def to_amf(self) -> AmfObject:
         """The `keyframes` object, padded to the same size whatever its fill."""
@@ -177,7 +242,7 @@ def metadata_body(
 
     The body's size depends only on `properties` and the index's slot count, never
     on the values of duration, size or keyframes: the writer relies on it to
-    rewrite the tag in place.
+    rewrite the tag in place. It ends with `metadata_tail` of the same values.
 
     Args:
         properties: the stream's metadata (managed keys are replaced).
@@ -197,3 +262,39 @@ def metadata_body(
         meta["keyframes"] = index.to_amf()
     values: list[AmfValue] = [ON_METADATA, meta]
     return encode_all(values)
+
+
+def metadata_tail(
+    *, duration_ms: int, file_size: int, index: KeyframeIndex | None
+) -> bytes:
+    """The end of `metadata_body`: what changes as a file grows.
+
+    `duration`, `filesize`, `keyframes` and the array's end marker, byte for byte as
+    `metadata_body` encodes them (its last entries), without encoding the rest.
+    It starts with `metadata_numbers`.
+
+    Args:
+        duration_ms: media duration of the file so far.
+        file_size: size of the file so far, in bytes.
+        index: the keyframe index, or None when the body has none.
+
+    Returns:
+        The bytes to write over the end of the body.
+    """
+    parts = [metadata_numbers(duration_ms=duration_ms, file_size=file_size)]
+    if index is not None:
+        parts += (_KEY_KEYFRAMES, index.encode())
+    parts.append(_END_OF_OBJECT)
+    return b"".join(parts)
+
+
+def metadata_numbers(*, duration_ms: int, file_size: int) -> bytes:
+    """The start of `metadata_tail`: `duration` and `filesize`, keys included."""
+    return b"".join(
+        (
+            _KEY_DURATION,
+            _NUMBER.pack(NUMBER, duration_ms / 1000),
+            _KEY_FILESIZE,
+            _NUMBER.pack(NUMBER, float(file_size)),
+        )
+    )

@@ -17,8 +17,9 @@ Rules, in order:
   file has media starts a new file (its decoder configuration changed);
 * end of sequence: written after the last frame, then a new file starts;
 * data groups: video before the first keyframe of a file is dropped; a keyframe
-  group identical to one of the last 16 that does not continue the timeline (a CDN
-  replaying data) is dropped; then timestamps are placed on the file's timeline.
+  group identical to one of the last 16 (by fingerprint: types, sizes and both
+  ends of every tag) that does not continue the timeline (a CDN replaying data) is
+  dropped; then timestamps are placed on the file's timeline.
 
 Timestamps: each file starts near 0. For every track the stage remembers the last
 upstream timestamp and the frame interval (from the first two frames of the last
@@ -38,11 +39,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, TypeAlias
 
 from activities.engines.flv.meta import parse_metadata, synthesise_metadata
-from activities.engines.flv.tags import TAG_AUDIO, TAG_VIDEO
+from activities.engines.flv.tags import TAG_AUDIO, TAG_VIDEO, FlvTag
 
 if TYPE_CHECKING:
     from activities.engines.flv.amf import AmfEcmaArray
-    from activities.engines.flv.tags import FlvTag
 
 JUMP_THRESHOLD_MS = 50
 # Inside a group, a forward gap this long on one track ends the group, so that
@@ -53,6 +53,8 @@ AUDIO_GROUP_MS = 1000
 # A GOP is rarely more than a few MB; this bounds memory if keyframes never come.
 MAX_GROUP_BYTES = 16 * 1024 * 1024
 DUPLICATE_HISTORY = 16
+# Bytes from each end of a tag's body that go into a GOP's replay fingerprint.
+REPLAY_SAMPLE_BYTES = 256
 # (shortest, longest, fallback) frame interval per track, in ms: a measured
 # interval outside the range is noise (a dropped frame) and the fallback is used.
 _INTERVALS = {TAG_VIDEO: (5, 250, 33), TAG_AUDIO: (5, 150, 22)}
@@ -169,7 +171,9 @@ class _Timeline:
             elif track not in seconds:
                 seconds[track] = tag.timestamp
             placed.append(
-                tag if ts == tag.timestamp else dataclasses.replace(tag, timestamp=ts)
+                tag
+                if ts == tag.timestamp
+                else FlvTag(track, ts, tag.data, tag.stream_id)
             )
         for track, first_ts in firsts.items():
             second = seconds.get(track)
@@ -314,10 +318,21 @@ class FlvRepair:
         # A GOP identical to a recent one is a replay (a CDN resending its cache)
         # only if it is also out of time: a static slate with silent audio repeats
         # byte for byte, but continues the timeline.
+        # Identity is judged on a fingerprint, not every byte (hashing all of a
+        # 6 Mbps stream was a fifth of the engine's CPU): each tag's type, size and
+        # the ends of its body, where encoders write frame numbers and slice
+        # headers. Two different GOPs alike in all of that, and out of time, are
+        # not a real stream.
         digest = hashlib.blake2b(len(tags).to_bytes(4, "big"), digest_size=16)
+        sample = REPLAY_SAMPLE_BYTES
         for tag in tags:
-            digest.update(bytes([tag.tag_type]) + len(tag.data).to_bytes(4, "big"))
-            digest.update(tag.data)
+            data = tag.data
+            digest.update(bytes([tag.tag_type]) + len(data).to_bytes(4, "big"))
+            if len(data) <= 2 * sample:
+                digest.update(data)
+            else:
+                digest.update(data[:sample])
+                digest.update(data[-sample:])
         key = digest.digest()
         if key not in self._recent:
             self._recent.append(key)

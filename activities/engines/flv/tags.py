@@ -46,6 +46,10 @@ _FLAG_VIDEO = 0x01
 # consumed bytes keeps parsing linear without copying on every tag.
 _COMPACT_THRESHOLD = 1 << 16
 _SCRIPT_ON_METADATA = b"\x02\x00\x0aonMetaData"
+# The tag header as type-and-size u32 | timestamp-and-extension u32 | stream id
+# split u16 + u8, and the trailing PreviousTagSize.
+_TAG_HEADER = struct.Struct(">IIHB")
+_PREVIOUS_TAG_SIZE = struct.Struct(">I")
 
 
 class FlvFormatError(ValueError):
@@ -176,11 +180,20 @@ class FlvTag:
     @property
     def is_media(self) -> bool:
         """Whether this is an audio or video frame (not a header, not an end tag)."""
-        return (
-            (self.is_audio or self.is_video)
-            and not self.is_sequence_header
-            and not self.is_end_of_sequence
+        # Asked of every tag: the video packet type is looked up once.
+        if self.tag_type == TAG_AUDIO:
+            return not self.is_aac_sequence_header
+        if self.tag_type != TAG_VIDEO:
+            return False
+        packet = self._video_packet_type()
+        if packet is None:
+            return True
+        end = (
+            EX_PACKET_SEQUENCE_END
+            if self.data[0] & _VIDEO_EX_HEADER
+            else AVC_PACKET_END_OF_SEQUENCE
         )
+        return packet not in (AVC_PACKET_SEQUENCE_HEADER, end)
 
     @property
     def is_metadata(self) -> bool:
@@ -201,17 +214,23 @@ class FlvTag:
         Returns:
             Header, data and PreviousTagSize, ready to append to a file.
         """
+        return b"".join(self.encoded_parts(timestamp))
+
+    def encoded_parts(self, timestamp: int | None = None) -> tuple[bytes, bytes, bytes]:
+        """`encode` in three parts (header, data, PreviousTagSize), not joined.
+
+        A writer joins the parts of many tags at once, copying each body once.
+        """
         ts = self.timestamp if timestamp is None else timestamp
         ts &= 0xFFFFFFFF
         size = len(self.data)
-        header = struct.pack(
-            ">B3sI3s",
-            self.tag_type,
-            size.to_bytes(3, "big"),
+        header = _TAG_HEADER.pack(
+            (self.tag_type << 24) | size,
             ((ts & 0x00FFFFFF) << 8) | (ts >> 24),
-            self.stream_id.to_bytes(3, "big"),
+            self.stream_id >> 8,
+            self.stream_id & 0xFF,
         )
-        return header + self.data + struct.pack(">I", TAG_HEADER_SIZE + size)
+        return header, self.data, _PREVIOUS_TAG_SIZE.pack(TAG_HEADER_SIZE + size)
 
 
 class FlvParser:
@@ -259,8 +278,10 @@ class FlvParser:
             if header is None:
                 return items
             items.append(header)
-        while (tag := self._parse_tag()) is not None:
-            items.append(tag)
+        # The view must be released before the buffer is compacted.
+        with memoryview(self._buf) as view:
+            while (tag := self._parse_tag(view)) is not None:
+                items.append(tag)
         if self._pos >= _COMPACT_THRESHOLD or self._pos == len(self._buf):
             del self._buf[: self._pos]
             self._pos = 0
@@ -286,20 +307,21 @@ class FlvParser:
         )
         return self._header
 
-    def _parse_tag(self) -> FlvTag | None:
-        buf, pos = self._buf, self._pos
-        if len(buf) - pos < TAG_HEADER_SIZE:
+    def _parse_tag(self, view: memoryview) -> FlvTag | None:
+        pos = self._pos
+        if len(view) - pos < TAG_HEADER_SIZE:
             return None
+        kind_size, stamp, id_high, id_low = _TAG_HEADER.unpack_from(view, pos)
         # The top bits carry the (unsupported) encryption filter flag.
-        tag_type = buf[pos] & 0x1F
-        size = int.from_bytes(buf[pos + 1 : pos + 4], "big")
+        tag_type = (kind_size >> 24) & 0x1F
+        size = kind_size & 0xFFFFFF
         total = TAG_HEADER_SIZE + size + PREVIOUS_TAG_SIZE
-        if len(buf) - pos < total:
+        if len(view) - pos < total:
             return None
-        ts = int.from_bytes(buf[pos + 4 : pos + 7], "big") | (buf[pos + 7] << 24)
-        stream_id = int.from_bytes(buf[pos + 8 : pos + 11], "big")
+        ts = (stamp >> 8) | ((stamp & 0xFF) << 24)
+        stream_id = (id_high << 8) | id_low
         start = pos + TAG_HEADER_SIZE
-        data = bytes(buf[start : start + size])
+        data = view[start : start + size].tobytes()
         self._pos = pos + total
         self.bytes_consumed += total
         return FlvTag(tag_type=tag_type, timestamp=ts, data=data, stream_id=stream_id)

@@ -19,6 +19,8 @@ from activities.engines.flv.meta import (
     DEFAULT_KEYFRAME_SLOTS,
     KeyframeIndex,
     metadata_body,
+    metadata_numbers,
+    metadata_tail,
 )
 from activities.engines.flv.repair import DataGroup, EndTag, FileBreak
 from activities.engines.flv.tags import TAG_HEADER_SIZE, TAG_SCRIPT, FlvHeader, FlvTag
@@ -81,8 +83,9 @@ class FlvFileWriter:
     """Writes one file: header, onMetaData, sequence headers, then media.
 
     The onMetaData tag is rewritten in place on every `flush` and at `close` with
-    the duration, size and keyframe index so far (see `meta`). File writes are
-    small appends to a buffered local file, not worth a thread hop per tag.
+    the duration, size and keyframe index so far (see `meta`): only its tail, and
+    the keyframes object only when it changed. Each group of media is one append
+    to a buffered local file, not worth a thread hop.
 
     Args:
         index: the file's number.
@@ -117,9 +120,19 @@ class FlvFileWriter:
             has_video=header.has_video or prelude.video_header is not None,
         )
         self._append(flags.encode())
-        body = self._metadata()
-        self._metadata_at = self.size + TAG_HEADER_SIZE
-        self._metadata_size = len(body)
+        body = metadata_body(
+            self._properties,
+            duration_ms=self.duration_ms,
+            file_size=self.size,
+            index=self._keyframes,
+        )
+        tail = metadata_tail(
+            duration_ms=self.duration_ms, file_size=self.size, index=self._keyframes
+        )
+        # Where the changing tail starts in the file (see `meta.metadata_tail`).
+        self._tail_at = self.size + TAG_HEADER_SIZE + len(body) - len(tail)
+        self._tail_size = len(tail)
+        self._index_version = self._keyframes.version
         self._append(FlvTag(TAG_SCRIPT, 0, body).encode())
         self.tags += 1
         for tag in (prelude.video_header, prelude.audio_header):
@@ -138,14 +151,22 @@ class FlvFileWriter:
             tags: repaired tags.
             base: the timestamp that is 0 in this file.
         """
+        if not tags:
+            return
+        parts: list[bytes] = []
+        position = self.size
+        duration_ms = self.duration_ms
         for tag in tags:
             ts = max(0, tag.timestamp - base)
             if tag.is_keyframe:
-                self._keyframes.add(ts, self.size)
-            self._append(tag.encode(ts))
-            self.tags += 1
-            self.media_tags += 1
-            self.duration_ms = max(self.duration_ms, ts)
+                self._keyframes.add(ts, position)
+            parts += tag.encoded_parts(ts)
+            position += tag.encoded_size
+            duration_ms = max(duration_ms, ts)
+        self._append(b"".join(parts))
+        self.tags += len(tags)
+        self.media_tags += len(tags)
+        self.duration_ms = duration_ms
 
     def write_end(self, tag: FlvTag, base: int) -> None:
         """Append an end-of-sequence tag (it does not count as media)."""
@@ -162,21 +183,20 @@ class FlvFileWriter:
         self._rewrite_metadata()
         self._file.close()
 
-    def _metadata(self) -> bytes:
-        return metadata_body(
-            self._properties,
-            duration_ms=self.duration_ms,
-            file_size=self.size,
-            index=self._keyframes,
-        )
-
     def _rewrite_metadata(self) -> None:
-        body = self._metadata()
-        if len(body) != self._metadata_size:  # pragma: no cover - a bug if reached
-            logger.error("%s: onMetaData changed size; not rewritten", self.path)
-            return
-        self._file.seek(self._metadata_at)
-        self._file.write(body)
+        if self._keyframes.version == self._index_version:
+            # The index is as written: only the two numbers changed.
+            tail = metadata_numbers(duration_ms=self.duration_ms, file_size=self.size)
+        else:
+            tail = metadata_tail(
+                duration_ms=self.duration_ms, file_size=self.size, index=self._keyframes
+            )
+            if len(tail) != self._tail_size:  # pragma: no cover - a bug if reached
+                logger.error("%s: onMetaData changed size; not rewritten", self.path)
+                return
+            self._index_version = self._keyframes.version
+        self._file.seek(self._tail_at)
+        self._file.write(tail)
         self._file.seek(0, os.SEEK_END)
 
     def _append(self, data: bytes) -> None:

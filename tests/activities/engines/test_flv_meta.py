@@ -6,10 +6,18 @@ import math
 
 import pytest
 
-from activities.engines.flv.amf import AmfEcmaArray, AmfObject, decode_all, encode_all
+from activities.engines.flv.amf import (
+    AmfEcmaArray,
+    AmfObject,
+    decode_all,
+    encode,
+    encode_all,
+)
 from activities.engines.flv.meta import (
     KeyframeIndex,
     metadata_body,
+    metadata_numbers,
+    metadata_tail,
     parse_metadata,
     synthesise_metadata,
 )
@@ -124,3 +132,31 @@ def test_the_body_keeps_its_size_whatever_the_values() -> None:
 def test_the_body_can_leave_the_index_out() -> None:
     body = metadata_body(AmfEcmaArray(), duration_ms=1500, file_size=10, index=None)
     assert decode_all(body) == ["onMetaData", AmfEcmaArray(duration=1.5, filesize=10.0)]
+
+
+def test_the_kept_encoding_matches_the_index_through_thinning() -> None:
+    index = KeyframeIndex(slots=8)
+    assert index.encode() == encode(index.to_amf())
+    versions = {index.version}
+    for t in range(0, 30_000, 700):
+        index.add(t, t * 37)
+        assert index.encode() == encode(index.to_amf())
+        versions.add(index.version)
+    assert len(versions) > 8  # it changed with every keyframe kept
+
+
+@pytest.mark.parametrize("with_index", [True, False])
+def test_the_tail_is_the_end_of_the_body(with_index: bool) -> None:
+    properties = AmfEcmaArray(width=1920.0, Duration=3.0, keyframes=None, title="é")
+    index = KeyframeIndex(slots=12) if with_index else None
+    for duration_ms, size in [(0, 0), (1500, 10**6), (40_000, 10**9)]:
+        if index is not None:
+            index.add(duration_ms, size)
+        body = metadata_body(
+            properties, duration_ms=duration_ms, file_size=size, index=index
+        )
+        tail = metadata_tail(duration_ms=duration_ms, file_size=size, index=index)
+        assert body.endswith(tail)
+        assert tail.startswith(
+            metadata_numbers(duration_ms=duration_ms, file_size=size)
+        )
