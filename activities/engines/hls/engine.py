@@ -121,10 +121,15 @@ class HlsEngine:
         lean = self.lean_fetch
         if lean is None:
             # httpx keeps its transports private; a client built with a mock
-            # transport (tests) or a client-wide proxy (mounts) stays on httpx
-            lean = isinstance(
-                self.http._transport, httpx.AsyncHTTPTransport
-            ) and not any(self.http._mounts.values())
+            # transport (tests) or a client-wide proxy (mounts) stays on httpx;
+            # should httpx rename them, every client stays on httpx
+            transport = getattr(self.http, "_transport", None)
+            mounts = getattr(self.http, "_mounts", None)
+            lean = (
+                isinstance(transport, httpx.AsyncHTTPTransport)
+                and mounts is not None
+                and not any(mounts.values())
+            )
         if not lean or not usable_proxy(source.proxy):
             return None
         timeout = self.http.timeout
