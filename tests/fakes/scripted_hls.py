@@ -16,6 +16,8 @@ flight at once. `LoopbackProxy` is a real forward proxy on loopback for proxy te
 from __future__ import annotations
 
 import asyncio
+import io
+import ipaddress
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -238,15 +240,19 @@ def window(
 
 
 class LoopbackProxy(BackgroundFake):
-    """A forward HTTP proxy on 127.0.0.1 that is also the origin it forwards to.
+    """A forward proxy on 127.0.0.1 that is also the origin it forwards to.
 
-    It answers absolute-form requests (`GET http://host/path`) from `routes`, so a
-    test proves its requests went through the proxy to hosts that do not exist.
+    As an HTTP proxy it answers absolute-form requests (`GET http://host/path`) from
+    `routes`; with `socks=True` it is a SOCKS5 proxy (no authentication) whose every
+    CONNECT leads to that same origin. Either way a test proves its requests went
+    through the proxy to hosts that do not exist.
     """
 
-    def __init__(self, routes: dict[str, bytes]) -> None:
+    def __init__(self, routes: dict[str, bytes], *, socks: bool = False) -> None:
         self.routes = routes
+        self.socks = socks
         self.seen: list[str] = []
+        self.tunnels: list[str] = []
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -255,15 +261,28 @@ class LoopbackProxy(BackgroundFake):
         """The proxy URL to configure."""
         assert self._httpd is not None, "LoopbackProxy not started"
         host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{'socks5' if self.socks else 'http'}://{host!s}:{port}"
 
     def start(self) -> None:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
+            origin = ""
+
+            def handle(self) -> None:
+                if proxy.socks:
+                    self.origin = _socks5_accept(self.rfile, self.wfile)
+                    proxy.tunnels.append(self.origin)
+                super().handle()
+
             def do_GET(self) -> None:
-                proxy.seen.append(self.path)
-                body = proxy.routes.get(self.path)
+                url = self.path
+                if self.origin:  # origin-form inside a SOCKS tunnel
+                    host, _, port = self.origin.rpartition(":")
+                    authority = host if port == "80" else self.origin
+                    url = f"http://{authority}{self.path}"
+                proxy.seen.append(url)
+                body = proxy.routes.get(url)
                 self.send_response(200 if body is not None else 404)
                 self.send_header("Content-Length", str(len(body or b"")))
                 self.end_headers()
@@ -285,3 +304,21 @@ class LoopbackProxy(BackgroundFake):
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None
+
+
+def _socks5_accept(rfile: io.BufferedIOBase, wfile: io.BufferedIOBase) -> str:
+    """Answer a SOCKS5 greeting and CONNECT (RFC 1928); return the `host:port` asked."""
+    version, methods = rfile.read(2)
+    assert version == 5, "not a SOCKS5 client"
+    rfile.read(methods)
+    wfile.write(b"\x05\x00")  # no authentication
+    _, command, _, kind = rfile.read(4)
+    assert command == 1, "only CONNECT"
+    if kind == 3:  # domain name
+        host = rfile.read(rfile.read(1)[0]).decode()
+    else:  # IPv4 or IPv6
+        host = str(ipaddress.ip_address(rfile.read(4 if kind == 1 else 16)))
+    port = int.from_bytes(rfile.read(2), "big")
+    wfile.write(b"\x05\x00\x00\x01\x00\x00\x00\x00\x00\x00")  # succeeded
+    wfile.flush()
+    return f"{host}:{port}"

@@ -8,7 +8,6 @@ real playlists m3u8 cannot model, bounded concurrent fetching, and the proxy.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from pathlib import Path
 
 import httpx
@@ -276,7 +275,10 @@ async def test_downloads_overlap_but_writes_keep_order_and_memory_bounded(
 # --- proxy ----------------------------------------------------------------------------
 
 
-async def test_a_proxied_source_uses_its_own_client(tmp_path, hls_media) -> None:
+@pytest.mark.parametrize("socks", [False, True], ids=["http-proxy", "socks5-proxy"])
+async def test_a_proxied_source_uses_its_own_client(
+    tmp_path, hls_media, socks: bool
+) -> None:
     base = "http://stream.invalid/live/"
     routes = {base + f"seg{n}.ts": hls_media.ts.segments[n] for n in range(2)}
     routes[base + "index.m3u8"] = window(0, 2, endlist=True).encode()
@@ -285,7 +287,7 @@ async def test_a_proxied_source_uses_its_own_client(tmp_path, hls_media) -> None
         raise AssertionError(f"the shared client was used for {request.url}")
 
     sink = CheckingSink()
-    with LoopbackProxy(routes) as proxy:
+    with LoopbackProxy(routes, socks=socks) as proxy:
         source = StreamSource(
             url=base + "index.m3u8", kind=StreamKind.HLS, proxy=proxy.url
         )
@@ -296,19 +298,18 @@ async def test_a_proxied_source_uses_its_own_client(tmp_path, hls_media) -> None
             )
     assert reason == "ended"
     assert proxy.seen[0] == base + "index.m3u8"
+    if socks:
+        assert proxy.tunnels[0] == "stream.invalid:80"
     check_files(sink, hls_media.ts, [[0, 1]])
 
 
 @pytest.mark.parametrize(
     ("proxy", "match"),
     [
-        pytest.param("socks5://127.0.0.1:1", "httpx\\[socks\\]", id="socks-missing"),
         pytest.param("ftp://127.0.0.1:1", "bad proxy URL", id="bad-scheme"),
     ],
 )
 async def test_unusable_proxies_fail_clearly(tmp_path, proxy: str, match: str) -> None:
-    if proxy.startswith("socks") and importlib.util.find_spec("socksio"):
-        pytest.skip("socksio is installed: SOCKS proxies work")
     source = StreamSource(
         url="http://x.invalid/i.m3u8", kind=StreamKind.HLS, proxy=proxy
     )
