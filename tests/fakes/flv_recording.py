@@ -27,6 +27,7 @@ from activities.engines.flv.tags import (
     FlvTag,
 )
 from tests.fakes.flv_samples import script_duration
+from tests.fakes.media_check import monotonic_packets
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -149,19 +150,16 @@ def check_playable(path: Path) -> float:
         assert container.streams.video, f"{path.name}: no video"
         assert container.streams.audio, f"{path.name}: no audio"
         vstream = container.streams.video[0]
-        last: dict[int, int] = {}
+        last_video_dts = 0
         first_video = True
         decoded = 0
-        for packet in container.demux():
-            if packet.dts is None:
-                continue
-            index = packet.stream.index
-            assert packet.dts >= last.get(index, packet.dts), f"{path.name}: dts back"
-            last[index] = packet.dts
-            if packet.stream.type == "video" and first_video:
-                assert packet.is_keyframe, f"{path.name}: starts on an inter-frame"
-                first_video = False
+        for packet in monotonic_packets(container, path):
+            if packet.stream.index == vstream.index:
+                if first_video:
+                    assert packet.is_keyframe, f"{path.name}: starts on an inter-frame"
+                    first_video = False
+                last_video_dts = packet.dts
             decoded += len(packet.decode())
         assert decoded > 0
         assert vstream.time_base is not None
-        return float(last[vstream.index] * vstream.time_base)
+        return float(last_video_dts * vstream.time_base)

@@ -16,6 +16,8 @@ import m3u8
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from tests.fakes.media_check import monotonic_packets
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -159,19 +161,10 @@ def check_recording(
         codecs = tuple(sorted(s.codec_context.name for s in container.streams))
         assert codecs == ("aac", "h264"), f"{path}: streams {codecs}"
         video = container.streams.video[0]
-        last_dts: dict[int, int] = {}
         pts: list[int] = []
         first_checked = False
-        for packet in container.demux():
-            if packet.size == 0 or packet.dts is None:
-                continue
-            index = packet.stream.index
-            previous = last_dts.get(index, packet.dts)
-            assert packet.dts >= previous, (
-                f"{path}: stream {index} dts went back {previous} -> {packet.dts}"
-            )
-            last_dts[index] = packet.dts
-            if index != video.index:
+        for packet in monotonic_packets(container, path):
+            if packet.stream.index != video.index:
                 continue
             if not first_checked:
                 assert packet.is_keyframe, f"{path}: starts without a keyframe"

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakes.background import BackgroundFake
+from tests.fakes.media_check import monotonic_packets
 
 logger = logging.getLogger(__name__)
 
@@ -264,16 +265,8 @@ def assert_playable(path: Path, *, min_video_frames: int = 1) -> dict[str, int]:
     with av.open(str(path)) as container:
         codecs = {s.index: s.codec_context.name for s in container.streams}
         assert sorted(codecs.values()) == ["aac", "h264"], codecs
-        last_dts: dict[int, int] = {}
-        for packet in container.demux():
-            if packet.size == 0 or packet.dts is None:
-                continue
+        for packet in monotonic_packets(container, path):
             index = packet.stream.index
-            previous = last_dts.get(index, packet.dts)
-            assert packet.dts >= previous, (
-                f"{path}: {codecs[index]} dts went back {previous} → {packet.dts}"
-            )
-            last_dts[index] = packet.dts
             counts[codecs[index]] = counts.get(codecs[index], 0) + 1
             if codecs[index] == "h264" and frames < min_video_frames:
                 frames += len(packet.decode())

@@ -3,16 +3,47 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from activities.contracts import Container
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from tests.fakes.sink import Event, Outcome
+
+
+def monotonic_packets(
+    container: Any, path: Path, *, pts_fallback: bool = False
+) -> Iterator[Any]:
+    """Demux `container`, asserting each stream's timestamps never go back.
+
+    Skips the demuxer's empty end-of-stream packets and packets without a decode
+    timestamp; with `pts_fallback`, such a packet is checked by its presentation
+    time instead (Matroska video has no DTS) and one with neither fails.
+
+    Yields:
+        The packets checked, in file order.
+    """
+    last: dict[int, int] = {}
+    for packet in container.demux():
+        if packet.size == 0:
+            continue  # the demuxer's end-of-stream marker
+        stamp = packet.dts
+        if stamp is None and pts_fallback:
+            stamp = packet.pts
+            assert stamp is not None, f"{path}: an untimed packet"
+        if stamp is None:
+            continue
+        index = packet.stream.index
+        assert stamp >= last.get(index, stamp), (
+            f"{path}: stream {index} went back {last[index]} → {stamp}"
+        )
+        last[index] = stamp
+        yield packet
 
 
 @dataclass(frozen=True)
@@ -38,23 +69,14 @@ def probe(path: Path) -> Probed:
 
     packets: dict[str, int] = {}
     spans: dict[int, tuple[float, float]] = {}
-    last: dict[int, int] = {}
     frames = 0
     with av.open(str(path)) as container:
         codecs = {s.index: s.codec_context.name for s in container.streams}
         assert sorted(codecs.values()) == ["aac", "h264"], f"{path}: {codecs}"
         declared = container.duration
         video = container.streams.video[0]
-        for packet in container.demux():
-            if packet.size == 0:
-                continue  # the demuxer's end-of-stream marker
+        for packet in monotonic_packets(container, path, pts_fallback=True):
             index = packet.stream.index
-            stamp = packet.dts if packet.dts is not None else packet.pts
-            assert stamp is not None, f"{path}: an untimed packet"
-            assert stamp >= last.get(index, stamp), (
-                f"{path}: {codecs[index]} went back {last[index]} → {stamp}"
-            )
-            last[index] = stamp
             packets[codecs[index]] = packets.get(codecs[index], 0) + 1
             if packet.stream.index == video.index:
                 frames += len(video.codec_context.decode(packet))
