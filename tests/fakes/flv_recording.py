@@ -40,12 +40,14 @@ AVC_SEQ_2 = FlvTag(TAG_VIDEO, 0, b"\x17\x00\x00\x00\x00avc-config-2")
 AAC_SEQ = FlvTag(TAG_AUDIO, 0, b"\xaf\x00\x12\x10")
 
 
+# Bodies carry their timestamp: byte-identical GOPs would be repeated data.
 def video(ts: int, *, key: bool = False) -> FlvTag:
-    return FlvTag(TAG_VIDEO, ts, (b"\x17" if key else b"\x27") + b"\x01\x00\x00\x00xx")
+    frame = (b"\x17" if key else b"\x27") + b"\x01\x00\x00\x00"
+    return FlvTag(TAG_VIDEO, ts, frame + (ts & 0xFFFFFFFF).to_bytes(4, "big"))
 
 
 def audio(ts: int) -> FlvTag:
-    return FlvTag(TAG_AUDIO, ts, b"\xaf\x01aac-frame")
+    return FlvTag(TAG_AUDIO, ts, b"\xaf\x01aac" + (ts & 0xFFFFFFFF).to_bytes(4, "big"))
 
 
 def flv_bytes(*tags: FlvTag, audio_flag: bool = True, video_flag: bool = True) -> bytes:

@@ -6,7 +6,8 @@
 The repair stage is the one `srec flv fix` uses offline: timestamps rebased per
 file and kept monotonic, repeated sequence headers dropped, a new file on a changed
 header, onMetaData synthesised when missing and rewritten at close with duration
-and a keyframe index. Files split by size or duration only before a keyframe.
+and a keyframe index, GOPs the server re-sends dropped. Files split by size or
+duration only before a keyframe.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ _WAITED_SECS = 0.001
 # Index slots per file when segments have a duration cap: one per second at most,
 # plus a margin; otherwise the default, which thins itself on long files.
 _SLOTS_MARGIN = 16
+# A server that re-sends this many GOPs in a row has nothing new to send: some
+# CDN edges repeat the last GOP forever after the streamer stopped (BililiveRecorder
+# issue 364, which disconnects after 10), so the recording ends.
+REPEATS_TO_END = 10
 
 
 def keyframe_slots(plan: OutputPlan) -> int:
@@ -92,6 +97,11 @@ class FlvRecording:
         self._last_progress = clock()
         self._last_progress_ms = 0
         stats.next_index = plan.start_index
+
+    @property
+    def repeating(self) -> bool:
+        """The server has only been re-sending data it already sent."""
+        return self.repair.repeats_in_a_row >= REPEATS_TO_END
 
     def header(self, header: FlvHeader) -> None:
         """The stream's FLV header arrived."""
@@ -194,7 +204,8 @@ class FlvEngine:
 
         Returns:
             `ended` when the body ends, `stalled` on a read timeout, `disconnected`
-            when the connection breaks mid-stream.
+            when the connection breaks mid-stream, `repeating` when the server
+            re-sent `REPEATS_TO_END` GOPs in a row.
 
         Raises:
             StreamUnavailableError: the request failed, was refused or got HTTP >= 400.
@@ -241,6 +252,13 @@ class FlvEngine:
                             recording.header(item)
                         else:
                             await recording.write(item)
+                    if recording.repeating:
+                        logger.warning(
+                            "FLV stream only repeats itself, ending: %s", source.url
+                        )
+                        # what is pending is the start of one more copy
+                        recording.repair.drop_pending()
+                        return "repeating"
             except FlvFormatError as err:
                 raise RecorderProcessError(
                     f"the stream at {source.url} is not FLV: {err}"

@@ -17,9 +17,11 @@ Rules, in order:
   file has media starts a new file (its decoder configuration changed);
 * end of sequence: written after the last frame, then a new file starts;
 * data groups: video before the first keyframe of a file is dropped; a keyframe
-  group identical to one of the last 16 (by fingerprint: types, sizes and both
-  ends of every tag) that does not continue the timeline (a CDN replaying data) is
-  dropped; then timestamps are placed on the file's timeline.
+  group whose content equals one of the last 16 distinct groups is repeated data
+  (a CDN re-sending its cache, with or without new timestamps) and is dropped,
+  whatever its timestamps, as BililiveRecorder's duplicate-chunk rule does; then
+  timestamps are placed on the file's timeline. `repeats_in_a_row` lets the live
+  engine end a stream that only repeats itself.
 
 Timestamps: each file starts near 0. For every track the stage remembers the last
 upstream timestamp and the frame interval (from the first two frames of the last
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from array import array
 from collections import Counter, deque
 from dataclasses import dataclass
 from enum import StrEnum
@@ -52,9 +55,10 @@ GROUP_GAP_MS = 1000
 AUDIO_GROUP_MS = 1000
 # A GOP is rarely more than a few MB; this bounds memory if keyframes never come.
 MAX_GROUP_BYTES = 16 * 1024 * 1024
+# Distinct groups remembered for the repeat rule (their digests, not their data).
 DUPLICATE_HISTORY = 16
-# Bytes from each end of a tag's body that go into a GOP's replay fingerprint.
-REPLAY_SAMPLE_BYTES = 256
+# Bytes from each end of a tag's body that go into a group's fingerprint.
+REPLAY_SAMPLE_BYTES = 32
 # (shortest, longest, fallback) frame interval per track, in ms: a measured
 # interval outside the range is noise (a dropped frame) and the fallback is used.
 _INTERVALS = {TAG_VIDEO: (5, 250, 33), TAG_AUDIO: (5, 150, 22)}
@@ -68,7 +72,7 @@ class FixKind(StrEnum):
     DUPLICATE_HEADER = "duplicate_header"
     HEADER_CHANGED = "header_changed"
     METADATA_SYNTHESISED = "metadata_synthesised"
-    REPEATED_DATA = "repeated_data"
+    REPEATED_DATA = "repeated_data"  # BililiveRecorder's RepeatingData
     FRAMES_BEFORE_KEYFRAME = "frames_before_keyframe"
     SCRIPT_DROPPED = "script_dropped"
     UNKNOWN_TAG = "unknown_tag"
@@ -232,11 +236,17 @@ class FlvRepair:
         self._group_has_video = False
         self._seen_video = False
         self._recent: deque[bytes] = deque(maxlen=DUPLICATE_HISTORY)
+        self._repeats_in_a_row = 0
 
     @property
     def prelude(self) -> Prelude:
         """The current metadata and sequence headers."""
         return self._prelude
+
+    @property
+    def repeats_in_a_row(self) -> int:
+        """Groups dropped as repeated data since the last new one."""
+        return self._repeats_in_a_row
 
     def feed(self, tag: FlvTag) -> list[RepairAction]:
         """Take the next tag of the stream.
@@ -290,11 +300,19 @@ class FlvRepair:
             and tag.timestamp - self._group[0].timestamp >= AUDIO_GROUP_MS
         )
 
-    def _flush_group(self, out: list[RepairAction]) -> None:
+    def drop_pending(self) -> None:
+        """Forget the pending group: the stream is abandoned in the middle of it."""
+        self._take_group()
+
+    def _take_group(self) -> list[FlvTag]:
         tags, self._group = self._group, []
         self._group_bytes = 0
         self._group_last.clear()
         self._group_has_video = False
+        return tags
+
+    def _flush_group(self, out: list[RepairAction]) -> None:
+        tags = self._take_group()
         if not tags:
             return
         first_video = next((t for t in tags if t.is_video), None)
@@ -305,39 +323,30 @@ class FlvRepair:
             # A file must open on a keyframe to decode; audio-only streams excepted.
             self.fixes[FixKind.FRAMES_BEFORE_KEYFRAME] += 1
             return
-        if keyframe_start and self._is_replay(tags):
+        if keyframe_start and self._is_repeat(tags):
             self.fixes[FixKind.REPEATED_DATA] += 1
+            self._repeats_in_a_row += 1
             return
+        self._repeats_in_a_row = 0
         if not timeline.started and self._prelude.metadata is None:
             self.fixes[FixKind.METADATA_SYNTHESISED] += 1
         placed = timeline.place(tags, self.fixes)
         splittable = keyframe_start or not self._seen_video
         out.append(DataGroup(placed, self._prelude, splittable))
 
-    def _is_replay(self, tags: list[FlvTag]) -> bool:
-        # A GOP identical to a recent one is a replay (a CDN resending its cache)
-        # only if it is also out of time: a static slate with silent audio repeats
-        # byte for byte, but continues the timeline.
-        # Identity is judged on a fingerprint, not every byte (hashing all of a
-        # 6 Mbps stream was a fifth of the engine's CPU): each tag's type, size and
-        # the ends of its body, where encoders write frame numbers and slice
-        # headers. Two different GOPs alike in all of that, and out of time, are
-        # not a real stream.
-        digest = hashlib.blake2b(len(tags).to_bytes(4, "big"), digest_size=16)
-        sample = REPLAY_SAMPLE_BYTES
-        for tag in tags:
-            data = tag.data
-            digest.update(bytes([tag.tag_type]) + len(data).to_bytes(4, "big"))
-            if len(data) <= 2 * sample:
-                digest.update(data)
-            else:
-                digest.update(data[:sample])
-                digest.update(data[-sample:])
-        key = digest.digest()
-        if key not in self._recent:
-            self._recent.append(key)
-            return False
-        return self._timeline.started and self._timeline.jumps(tags)
+    def _is_repeat(self, tags: list[FlvTag]) -> bool:
+        # Only groups that open with a keyframe are judged: a CDN re-sends its
+        # cache from a keyframe, while 1 s of digital silence in an audio-only
+        # stream repeats byte for byte and is real time.
+        # Timestamps are left out: a re-sent copy may be re-stamped so that it
+        # continues the stream. A frozen picture over digital silence, encoded
+        # byte for byte the same, is shortened to one GOP, as upstream does; no
+        # distinct media is lost.
+        key = _fingerprint(tags)
+        if key in self._recent:
+            return True
+        self._recent.append(key)
+        return False
 
     def _script(self, tag: FlvTag) -> None:
         if not tag.is_metadata:
@@ -367,3 +376,22 @@ class FlvRepair:
     def _break(self, out: list[RepairAction], reason: str) -> None:
         out.append(FileBreak(reason))
         self._timeline.reset()
+
+
+def _fingerprint(tags: list[FlvTag]) -> bytes:
+    """A digest of a group's content: each tag's type, size and both body ends.
+
+    Not every byte: hashing all of a 6 Mbps stream was a fifth of the engine's
+    CPU. The ends hold what differs between frames alike in size (the slice header
+    at the start, the end of the entropy-coded data at the tail); two different
+    GOPs with every tag's size and ends equal are not a real stream.
+    """
+    bodies = [tag.data for tag in tags]
+    sample = REPLAY_SAMPLE_BYTES
+    digest = hashlib.blake2b(bytes([tag.tag_type for tag in tags]), digest_size=16)
+    # The sizes fix how many bytes each head and tail has, so the joins below
+    # cannot be read two ways.
+    digest.update(array("I", map(len, bodies)))
+    digest.update(b"".join([body[:sample] for body in bodies]))
+    digest.update(b"".join([body[-sample:] for body in bodies]))
+    return digest.digest()

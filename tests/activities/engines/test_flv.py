@@ -247,6 +247,47 @@ async def test_backward_timestamp_reset_is_rebased(tmp_path: Path) -> None:
     assert stamps[-1] < 2100
 
 
+def restamped(tags: list[FlvTag], offset: int) -> list[FlvTag]:
+    return [FlvTag(t.tag_type, t.timestamp + offset, t.data) for t in tags]
+
+
+async def test_replayed_gops_are_dropped_while_recording(tmp_path: Path) -> None:
+    first, replay, rest = av_stream(0, 2), av_stream(1000, 1), av_stream(2000, 2)
+    # the edge re-sends the second GOP, stamped to continue the stream, and
+    # carries on one GOP ahead
+    body = flv_bytes(
+        METADATA,
+        AVC_SEQ,
+        AAC_SEQ,
+        *first,
+        *restamped(replay, 1000),
+        *restamped(rest, 1000),
+    )
+    reason, sink, _ = await record_bytes(tmp_path, body, chunk=1000)
+    assert reason == "ended"
+    [closed] = sink.of("closed")
+    _, media = split_prelude(parse_file(closed.path)[1])[::2]
+    assert [t.data for t in media] == [t.data for t in first + rest]
+    # continuous: the copy's second is gone
+    assert media[-1].timestamp == pytest.approx(3903, abs=10)
+
+
+async def test_an_edge_repeating_its_last_gop_ends_the_recording(
+    tmp_path: Path,
+) -> None:
+    live = av_stream(0, 3)
+    last = av_stream(2000, 1)
+    loop = [t for i in range(1, 40) for t in restamped(last, 1000 * i)]
+    body = flv_bytes(METADATA, AVC_SEQ, AAC_SEQ, *live, *loop)
+    reason, sink, _ = await record_bytes(tmp_path, body, chunk=1000)
+    # after REPEATS_TO_END copies the stream is over, as if the body ended
+    assert reason == "repeating"
+    [closed] = sink.of("closed")
+    _, media = split_prelude(parse_file(closed.path)[1])[::2]
+    assert media == live
+    assert closed.duration_secs == pytest.approx(2.903)
+
+
 @pytest.mark.parametrize(
     ("error", "reason"),
     [

@@ -8,6 +8,7 @@ import pytest
 
 from activities.engines.flv.amf import AmfEcmaArray, encode_all
 from activities.engines.flv.repair import (
+    DUPLICATE_HISTORY,
     MAX_GROUP_BYTES,
     DataGroup,
     EndTag,
@@ -308,13 +309,110 @@ def test_a_replayed_gop_is_dropped() -> None:
     run = Run(metadata({}), AVC, *gops[0], *gops[1], *gops[2], *gops[1], *gops[3])
     assert run.files == [[t for g in gops for t in g]]
     assert run.fixes == {"repeated_data": 1}
+    assert run.repair.repeats_in_a_row == 0
 
 
-def test_a_static_picture_repeating_on_time_is_kept() -> None:
-    tags = stream(0, 4, body=b"same")  # byte-identical GOPs, timestamps advancing
-    run = Run(metadata({}), AVC, *tags)
-    assert run.files == [tags]
-    assert run.fixes == {}
+def shifted(tags: list[FlvTag], offset: int) -> list[FlvTag]:
+    return [FlvTag(t.tag_type, t.timestamp + offset, t.data) for t in tags]
+
+
+@pytest.mark.parametrize(
+    "offset",
+    [
+        pytest.param(800, id="restamped-to-continue"),
+        pytest.param(5_000, id="ahead"),
+        pytest.param(-3_000, id="behind"),
+    ],
+)
+def test_replayed_gops_are_dropped_whatever_their_timestamps(offset: int) -> None:
+    gops = split_gops(stream(0, 4))
+    # after GOP 3 the CDN resends GOPs 2 and 3 with their timestamps moved;
+    # with +800 the copy continues the timeline exactly
+    replay = shifted(gops[1] + gops[2], offset)
+    run = Run(metadata({}), AVC, *gops[0], *gops[1], *gops[2], *replay, *gops[3])
+    assert run.files == [[t for g in gops for t in g]]
+    assert run.fixes == {"repeated_data": 2}
+
+
+def test_a_replay_that_moved_the_clock_on_is_dropped_and_the_jump_closed() -> None:
+    gops = split_gops(stream(0, 4))
+    # the CDN replays GOPs 2-3 stamped to continue, and its clock stays ahead
+    run = Run(
+        metadata({}),
+        AVC,
+        *gops[0],
+        *gops[1],
+        *gops[2],
+        *shifted(gops[1] + gops[2], 800),
+        *shifted(gops[3], 800),
+    )
+    [written] = run.files
+    assert [t.data for t in written] == [t.data for g in gops for t in g]
+    assert_monotonic_per_track(written)
+    resumed = written[-len(gops[3])]
+    assert resumed.timestamp == next_due(gops[0] + gops[1] + gops[2])
+    assert run.fixes == {"repeated_data": 2, "timestamp_jump": 1}
+
+
+def frozen_gop(start: int) -> list[FlvTag]:
+    """A still picture over digital silence: every GOP byte for byte the same."""
+    tags: list[FlvTag] = []
+    for i in range(10):
+        ts = start + i * 40
+        tags.append(video(ts, key=i == 0, body=b"still"))
+        tags += [audio(ts, b"hush"), audio(ts + 20, b"hush")]
+    return tags
+
+
+def test_byte_identical_gops_are_repeats_even_on_time() -> None:
+    # Content decides, as in BililiveRecorder: a GOP equal to a recent one is
+    # dropped even if its timestamps continue (a CDN re-stamping its cache looks
+    # exactly like this). The still picture is shortened to one GOP.
+    frozen = [t for i in range(4) for t in frozen_gop(i * 400)]
+    after = stream(1600, 2)
+    run = Run(metadata({}), AVC, *frozen, *after)
+    [written] = run.files
+    assert written[:30] == frozen_gop(0)
+    assert [t.data for t in written[30:]] == [t.data for t in after]
+    assert_monotonic_per_track(written)
+    assert run.fixes == {"repeated_data": 3, "timestamp_jump": 1}
+
+
+def test_repeats_in_a_row_are_counted_until_new_data() -> None:
+    gops = split_gops(stream(0, 3))
+    repair = FlvRepair()
+    for tag in [metadata({}), AVC, *gops[0], *gops[1]]:
+        repair.feed(tag)
+    counts = []
+    for i in range(1, 4):  # the last GOP, replayed three times, re-stamped
+        for tag in shifted(gops[1], 400 * i):
+            repair.feed(tag)
+        counts.append(repair.repeats_in_a_row)
+    for tag in gops[2]:
+        repair.feed(tag)
+    repair.flush()
+    # a group is judged when the next one starts: the third replay at gops[2]
+    assert counts == [0, 1, 2]
+    assert repair.repeats_in_a_row == 0
+    assert repair.fixes[FixKind.REPEATED_DATA] == 3
+
+
+def test_only_the_last_groups_are_remembered() -> None:
+    gops = split_gops(stream(0, DUPLICATE_HISTORY + 2))
+    # GOP 0 again, DUPLICATE_HISTORY + 1 distinct GOPs later: forgotten, so kept
+    old = shifted(gops[0], len(gops) * 400)
+    run = Run(metadata({}), AVC, *[t for g in gops for t in g], *old)
+    assert len(run.files[0]) == sum(map(len, gops)) + len(old)
+    assert "repeated_data" not in run.fixes
+
+
+def test_gops_alike_in_size_but_not_in_content_are_kept() -> None:
+    one, two = split_gops(stream(0, 2))
+    # the second GOP again, on time, same sizes, its bodies' last bytes changed
+    other = [FlvTag(t.tag_type, t.timestamp + 400, t.data[:-4] + b"BBBB") for t in two]
+    run = Run(metadata({}), AVC, *one, *two, *other)
+    assert len(run.files[0]) == len(one) + len(two) + len(other)
+    assert "repeated_data" not in run.fixes
 
 
 def test_audio_only_streams_form_short_splittable_groups() -> None:
