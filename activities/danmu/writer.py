@@ -18,8 +18,8 @@ is within its first 1,024 bytes, so the header stays short. Gift `price` is the 
 price in thousandths of the currency (Bilibili's gold), as DanmakuFactory reads it.
 
 Crash safety: every element is one line, rendered whole, and written with one
-`os.write` of complete lines at each `flush()`; line breaks inside text are
-written as `&#10;`. A crash therefore leaves a file that is valid XML but for the
+`os.write` of complete lines at each `flush()`; line breaks inside text become
+spaces (biliass rejects `&#10;`). A crash therefore leaves a file that is valid XML but for the
 closing `</i>` (and at worst one cut line), which `repair.close_unterminated` fixes.
 """
 
@@ -47,8 +47,11 @@ CLOSING = b"</i>\n"
 _INVALID = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\ufffe\uffff\ud800-\udfff]"
 )
-_LINE_BREAKS = {"\n": "&#10;", "\r": "&#13;"}
-_ATTR_ENTITIES = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+# biliass rejects numeric character references (`&#10;`), and a message must stay
+# on one line for crash repair: line breaks and tabs become spaces (a danmaku is
+# drawn on one line anyway)
+_LINE_BREAKS = {"\r\n": " ", "\n": " ", "\r": " "}
+_ATTR_ENTITIES = {'"': "&quot;", "\r\n": " ", "\n": " ", "\r": " ", "\t": " "}
 
 
 def clean(text: str) -> str:
