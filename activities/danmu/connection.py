@@ -118,6 +118,8 @@ class DanmuConnection:
                     proxy=self._proxy,
                     open_timeout=self._open_timeout,
                     max_size=MAX_FRAME_BYTES,
+                    # stop() must not wait long on a peer that ignores our close
+                    close_timeout=2.0,
                 ) as ws:
                     opened_at = self._clock()
                     self.stats.connected = True

@@ -52,6 +52,7 @@ class FakeChatServer:
             "127.0.0.1",
             0,
             max_size=None,
+            close_timeout=1,
             subprotocols=list(self.subprotocols) or None,  # type: ignore[arg-type]
         )
         return self
