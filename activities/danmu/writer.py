@@ -19,7 +19,8 @@ price in thousandths of the currency (Bilibili's gold), as DanmakuFactory reads 
 
 Crash safety: every element is one line, rendered whole, and written with one
 `os.write` of complete lines at each `flush()`; line breaks inside text become
-spaces (biliass rejects `&#10;`). A crash therefore leaves a file that is valid XML but for the
+spaces (biliass rejects `&#10;`). A crash therefore leaves a file that is valid
+XML but for the
 closing `</i>` (and at worst one cut line), which `repair.close_unterminated` fixes.
 """
 

@@ -20,7 +20,9 @@ PACKETS = RESOURCES / "bilibili" / "ws_packets"
 
 
 def codec(**kw: str) -> BilibiliCodec:
-    return BilibiliCodec(DanmuConnectInfo(platform="bilibili", room_id="22608112", **kw))
+    return BilibiliCodec(
+        DanmuConnectInfo(platform="bilibili", room_id="22608112", **kw)
+    )
 
 
 def test_heartbeat_is_the_captured_frame() -> None:
@@ -29,7 +31,9 @@ def test_heartbeat_is_the_captured_frame() -> None:
 
 def test_auth_matches_the_captured_shape() -> None:
     captured = json.loads(unpack((PACKETS / "auth.bin").read_bytes())[0][1])
-    [frame] = codec(token="k", cookie="DedeUserID=160148624; SESSDATA=s; buvid3=b").handshake()
+    [frame] = codec(
+        token="k", cookie="DedeUserID=160148624; SESSDATA=s; buvid3=b"
+    ).handshake()
     assert isinstance(frame, bytes)
     [(op, body)] = unpack(frame)
     ours = json.loads(body)
@@ -47,12 +51,18 @@ def test_guest_auth_has_uid_zero_and_sends_no_cookie() -> None:
 
 def test_heartbeat_reply_honours_the_declared_length() -> None:
     # 20 bytes declared, then 15 bytes of echoed "[object Object]"
-    assert unpack((PACKETS / "heartbeat_reply.bin").read_bytes()) == [(3, b"\x00\x00\t\xa2")]
-    assert codec().decode((PACKETS / "heartbeat_reply.bin").read_bytes(), 1.0).items == []
+    assert unpack((PACKETS / "heartbeat_reply.bin").read_bytes()) == [
+        (3, b"\x00\x00\t\xa2")
+    ]
+    assert (
+        codec().decode((PACKETS / "heartbeat_reply.bin").read_bytes(), 1.0).items == []
+    )
 
 
 def test_captured_brotli_frame_unpacks() -> None:
-    [(op, body)] = unpack((PACKETS / "notification_brotli_watched_change.bin").read_bytes())
+    [(op, body)] = unpack(
+        (PACKETS / "notification_brotli_watched_change.bin").read_bytes()
+    )
     assert op == 5
     assert json.loads(body)["cmd"] == "WATCHED_CHANGE"
 
@@ -71,7 +81,9 @@ def test_auth_reply_ok_and_refused() -> None:
         pytest.param("SUPER_CHAT_MESSAGE", MessageKind.SUPER_CHAT, id="sc"),
         pytest.param("GUARD_BUY", MessageKind.GUARD, id="guard"),
         pytest.param("INTERACT_WORD", MessageKind.USER_JOIN, id="interact"),
-        pytest.param("INTERACT_WORD_V2", MessageKind.USER_JOIN, id="interact-v2-protobuf"),
+        pytest.param(
+            "INTERACT_WORD_V2", MessageKind.USER_JOIN, id="interact-v2-protobuf"
+        ),
         pytest.param("PREPARING", ControlKind.STREAM_CLOSED, id="preparing"),
         pytest.param("PREPARING.with_round", ControlKind.STREAM_CLOSED, id="rotation"),
         pytest.param("LIVE", ControlKind.STREAM_STARTED, id="live"),
@@ -90,17 +102,36 @@ def test_command_fields() -> None:
     sc = parse_command(bili_command("SUPER_CHAT_MESSAGE"), 1.0)
     guard = parse_command(bili_command("GUARD_BUY"), 1.0)
     v2 = parse_command(bili_command("INTERACT_WORD_V2"), 1.0)
-    assert chat and gift and sc and guard and v2
-    assert (chat.user_id, chat.user_name, chat.text) == ("6088969", "tim1997", "白花300块[热]")
-    assert (chat.id, chat.color, chat.sent_at_ms) == ("364b06e3c561af3d5921f1253d66c1d575", 9920249, 1723979200649)
-    assert (gift.gift_name, gift.count, gift.price, gift.value) == ("小花花", 1, 100, 0.1)
+    assert chat
+    assert gift
+    assert sc
+    assert guard
+    assert v2
+    assert (chat.user_id, chat.user_name, chat.text) == (
+        "6088969",
+        "tim1997",
+        "白花300块[热]",
+    )
+    assert (chat.id, chat.color, chat.sent_at_ms) == (
+        "364b06e3c561af3d5921f1253d66c1d575",
+        9920249,
+        1723979200649,
+    )
+    assert (gift.gift_name, gift.count, gift.price, gift.value) == (
+        "小花花",
+        1,
+        100,
+        0.1,
+    )
     assert (sc.price, sc.duration_secs, sc.value) == (30_000, 60, 30.0)
     assert (guard.level, guard.value) == (3, 198.0)
     assert (v2.user_id, v2.user_name) == ("439367700", "StarSea246")
     assert parse_command(bili_command("WATCHED_CHANGE"), 1.0) is None
 
 
-@pytest.mark.parametrize("version", [pytest.param(v, id=f"protover-{v}") for v in (0, 2, 3)])
+@pytest.mark.parametrize(
+    "version", [pytest.param(v, id=f"protover-{v}") for v in (0, 2, 3)]
+)
 def test_every_compression_variant_decodes_nested_packets(version: int) -> None:
     commands = [bili_danmu(i, f"m{i}") for i in range(50)] + [bili_command("SEND_GIFT")]
     decoded = codec().decode(bili_frame(commands, version), 2.0)
@@ -109,8 +140,11 @@ def test_every_compression_variant_decodes_nested_packets(version: int) -> None:
 
 
 def test_room_change_and_variant_cmd_names() -> None:
-    room = parse_command({"cmd": "ROOM_CHANGE", "data": {"title": "新", "area_name": "游戏"}}, 1.0)
-    assert room is not None and room.kind is ControlKind.ROOM_CHANGED
+    room = parse_command(
+        {"cmd": "ROOM_CHANGE", "data": {"title": "新", "area_name": "游戏"}}, 1.0
+    )
+    assert room is not None
+    assert room.kind is ControlKind.ROOM_CHANGED
     assert (room.title, room.category) == ("新", "游戏")  # type: ignore[union-attr]
     variant = {**bili_danmu(1, "x"), "cmd": "DANMU_MSG:4:0:2:2:2:0"}
     assert parse_command(variant, 1.0).kind is MessageKind.CHAT  # type: ignore[union-attr]

@@ -27,12 +27,16 @@ def test_handshake_is_anonymous_with_tags() -> None:
     cap, password, nick, join = CODEC.handshake()
     assert cap == "CAP REQ :twitch.tv/tags twitch.tv/commands"
     assert password == "PASS SCHMOOPIIE"
-    assert isinstance(nick, str) and nick.startswith("NICK justinfan") and nick[14:].isdigit()
+    assert isinstance(nick, str)
+    assert nick.startswith("NICK justinfan")
+    assert nick[14:].isdigit()
     assert join == "JOIN #pajlada"
 
 
 def test_ping_pong_and_reconnect() -> None:
-    assert CODEC.decode("PING :tmi.twitch.tv\r\n", 1.0).replies == ["PONG :tmi.twitch.tv"]
+    assert CODEC.decode("PING :tmi.twitch.tv\r\n", 1.0).replies == [
+        "PONG :tmi.twitch.tv"
+    ]
     assert CODEC.decode(":tmi.twitch.tv RECONNECT\r\n", 1.0).reconnect
     assert CODEC.heartbeat() == "PING :tmi.twitch.tv"
 
@@ -45,7 +49,8 @@ def test_several_lines_in_one_frame() -> None:
 def test_bits_are_a_gift_beside_the_chat() -> None:
     [line] = [x for x in twitch_lines() if "bits=" in x]
     chat, cheer = CODEC.decode(line, 1.0).items
-    assert chat.kind is MessageKind.CHAT and chat.text == "trihard1"  # type: ignore[union-attr]
+    assert chat.kind is MessageKind.CHAT
+    assert chat.text == "trihard1"
     assert (cheer.kind, cheer.count, cheer.currency) == (MessageKind.GIFT, 1, "bits")  # type: ignore[union-attr]
     assert cheer.id == f"{chat.id}:bits"  # type: ignore[union-attr]
 
@@ -54,7 +59,11 @@ def test_subscription_fields() -> None:
     [line] = [x for x in twitch_lines() if "msg-id=resub" in x and "Gutrin" in x]
     [sub] = CODEC.decode(line, 1.0).items
     assert (sub.kind, sub.user_name, sub.text, sub.count, sub.level) == (  # type: ignore[union-attr]
-        MessageKind.GUARD, "Gutrin", "xqcL", 2, 1,
+        MessageKind.GUARD,
+        "Gutrin",
+        "xqcL",
+        2,
+        1,
     )
 
 
@@ -76,6 +85,11 @@ def test_tag_unescaping(raw: str, value: str) -> None:
 def test_parse_line_parts() -> None:
     line = parse_line(r"@system-msg=hello\sworld;x= :a!a@a PRIVMSG #c :hi :there")
     assert line.tags == {"system-msg": "hello world", "x": ""}
-    assert (line.nick, line.command, line.params, line.trailing) == ("a", "PRIVMSG", ["#c"], "hi :there")
+    assert (line.nick, line.command, line.params, line.trailing) == (
+        "a",
+        "PRIVMSG",
+        ["#c"],
+        "hi :there",
+    )
     with pytest.raises(ValueError, match="without a command"):
         parse_line("@a=b ")

@@ -23,7 +23,7 @@ START = datetime(2024, 8, 18, 12, 0, tzinfo=UTC)
 T0 = START.timestamp()
 META = RoomMeta(platform="bilibili", room_id="22637261", name="主播", title="标题 <&>")
 HOSTILE = [
-    "<d p=\"1\">&amp;</d>]]>\"'",  # XML metacharacters
+    '<d p="1">&amp;</d>]]>"\'',  # XML metacharacters
     "bad \x00\x01\x08\x0b\x1f\x7f\x85\ufeff\ufffe controls",
     "\ud800 lone surrogate",  # what invalid UTF-8 becomes via surrogateescape
     "bytes \ufffd\ufffd from invalid UTF-8",
@@ -36,16 +36,47 @@ HOSTILE = [
 
 def chat(i: int, text: str = "", at: float = 1.0) -> DanmuMessage:
     return DanmuMessage(
-        MessageKind.CHAT, str(1000 + i % 13), f"user{i % 13}", text or f"msg {i}",
-        received_at=T0 + at, id=f"m{i}",
+        MessageKind.CHAT,
+        str(1000 + i % 13),
+        f"user{i % 13}",
+        text or f"msg {i}",
+        received_at=T0 + at,
+        id=f"m{i}",
     )
 
 
 def paid() -> list[DanmuMessage]:
     return [
-        DanmuMessage(MessageKind.GIFT, "1", "g<>", received_at=T0 + 2, gift_name="小花花", count=3, price=100, currency="CNY"),
-        DanmuMessage(MessageKind.SUPER_CHAT, "2", "s", "醒目 & 留言", received_at=T0 + 3, price=30_000, currency="CNY", duration_secs=60),
-        DanmuMessage(MessageKind.GUARD, "3", "舰长", received_at=T0 + 4, gift_name="舰长", level=3, price=198_000, currency="CNY"),
+        DanmuMessage(
+            MessageKind.GIFT,
+            "1",
+            "g<>",
+            received_at=T0 + 2,
+            gift_name="小花花",
+            count=3,
+            price=100,
+            currency="CNY",
+        ),
+        DanmuMessage(
+            MessageKind.SUPER_CHAT,
+            "2",
+            "s",
+            "醒目 & 留言",
+            received_at=T0 + 3,
+            price=30_000,
+            currency="CNY",
+            duration_secs=60,
+        ),
+        DanmuMessage(
+            MessageKind.GUARD,
+            "3",
+            "舰长",
+            received_at=T0 + 4,
+            gift_name="舰长",
+            level=3,
+            price=198_000,
+            currency="CNY",
+        ),
         DanmuMessage(MessageKind.USER_JOIN, "4", "j", received_at=T0 + 5),
     ]
 
@@ -66,18 +97,40 @@ def test_shape_matches_bililiverecorder(tmp_path: Path) -> None:
     reference = ET.parse(RESOURCES / "danmaku" / "brec_1.3.11_sample.xml").getroot()
     assert root.tag == reference.tag == "i"
     ours_head = [e.tag for e in root][:9]
-    assert ours_head == [e.tag for e in reference if e.tag != "BililiveRecorderXmlStyle"][:9]
-    assert set(reference.find("BililiveRecorderRecordInfo").attrib) <= set(root.find("BililiveRecorderRecordInfo").attrib)  # type: ignore[union-attr]
+    assert (
+        ours_head
+        == [e.tag for e in reference if e.tag != "BililiveRecorderXmlStyle"][:9]
+    )
+    assert set(reference.find("BililiveRecorderRecordInfo").attrib) <= set(
+        root.find("BililiveRecorderRecordInfo").attrib
+    )  # type: ignore[union-attr]
     d = root.find("d")
-    assert d is not None and d.text == "msg 1" and d.get("user") == "user1"
+    assert d is not None
+    assert d.text == "msg 1"
+    assert d.get("user") == "user1"
     p = d.get("p", "").split(",")
-    assert len(p) == 8 and p[0] == "0.581" and p[1:4] == ["1", "25", "16777215"] and p[6] == "1001"
+    assert len(p) == 8
+    assert p[0] == "0.581"
+    assert p[1:4] == ["1", "25", "16777215"]
+    assert p[6] == "1001"
     assert reference.find("d").get("p").count(",") == 7  # type: ignore[union-attr]
     gift, sc, guard = root.find("gift"), root.find("sc"), root.find("guard")
-    assert gift is not None and gift.attrib | {} == gift.attrib
-    assert (gift.get("giftname"), gift.get("giftcount"), gift.get("price"), gift.get("user")) == ("小花花", "3", "100", "g<>")
-    assert sc is not None and (sc.text, sc.get("price"), sc.get("time")) == ("醒目 & 留言", "30", "60")
-    assert guard is not None and (guard.get("level"), guard.get("count")) == ("3", "1")
+    assert gift is not None
+    assert gift.attrib | {} == gift.attrib
+    assert (
+        gift.get("giftname"),
+        gift.get("giftcount"),
+        gift.get("price"),
+        gift.get("user"),
+    ) == ("小花花", "3", "100", "g<>")
+    assert sc is not None
+    assert (sc.text, sc.get("price"), sc.get("time")) == (
+        "醒目 & 留言",
+        "30",
+        "60",
+    )
+    assert guard is not None
+    assert (guard.get("level"), guard.get("count")) == ("3", "1")
     assert root.find("BililiveRecorderRecordInfo").get("media_start") == "12.500"  # type: ignore[union-attr]
     assert len(root.findall("*")) == 9 + 4  # the join is statistics only
 
@@ -88,16 +141,23 @@ def test_hostile_text_stays_valid_xml(tmp_path: Path) -> None:
     assert texts[0] == HOSTILE[0]
     assert texts[1] == "bad  controls"
     assert texts[2] == " lone surrogate"
-    assert texts[4] == HOSTILE[4] and texts[5] == HOSTILE[5]
+    assert texts[4] == HOSTILE[4]
+    assert texts[5] == HOSTILE[5]
     assert texts[6] == "line breaks flattened"
     assert len(texts[7]) == 1_000_000
     # one element per line: what makes crash repair possible
-    assert sum(1 for line in path.read_bytes().splitlines() if line.startswith(b"<d ")) == len(HOSTILE)
+    assert sum(
+        1 for line in path.read_bytes().splitlines() if line.startswith(b"<d ")
+    ) == len(HOSTILE)
 
 
 def test_biliass_converts_what_we_write(tmp_path: Path) -> None:
-    messages = [chat(i, t) for i, t in enumerate(HOSTILE[:-1])] + paid() + [chat(99, at=7.0)]
-    ass = biliass.convert_to_ass(write(tmp_path / "b.xml", messages).read_bytes(), 1920, 1080)
+    messages = (
+        [chat(i, t) for i, t in enumerate(HOSTILE[:-1])] + paid() + [chat(99, at=7.0)]
+    )
+    ass = biliass.convert_to_ass(
+        write(tmp_path / "b.xml", messages).read_bytes(), 1920, 1080
+    )
     assert ass.count("Dialogue:") == len(HOSTILE) - 1 + 1
 
 
@@ -138,7 +198,10 @@ def test_repair_after_a_crash_between_flushes(tmp_path: Path) -> None:
     path = tmp_path / "e.xml"
     DanmakuXmlWriter(path, META, index=3, wall_start=START)  # header only, never closed
     assert close_unterminated(path).kept == 0
-    assert ET.parse(path).getroot().find("BililiveRecorderRecordInfo").get("segment") == "3"  # type: ignore[union-attr]
+    assert (
+        ET.parse(path).getroot().find("BililiveRecorderRecordInfo").get("segment")
+        == "3"
+    )  # type: ignore[union-attr]
     foreign = tmp_path / "f.xml"
     foreign.write_text("<html>")
     with pytest.raises(ValueError, match="not a danmaku XML"):
@@ -153,7 +216,13 @@ def test_statistics() -> None:
         stats.add(msg)
     snap = stats.snapshot()
     assert snap.total == 134
-    assert snap.by_kind == {"chat": 130, "gift": 1, "super_chat": 1, "guard": 1, "user_join": 1}
+    assert snap.by_kind == {
+        "chat": 130,
+        "gift": 1,
+        "super_chat": 1,
+        "guard": 1,
+        "user_join": 1,
+    }
     assert snap.unique_talkers == 13
     assert [b.count for b in snap.rate] == [64, 60, 10]  # paid ones at 2-5 s
     assert snap.peak_per_minute == 64

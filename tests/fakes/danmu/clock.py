@@ -30,16 +30,18 @@ class SteppedClock:
         """Sleeps not yet woken."""
         return sum(1 for _, f in self._sleepers if not f.done())
 
-    async def wait_sleeping(self, count: int, timeout: float = 20) -> None:
+    async def wait_sleeping(self, count: int, within: float = 20) -> None:
         """Wait until `count` sleeps have been requested in total."""
-        async with asyncio.timeout(timeout), self._changed:
+        async with asyncio.timeout(within), self._changed:
             await self._changed.wait_for(lambda: len(self.slept) >= count)
 
     async def advance(self, secs: float) -> None:
         """Move time forward and wake every sleep that is due."""
         self.now += secs
         due = [f for t, f in self._sleepers if t <= self.now + 1e-9 and not f.done()]
-        self._sleepers = [(t, f) for t, f in self._sleepers if not f.done() and f not in due]
+        self._sleepers = [
+            (t, f) for t, f in self._sleepers if not f.done() and f not in due
+        ]
         for future in due:
             future.set_result(None)
         await asyncio.sleep(0)

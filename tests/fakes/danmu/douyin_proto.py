@@ -23,7 +23,8 @@ def douyin_pb2() -> ModuleType:
     )
     assert code == 0, "protoc failed on douyin.proto"
     spec = importlib.util.spec_from_file_location("douyin_pb2", out / "douyin_pb2.py")
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules["douyin_pb2"] = module
     spec.loader.exec_module(module)

@@ -26,7 +26,9 @@ RESOURCES = Path(__file__).parents[2] / "resources" / "danmu"
 
 def bili_command(name: str) -> dict[str, Any]:
     """A real command message from the fixtures."""
-    data: dict[str, Any] = json.loads((RESOURCES / "bilibili" / "cmd" / f"{name}.json").read_text())
+    data: dict[str, Any] = json.loads(
+        (RESOURCES / "bilibili" / "cmd" / f"{name}.json").read_text()
+    )
     return data
 
 
@@ -35,8 +37,10 @@ def bili_packet(body: bytes, operation: int = 5, version: int = 0) -> bytes:
 
 
 def bili_frame(commands: list[dict[str, Any]], version: int = 3) -> bytes:
-    """Notifications (operation 5) nested in a protover 0 (raw), 2 (zlib) or 3 (brotli) frame."""
-    inner = b"".join(bili_packet(json.dumps(c, ensure_ascii=False).encode()) for c in commands)
+    """Notifications (op 5) in a protover 0 (raw), 2 (zlib) or 3 (brotli) frame."""
+    inner = b"".join(
+        bili_packet(json.dumps(c, ensure_ascii=False).encode()) for c in commands
+    )
     if version == 0:
         return inner
     # quality 4: brotli's default 11 takes ~0.1 s a frame, too slow for load tests
@@ -44,7 +48,9 @@ def bili_frame(commands: list[dict[str, Any]], version: int = 3) -> bytes:
     return bili_packet(packed, 5, version)
 
 
-def bili_danmu(n: int, text: str, uid: int = 6088969, uname: str = "tim1997") -> dict[str, Any]:
+def bili_danmu(
+    n: int, text: str, uid: int = 6088969, uname: str = "tim1997"
+) -> dict[str, Any]:
     """The fixture's DANMU_MSG with its own id, text and sender."""
     cmd = bili_command("DANMU_MSG")
     info = copy.deepcopy(cmd["info"])
@@ -71,7 +77,11 @@ def bili_responder(frame: bytes | str) -> list[bytes | str]:
 
 def twitch_lines() -> list[str]:
     """The captured IRC lines, one per entry."""
-    return (RESOURCES / "twitch" / "irc_lines.txt").read_text(encoding="utf-8").splitlines()
+    return (
+        (RESOURCES / "twitch" / "irc_lines.txt")
+        .read_text(encoding="utf-8")
+        .splitlines()
+    )
 
 
 def twitch_privmsg(n: int, text: str, channel: str = "pajlada") -> str:
@@ -82,14 +92,16 @@ def twitch_privmsg(n: int, text: str, channel: str = "pajlada") -> str:
     )
 
 
+def _esc(text: str) -> str:
+    return text.replace("@", "@A").replace("/", "@S")
+
+
 def douyu_frame(*records: dict[str, str]) -> bytes:
     """Server packets (type 690) of STT records."""
     out = b""
     for record in records:
-        body = "".join(
-            f"{k.replace('@', '@A').replace('/', '@S')}@={v.replace('@', '@A').replace('/', '@S')}/"
-            for k, v in record.items()
-        ).encode() + b"\0"
+        body = "".join(f"{_esc(k)}@={_esc(v)}/" for k, v in record.items()).encode()
+        body += b"\0"
         out += struct.pack("<IIHBB", len(body) + 8, len(body) + 8, 690, 0, 0) + body
     return out
 
@@ -101,7 +113,11 @@ def huya_push(uri: int, fields: dict[int, Any], msg_id: int = 0) -> bytes:
 
 
 def huya_chat(text: str, uid: int, nick: str, msg_id: int) -> bytes:
-    notice = {0: Struct({0: uid, 1: 0, 2: nick, 3: 0}), 3: text, 6: Struct({0: 0xFF8800})}
+    notice = {
+        0: Struct({0: uid, 1: 0, 2: nick, 3: 0}),
+        3: text,
+        6: Struct({0: 0xFF8800}),
+    }
     return huya_push(1400, notice, msg_id)
 
 
@@ -112,7 +128,9 @@ def soop_packet(service: int, fields: list[str]) -> bytes:
 
 def bigo_text(tag: int, uid: str, content: dict[str, Any], seq: str) -> str:
     b64 = base64.b64encode(json.dumps(content, ensure_ascii=False).encode()).decode()
-    return "2584" + json.dumps({"payload": {"tag": tag, "uid": uid, "content": b64, "seqId": seq}})
+    return "2584" + json.dumps(
+        {"payload": {"tag": tag, "uid": uid, "content": b64, "seqId": seq}}
+    )
 
 
 def gzip_bytes(data: bytes) -> bytes:

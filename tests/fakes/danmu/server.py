@@ -70,7 +70,7 @@ class FakeChatServer:
             for frame in [*self.greeting, *self.on_connect(self.connections)]:
                 await ws.send(frame)
             async for frame in ws:
-                await self._bump(lambda f=frame: self.received.append(f))
+                await self._bump(lambda f=frame: self.received.append(f))  # type: ignore[misc]
                 for reply in self.responder(frame):
                     await ws.send(reply)
         except Exception:  # a dropped client is part of the tests
@@ -84,9 +84,9 @@ class FakeChatServer:
             change()
             self._changed.notify_all()
 
-    async def wait_until(self, check: Callable[[], bool], timeout: float = 20) -> None:
+    async def wait_until(self, check: Callable[[], bool], within: float = 20) -> None:
         """Wait for a state of the server (frames received, connections seen)."""
-        async with asyncio.timeout(timeout), self._changed:
+        async with asyncio.timeout(within), self._changed:
             await self._changed.wait_for(check)
 
     async def wait_connected(self, count: int) -> None:
