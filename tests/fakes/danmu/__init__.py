@@ -1,0 +1,1 @@
+"""Local chat servers and frame builders for the danmu tests."""
