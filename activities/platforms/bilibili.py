@@ -418,7 +418,7 @@ class Bilibili(Extractor):
 
 
 def streams_of(playurl: _PlayUrl) -> list[StreamInfo]:
-    """Every stream getRoomPlayInfo lists: protocol × format × codec × CDN host."""
+    """Every stream getRoomPlayInfo lists: per protocol, format, codec and CDN host."""
     names = {q.qn: q.desc for q in playurl.g_qn_desc}
     headers = {"User-Agent": BROWSER_UA, "Referer": "https://live.bilibili.com/"}
     found: list[StreamInfo] = []

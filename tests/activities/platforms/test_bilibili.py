@@ -45,7 +45,7 @@ HLS = "http://127.0.0.1:9/live-bvc/live_23058/index.m3u8"
 
 class TestUrls(UrlTable):
     extractor = Bilibili
-    should_match_groups = [
+    should_match_groups = (
         pytest.param(ROOM, "live", {"channel": "23058"}, id="room"),
         pytest.param(
             "https://live.bilibili.com/3?spm_id_from=333.1007.0.0",
@@ -72,13 +72,13 @@ class TestUrls(UrlTable):
             {"code": "xYz9876"},
             id="bili2233",
         ),
-    ]
-    should_match = [
+    )
+    should_match = (
         pytest.param("http://live.bilibili.com/23058/", id="http-slash"),
         pytest.param("https://www.live.bilibili.com/23058", id="www"),
         pytest.param("https://live.bilibili.com/23058#anchor", id="fragment"),
-    ]
-    should_not_match = [
+    )
+    should_not_match = (
         pytest.param("https://live.bilibili.com/", id="root"),
         pytest.param("https://live.bilibili.com/p/eden/area-tags", id="page"),
         pytest.param("https://www.bilibili.com/video/BV1xx411c7mD", id="video"),
@@ -86,7 +86,7 @@ class TestUrls(UrlTable):
         pytest.param("https://live.bilibili.com/abc", id="not-a-number"),
         pytest.param("https://b23.tv/", id="b23-root"),
         pytest.param("https://live.bilibili.com.evil.example/1", id="lookalike"),
-    ]
+    )
 
 
 # --- WBI --------------------------------------------------------------------------
@@ -139,7 +139,8 @@ def test_captured_status_by_uids_is_a_rotation() -> None:
 
 def test_captured_play_info_lists_every_stream() -> None:
     reply = parse(_PlayReply, captured("getRoomPlayInfo.live.json"), "play info")
-    assert reply.data is not None and reply.data.playurl_info is not None
+    assert reply.data is not None
+    assert reply.data.playurl_info is not None
     streams = streams_of(reply.data.playurl_info.playurl)
     # FLV on one host, HLS-TS on one, HLS-fMP4 on two
     assert [(s.kind, s.container) for s in streams] == [

@@ -24,7 +24,7 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 class TestUrls(UrlTable):
     extractor = Generic
-    should_match_groups = [
+    should_match_groups = (
         pytest.param(
             "http://example.com/live.m3u8",
             "live",
@@ -37,14 +37,14 @@ class TestUrls(UrlTable):
             {"channel": "room", "ext": "flv"},
             id="flv-port",
         ),
-    ]
-    should_match = [
+    )
+    should_match = (
         pytest.param("https://cdn.example.com/a/b/stream.m3u8", id="hls-path"),
         pytest.param("https://cdn.example.com/s.m3u8?token=x&e=1", id="hls-query"),
         pytest.param("https://cdn.example.com/S.M3U8", id="hls-upper"),
         pytest.param("https://pull.example.com/app/x.flv?auth=1#t", id="flv-query"),
-    ]
-    should_not_match = [
+    )
+    should_not_match = (
         pytest.param("https://example.com/video.mp4", id="mp4"),
         pytest.param("https://example.com/live.m3u8.html", id="suffix-after"),
         pytest.param("https://example.com/m3u8", id="no-extension"),
@@ -54,7 +54,7 @@ class TestUrls(UrlTable):
         pytest.param("https://example.com/a.flv/b", id="flv-dir"),
         pytest.param("https://example.com/.m3u8", id="no-name"),
         pytest.param("https://twitch.tv/somebody", id="platform-url"),
-    ]
+    )
 
 
 def test_registered_after_every_platform_before_streamlink() -> None:

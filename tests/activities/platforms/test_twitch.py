@@ -34,7 +34,7 @@ STREAM = "http://127.0.0.1:9/live.m3u8"
 
 class TestUrls(UrlTable):
     extractor = Twitch
-    should_match_groups = [
+    should_match_groups = (
         pytest.param(CHANNEL, "live", {"channel": "abby_"}, id="www"),
         pytest.param(
             "https://twitch.tv/Abby_/about", "live", {"channel": "Abby_"}, id="about"
@@ -51,14 +51,14 @@ class TestUrls(UrlTable):
             {"channel": "abby_"},
             id="player",
         ),
-    ]
-    should_match = [
+    )
+    should_match = (
         pytest.param("http://www.twitch.tv/abby_/", id="slash"),
         pytest.param("https://go.twitch.tv/abby_", id="go"),
         pytest.param("https://www.twitch.tv/abby_/schedule", id="schedule"),
         pytest.param("https://www.twitch.tv/abby_?referrer=raid", id="query"),
-    ]
-    should_not_match = [
+    )
+    should_not_match = (
         pytest.param("https://www.twitch.tv/", id="root"),
         pytest.param("https://www.twitch.tv/videos/2210785211", id="vod"),
         pytest.param("https://www.twitch.tv/abby_/clip/SlugOfAClip", id="clip"),
@@ -68,17 +68,19 @@ class TestUrls(UrlTable):
         pytest.param("https://www.twitch.tv/abby_/videos", id="channel-videos"),
         pytest.param("https://player.twitch.tv/?video=v2210785211", id="player-vod"),
         pytest.param("https://www.twitch.tv.example.com/abby_", id="lookalike"),
-    ]
+    )
 
 
 def test_captured_gql_answer_parses() -> None:
     """The real ChannelShell + StreamMetadata answer for a live channel."""
     body = (CAPTURED / "twitch_live.json").read_bytes()
     shell, meta = parse(_CheckReply, body, "twitch gql").root
-    assert shell.data is not None and shell.data.userOrError is not None
+    assert shell.data is not None
+    assert shell.data.userOrError is not None
     user = shell.data.userOrError
     assert (user.typename, user.login, user.displayName) == ("User", "abby_", "abby_")
-    assert meta.data is not None and meta.data.user is not None
+    assert meta.data is not None
+    assert meta.data.user is not None
     stream = meta.data.user.stream
     assert stream is not None
     assert (stream.type, stream.viewersCount) == ("live", 3963)
@@ -133,7 +135,8 @@ async def test_live_channel(api, http) -> None:
     assert status.source.url == STREAM
     assert status.source.expires_at is not None
     usher = next(r for r in api.requests if r.host == "usher.ttvnw.net")
-    assert usher.arg("sig") and usher.arg("token")
+    assert usher.arg("sig")
+    assert usher.arg("token")
     assert usher.arg("supported_codecs") == "h264"
 
 
@@ -156,7 +159,8 @@ async def test_oauth_token_goes_to_gql_only(api, http) -> None:
     assert all(r.headers.get("Authorization") == "OAuth s3cret" for r in gql)
     usher = next(r for r in api.requests if r.host == "usher.ttvnw.net")
     assert "Authorization" not in usher.headers
-    assert status.source is not None and "Authorization" not in status.source.headers
+    assert status.source is not None
+    assert "Authorization" not in status.source.headers
 
 
 async def test_offline_channel(api, http) -> None:
@@ -206,7 +210,8 @@ async def test_malformed_answer_names_the_missing_field(api, http) -> None:
 
 async def test_gql_error_is_unavailable(http) -> None:
     def failing(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json=[{"errors": [{"message": "service timeout"}]}] * 2)
+        errors = {"errors": [{"message": "service timeout"}]}
+        return httpx.Response(200, json=[errors, errors])
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(failing)) as client:
         status = await Twitch(client).check_live(CHANNEL)

@@ -2,11 +2,11 @@
 
     class TestUrls(UrlTable):
         extractor = Twitch
-        should_match_groups = [
-            pytest.param("https://www.twitch.tv/abby_", "live", {"channel": "abby_"}, id="www"),
-        ]
-        should_match = [pytest.param("https://twitch.tv/abby_/", id="slash")]
-        should_not_match = [pytest.param("https://www.twitch.tv/videos/1", id="vod")]
+        should_match_groups = (
+            pytest.param(URL, "live", {"channel": "abby_"}, id="www"),
+        )
+        should_match = (pytest.param("https://twitch.tv/abby_/", id="slash"),)
+        should_not_match = (pytest.param("https://www.twitch.tv/videos/1", id="vod"),)
 
 `conftest.pytest_generate_tests` turns the tables into test cases; `GENERIC_NEGATIVES`
 are added to every `should_not_match`. A matched URL's `channel` group is the
@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from _pytest.mark.structures import ParameterSet
 
     from activities.platforms import Extractor
@@ -38,9 +40,9 @@ class UrlTable:
     """Base of a platform's URL table; see the module docstring."""
 
     extractor: ClassVar[type[Extractor]]
-    should_match: ClassVar[list[ParameterSet]] = []
-    should_match_groups: ClassVar[list[ParameterSet]] = []
-    should_not_match: ClassVar[list[ParameterSet]] = []
+    should_match: ClassVar[Sequence[ParameterSet]] = ()
+    should_match_groups: ClassVar[Sequence[ParameterSet]] = ()
+    should_not_match: ClassVar[Sequence[ParameterSet]] = ()
 
     def test_should_match(self, url: str) -> None:
         assert self.extractor.match(url) is not None, url

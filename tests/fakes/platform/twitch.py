@@ -33,6 +33,12 @@ TOKEN_TTL_SECS = 1200
 _USHER_PATH = re.compile(r"/api/channel/hls/(?P<login>\w+)\.m3u8")
 
 
+def _captured(index: int) -> dict[str, Any]:
+    """The `data` of one operation of the captured batch answer (a fresh copy)."""
+    answers: list[dict[str, Any]] = json.loads(CAPTURED.read_text(encoding="utf-8"))
+    return copy.deepcopy(answers[index]["data"])
+
+
 class TwitchApi(PlatformApi):
     name = "twitch"
     hosts: ClassVar[tuple[str, ...]] = ("gql.twitch.tv", "usher.ttvnw.net")
@@ -88,9 +94,7 @@ class TwitchApi(PlatformApi):
                     "__typename": "UserDoesNotExist",
                 }
             }
-        data = copy.deepcopy(
-            json.loads(CAPTURED.read_text(encoding="utf-8"))[0]["data"]
-        )
+        data = _captured(0)
         user = data["userOrError"]
         user.update(login=room.ref, displayName=room.author)
         if room.state != LIVE:
@@ -107,9 +111,7 @@ class TwitchApi(PlatformApi):
         room = self._room(login)
         if room is None or room.state == "banned":
             return {"user": None}
-        data = copy.deepcopy(
-            json.loads(CAPTURED.read_text(encoding="utf-8"))[1]["data"]
-        )
+        data = _captured(1)
         user = data["user"]
         user["lastBroadcast"]["title"] = room.title
         if room.state in (LIVE, "private", "region_locked"):
