@@ -65,6 +65,7 @@ class BilibiliApi(PlatformApi):
     def __init__(self) -> None:
         super().__init__()
         self.shares: dict[str, str] = {}
+        self.signed_urls = 0
 
     def share(self, code: str, ref: str) -> None:
         """`https://b23.tv/<code>` redirects to the room `ref`."""
@@ -188,7 +189,9 @@ class BilibiliApi(PlatformApi):
         parts = urlsplit(url)
         flv = parts.path.endswith(".flv")
         expires = int(time.time()) + STREAM_TTL_SECS
-        extra = f"expires={expires}&len=0&qn=10000&cdn=fake01&sign=00ff&order=1"
+        self.signed_urls += 1  # every answer signs a new URL
+        trid = f"{self.signed_urls:032x}"
+        extra = f"expires={expires}&len=0&qn=10000&trid={trid}&cdn=fake01&order=1"
         codec = {
             "codec_name": "avc",
             "current_qn": 10000,
