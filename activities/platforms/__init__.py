@@ -32,8 +32,21 @@ How to add a platform (Huya as the example; copy `bilibili.py` and its tests):
    `UrlTable` (`should_match`, `should_match_groups`, `should_not_match`), the
    captured responses under `tests/resources/platforms/huya/` (with their licence
    file) or, where none was captured, the fake; live, offline, not found, rate
-   limited and malformed through the real client (`tests.fakes.platform.serve`).
-   `test_meta.py` checks the module, its docstring and its test module.
+   limited and malformed through the real client (`FakePlatforms().client()`, the
+   host-mapping transport). `test_meta.py` checks the module, its docstring (its
+   `$url` examples must match), its test module and that every named matcher has
+   a `should_match_groups` row.
+9. The module size: aim for 100-250 lines; the answer models are most of it.
+
+Expiry and fresh URLs: a signed stream URL says when it ends (`StreamInfo.
+expires_at`, carried into `StreamSource`), and `PlatformRegistry.refresh(source,
+http, options)` resolves the same channel again for the same quality, CDN and
+transport. The engines' hook, to be wired by the recording work: the record
+activity passes the engine `refresh = lambda: registry.refresh(source, http,
+options)` (options read from the DB as the live-check activity reads them); an
+engine that meets 403/410 on the stream or its playlist awaits it, swaps the URL
+and headers, and carries on in the same file instead of ending the session; a
+`StreamUnavailableError` from it means the broadcast really ended.
 """
 
 from __future__ import annotations

@@ -372,7 +372,12 @@ class Bilibili(Extractor):
         }  # fmt: skip
         signed = wbi_sign(params, await self._mixin(), int(time.time()))
         url = f"{API}/xlive/web-room/v2/index/getRoomPlayInfo"
-        reply = await self._get(_PlayReply, url, what, params=signed)
+        try:
+            reply = await self._get(_PlayReply, url, what, params=signed)
+        except Outcome as why:
+            if why.outcome is LiveOutcome.RATE_LIMITED:
+                type(self)._wbi = None  # -352 is also the answer to stale WBI keys
+            raise
         info = reply.data
         if info is None or info.live_status != 1 or info.playurl_info is None:
             raise Outcome(LiveOutcome.OFFLINE, f"{what}: no stream (not live)")

@@ -336,3 +336,17 @@ async def test_batch_reports_missing_rooms(api, http) -> None:
 def test_empty_batch_answer_is_a_list() -> None:
     body = json.dumps({"code": 0, "message": "success", "data": []})
     assert parse(_ByUidReply, body, "x").data == []
+
+
+async def test_risk_control_drops_the_cached_wbi_keys(api, http) -> None:
+    live_room(api)
+    assert (await Bilibili(http).check_live(ROOM)).is_live
+    assert Bilibili._wbi is not None
+    real = Bilibili._wbi
+    Bilibili._wbi = ("0" * 32, real[1])  # keys rotated since
+    status = await Bilibili(http).check_live(ROOM)
+    assert status.result is LiveOutcome.RATE_LIMITED
+    assert "风控" in status.detail
+    # the next check fetches the keys again and signs right
+    assert (await Bilibili(http).check_live(ROOM)).is_live
+    assert api.calls("/x/web-interface/nav") == 2

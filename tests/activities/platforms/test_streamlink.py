@@ -213,3 +213,12 @@ def test_streamlink_engine_reads_a_page_url_in_the_picked_quality(tmp_path) -> N
         tmp_path / "streamlink", source, stream_timeout_secs=20, hls_live_edge=3
     )
     assert args[-2:] == ["https://srec.test/alice", "360p,1080p,best"]
+
+
+async def test_every_engine_kind_hands_streamlink_streams_to_streamlink() -> None:
+    async with httpx.AsyncClient() as http:
+        table = build_engines(http)
+    assert EngineKind.STREAMLINK in table, "the streamlink program is installed"
+    piped = table[EngineKind.STREAMLINK][StreamKind.STREAMLINK]
+    for kind in table:
+        assert table[kind][StreamKind.STREAMLINK] is piped
