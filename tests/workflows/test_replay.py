@@ -53,15 +53,15 @@ async def test_history_with_the_old_live_check_shapes_replays(
     scheduled: set[int] = set()
     for event in history.events:
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            attrs = event.activity_task_scheduled_event_attributes
-            if attrs.activity_type.name == c.ACTIVITY_CHECK_LIVE:
+            task = event.activity_task_scheduled_event_attributes
+            if task.activity_type.name == c.ACTIVITY_CHECK_LIVE:
                 scheduled.add(event.event_id)
-                attrs.input.payloads[0].data = json.dumps(OLD_INPUT).encode()
+                task.input.payloads[0].data = json.dumps(OLD_INPUT).encode()
                 rewritten += 1
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-            attrs = event.activity_task_completed_event_attributes
-            if attrs.scheduled_event_id in scheduled:
-                attrs.result.payloads[0].data = json.dumps(OLD_RESULT).encode()
+            done = event.activity_task_completed_event_attributes
+            if done.scheduled_event_id in scheduled:
+                done.result.payloads[0].data = json.dumps(OLD_RESULT).encode()
                 rewritten += 1
     assert rewritten >= 4
 

@@ -222,3 +222,23 @@ async def test_every_engine_kind_hands_streamlink_streams_to_streamlink() -> Non
     piped = table[EngineKind.STREAMLINK][StreamKind.STREAMLINK]
     for kind in table:
         assert table[kind][StreamKind.STREAMLINK] is piped
+
+
+async def test_a_streamlink_only_stream_is_recorded_by_the_streamlink_engine(
+    live: LiveHls, tmp_path: Path
+) -> None:
+    """The page URL goes to the streamlink program, whose plugin resolves it."""
+    async with httpx.AsyncClient() as http:
+        status = await Streamlink(http).check_live(f"hls://{live.url}")
+        assert status.source is not None
+        source = status.source.model_copy(
+            update={"kind": StreamKind.STREAMLINK, "url": f"hls://{live.url}"}
+        )
+        engine = build_engines(http)[EngineKind.NATIVE][StreamKind.STREAMLINK]
+        plan = plan_for(tmp_path / "out", RecordingPolicy(), NameFields(streamer="sl"))
+        sink = RecordingSink()
+        reason = await engine.record(source, plan, sink, RecordingStats())
+    assert reason in {"ended", "stalled"}
+    (closed,) = sink.closed_with_bytes()
+    assert Path(closed.path).suffix == ".ts"
+    assert_playable(Path(closed.path))
