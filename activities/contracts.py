@@ -97,10 +97,15 @@ class Priority(StrEnum):
 
 
 class StreamKind(StrEnum):
-    """Transport of a resolved stream, which picks the recording engine."""
+    """Transport of a resolved stream, which picks the recording engine.
+
+    `streamlink`: only streamlink can read it (DASH, a plugin's own stream type);
+    the URL is the page URL and the streamlink engine records it.
+    """
 
     HLS = "hls"
     FLV = "flv"
+    STREAMLINK = "streamlink"
 
 
 class EngineKind(StrEnum):
@@ -156,7 +161,9 @@ class StreamSource(BaseModel):
     """A resolved, recordable stream: what an extractor hands to an engine.
 
     For HLS, `url` may be a master playlist: the engine picks a variant with
-    `selection`.
+    `selection`. Signed URLs expire (`expires_at`); `channel_url`, `quality`, `cdn`
+    and `codec` say what to resolve again (`activities.platforms.refresh`). Headers
+    never carry credentials: cookies and tokens stay with the platform API calls.
     """
 
     url: str = Field(description="Media or master playlist (HLS) or stream (FLV) URL")
@@ -168,6 +175,15 @@ class StreamSource(BaseModel):
         default=None, description="HTTP(S)/SOCKS proxy URL for this stream"
     )
     selection: StreamSelection = Field(default_factory=StreamSelection)
+    expires_at: datetime | None = Field(
+        default=None, description="When the signed URL stops working, if it does"
+    )
+    channel_url: str = Field(
+        default="", description="Channel URL to resolve again when `url` expires"
+    )
+    quality: str = Field(default="", description="The platform's quality name")
+    cdn: str = Field(default="", description="CDN or host group serving the stream")
+    codec: str = Field(default="", description="Video codec (avc, hevc, av1)")
 
 
 DEFAULT_FILENAME_TEMPLATE = "{streamer}/{streamer}-%Y%m%d-%H%M%S-{title}_%i"
@@ -274,16 +290,90 @@ class CloseSessionResult(BaseModel):
 
 class CheckLiveInput(BaseModel):
     url: str
+    streamer_id: int | None = Field(
+        default=None, description="Whose platform options the activity reads (DB)"
+    )
+    selection: StreamSelection | None = Field(
+        default=None, description="Which offered stream to pick (default: the best)"
+    )
+
+
+class LiveOutcome(StrEnum):
+    """What a live check found: a value for every case a platform can answer.
+
+    Fatal outcomes do not change by polling again (the scheduler stops polling until
+    the user acts); `rate_limited` and `unavailable` pass (`retry_after_secs`).
+    """
+
+    LIVE = "live"
+    OFFLINE = "offline"
+    NOT_FOUND = "not_found"
+    BANNED = "banned"
+    REGION_LOCKED = "region_locked"
+    PRIVATE = "private"
+    AGE_RESTRICTED = "age_restricted"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+
+    @property
+    def fatal(self) -> bool:
+        """Whether polling again is pointless until the user acts."""
+        return self in _FATAL
+
+
+_FATAL = frozenset(
+    {"not_found", "banned", "region_locked", "private", "age_restricted"}
+)
+
+
+class StreamInfo(BaseModel):
+    """One stream a live channel offers; `activities.platforms` picks one to record."""
+
+    url: str = Field(description="Playable URL (HLS playlist, FLV, or a page URL)")
+    kind: StreamKind = Field(description="Transport, which picks the engine")
+    quality: str = Field(default="", description="The platform's quality name")
+    bitrate_bps: int = Field(default=0, ge=0, description="0 = unknown")
+    codec: str = Field(default="", description="Video codec (avc, hevc, av1)")
+    cdn: str = Field(default="", description="CDN or host group")
+    container: str = Field(default="", description="flv, ts, fmp4, … when known")
+    headers: dict[str, str] = Field(default_factory=dict, description="No credentials")
+    expires_at: datetime | None = Field(default=None, description="Signed URL's end")
 
 
 class LiveStatus(BaseModel):
-    """Result of a live check. Offline is a value, not an exception."""
+    """Result of a live check. Offline is a value, not an exception.
+
+    `is_live`, `title` and `source` are what workflows read; every later field has a
+    default, so histories recorded before they existed still decode. `outcome` None
+    (an old history) means `live` when `is_live`, else `offline`.
+    """
 
     is_live: bool
     title: str = ""
     source: StreamSource | None = Field(
         default=None, description="The stream to record, when live"
     )
+    outcome: LiveOutcome | None = Field(default=None, description="What was found")
+    detail: str = Field(default="", description="The platform's words, for people")
+    retry_after_secs: float | None = Field(default=None, description="Ask again then")
+    author: str = Field(default="", description="Streamer's display name")
+    category: str = Field(default="", description="Game or area")
+    avatar_url: str = ""
+    cover_url: str = ""
+    viewers: int | None = None
+    started_at: datetime | None = Field(default=None, description="Broadcast start")
+    streams: list[StreamInfo] = Field(
+        default_factory=list,
+        description="Every stream on offer (the API and CLI show them; the live-check "
+        "activity leaves them out of workflow history and keeps `source`)",
+    )
+
+    @property
+    def result(self) -> LiveOutcome:
+        """`outcome`, or what an old history's `is_live` meant."""
+        if self.outcome is not None:
+            return self.outcome
+        return LiveOutcome.LIVE if self.is_live else LiveOutcome.OFFLINE
 
 
 # --- recording activities ---------------------------------------------------------

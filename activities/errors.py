@@ -4,6 +4,7 @@
     ├── ExtractorError                  an upstream answered something we cannot use
     │   └── UnsupportedUrlError         no platform recognises the URL (permanent)
     ├── StreamUnavailableError          the stream could not be reached (transient)
+    │   └── RateLimitedError            the platform throttles us; retry after a delay
     ├── RecorderProcessError            an engine or subprocess failed while recording
     └── GuardError                      a recording guard holds the attempt back
         ├── NoRecordingSlotError        the global recording limit is reached
@@ -13,7 +14,8 @@
 Activities raise these; `to_application_error` converts them at the activity boundary.
 Guard errors become non-retryable `ApplicationError`s of the types named in
 `activities.contracts` with `next_retry_delay` set: the workflow does the waiting,
-so a `check_now` signal can end it early.
+so a `check_now` signal can end it early. A rate limit stays retryable, with the
+platform's retry-after as `next_retry_delay`.
 """
 
 from __future__ import annotations
@@ -50,6 +52,19 @@ class UnsupportedUrlError(ExtractorError):
 
 class StreamUnavailableError(RecorderError):
     """The stream could not be reached right now (refused, 5xx, timeout)."""
+
+
+class RateLimitedError(StreamUnavailableError):
+    """The platform throttles our requests.
+
+    Args:
+        message: what the platform said.
+        retry_after_secs: when it may answer again, if it said.
+    """
+
+    def __init__(self, message: str, *, retry_after_secs: float | None) -> None:
+        super().__init__(message)
+        self.retry_after_secs = retry_after_secs
 
 
 class RecorderProcessError(RecorderError):
@@ -101,9 +116,11 @@ def to_application_error(err: RecorderError) -> ApplicationError:
         workflow expects them, and guard refusals carry `next_retry_delay`.
     """
     benign = isinstance(err, StreamUnavailableError | GuardError)
-    delay = (
-        timedelta(seconds=err.retry_after_secs) if isinstance(err, GuardError) else None
-    )
+    delay = None
+    if isinstance(err, GuardError):
+        delay = timedelta(seconds=err.retry_after_secs)
+    elif isinstance(err, RateLimitedError) and err.retry_after_secs is not None:
+        delay = timedelta(seconds=err.retry_after_secs)
     return ApplicationError(
         str(err),
         type=err.error_type or type(err).__name__,

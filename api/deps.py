@@ -3,7 +3,8 @@
 Everything the routes need from outside the process goes through a dependency here,
 so tests swap it with `app.dependency_overrides`: `get_workflow_control` (start and
 signal streamer workflows, probe Temporal), `get_database_probe`,
-`get_roots_probe` and `get_platform_detector`. Temporal errors become HTTP errors
+`get_roots_probe` and `get_platforms` (the registry and the client that asks
+platforms). Temporal errors become HTTP errors
 in `temporal_errors`.
 """
 
@@ -13,9 +14,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated, Protocol, TypeVar
 
 # imported at run time: FastAPI resolves the Annotated[sa.Engine, ...] parameters
+import httpx
 import sqlalchemy as sa
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -29,7 +32,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.contracts import TASK_QUEUES, WORKFLOW_TASK_QUEUE
 from activities.db import User, crud, crud_guards
-from activities.platforms import detect_platform
+from activities.platforms import PlatformRegistry
 from api.auth import InvalidTokenError, TokenSigner
 from api.schemas import ComponentHealth, DegradedRoot
 from api.settings import ApiSettings
@@ -269,11 +272,17 @@ def get_roots_probe(
     return probe
 
 
-PlatformDetector = Callable[[str], str]
+@dataclass
+class Platforms:
+    """The platform registry and the API's HTTP client (`POST /api/parse`)."""
+
+    registry: PlatformRegistry
+    http: httpx.AsyncClient
 
 
-def get_platform_detector() -> PlatformDetector:
-    return detect_platform
+def get_platforms(request: Request) -> Platforms:
+    platforms: Platforms = request.app.state.platforms
+    return platforms
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -315,5 +324,5 @@ SignerDep = Annotated[TokenSigner, Depends(get_signer)]
 ControlDep = Annotated[WorkflowControl, Depends(get_workflow_control)]
 DatabaseProbeDep = Annotated[DatabaseProbe, Depends(get_database_probe)]
 RootsProbeDep = Annotated[RootsProbe, Depends(get_roots_probe)]
-DetectorDep = Annotated[PlatformDetector, Depends(get_platform_detector)]
+PlatformsDep = Annotated[Platforms, Depends(get_platforms)]
 CurrentUser = Annotated[User, Depends(get_current_user)]

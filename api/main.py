@@ -6,13 +6,16 @@ import logging
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from sqlmodel import Session
 
 from activities.db import make_engine, migrate
+from activities.host_map import HostMapTransport, parse_host_map
+from activities.platforms import default_registry
 from api.auth import TokenSigner, ensure_admin
-from api.deps import TemporalWorkflowControl
+from api.deps import Platforms, TemporalWorkflowControl
 from api.routes import api_router
 from api.settings import ApiSettings
 
@@ -20,6 +23,10 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
 log = logging.getLogger(__name__)
+
+# `POST /api/parse` asks platforms: a user waits, so fail within seconds
+HTTP_TIMEOUT = httpx.Timeout(10.0, read=20.0)
+USER_AGENT = "srec/0.1"
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -49,9 +56,18 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.workflow_control = TemporalWorkflowControl(
             resolved.temporal_address, resolved.temporal_namespace
         )
+        routes = parse_host_map(resolved.host_map)
+        http = httpx.AsyncClient(
+            timeout=HTTP_TIMEOUT,
+            follow_redirects=True,
+            headers={"User-Agent": USER_AGENT},
+            transport=HostMapTransport(routes) if routes else None,
+        )
+        app.state.platforms = Platforms(default_registry(), http)
         try:
             yield
         finally:
+            await http.aclose()
             engine.dispose()
 
     app = FastAPI(

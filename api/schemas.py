@@ -13,7 +13,13 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import Field as SQLField
 
 from activities.config import RecordingOverrides, parse_stored_overrides
-from activities.contracts import Priority
+from activities.contracts import (
+    LiveOutcome,
+    Priority,
+    StreamInfo,
+    StreamKind,
+    StreamSelection,
+)
 from activities.db import SegmentBase, StreamerBase, StreamSessionBase
 from api.settings import MIN_PASSWORD_LENGTH
 
@@ -65,6 +71,11 @@ class StreamerUpdate(StreamerBase):
         description="Merged into the stored settings: a field sent replaces the "
         "stored one, a field sent as null is inherited again, others stay",
     )
+    platform_options: dict[str, Any] | None = SQLField(  # type: ignore[assignment]
+        default=None,
+        description="Merged into the stored options: a field sent replaces the "
+        "stored one, a field sent as null is removed, others stay",
+    )
 
     _strip_text = field_validator("name", "url", mode="before")(_strip)
 
@@ -81,6 +92,9 @@ class StreamerPublic(StreamerBase):
 
     id: int
     platform: str
+    channel: str | None = Field(
+        default=None, description="The streamer's id on the platform, from the URL"
+    )
     state: str
     created_at: datetime
     updated_at: datetime
@@ -167,3 +181,76 @@ class HealthReport(BaseModel):
     )
     components: dict[str, ComponentHealth]
     degraded_roots: list[DegradedRoot] = Field(default_factory=list)
+
+
+# --- platforms ----------------------------------------------------------------------
+
+
+class ParseRequest(BaseModel):
+    """Body of `POST /api/parse` and `/api/parse/resolve`."""
+
+    url: str = Field(min_length=1, max_length=URL_MAX_LENGTH)
+    selection: StreamSelection | None = Field(
+        default=None, description="Which stream `resolve` should rank first"
+    )
+
+    _strip_url = field_validator("url", mode="before")(_strip)
+
+
+class ChannelPublic(BaseModel):
+    """A URL as its platform reads it."""
+
+    url: str
+    platform: str = Field(description="The platform stored with the streamer")
+    extractor: str = Field(description="Who answers: the platform, or streamlink")
+    matcher: str = Field(description="Which URL shape matched (live, mobile, share…)")
+    reference: str | None = Field(
+        description="The streamer's id on the platform (room id, login); null when "
+        "the URL does not say (a share link)"
+    )
+
+
+class StatusPublic(BaseModel):
+    """What the live check found."""
+
+    outcome: LiveOutcome
+    fatal: bool = Field(description="Polling again will not change it")
+    detail: str = ""
+    retry_after_secs: float | None = None
+    title: str = ""
+    author: str = ""
+    category: str = ""
+    avatar_url: str = ""
+    cover_url: str = ""
+    viewers: int | None = None
+    started_at: datetime | None = None
+
+
+class StreamPublic(BaseModel):
+    """One stream on offer, without its (signed) URL."""
+
+    kind: StreamKind
+    quality: str
+    bitrate_bps: int
+    codec: str
+    cdn: str
+    container: str
+    expires_at: datetime | None
+
+
+class ParseResult(BaseModel):
+    """`POST /api/parse`: platform, reference, live status and streams on offer."""
+
+    channel: ChannelPublic
+    status: StatusPublic
+    streams: list[StreamPublic]
+
+
+class ResolveResult(BaseModel):
+    """`POST /api/parse/resolve`: playable URLs, the best (by `selection`) first."""
+
+    channel: ChannelPublic
+    status: StatusPublic
+    streams: list[StreamInfo] = Field(
+        description="URLs with the headers the CDN needs; signed ones expire"
+    )

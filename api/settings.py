@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from activities.host_map import parse_host_map
+
 log = logging.getLogger(__name__)
 
 JWT_SECRET_FILE = "jwt-secret"
@@ -60,6 +62,15 @@ class ApiSettings(BaseSettings):
     )
     api_host: str = Field(default="127.0.0.1", description="Interface to listen on")
     api_port: int = Field(default=8080, ge=1, le=65535, description="Port to listen on")
+    host_map: str = Field(
+        default="", description="Tests only: host=ip:port,… (activities.host_map)"
+    )
+
+    @field_validator("host_map")
+    @classmethod
+    def _check_host_map(cls, value: str) -> str:
+        parse_host_map(value)
+        return value
 
     @field_validator("temporal_address")
     @classmethod

@@ -1,4 +1,4 @@
-"""The `srec` command: `up` (embedded stack), `worker`, `api` and `record`.
+"""The `srec` command: `up` (embedded stack), `worker`, `api`, `record`, `probe`.
 
 Each subcommand registers a handler (`set_defaults(handler=...)`) that takes the
 parsed arguments and returns the exit code. Subcommands that live in their own
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from worker import flv_cli, record_cli
+from worker import flv_cli, probe_cli, record_cli
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("srec")
 
 # modules that add their own subcommand: `module.add_parser(subparsers)`
-SUBCOMMAND_MODULES = (record_cli, flv_cli)
+SUBCOMMAND_MODULES = (record_cli, probe_cli, flv_cli)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -10,6 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import httpx
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from activities.host_map import HostMapTransport, parse_host_map
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -19,14 +23,40 @@ HTTP_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
 USER_AGENT = "srec/0.1"
 
 
+class HttpSettings(BaseSettings):
+    """What the commands without their own settings (`srec record`, `srec probe`)
+    read from the environment for their client."""
+
+    model_config = SettingsConfigDict(env_prefix="SREC_", extra="ignore")
+
+    host_map: str = Field(
+        default="", description="Tests only: host=ip:port,… (activities.host_map)"
+    )
+
+    @field_validator("host_map")
+    @classmethod
+    def _check_host_map(cls, value: str) -> str:
+        parse_host_map(value)
+        return value
+
+    @property
+    def host_routes(self) -> dict[str, str]:
+        """`host_map` parsed: host → ip:port."""
+        return parse_host_map(self.host_map)
+
+
 def build_http(
-    *, proxy: str | None = None, headers: Mapping[str, str] | None = None
+    *,
+    proxy: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    host_map: Mapping[str, str] | None = None,
 ) -> httpx.AsyncClient:
     """Build the shared client.
 
     Args:
         proxy: HTTP(S)/SOCKS proxy URL for every request, or None.
         headers: extra headers for every request (they win over the defaults).
+        host_map: tests only: hosts sent to another address (`activities.host_map`).
 
     Returns:
         A client the caller closes (`async with`).
@@ -37,4 +67,5 @@ def build_http(
         follow_redirects=True,
         headers={"User-Agent": USER_AGENT, **(headers or {})},
         proxy=proxy,
+        transport=HostMapTransport(host_map, limits=HTTP_LIMITS) if host_map else None,
     )

@@ -27,7 +27,7 @@ from activities.contracts import (
     WORKFLOW_TASK_QUEUE,
 )
 from activities.db import crud, make_engine, migrate
-from activities.detect import PlatformActivities
+from activities.detect import DbOptionsProvider, PlatformActivities
 from activities.engines.table import build_engines
 from activities.guards import (
     CircuitBreaker,
@@ -90,7 +90,10 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
     # creates the root; a broken mount is reported now, not at the first recording
     await gate.startup()
 
-    async with build_http() as http, contextlib.AsyncExitStack() as stack:
+    async with (
+        build_http(host_map=settings.host_routes) as http,
+        contextlib.AsyncExitStack() as stack,
+    ):
         # a worker may run every global slot, and attempts waiting for one
         io_slots = (
             settings.max_concurrent_recordings
@@ -104,7 +107,7 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         cpu_pool = stack.enter_context(
             ThreadPoolExecutor(settings.cpu_slots, "srec-cpu")
         )
-        platforms = PlatformActivities(http, default_registry())
+        platforms = PlatformActivities(http, default_registry(), DbOptionsProvider(db))
         recording = RecordingActivities(
             build_engines(http, stop_timeout_secs=settings.engine_stop_timeout_secs),
             settings.recordings_path,

@@ -15,6 +15,7 @@ from activities.contracts import (
     RecordingPolicy,
 )
 from activities.db import default_database_url
+from activities.host_map import parse_host_map
 from activities.naming import validate_template
 
 
@@ -73,6 +74,22 @@ class WorkerSettings(BaseSettings):
         description="While the output root is degraded, one probe per this long",
     )
     cpu_slots: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0)
+    host_map: str = Field(
+        default="",
+        description="Tests only: `host=ip:port,…` sends those hosts' requests to "
+        "a local fake platform (activities.host_map)",
+    )
+
+    @field_validator("host_map")
+    @classmethod
+    def _check_host_map(cls, value: str) -> str:
+        parse_host_map(value)
+        return value
+
+    @property
+    def host_routes(self) -> dict[str, str]:
+        """`host_map` parsed: host → ip:port."""
+        return parse_host_map(self.host_map)
 
     @field_validator("filename_template")
     @classmethod

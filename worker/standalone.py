@@ -28,7 +28,7 @@ from activities.errors import RecorderError, UnsupportedUrlError
 from activities.naming import NameFields
 from activities.platforms import default_registry
 from worker.console import ConsoleSink
-from worker.http_client import build_http
+from worker.http_client import HttpSettings, build_http
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -86,7 +86,11 @@ async def record(options: RecordOptions, console: Console) -> int:
         loop.add_signal_handler(sig, on_signal)
 
     policy = options.policy
-    async with build_http(proxy=options.proxy, headers=options.headers) as http:
+    async with build_http(
+        proxy=options.proxy,
+        headers=options.headers,
+        host_map=HttpSettings().host_routes,
+    ) as http:
         engines = build_engines(http)
         if policy.engine not in engines:
             log.error(
@@ -101,7 +105,9 @@ async def record(options: RecordOptions, console: Console) -> int:
             log.error("%s: %s", options.url, err)
             return EXIT_USAGE
         try:
-            status = await _until(extractor(http).check_live(options.url), stop)
+            status = await _until(
+                extractor(http).check_live(options.url, policy.selection), stop
+            )
         except RecorderError as err:
             log.error("could not check %s: %s", options.url, err)
             return EXIT_FAILED
@@ -109,7 +115,10 @@ async def record(options: RecordOptions, console: Console) -> int:
             log.info("interrupted before recording began")
             return EXIT_OK
         if not status.is_live or status.source is None:
-            log.error("%s is not live (or unreachable); nothing to record", options.url)
+            why = f"{status.result.value}" + (
+                f": {status.detail}" if status.detail else ""
+            )
+            log.error("%s is not live (%s); nothing to record", options.url, why)
             return EXIT_FAILED
         source = _with_options(status.source, options)
         engine = engines[policy.engine].get(source.kind)

@@ -196,7 +196,12 @@ class StreamerWorkflow:
         try:
             status: c.LiveStatus = await workflow.execute_activity(
                 c.ACTIVITY_CHECK_LIVE,
-                c.CheckLiveInput(url=self._cfg.url),
+                # the activity reads the streamer's credentials from the DB itself
+                c.CheckLiveInput(
+                    url=self._cfg.url,
+                    streamer_id=self._cfg.streamer_id,
+                    selection=self._cfg.policy.selection,
+                ),
                 task_queue=c.IO_TASK_QUEUE,
                 start_to_close_timeout=o.CHECK_LIVE_TIMEOUT,
                 retry_policy=o.CHECK_LIVE_RETRY,

@@ -51,6 +51,13 @@ class StreamerBase(SQLModel):
         sa_column=sa.Column(sa.JSON(), nullable=False, server_default=sa.text("'{}'")),
         description="Recording settings that override the worker's defaults",
     )
+    # the platform's options model validates them on the way in (API) and out
+    # (the live-check activity); secrets among them are never shown back
+    platform_options: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=sa.Column(sa.JSON(), nullable=False, server_default=sa.text("'{}'")),
+        description="Platform options: cookies, tokens, quality, extractor",
+    )
 
 
 class Streamer(StreamerBase, table=True):
@@ -58,6 +65,11 @@ class Streamer(StreamerBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=40, index=True)
+    channel: str | None = Field(
+        default=None,
+        max_length=255,
+        description="The streamer's id on the platform (room id, login), from the URL",
+    )
     state: str = Field(default="NOT_LIVE", max_length=20)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)

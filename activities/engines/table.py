@@ -5,7 +5,9 @@ registered in one place. An engine kind missing from the table is "not available
 (the activity and the command say so); a kind offers only the transports it can
 record. The ffmpeg engine needs an ffmpeg (PATH, else imageio-ffmpeg's static
 build); the streamlink engine needs that ffmpeg and the `streamlink` program that
-the `streamlink` dependency installs beside the interpreter.
+the `streamlink` dependency installs beside the interpreter. A `streamlink` stream
+(a page URL only streamlink can read) is recorded by the streamlink engine under
+every engine kind.
 """
 
 from __future__ import annotations
@@ -58,5 +60,9 @@ def build_engines(
             table[EngineKind.STREAMLINK] = {
                 StreamKind.HLS: piped,
                 StreamKind.FLV: piped,
+                StreamKind.STREAMLINK: piped,
             }
+            # a stream only streamlink reads goes to it whichever engine is chosen
+            for engines in table.values():
+                engines[StreamKind.STREAMLINK] = piped
     return table

@@ -29,7 +29,13 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from activities.contracts import LiveStatus, StreamKind, StreamSelection, StreamSource
+from activities.contracts import (
+    LiveOutcome,
+    LiveStatus,
+    StreamInfo,
+    StreamKind,
+    StreamSelection,
+)
 from activities.engines.hls.playlist import (
     MasterPlaylist,
     MediaPlaylist,
@@ -38,7 +44,7 @@ from activities.engines.hls.playlist import (
 )
 from activities.engines.hls.select import candidates_of, rank
 from activities.errors import ExtractorError, StreamUnavailableError
-from activities.platforms.base import Extractor
+from activities.platforms.base import Channel, Extractor, PlatformOptions, answer
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -57,6 +63,7 @@ class Generic(Extractor):
 
     Args:
         http: the worker's shared client.
+        options: the common options (nothing here uses them).
         clock: monotonic clock (seconds), replaceable in tests.
         sleep: async sleep, replaceable in tests.
     """
@@ -76,33 +83,31 @@ class Generic(Extractor):
     def __init__(
         self,
         http: httpx.AsyncClient,
+        options: PlatformOptions | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        super().__init__(http)
+        super().__init__(http, options)
         self._clock = clock
         self._sleep = sleep
 
-    async def check_live(self, url: str) -> LiveStatus:
-        url = url.strip()
-        found = self.match(url)
-        if found is None:
-            raise ExtractorError(f"not a direct .m3u8/.flv URL: {url}")
-        _, groups = found
+    async def check(self, channel: Channel) -> LiveStatus:
+        """Live while the stream itself shows it (see the module docstring)."""
+        url = channel.url
         try:
-            if groups["ext"].lower() == "flv":
-                source = await self._check_flv(url)
+            if channel.groups["ext"].lower() == "flv":
+                stream = await self._check_flv(url)
             else:
-                source = await self._check_hls(url)
+                stream = await self._check_hls(url)
         except _Offline as why:
             log.debug("%s is offline: %s", url, why)
-            return LiveStatus(is_live=False)
-        return LiveStatus(is_live=True, title=_title_of(url), source=source)
+            return answer(LiveOutcome.OFFLINE, str(why))
+        return answer(LiveOutcome.LIVE, title=_title_of(url), streams=[stream])
 
     # --- HLS --------------------------------------------------------------------------
 
-    async def _check_hls(self, url: str) -> StreamSource:
+    async def _check_hls(self, url: str) -> StreamInfo:
         media_url = url
         playlist = await self._fetch_playlist(url)
         if isinstance(playlist, MasterPlaylist):
@@ -123,7 +128,7 @@ class Generic(Extractor):
                 raise _Offline("playlist has EXT-X-ENDLIST")
             last = playlist.last_sequence
             if last is not None and (first_last is None or last > first_last):
-                return StreamSource(url=url, kind=StreamKind.HLS)
+                return StreamInfo(url=url, kind=StreamKind.HLS)
             if self._clock() >= deadline:
                 raise _Offline(f"media sequence stuck at {first_last}")
             await self._sleep(max(target / 2, 0.1))
@@ -147,7 +152,7 @@ class Generic(Extractor):
 
     # --- FLV --------------------------------------------------------------------------
 
-    async def _check_flv(self, url: str) -> StreamSource:
+    async def _check_flv(self, url: str) -> StreamInfo:
         try:
             async with self.http.stream("GET", url) as response:
                 _check_status(response)
@@ -163,7 +168,7 @@ class Generic(Extractor):
             raise StreamUnavailableError(f"fetching {url} failed: {err!r}") from err
         if not head.startswith(b"FLV"):
             raise _Offline("the response is not an FLV stream")
-        return StreamSource(url=url, kind=StreamKind.FLV)
+        return StreamInfo(url=url, kind=StreamKind.FLV)
 
 
 def _check_status(response: httpx.Response) -> None:

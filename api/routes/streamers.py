@@ -24,12 +24,13 @@ from activities.contracts import (
     SIGNAL_STOP,
 )
 from activities.db import Streamer, crud
-from activities.errors import UnsupportedUrlError
+from activities.errors import ExtractorError, UnsupportedUrlError
+from activities.platforms import Channel, PlatformRegistry
 from api.deps import (
     ControlDep,
     DbDep,
-    DetectorDep,
-    PlatformDetector,
+    Platforms,
+    PlatformsDep,
     TemporalUnavailableError,
     WorkflowControl,
     temporal_errors,
@@ -41,15 +42,47 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/streamers", tags=["streamers"])
 
 
-def _public(streamer: Streamer) -> StreamerPublic:
-    return StreamerPublic.model_validate(streamer, from_attributes=True)
-
-
-def _detect(detector: PlatformDetector, url: str) -> str:
+def _public(streamer: Streamer, registry: PlatformRegistry) -> StreamerPublic:
+    public = StreamerPublic.model_validate(streamer, from_attributes=True)
+    # secrets (cookies, tokens) are written, never shown back
     try:
-        return detector(url)
+        shown = registry.public_options(streamer.platform, streamer.platform_options)
+    except ExtractorError:  # a platform this build no longer has
+        shown = {}
+    return public.model_copy(update={"platform_options": shown})
+
+
+def _detect(platforms: Platforms, url: str) -> Channel:
+    try:
+        return platforms.registry.channel(url)
     except UnsupportedUrlError as err:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
+
+
+def _platform_options(
+    registry: PlatformRegistry,
+    platform: str,
+    stored: dict[str, Any],
+    sent: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Merge sent options into the stored ones (null removes), validated.
+
+    Raises:
+        HTTPException: 422 when the platform's options model refuses them.
+    """
+    merged = {k: v for k, v in (stored | (sent or {})).items() if v is not None}
+    model = registry.named(platform).options_model
+    try:
+        model.model_validate(merged)
+    except ValidationError as err:
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+        )
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"invalid {platform} options: {reasons}",
+        ) from err
+    return merged
 
 
 def _merge_settings(stored: dict[str, Any], sent: RecordingOverrides) -> dict[str, Any]:
@@ -87,19 +120,28 @@ async def _nudge(control: WorkflowControl, streamer_id: int, signal: str) -> Non
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_streamer(
-    body: StreamerCreate, db: DbDep, control: ControlDep, detector: DetectorDep
+    body: StreamerCreate, db: DbDep, control: ControlDep, platforms: PlatformsDep
 ) -> StreamerPublic:
-    """Add a streamer and start its workflow (409 if the URL is taken)."""
-    platform = _detect(detector, body.url)
+    """Add a streamer and start its workflow (409 if the URL is taken).
+
+    The platform and the streamer's reference on it (room id, login) come from the
+    URL's matcher; `platform_options` are checked against the platform's options.
+    """
+    channel = _detect(platforms, body.url)
+    options = _platform_options(
+        platforms.registry, channel.platform, {}, body.platform_options
+    )
     if await asyncio.to_thread(crud.get_streamer_by_url, db, body.url):
         raise HTTPException(status.HTTP_409_CONFLICT, "a streamer has this URL")
     streamer = await asyncio.to_thread(
         crud.create_streamer,
         db,
         Streamer(
-            **body.model_dump(mode="json", exclude={"settings"}),
+            **body.model_dump(mode="json", exclude={"settings", "platform_options"}),
             settings=body.settings.stored(),
-            platform=platform,
+            platform_options=options,
+            platform=channel.platform,
+            channel=channel.reference,
         ),
     )
     assert streamer.id is not None
@@ -107,24 +149,27 @@ async def create_streamer(
         await control.start(streamer.id)
     except TemporalUnavailableError as err:
         log.warning("streamer %s saved, workflow not started: %s", streamer.id, err)
-    return _public(streamer)
+    return _public(streamer, platforms.registry)
 
 
 @router.get("")
 def list_streamers(
     db: DbDep,
+    platforms: PlatformsDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[StreamerPublic]:
     """List streamers in creation order."""
     items, total = crud.list_streamers(db, limit=limit, offset=offset)
-    return Page(items=[_public(s) for s in items], total=total)
+    return Page(items=[_public(s, platforms.registry) for s in items], total=total)
 
 
 @router.get("/{streamer_id}")
-def get_streamer(streamer_id: int, db: DbDep) -> StreamerPublic:
+def get_streamer(
+    streamer_id: int, db: DbDep, platforms: PlatformsDep
+) -> StreamerPublic:
     """One streamer (404 if missing)."""
-    return _public(_found(crud.get_streamer(db, streamer_id)))
+    return _public(_found(crud.get_streamer(db, streamer_id)), platforms.registry)
 
 
 @router.patch("/{streamer_id}")
@@ -133,22 +178,34 @@ async def update_streamer(
     body: StreamerUpdate,
     db: DbDep,
     control: ControlDep,
-    detector: DetectorDep,
+    platforms: PlatformsDep,
 ) -> StreamerPublic:
     """Change a streamer; its workflow reloads, and pauses/resumes on `enabled`.
 
-    `settings` is merged into the stored settings: fields sent replace, fields sent
-    as null are inherited again from the worker's defaults.
+    `settings` and `platform_options` are merged into the stored ones: fields sent
+    replace, fields sent as null are inherited again (settings) or removed
+    (options). A URL on another platform starts its options afresh.
     """
     streamer = _found(await asyncio.to_thread(crud.get_streamer, db, streamer_id))
-    changes = body.model_dump(mode="json", exclude_unset=True, exclude={"settings"})
+    changes = body.model_dump(
+        mode="json", exclude_unset=True, exclude={"settings", "platform_options"}
+    )
     if body.settings is not None:
         changes["settings"] = _merge_settings(streamer.settings, body.settings)
+    platform, stored = streamer.platform, streamer.platform_options
     if "url" in changes and changes["url"] != streamer.url:
-        changes["platform"] = _detect(detector, changes["url"])
+        channel = _detect(platforms, changes["url"])
+        changes |= {"platform": channel.platform, "channel": channel.reference}
+        if channel.platform != platform:
+            platform, stored = channel.platform, {}
+            changes["platform_options"] = {}
         other = await asyncio.to_thread(crud.get_streamer_by_url, db, changes["url"])
         if other is not None and other.id != streamer_id:
             raise HTTPException(status.HTTP_409_CONFLICT, "a streamer has this URL")
+    if body.platform_options is not None:
+        changes["platform_options"] = _platform_options(
+            platforms.registry, platform, stored, body.platform_options
+        )
     streamer = await asyncio.to_thread(crud.update_streamer, db, streamer, changes)
     signals = [SIGNAL_CONFIG_CHANGED]
     if "enabled" in changes:
@@ -158,7 +215,7 @@ async def update_streamer(
             await _nudge(control, streamer_id, signal)
     except TemporalUnavailableError as err:
         log.warning("streamer %s saved, workflow not told: %s", streamer_id, err)
-    return _public(streamer)
+    return _public(streamer, platforms.registry)
 
 
 @router.delete("/{streamer_id}", status_code=status.HTTP_204_NO_CONTENT)

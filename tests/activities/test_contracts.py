@@ -38,11 +38,34 @@ SAMPLES: dict[str, dict[str, object]] = {
         "end_time": datetime(2026, 1, 1, tzinfo=UTC),
     },
     "CloseSessionResult": {"total_size_bytes": 5, "segment_count": 1},
-    "CheckLiveInput": {"url": "http://h/a.m3u8"},
+    "CheckLiveInput": {
+        "url": "http://h/a.m3u8",
+        "streamer_id": 3,
+        "selection": {"qualities": ["720p"]},
+    },
+    "StreamInfo": {
+        "url": "http://h/a.flv",
+        "kind": "flv",
+        "quality": "原画",
+        "cdn": "c1",
+        "expires_at": datetime(2026, 1, 1, tzinfo=UTC),
+    },
     "LiveStatus": {
         "is_live": True,
         "title": "t",
-        "source": {"url": "http://h/a.m3u8", "kind": "flv", "headers": {"a": "b"}},
+        "source": {
+            "url": "http://h/a.m3u8",
+            "kind": "flv",
+            "headers": {"a": "b"},
+            "expires_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "channel_url": "https://live.bilibili.com/1",
+            "quality": "原画",
+        },
+        "outcome": "live",
+        "author": "a",
+        "viewers": 3,
+        "started_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "streams": [{"url": "http://h/a.flv", "kind": "streamlink"}],
     },
     "RecordInput": {
         "streamer_id": 1,
@@ -99,3 +122,17 @@ def test_workflow_ids_round_trip():
     )
     assert contracts.streamer_id_from_workflow_id("other-1") is None
     assert contracts.streamer_id_from_workflow_id("streamer-x") is None
+
+
+async def test_live_status_of_an_old_history_still_decodes():
+    """Histories recorded before outcomes existed carry only is_live/title/source."""
+    old = b'{"is_live": true, "title": "t", "source": {"url": "u", "kind": "hls"}}'
+    payload = (await pydantic_data_converter.encode([{}]))[0]
+    payload.data = old
+    (status,) = await pydantic_data_converter.decode([payload], [contracts.LiveStatus])
+    assert status.result is contracts.LiveOutcome.LIVE
+    assert status.streams == []
+    offline = contracts.LiveStatus(is_live=False)
+    assert offline.result is contracts.LiveOutcome.OFFLINE
+    assert not offline.result.fatal
+    assert contracts.LiveOutcome.BANNED.fatal

@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 import pytest
+from pydantic import SecretStr
+from sqlmodel import Session
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
-from activities.contracts import CheckLiveInput
-from activities.detect import PlatformActivities
-from activities.platforms import PlatformRegistry
+from activities.contracts import (
+    CheckLiveInput,
+    LiveOutcome,
+    LiveStatus,
+    StreamInfo,
+    StreamKind,
+)
+from activities.db import Streamer, crud, make_engine, migrate
+from activities.detect import DbOptionsProvider, PlatformActivities
+from activities.platforms import Channel, Extractor, PlatformOptions, PlatformRegistry
+from activities.platforms.base import answer
 from activities.platforms.generic import Generic
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
 URL = "https://cdn.example.com/live/room.m3u8"
+
+
+class ScriptedOptions(PlatformOptions):
+    token: SecretStr | None = None
+
+
 ENDED = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\na.ts\n#EXT-X-ENDLIST\n"
 
 
@@ -58,3 +77,103 @@ async def test_transient_failure_is_benign_and_retried(
     assert caught.value.type == "StreamUnavailableError"
     assert not caught.value.non_retryable
     assert caught.value.category is ApplicationErrorCategory.BENIGN
+
+
+# --- options, outcomes and the stream list at the activity boundary ------------------
+
+
+class Scripted(Extractor):
+    """Answers what the test scripted; remembers the options it was built with."""
+
+    platform = "scripted"
+    matchers: ClassVar[dict[str, re.Pattern[str]]] = {
+        "live": re.compile(r"https://scripted\.tv/(?P<channel>\w+)\Z")
+    }
+    options_model = ScriptedOptions
+    answers: ClassVar[dict[str, LiveStatus]] = {}
+    seen: ClassVar[list[PlatformOptions]] = []
+
+    async def check(self, channel: Channel) -> LiveStatus:
+        type(self).seen.append(self.options)
+        return self.answers[channel.groups["channel"]]
+
+
+@dataclass
+class FakeOptions:
+    stored: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    async def stored_options(self, streamer_id: int) -> dict[str, Any]:
+        return self.stored.get(streamer_id, {})
+
+
+@pytest.fixture
+async def scripted() -> AsyncIterator[tuple[PlatformActivities, FakeOptions]]:
+    Scripted.answers = {}
+    Scripted.seen = []
+    options = FakeOptions({7: {"token": "s3cret", "bogus": 1}})
+    async with httpx.AsyncClient(transport=httpx.MockTransport(origin)) as http:
+        yield PlatformActivities(http, PlatformRegistry([Scripted]), options), options
+
+
+async def test_the_activity_reads_the_streamers_options_itself(scripted) -> None:
+    acts, _ = scripted
+    live = StreamInfo(url="http://cdn/a.flv", kind=StreamKind.FLV)
+    Scripted.answers["alice"] = answer(LiveOutcome.LIVE, streams=[live])
+    inp = CheckLiveInput(url="https://scripted.tv/alice", streamer_id=7)
+    status = await ActivityEnvironment().run(acts.check_live, inp)
+    (options,) = Scripted.seen
+    assert isinstance(options, ScriptedOptions)
+    # the stored token arrives; the field the model refuses is dropped
+    assert options.token is not None
+    assert options.token.get_secret_value() == "s3cret"
+    # the picked source goes into history, not the whole offer
+    assert status.source is not None
+    assert status.source.url == "http://cdn/a.flv"
+    assert status.streams == []
+
+
+async def test_fatal_outcomes_are_values(scripted) -> None:
+    acts, _ = scripted
+    Scripted.answers["gone"] = answer(LiveOutcome.BANNED, "locked")
+    inp = CheckLiveInput(url="https://scripted.tv/gone")
+    status = await ActivityEnvironment().run(acts.check_live, inp)
+    assert (status.result, status.is_live, status.detail) == (
+        LiveOutcome.BANNED,
+        False,
+        "locked",
+    )
+    assert Scripted.seen == [ScriptedOptions()]
+
+
+async def test_rate_limit_is_retried_after_the_platforms_delay(scripted) -> None:
+    acts, _ = scripted
+    Scripted.answers["busy"] = answer(
+        LiveOutcome.RATE_LIMITED, "HTTP 429", retry_after_secs=42
+    )
+    inp = CheckLiveInput(url="https://scripted.tv/busy")
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(acts.check_live, inp)
+    assert caught.value.type == "RateLimitedError"
+    assert not caught.value.non_retryable
+    assert caught.value.category is ApplicationErrorCategory.BENIGN
+    assert caught.value.next_retry_delay == timedelta(seconds=42)
+
+
+async def test_db_options_provider(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/srec.db")
+    migrate(engine)
+    with Session(engine) as db:
+        row = crud.create_streamer(
+            db,
+            Streamer(
+                name="a",
+                url="https://scripted.tv/a",
+                platform="scripted",
+                platform_options={"token": "t"},
+            ),
+        )
+    provider = DbOptionsProvider(engine)
+    assert row.id is not None
+    assert await provider.stored_options(row.id) == {"token": "t"}
+    assert await provider.stored_options(row.id + 1) == {}
+    engine.dispose()

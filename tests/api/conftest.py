@@ -8,14 +8,16 @@ import shutil
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
 from activities.contracts import LiveStatus
-from activities.platforms import Extractor, PlatformRegistry
+from activities.platforms import Channel, Extractor, PlatformRegistry
 from api.deps import (
+    Platforms,
     TemporalUnavailableError,
-    get_platform_detector,
+    get_platforms,
     get_workflow_control,
 )
 from api.main import create_app
@@ -42,11 +44,15 @@ class FakeTv(Extractor):
         "live": re.compile(r"https://fake\.tv/(?P<channel>\w+)$"),
     }
 
-    async def check_live(self, url: str) -> LiveStatus:
+    async def check(self, channel: Channel) -> LiveStatus:
         return LiveStatus(is_live=False)
 
 
 REGISTRY = PlatformRegistry([FakeTv])
+
+
+def no_network(request: httpx.Request) -> httpx.Response:
+    raise AssertionError(f"unexpected request to {request.url}")
 
 
 @dataclass
@@ -117,9 +123,8 @@ def control() -> FakeWorkflowControl:
 def app(settings: ApiSettings, control: FakeWorkflowControl) -> FastAPI:
     app = create_app(settings)
     app.dependency_overrides[get_workflow_control] = lambda: control
-    app.dependency_overrides[get_platform_detector] = lambda: (
-        lambda url: REGISTRY.resolve(url).platform
-    )
+    http = httpx.AsyncClient(transport=httpx.MockTransport(no_network))
+    app.dependency_overrides[get_platforms] = lambda: Platforms(REGISTRY, http)
     return app
 
 

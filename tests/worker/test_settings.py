@@ -45,9 +45,18 @@ def test_guards_read_the_environment(tmp_path, monkeypatch) -> None:
         pytest.param("SREC_HIGH_PRIORITY_EXTRA_SLOTS", "-1", id="negative-extra"),
         pytest.param("SREC_BREAKER_FAILURE_THRESHOLD", "0", id="zero-threshold"),
         pytest.param("SREC_OUTPUT_GATE_COOLDOWN_SECS", "0", id="zero-cooldown"),
+        pytest.param("SREC_HOST_MAP", "live.bilibili.com", id="host-map"),
     ],
 )
 def test_nonsense_is_refused_at_start(tmp_path, monkeypatch, name, value) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         WorkerSettings(data_dir=tmp_path)
+
+
+def test_host_map_reads_the_environment(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SREC_HOST_MAP", "gql.twitch.tv=127.0.0.1:8123")
+    settings = WorkerSettings(data_dir=tmp_path)
+    assert settings.host_routes == {"gql.twitch.tv": "127.0.0.1:8123"}
+    monkeypatch.delenv("SREC_HOST_MAP")
+    assert WorkerSettings(data_dir=tmp_path).host_routes == {}

@@ -24,6 +24,7 @@ class FakeActivities:
     fail_detection: bool = False
     segments_per_recording: int = 2
     checks: int = 0
+    check_inputs: list[c.CheckLiveInput] = field(default_factory=list)
     projections: list[tuple[c.StreamerState, bool]] = field(default_factory=list)
     opened: list[c.OpenSessionInput] = field(default_factory=list)
     closed: list[c.CloseSessionInput] = field(default_factory=list)
@@ -70,6 +71,7 @@ class FakeActivities:
     @activity.defn(name=c.ACTIVITY_CHECK_LIVE)
     async def check_live(self, inp: c.CheckLiveInput) -> c.LiveStatus:
         self.checks += 1
+        self.check_inputs.append(inp)
         if self.fail_detection:
             raise RuntimeError("upstream is down")
         if not self.live:

@@ -120,6 +120,10 @@ async def test_offline_streamer_is_not_live_and_polls(env, world):
     await env.sleep(31)
     await eventually(lambda: world.checks > checks)
     assert world.projections[0] == (c.StreamerState.NOT_LIVE, True)
+    # the activity reads the streamer's credentials itself: only its id travels
+    inp = world.check_inputs[0]
+    assert (inp.url, inp.streamer_id) == (config().url, 1)
+    assert inp.selection == config().policy.selection
 
 
 async def test_live_session_records_and_ends_after_grace(env, world):

@@ -114,7 +114,8 @@ def output_format(container: Container, kind: StreamKind) -> tuple[str, str]:
         `(muxer, extension)`, e.g. `("matroska", "mkv")`.
     """
     if container == Container.AUTO:
-        container = Container.TS if kind == StreamKind.HLS else Container.FLV
+        # whatever a streamlink-only stream carries, MPEG-TS takes it
+        container = Container.FLV if kind == StreamKind.FLV else Container.TS
     return _FORMATS[container]
 
 

@@ -3,10 +3,11 @@
     streamlink --stdout hls://URL best  |  ffmpeg -i pipe:0 -c copy -f segment ...
 
 streamlink reads the stream (`hls://` for HLS, `httpstream://` for HTTP-FLV, so no
-plugin is involved: extractors resolved the URL already) with the source's headers
-and proxy, and writes it to its stdout, which is ffmpeg's stdin. From there on
-everything (segment files, progress, splitting, stopping) is the ffmpeg engine's code
-in `activities.engines.remux.output`.
+plugin is involved: extractors resolved the URL already; a `streamlink` source is a
+page URL that its plugin resolves, in the quality the extractor picked) with the
+source's headers and proxy, and writes it to its stdout, which is ffmpeg's stdin.
+From there on everything (segment files, progress, splitting, stopping) is the
+ffmpeg engine's code in `activities.engines.remux.output`.
 
 The CLI rather than the Python API: both programs run in one process group, so the
 stop ladder (SIGINT, on which streamlink closes the stream and ffmpeg writes its
@@ -32,7 +33,12 @@ if TYPE_CHECKING:
     from activities.contracts import StreamSelection, StreamSource
     from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
 
-_SCHEMES = {StreamKind.HLS: "hls://", StreamKind.FLV: "httpstream://"}
+# a `streamlink` source is a page URL: its plugin resolves it again in the CLI
+_SCHEMES = {
+    StreamKind.HLS: "hls://",
+    StreamKind.FLV: "httpstream://",
+    StreamKind.STREAMLINK: "",
+}
 # ffmpeg analyses 5 s of MPEG-TS from a pipe before it writes a byte, for streams
 # that might still appear; live streams announce theirs at once, and 2 s of
 # analysis cut the start of every file (and every size restart) by 3 s.
@@ -80,7 +86,12 @@ def streamlink_args(
         args += ["--http-header", f"{name}={value}"]
     if source.proxy:
         args += ["--http-proxy", source.proxy]
-    return [*args, _SCHEMES[source.kind] + source.url, quality_spec(source.selection)]
+    selection = source.selection
+    if source.kind == StreamKind.STREAMLINK and source.quality:
+        # the extractor picked it with the streamer's selection already
+        wanted = [source.quality, *selection.qualities]
+        selection = selection.model_copy(update={"qualities": wanted})
+    return [*args, _SCHEMES[source.kind] + source.url, quality_spec(selection)]
 
 
 class StreamlinkEngine:

@@ -72,3 +72,35 @@ def test_migrate_reaches_the_single_head(tmp_path: Path) -> None:
         version = conn.execute(sa.text("SELECT version_num FROM alembic_version"))
         assert version.scalar() == head
     engine.dispose()
+
+
+def test_platform_channel_upgrade_keeps_rows(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
+    _alembic(engine, "upgrade", "0003_guards")
+    now = datetime.now(UTC).isoformat()
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO streamer (name, url, priority, enabled, platform, state,"
+                " created_at, updated_at) VALUES ('Old', 'https://twitch.tv/old',"
+                " 'normal', 1, 'twitch', 'NOT_LIVE', :now, :now)"
+            ),
+            {"now": now},
+        )
+
+    migrate(engine)
+
+    with Session(engine) as db:
+        old = crud.list_streamers(db)[0][0]
+        assert (old.channel, old.platform_options) == (None, {})
+        crud.update_streamer(db, old, {"channel": "old", "platform_options": {"a": 1}})
+    with Session(engine) as db:
+        again = crud.list_streamers(db)[0][0]
+        assert (again.channel, again.platform_options) == ("old", {"a": 1})
+
+    _alembic(engine, "downgrade", "0003_guards")
+    with engine.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("streamer")}
+        assert not columns & {"channel", "platform_options"}
+        assert conn.execute(sa.text("SELECT name FROM streamer")).scalar() == "Old"
+    engine.dispose()

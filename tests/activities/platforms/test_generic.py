@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from activities.contracts import StreamKind
-from activities.errors import ExtractorError, StreamUnavailableError
+from activities.contracts import LiveOutcome, StreamKind
+from activities.errors import ExtractorError
 from activities.platforms import PlatformRegistry, default_registry
 from activities.platforms import generic as generic_module
 from activities.platforms.generic import Generic
+from tests.activities.platforms.urltable import UrlTable
 from tests.fakes.clock import FakeClock
 
 if TYPE_CHECKING:
@@ -20,57 +21,49 @@ if TYPE_CHECKING:
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
-SHOULD_MATCH = [
-    pytest.param("http://example.com/live.m3u8", "live", id="hls"),
-    pytest.param("https://cdn.example.com/a/b/stream.m3u8", "stream", id="hls-path"),
-    pytest.param("https://cdn.example.com/s.m3u8?token=x&e=1", "s", id="hls-query"),
-    pytest.param("https://cdn.example.com/S.M3U8", "S", id="hls-upper"),
-    pytest.param("http://127.0.0.1:8080/live/room.flv", "room", id="flv-port"),
-    pytest.param("https://pull.example.com/app/x.flv?auth=1#t", "x", id="flv-query"),
-]
 
-SHOULD_NOT_MATCH = [
-    pytest.param("https://example.com/", id="root"),
-    pytest.param("https://example.com/video.mp4", id="mp4"),
-    pytest.param("https://example.com/live.m3u8.html", id="suffix-after"),
-    pytest.param("https://example.com/m3u8", id="no-extension"),
-    pytest.param("ftp://example.com/live.m3u8", id="ftp"),
-    pytest.param("file:///tmp/live.m3u8", id="file"),
-    pytest.param("example.com/live.m3u8", id="no-scheme"),
-    pytest.param("https://example.com/a.flv/b", id="flv-dir"),
-    pytest.param("https://example.com/.m3u8", id="no-name"),
-    pytest.param("https://twitch.tv/somebody", id="platform-url"),
-]
+class TestUrls(UrlTable):
+    extractor = Generic
+    should_match_groups = (
+        pytest.param(
+            "http://example.com/live.m3u8",
+            "live",
+            {"channel": "live", "ext": "m3u8"},
+            id="hls",
+        ),
+        pytest.param(
+            "http://127.0.0.1:8080/live/room.flv",
+            "live",
+            {"channel": "room", "ext": "flv"},
+            id="flv-port",
+        ),
+    )
+    should_match = (
+        pytest.param("https://cdn.example.com/a/b/stream.m3u8", id="hls-path"),
+        pytest.param("https://cdn.example.com/s.m3u8?token=x&e=1", id="hls-query"),
+        pytest.param("https://cdn.example.com/S.M3U8", id="hls-upper"),
+        pytest.param("https://pull.example.com/app/x.flv?auth=1#t", id="flv-query"),
+    )
+    should_not_match = (
+        pytest.param("https://example.com/video.mp4", id="mp4"),
+        pytest.param("https://example.com/live.m3u8.html", id="suffix-after"),
+        pytest.param("https://example.com/m3u8", id="no-extension"),
+        pytest.param("ftp://example.com/live.m3u8", id="ftp"),
+        pytest.param("file:///tmp/live.m3u8", id="file"),
+        pytest.param("example.com/live.m3u8", id="no-scheme"),
+        pytest.param("https://example.com/a.flv/b", id="flv-dir"),
+        pytest.param("https://example.com/.m3u8", id="no-name"),
+        pytest.param("https://twitch.tv/somebody", id="platform-url"),
+    )
 
 
-@pytest.mark.parametrize(("url", "channel"), SHOULD_MATCH)
-def test_should_match(url: str, channel: str) -> None:
-    found = Generic.match(url)
-    assert found is not None
-    name, groups = found
-    assert name == "live"
-    assert groups["channel"] == channel
-
-
-@pytest.mark.parametrize("url", SHOULD_NOT_MATCH)
-def test_should_not_match(url: str) -> None:
-    assert Generic.match(url) is None
-
-
-def test_registered_with_lowest_priority() -> None:
+def test_registered_after_every_platform_before_streamlink() -> None:
     registry = default_registry()
     assert Generic in registry.extractors
-    assert registry.extractors[-1].priority == Generic.priority
+    # only the streamlink fallback comes after the direct URLs
+    assert [e.platform for e in registry.extractors[-2:]] == ["generic", "streamlink"]
     assert registry.resolve("https://x.example/y.m3u8") is Generic
     assert generic_module.__extractor__ is Generic
-
-
-def test_metadata_docstring() -> None:
-    doc = generic_module.__doc__ or ""
-    assert "$platform generic" in doc
-    assert "$type live" in doc
-    assert "$url https://" in doc
-    assert "$metadata" in doc
 
 
 # --- check_live -----------------------------------------------------------------------
@@ -241,10 +234,13 @@ async def test_hls_unparseable_playlist_is_an_extractor_error(
         ),
     ],
 )
-async def test_hls_transient_failures_raise(extractor, routes, failure) -> None:
+async def test_hls_transient_failures_are_unavailable(
+    extractor, routes, failure
+) -> None:
     routes.handlers[URL] = failure
-    with pytest.raises(StreamUnavailableError):
-        await extractor.check_live(URL)
+    status = await extractor.check_live(URL)
+    assert status.result is LiveOutcome.UNAVAILABLE
+    assert not status.is_live
 
 
 FLV_URL = "https://pull.example.com/live/room7.flv?auth=abc"
@@ -298,10 +294,10 @@ async def test_flv_refused_is_offline(extractor, routes) -> None:
     assert not (await extractor.check_live(FLV_URL)).is_live
 
 
-async def test_flv_server_error_raises(extractor, routes) -> None:
+async def test_flv_server_error_is_unavailable(extractor, routes) -> None:
     routes.handlers[FLV_URL] = lambda r: httpx.Response(502)
-    with pytest.raises(StreamUnavailableError):
-        await extractor.check_live(FLV_URL)
+    status = await extractor.check_live(FLV_URL)
+    assert status.result is LiveOutcome.UNAVAILABLE
 
 
 async def test_registry_builds_generic_for_direct_urls(routes) -> None:
