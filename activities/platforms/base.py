@@ -18,7 +18,9 @@ answer changed shape (the message names the missing field) and
 "rate limited" by raising `Outcome`; `check_live` turns it into the value.
 
 A platform with a status-for-many call sets `batch_size` and implements
-`check_batch(channels)` (N streamers, one request; no streams).
+`check_batch(channels)` (N streamers, one request; no streams). A platform whose
+chat srec records implements `danmu_info(channel)` → `activities.danmu.models.
+DanmuConnectInfo` (websocket URLs, token, room id, the protocol's params).
 
 Options (cookies, tokens, quality) are a pydantic model per platform
 (`options_model`, deriving `PlatformOptions`). They come from the app DB through
@@ -54,6 +56,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     import httpx
+
+    from activities.danmu.models import DanmuConnectInfo
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +235,21 @@ class Extractor(ABC):
         raise ExtractorError(
             f"{self.platform} has no batch status call ({len(channels)} asked)"
         )
+
+    async def danmu_info(self, channel: Channel) -> DanmuConnectInfo | None:
+        """How to reach the room's chat, resolved now (tokens expire: call it again
+        before each reconnect).
+
+        Runs inside the danmu activity, so it may put the user's cookie into the
+        result: it never crosses a Temporal boundary. The default says the platform
+        has no chat srec can record.
+
+        Raises:
+            Outcome: the room is gone or refused the request.
+            ExtractorError: the answer changed shape.
+        """
+        log.debug("%s: no danmu protocol for %s", channel.url, self.platform)
+        return None
 
     # --- the composition every caller uses -------------------------------------------
 
