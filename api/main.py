@@ -10,7 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlmodel import Session
 
-from activities.db import make_engine, migrate
+from activities.db import app_instance_id, make_engine, migrate
 from api.auth import TokenSigner, ensure_admin
 from api.deps import TemporalWorkflowControl
 from api.routes import api_router
@@ -43,11 +43,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         migrate(engine)
         with Session(engine) as db:
             ensure_admin(db, resolved.data_dir, resolved.admin_password)
+            instance_id = app_instance_id(db)
         app.state.settings = resolved
         app.state.engine = engine
         app.state.signer = TokenSigner(resolved.jwt_key)
         app.state.workflow_control = TemporalWorkflowControl(
-            resolved.temporal_address, resolved.temporal_namespace
+            resolved.temporal_address, resolved.temporal_namespace, instance_id
         )
         try:
             yield
