@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import contracts as c
@@ -258,15 +258,38 @@ class StreamerWorkflow:
         )
 
     async def store(self, name: str, arg: Any, result_type: type[T]) -> T:
-        result: T = await workflow.execute_activity(
-            name,
-            arg,
-            task_queue=c.IO_TASK_QUEUE,
-            start_to_close_timeout=o.STORE_TIMEOUT,
-            retry_policy=o.STORE_RETRY,
-            result_type=result_type,
-        )
-        return result
+        """Run a store activity; while only other instances' workers take it, wait.
+
+        A refusal by another instance's worker must never end this workflow: when
+        its retries run out on `ForeignInstance` (this instance's workers are down),
+        it waits and asks again.
+        """
+        while True:
+            try:
+                result: T = await workflow.execute_activity(
+                    name,
+                    arg,
+                    task_queue=c.IO_TASK_QUEUE,
+                    start_to_close_timeout=o.STORE_TIMEOUT,
+                    retry_policy=o.STORE_RETRY,
+                    result_type=result_type,
+                )
+            except ActivityError as err:
+                cause = err.cause
+                if not (
+                    isinstance(cause, ApplicationError)
+                    and cause.type == c.ERROR_FOREIGN_INSTANCE
+                ):
+                    raise
+                workflow.logger.warning(
+                    "%s: no worker of instance %s took it; asking again in %s",
+                    name,
+                    self._instance,
+                    o.FOREIGN_INSTANCE_WAIT,
+                )
+                await workflow.sleep(o.FOREIGN_INSTANCE_WAIT)
+                continue
+            return result
 
     async def _continue_as_new(self, streamer_id: int) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)

@@ -40,6 +40,8 @@ class FakeActivities:
     instance_id: str | None = None
     # (activity, instance_id) of every owned activity input, in call order
     owned: list[tuple[str, str | None]] = field(default_factory=list)
+    # how many loads to refuse as another instance's worker does (retries spent)
+    foreign_loads: int = 0
 
     def _own(self, inp: c.OwnedInput) -> None:
         self.owned.append((activity.info().activity_type, inp.instance_id))
@@ -58,6 +60,13 @@ class FakeActivities:
     @activity.defn(name=c.ACTIVITY_LOAD_STREAMER)
     async def load_streamer(self, inp: c.LoadStreamerInput) -> c.LoadStreamerResult:
         self._own(inp)
+        if self.foreign_loads > 0:
+            self.foreign_loads -= 1
+            raise ApplicationError(
+                "belongs to another srec instance",
+                type=c.ERROR_FOREIGN_INSTANCE,
+                non_retryable=True,  # as if the retries had run out
+            )
         return c.LoadStreamerResult(
             config=self.configs.get(inp.streamer_id), instance_id=self.instance_id
         )

@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 
 from activities import contracts as c
 from tests.workflows.fakes import FakeActivities
-from workflows.streamer import INSTANCE, StreamerWorkflow
+from workflows.streamer import StreamerWorkflow
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -323,44 +323,3 @@ async def _is(value: Any, expected: Any) -> bool:
         return bool(await value == expected)
     except RPCError:  # a query that lands in a continue-as-new transition
         return False
-
-
-# --- ownership: the instance id of the app database -----------------------------------
-
-OWNER = "aaaaaaaa-0000-4000-8000-00000000000a"
-
-
-async def _instance_attribute(handle: WorkflowHandle[Any, Any]) -> str | None:
-    desc = await handle.describe()
-    return desc.typed_search_attributes.get(INSTANCE)
-
-
-async def test_every_owned_activity_carries_the_instance_across_runs(env, world):
-    world.live = True
-    world.configs[1].policy.grace_secs = 1.0
-    handle = await start(env, world, instance_id=OWNER)
-    await eventually(lambda: len(world.probes) == 2)
-    world.live = False
-    world.stream_end.set()
-    await eventually(lambda: _run_changed(handle), within=30)
-    await eventually(lambda: world.owned.count((c.ACTIVITY_LOAD_STREAMER, OWNER)) == 2)
-    kinds = {name for name, _ in world.owned}
-    assert kinds == {
-        c.ACTIVITY_LOAD_STREAMER,
-        c.ACTIVITY_PROJECT_STATE,
-        c.ACTIVITY_OPEN_SESSION,
-        c.ACTIVITY_RECORD_STREAM,
-        c.ACTIVITY_PROBE_SEGMENT,
-        c.ACTIVITY_CLOSE_SESSION,
-    }
-    assert {owner for _, owner in world.owned} == {OWNER}
-
-
-async def test_a_workflow_without_an_instance_adopts_its_databases(env, world):
-    world.instance_id = OWNER
-    handle = await start(env, world)
-    await eventually(lambda: world.checks >= 1)
-    await eventually(lambda: _is(_instance_attribute(handle), OWNER))
-    # the first load asked without an id; everything after carries the adopted one
-    assert world.owned[0] == (c.ACTIVITY_LOAD_STREAMER, None)
-    assert {owner for _, owner in world.owned[1:]} == {OWNER}
