@@ -15,7 +15,6 @@ ids (no `SrecInstance`) counts as one's own, and adopts the id at its next load.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import weakref
 from dataclasses import dataclass, field
@@ -46,7 +45,6 @@ from activities.contracts import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # The dev server keeps its state in SQLite: a burst of starts is queued, not fired.
@@ -114,25 +112,31 @@ async def workflow_owner(client: Client, streamer_id: int) -> str | None:
 
 async def _try_start(client: Client, streamer_id: int, instance_id: str) -> str | None:
     """Start the workflow; None when this call started it, else its owner (or "")."""
-    async with _slots():
-        try:
-            await client.start_workflow(
-                STREAMER_WORKFLOW_TYPE,
-                StreamerWorkflowInput(streamer_id=streamer_id, instance_id=instance_id),
-                id=streamer_workflow_id(streamer_id),
-                task_queue=WORKFLOW_TASK_QUEUE,
-                search_attributes=TypedSearchAttributes(
-                    [SearchAttributePair(INSTANCE, instance_id)]
-                ),
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            )
-        except WorkflowAlreadyStartedError:
-            pass
-        else:
-            return None
-    # it ended in between: a later start or the next reconcile takes it up
-    return await workflow_owner(client, streamer_id) or ""
+    # twice: a run that ends between the refused start and the describe is retried
+    for _ in range(2):
+        async with _slots():
+            try:
+                await client.start_workflow(
+                    STREAMER_WORKFLOW_TYPE,
+                    StreamerWorkflowInput(
+                        streamer_id=streamer_id, instance_id=instance_id
+                    ),
+                    id=streamer_workflow_id(streamer_id),
+                    task_queue=WORKFLOW_TASK_QUEUE,
+                    search_attributes=TypedSearchAttributes(
+                        [SearchAttributePair(INSTANCE, instance_id)]
+                    ),
+                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                )
+            except WorkflowAlreadyStartedError:
+                pass
+            else:
+                return None
+        owner = await workflow_owner(client, streamer_id)
+        if owner is not None:
+            return owner
+    return ""
 
 
 async def start_streamer(client: Client, streamer_id: int, *, instance_id: str) -> bool:
