@@ -34,11 +34,19 @@ QUERY_STATE = "state"
 SEARCH_ATTRIBUTE_PLATFORM = "SrecPlatform"
 SEARCH_ATTRIBUTE_STREAMER = "SrecStreamer"
 SEARCH_ATTRIBUTE_STATE = "SrecState"
+# the app database that owns the workflow (`StreamerWorkflowInput.instance_id`)
+SEARCH_ATTRIBUTE_INSTANCE = "SrecInstance"
 SEARCH_ATTRIBUTES = (
     SEARCH_ATTRIBUTE_PLATFORM,
     SEARCH_ATTRIBUTE_STREAMER,
     SEARCH_ATTRIBUTE_STATE,
+    SEARCH_ATTRIBUTE_INSTANCE,
 )
+
+# ApplicationError type of an activity refused because its workflow belongs to
+# another srec instance (another app database) sharing the Temporal server. It is
+# retryable: Temporal redelivers the task, eventually to a worker of the owner.
+ERROR_FOREIGN_INSTANCE = "ForeignInstance"
 
 
 def streamer_workflow_id(streamer_id: int) -> str:
@@ -243,7 +251,21 @@ class StreamerConfig(BaseModel):
 # --- store activities -------------------------------------------------------------
 
 
-class LoadStreamerInput(BaseModel):
+class OwnedInput(BaseModel):
+    """Input of an activity that reads or writes the owning instance's app database.
+
+    The streamer workflow fills `instance_id` in; a worker whose database has another
+    id refuses the task (`ERROR_FOREIGN_INSTANCE`) instead of touching its own rows.
+    """
+
+    instance_id: str | None = Field(
+        default=None,
+        description="Instance id of the app database that owns the workflow; None "
+        "only from a workflow that has not adopted one yet (started before ids)",
+    )
+
+
+class LoadStreamerInput(OwnedInput):
     streamer_id: int
 
 
@@ -251,9 +273,14 @@ class LoadStreamerResult(BaseModel):
     config: StreamerConfig | None = Field(
         default=None, description="None when the streamer was deleted"
     )
+    instance_id: str | None = Field(
+        default=None,
+        description="Instance id of the database read (a workflow without one "
+        "adopts it)",
+    )
 
 
-class ProjectStateInput(BaseModel):
+class ProjectStateInput(OwnedInput):
     """The workflow's state, written to the DB so the API can list streamers."""
 
     streamer_id: int
@@ -265,7 +292,7 @@ class ProjectStateResult(BaseModel):
     pass
 
 
-class OpenSessionInput(BaseModel):
+class OpenSessionInput(OwnedInput):
     streamer_id: int
     title: str
     start_time: datetime
@@ -275,7 +302,7 @@ class OpenSessionResult(BaseModel):
     session_id: int
 
 
-class CloseSessionInput(BaseModel):
+class CloseSessionInput(OwnedInput):
     session_id: int
     end_time: datetime
 
@@ -288,7 +315,7 @@ class CloseSessionResult(BaseModel):
 # --- platform activities ----------------------------------------------------------
 
 
-class CheckLiveInput(BaseModel):
+class CheckLiveInput(OwnedInput):
     url: str
     streamer_id: int | None = Field(
         default=None, description="Whose platform options the activity reads (DB)"
@@ -379,7 +406,7 @@ class LiveStatus(BaseModel):
 # --- recording activities ---------------------------------------------------------
 
 
-class RecordInput(BaseModel):
+class RecordInput(OwnedInput):
     streamer_id: int
     streamer_name: str
     platform: str
@@ -437,7 +464,7 @@ class RecordingWait(BaseModel):
     detail: str = ""
 
 
-class ProbeSegmentInput(BaseModel):
+class ProbeSegmentInput(OwnedInput):
     session_id: int
     index: int
     file_path: str
@@ -471,6 +498,11 @@ class StreamerWorkflowState(BaseModel):
 class StreamerWorkflowInput(BaseModel):
     streamer_id: int
     carried: StreamerWorkflowState | None = None
+    instance_id: str | None = Field(
+        default=None,
+        description="Instance id of the app database that owns this workflow; None "
+        "(a workflow started before ids) adopts the id of the first database it loads",
+    )
 
 
 class StreamerWorkflowResult(BaseModel):

@@ -32,6 +32,7 @@ from activities.errors import (
     StreamUnavailableError,
     to_application_error,
 )
+from activities.ownership import Ownership
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -47,8 +48,13 @@ log = logging.getLogger(__name__)
 class OptionsProvider(Protocol):
     """Where the activity finds a streamer's stored platform options."""
 
-    async def stored_options(self, streamer_id: int) -> Mapping[str, Any]:
-        """The options object stored for the streamer ({} when none)."""
+    async def stored_options(self, inp: CheckLiveInput) -> Mapping[str, Any]:
+        """The options object stored for the check's streamer ({} when none).
+
+        Raises:
+            ApplicationError: `ForeignInstance` when the workflow asking belongs to
+                another srec instance (its streamer ids are not ours).
+        """
         ...
 
 
@@ -57,13 +63,21 @@ class DbOptionsProvider:
 
     Args:
         db: the app database engine.
+        instance_id: its instance id, when the caller already read it.
     """
 
-    def __init__(self, db: sa.Engine) -> None:
+    def __init__(self, db: sa.Engine, instance_id: str | None = None) -> None:
         self.db = db
+        self.owner = Ownership(db, instance_id)
 
-    async def stored_options(self, streamer_id: int) -> Mapping[str, Any]:
+    async def stored_options(self, inp: CheckLiveInput) -> Mapping[str, Any]:
+        streamer_id = inp.streamer_id
+        if streamer_id is None:
+            return {}
+
         def read() -> Mapping[str, Any]:
+            # another instance's streamer 1 is not ours: never hand it our cookies
+            self.owner.check(inp)
             with Session(self.db) as session:
                 row = crud.get_streamer(session, streamer_id)
                 return dict(row.platform_options) if row is not None else {}
@@ -110,8 +124,8 @@ class PlatformActivities:
         try:
             platform = self.registry.resolve(inp.url).platform
             stored: Mapping[str, Any] = {}
-            if self.options is not None and inp.streamer_id is not None:
-                stored = await self.options.stored_options(inp.streamer_id)
+            if self.options is not None:
+                stored = await self.options.stored_options(inp)
             options = self.registry.options_for(platform, stored)
             extractor = self.registry.extractor_for(inp.url, self.http, options)
             status = await extractor.check_live(inp.url, inp.selection)

@@ -16,6 +16,7 @@ from activities.contracts import (
     ProbeSegmentResult,
 )
 from activities.db import crud
+from activities.ownership import Ownership
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -54,14 +55,18 @@ class MediaActivities:
 
     Args:
         db: the app database engine, to store what a probe measured.
+        instance_id: the database's instance id, if already read.
     """
 
-    def __init__(self, db: sa.Engine) -> None:
+    def __init__(self, db: sa.Engine, *, instance_id: str | None = None) -> None:
         self.db = db
+        self.owner = Ownership(db, instance_id)
 
     @activity.defn(name=ACTIVITY_PROBE_SEGMENT)
     def probe_segment(self, inp: ProbeSegmentInput) -> ProbeSegmentResult:
         """Probe a closed segment and store its measured duration on its row."""
+        # the file and the row both belong to the workflow's own instance
+        self.owner.check(inp)
         result = probe(Path(inp.file_path))
         if result.duration_secs is not None:
             with Session(self.db) as db:

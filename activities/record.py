@@ -54,6 +54,7 @@ from activities.engines.base import (
 from activities.errors import RecorderError, to_application_error
 from activities.guards import CircuitBreaker, WriteGate, breaker_key
 from activities.naming import NameFields
+from activities.ownership import Ownership
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -180,6 +181,7 @@ class RecordingActivities:
         breaker: the engine circuit breakers (default: a fresh one).
         gate: the write gate of `recordings_dir` (default: one that wakes blocked
             workflows through the running activity's client).
+        instance_id: the database's instance id, if already read.
     """
 
     def __init__(
@@ -192,8 +194,10 @@ class RecordingActivities:
         slots: RecordingSlots | None = None,
         breaker: CircuitBreaker | None = None,
         gate: WriteGate | None = None,
+        instance_id: str | None = None,
     ) -> None:
         self.engines = engines
+        self.owner = Ownership(db, instance_id)
         self.recordings_dir = recordings_dir
         self.db = db
         self.heartbeat_interval_secs = heartbeat_interval_secs
@@ -218,7 +222,8 @@ class RecordingActivities:
             Counters of this attempt and why the recording stopped.
 
         Raises:
-            ApplicationError: `WorkerShutdown` (retryable) when the worker stops,
+            ApplicationError: `ForeignInstance` (retryable) for a workflow of another
+                srec instance, `WorkerShutdown` (retryable) when the worker stops,
                 `UnsupportedStreamKind` (non-retryable), a guard's refusal
                 (`NoRecordingSlot`, `EngineCircuitOpen`, `OutputPathInaccessible`:
                 non-retryable, with `next_retry_delay`), or a converted
@@ -226,6 +231,8 @@ class RecordingActivities:
             asyncio.CancelledError: when the activity is cancelled, after the
                 current file was closed.
         """
+        # before anything touches a file, a slot or a row of this instance
+        await asyncio.to_thread(self.owner.check, inp)
         engine = self.engines.get(inp.policy.engine, {}).get(inp.source.kind)
         if engine is None:
             raise ApplicationError(

@@ -1,7 +1,8 @@
 """Store activities: the streamer workflow's reads and writes of the app database.
 
 They are synchronous (`def`) activities: the worker runs them on a thread pool, so a
-slow SQLite write never blocks the event loop.
+slow SQLite write never blocks the event loop. Each first checks that its workflow
+belongs to this database (`activities.ownership`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from activities.contracts import (
     StreamerConfig,
 )
 from activities.db import crud
+from activities.ownership import Ownership
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -43,20 +45,27 @@ class StoreActivities:
         db: the app database engine.
         policy: the worker-wide recording policy; each streamer's stored
             settings are merged over it (`activities.config.merge_policy`).
+        instance_id: the database's instance id, if already read.
     """
 
-    def __init__(self, db: sa.Engine, policy: RecordingPolicy) -> None:
+    def __init__(
+        self, db: sa.Engine, policy: RecordingPolicy, *, instance_id: str | None = None
+    ) -> None:
         self.db = db
         self.policy = policy
+        self.owner = Ownership(db, instance_id)
 
     @activity.defn(name=ACTIVITY_LOAD_STREAMER)
     def load_streamer(self, inp: LoadStreamerInput) -> LoadStreamerResult:
         """Read a streamer and its effective policy (None when it was deleted)."""
+        self.owner.check(inp)
+        instance_id = self.owner.instance_id
         with Session(self.db) as db:
             row = crud.get_streamer(db, inp.streamer_id)
             if row is None or row.id is None:
-                return LoadStreamerResult(config=None)
+                return LoadStreamerResult(config=None, instance_id=instance_id)
             return LoadStreamerResult(
+                instance_id=instance_id,
                 config=StreamerConfig(
                     streamer_id=row.id,
                     name=row.name,
@@ -67,11 +76,12 @@ class StoreActivities:
                     policy=merge_policy(
                         self.policy, parse_stored_overrides(row.settings)
                     ),
-                )
+                ),
             )
 
     @activity.defn(name=ACTIVITY_PROJECT_STATE)
     def project_state(self, inp: ProjectStateInput) -> ProjectStateResult:
+        self.owner.check(inp)
         with Session(self.db) as db:
             crud.set_streamer_state(
                 db, inp.streamer_id, state=inp.state.value, enabled=inp.enabled
@@ -80,6 +90,7 @@ class StoreActivities:
 
     @activity.defn(name=ACTIVITY_OPEN_SESSION)
     def open_session(self, inp: OpenSessionInput) -> OpenSessionResult:
+        self.owner.check(inp)
         with Session(self.db) as db:
             session = crud.open_session(
                 db,
@@ -92,6 +103,7 @@ class StoreActivities:
 
     @activity.defn(name=ACTIVITY_CLOSE_SESSION)
     def close_session(self, inp: CloseSessionInput) -> CloseSessionResult:
+        self.owner.check(inp)
         with Session(self.db) as db:
             try:
                 session = crud.close_session(db, inp.session_id, inp.end_time)

@@ -4,8 +4,9 @@ Everything the routes need from outside the process goes through a dependency he
 so tests swap it with `app.dependency_overrides`: `get_workflow_control` (start and
 signal streamer workflows, probe Temporal), `get_database_probe`,
 `get_roots_probe` and `get_platforms` (the registry and the client that asks
-platforms). Temporal errors become HTTP errors
-in `temporal_errors`.
+platforms). Temporal errors become HTTP errors in `temporal_errors`. The control
+acts only on this instance's workflows (the app database's instance id); another
+srec instance's is refused with a 409.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from api.auth import InvalidTokenError, TokenSigner
 from api.schemas import ComponentHealth, DegradedRoot
 from api.settings import ApiSettings
 from workflows import client as wf_client
+from workflows.client import ForeignWorkflowError
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,9 @@ class WorkflowControl(Protocol):
     async def signal(self, streamer_id: int, name: str) -> bool:
         """Signal the streamer's workflow; False when it is not running."""
 
+    async def check_owner(self, streamer_id: int) -> None:
+        """Raise `ForeignWorkflowError` when another instance runs its workflow id."""
+
     async def health(self) -> dict[str, ComponentHealth]:
         """Report `temporal` and one `queue:<name>` component per task queue."""
 
@@ -67,11 +72,14 @@ class TemporalWorkflowControl:
     """`WorkflowControl` over `workflows.client`, connecting on first use.
 
     The API starts and serves while Temporal is down: a failed connection is not
-    cached, so the next request tries again.
+    cached, so the next request tries again. Starts and signals carry the app
+    database's instance id and raise `ForeignWorkflowError` for a workflow of another
+    instance, which is never signalled.
 
     Args:
         address: Temporal frontend host:port.
         namespace: Temporal namespace.
+        instance_id: the instance id of the API's app database.
         connect_timeout: seconds to wait for a connection.
     """
 
@@ -79,11 +87,13 @@ class TemporalWorkflowControl:
         self,
         address: str,
         namespace: str,
+        instance_id: str,
         *,
         connect_timeout: float = CONNECT_TIMEOUT_SECS,
     ) -> None:
         self.address = address
         self.namespace = namespace
+        self.instance_id = instance_id
         self.connect_timeout = connect_timeout
         self._client: Client | None = None
         self._lock = asyncio.Lock()
@@ -123,12 +133,23 @@ class TemporalWorkflowControl:
             raise
 
     async def start(self, streamer_id: int) -> None:
-        await self._call(lambda c: wf_client.start_streamer(c, streamer_id))
+        await self._call(
+            lambda c: wf_client.start_streamer(
+                c, streamer_id, instance_id=self.instance_id
+            )
+        )
 
     async def signal(self, streamer_id: int, name: str) -> bool:
         return await self._call(
-            lambda c: wf_client.signal_streamer(c, streamer_id, name, reason="api")
+            lambda c: wf_client.signal_streamer(
+                c, streamer_id, name, instance_id=self.instance_id, reason="api"
+            )
         )
+
+    async def check_owner(self, streamer_id: int) -> None:
+        owner = await self._call(lambda c: wf_client.workflow_owner(c, streamer_id))
+        if owner not in (None, "", self.instance_id):
+            raise ForeignWorkflowError(streamer_id, owner)
 
     async def health(self) -> dict[str, ComponentHealth]:
         try:
@@ -172,13 +193,16 @@ def temporal_errors() -> Iterator[None]:
     """Turn Temporal errors raised inside the block into HTTP errors.
 
     Raises:
-        HTTPException: 409 workflow already started, 404 workflow not found,
-            503 Temporal unreachable.
+        HTTPException: 409 workflow already started or run by another srec
+            instance, 404 workflow not found, 503 Temporal unreachable.
     """
     try:
         yield
     except WorkflowAlreadyStartedError as err:
         raise HTTPException(status.HTTP_409_CONFLICT, "workflow already runs") from err
+    except ForeignWorkflowError as err:
+        log.warning("refused: %s", err)
+        raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
     except TemporalUnavailableError as err:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(err)) from err
     except RPCError as err:

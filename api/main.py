@@ -11,7 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlmodel import Session
 
-from activities.db import make_engine, migrate
+from activities.db import app_instance_id, make_engine, migrate
 from activities.host_map import HostMapTransport, parse_host_map
 from activities.platforms import default_registry
 from api.auth import TokenSigner, ensure_admin
@@ -50,11 +50,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         migrate(engine)
         with Session(engine) as db:
             ensure_admin(db, resolved.data_dir, resolved.admin_password)
+            instance_id = app_instance_id(db)
         app.state.settings = resolved
         app.state.engine = engine
         app.state.signer = TokenSigner(resolved.jwt_key)
         app.state.workflow_control = TemporalWorkflowControl(
-            resolved.temporal_address, resolved.temporal_namespace
+            resolved.temporal_address, resolved.temporal_namespace, instance_id
         )
         routes = parse_host_map(resolved.host_map)
         http = httpx.AsyncClient(

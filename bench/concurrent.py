@@ -236,7 +236,10 @@ async def run(args: argparse.Namespace) -> int:
             temporal = stack.temporal.pid
             client = await connect(stack.address)
             # the worker's start-up reconcile starts them too: both are idempotent
-            await asyncio.gather(*(start_streamer(client, i) for i in clients))
+            instance_id = stack.instance_id()
+            await asyncio.gather(
+                *(start_streamer(client, i, instance_id=instance_id) for i in clients)
+            )
             watcher = Watcher(
                 stack.db_url, args.keep_secs, workers, data_dir / "recordings"
             )
@@ -254,7 +257,9 @@ async def run(args: argparse.Namespace) -> int:
             log.info("stopping every streamer")
             await asyncio.gather(
                 *(
-                    signal_streamer(client, i, SIGNAL_STOP, reason="bench")
+                    signal_streamer(
+                        client, i, SIGNAL_STOP, instance_id=instance_id, reason="bench"
+                    )
                     for i in clients
                 )
             )

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session
 
 from activities.contracts import SEARCH_ATTRIBUTES
-from activities.db import Streamer, crud, default_database_url, make_engine, migrate
+from activities.db import (
+    Streamer,
+    app_instance_id,
+    crud,
+    default_database_url,
+    make_engine,
+    migrate,
+)
 from activities.tools import find_executable
 
 if TYPE_CHECKING:
@@ -90,6 +97,15 @@ class Stack:
     @property
     def db_url(self) -> str:
         return default_database_url(self.data_dir)
+
+    def instance_id(self) -> str:
+        """The app database's instance id, which the streamer workflows carry."""
+        db = make_engine(self.db_url)
+        migrate(db)
+        with Session(db) as session:
+            instance_id = app_instance_id(session)
+        db.dispose()
+        return instance_id
 
     def start_temporal(self) -> None:
         binary = find_executable("temporal")

@@ -184,6 +184,8 @@ def test_search_attributes_are_registered(services: dict[str, dict[str, Any]]) -
     script = command_text(setup)
     assert "temporal operator search-attribute create" in script
     assert "--type Keyword" in script
+    # reconcile lists an instance's own workflows by it: it must exist everywhere
+    assert "SrecInstance" in SEARCH_ATTRIBUTES
     for name in SEARCH_ATTRIBUTES:
         assert re.search(rf"\b{name}\b", script), f"{name} is not registered"
 

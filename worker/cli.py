@@ -109,13 +109,23 @@ def _worker(_args: argparse.Namespace) -> int:
 def _api(args: argparse.Namespace) -> int:
     from api.main import run
     from api.settings import ApiSettings
+    from worker.ports import Port, port_problems
 
     overrides: dict[str, object] = {}
     if args.host is not None:
         overrides["api_host"] = args.host
     if args.api_port is not None:
         overrides["api_port"] = args.api_port
-    run(ApiSettings(**overrides))  # type: ignore[arg-type]
+    settings = ApiSettings(**overrides)  # type: ignore[arg-type]
+    option = "--api-port (or SREC_API_PORT)"
+    problems = port_problems(
+        [Port(settings.api_host, settings.api_port, "API", option)]
+    )
+    for problem in problems:
+        log.error("srec api: %s", problem)
+    if problems:
+        return 2
+    run(settings)
     return 0
 
 

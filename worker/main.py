@@ -1,7 +1,8 @@
 """The worker process: the composition root of every activity and workflow.
 
 Lifecycle (uvicorn's): connect, build the dependencies once, run one Temporal worker
-per task queue, reconcile streamer workflows with the DB, then wait for SIGINT or
+per task queue, reconcile this instance's streamer workflows with the DB (another
+srec instance's sharing the server are left alone), then wait for SIGINT or
 SIGTERM. The first signal drains: workers stop polling and running recordings get
 `graceful_shutdown_secs` to finalise their files. A second signal exits at once.
 """
@@ -26,7 +27,7 @@ from activities.contracts import (
     SIGNAL_STOP,
     WORKFLOW_TASK_QUEUE,
 )
-from activities.db import crud, make_engine, migrate
+from activities.db import app_instance_id, crud, make_engine, migrate
 from activities.detect import DbOptionsProvider, PlatformActivities
 from activities.engines.table import build_engines
 from activities.guards import (
@@ -41,7 +42,7 @@ from activities.platforms import default_registry
 from activities.record import RecordingActivities
 from activities.store import StoreActivities
 from worker.http_client import build_http
-from workflows.client import connect, reconcile
+from workflows.client import Reconciled, connect, reconcile
 from workflows.streamer import StreamerWorkflow
 
 if TYPE_CHECKING:
@@ -54,19 +55,41 @@ log = logging.getLogger("srec.worker")
 
 IO_THREADS = 16
 HEARTBEAT_THROTTLE = timedelta(seconds=2)
+# how many foreign workflow ids a reconcile names in its warning
+FOREIGN_SHOWN = 10
 
 
-async def reconcile_streamers(client: Client, db: sa.Engine) -> None:
-    """Every streamer in the DB has a running workflow; deleted ones have none."""
+async def reconcile_streamers(
+    client: Client, db: sa.Engine, instance_id: str
+) -> Reconciled:
+    """Every streamer in the DB has a running workflow; deleted ones have none.
+
+    Only this instance's workflows are started or stopped: a streamer whose
+    workflow id runs for another instance is named in a warning and left alone.
+    """
     with Session(db) as session:
         rows, _ = crud.list_streamers(session)
         ids = [row.id for row in rows if row.id is not None]
-    started, stopped = await reconcile(client, ids, stop_signal=SIGNAL_STOP)
-    log.info(
-        "reconciled: %d streamer workflow(s) running, %d stopped",
-        len(started),
-        len(stopped),
+    done = await reconcile(
+        client, ids, instance_id=instance_id, stop_signal=SIGNAL_STOP
     )
+    log.info(
+        "reconciled: %d streamer workflow(s) already running, %d started, %d stopped",
+        len(done.running),
+        len(done.started),
+        len(done.stopped),
+    )
+    if done.foreign:
+        shown = list(done.foreign.items())[:FOREIGN_SHOWN]
+        log.warning(
+            "%d streamer(s) not monitored: their workflow ids run for another srec "
+            "instance on this Temporal server, and are left alone: %s%s. Give each "
+            "install its own Temporal server (or namespace).",
+            len(done.foreign),
+            ", ".join(f"streamer-{sid} (instance {owner})" for sid, owner in shown),
+            ", …" if len(done.foreign) > len(shown) else "",
+        )
+    return done
 
 
 async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
@@ -78,8 +101,14 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
     """
     db = make_engine(settings.database_url)
     migrate(db)
+    with Session(db) as session:
+        instance_id = app_instance_id(session)
     client = await connect(settings.temporal_address, settings.temporal_namespace)
-    log.info("connected to Temporal at %s", settings.temporal_address)
+    log.info(
+        "connected to Temporal at %s as srec instance %s",
+        settings.temporal_address,
+        instance_id,
+    )
     grace = timedelta(seconds=settings.graceful_shutdown_secs)
     gate = WriteGate(
         db,
@@ -107,7 +136,9 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         cpu_pool = stack.enter_context(
             ThreadPoolExecutor(settings.cpu_slots, "srec-cpu")
         )
-        platforms = PlatformActivities(http, default_registry(), DbOptionsProvider(db))
+        platforms = PlatformActivities(
+            http, default_registry(), DbOptionsProvider(db, instance_id)
+        )
         recording = RecordingActivities(
             build_engines(http, stop_timeout_secs=settings.engine_stop_timeout_secs),
             settings.recordings_path,
@@ -123,9 +154,10 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
                 cooldown_secs=settings.breaker_cooldown_secs,
             ),
             gate=gate,
+            instance_id=instance_id,
         )
-        store = StoreActivities(db, settings.policy())
-        media = MediaActivities(db)
+        store = StoreActivities(db, settings.policy(), instance_id=instance_id)
+        media = MediaActivities(db, instance_id=instance_id)
         workers = [
             Worker(
                 client,
@@ -165,7 +197,7 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
             await stack.enter_async_context(w)
         log.info("worker polling %s", ", ".join(w.task_queue for w in workers))
         try:
-            await reconcile_streamers(client, db)
+            await reconcile_streamers(client, db, instance_id)
         except Exception:
             # the DB or Temporal hiccuped; the next start reconciles again
             log.exception("reconcile failed")

@@ -22,6 +22,10 @@ STORE_RETRY = RetryPolicy(
     maximum_attempts=20,
 )
 
+# A store activity whose retries all reached another srec instance's workers (its own
+# are down) is asked for again after this long, for as long as it takes.
+FOREIGN_INSTANCE_WAIT = timedelta(minutes=1)
+
 # Recording: one attempt may run for a day; a dead worker is noticed within the
 # heartbeat timeout, short enough that a retry resumes inside a typical live HLS
 # playlist window (about 30 s). Each retry continues in a new segment.

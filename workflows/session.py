@@ -46,6 +46,11 @@ class SessionHost(Protocol):
     def config(self) -> c.StreamerConfig: ...
 
     @property
+    def instance_id(self) -> str | None:
+        """The app database that owns the workflow (goes into owned inputs)."""
+        ...
+
+    @property
     def interrupted(self) -> bool:
         """Stop or pause was asked for."""
         ...
@@ -83,6 +88,7 @@ class RecordingSession:
                 streamer_id=host.config.streamer_id,
                 title=status.title,
                 start_time=workflow.now(),
+                instance_id=host.instance_id,
             ),
             c.OpenSessionResult,
         )
@@ -100,7 +106,11 @@ class RecordingSession:
         self._probes.clear()
         await host.store(
             c.ACTIVITY_CLOSE_SESSION,
-            c.CloseSessionInput(session_id=opened.session_id, end_time=workflow.now()),
+            c.CloseSessionInput(
+                session_id=opened.session_id,
+                end_time=workflow.now(),
+                instance_id=host.instance_id,
+            ),
             c.CloseSessionResult,
         )
 
@@ -114,7 +124,10 @@ class RecordingSession:
             workflow.start_activity(
                 c.ACTIVITY_PROBE_SEGMENT,
                 c.ProbeSegmentInput(
-                    session_id=inp.session_id, index=inp.index, file_path=inp.file_path
+                    session_id=inp.session_id,
+                    index=inp.index,
+                    file_path=inp.file_path,
+                    instance_id=self.host.instance_id,
                 ),
                 task_queue=c.CPU_TASK_QUEUE,
                 start_to_close_timeout=o.PROBE_TIMEOUT,
@@ -158,6 +171,7 @@ class RecordingSession:
                 policy=cfg.policy,
                 workflow_id=workflow.info().workflow_id,
                 announce_start=self.waiting_for is not None,
+                instance_id=host.instance_id,
             ),
             task_queue=c.IO_TASK_QUEUE,
             start_to_close_timeout=o.RECORD_TIMEOUT,

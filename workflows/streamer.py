@@ -9,6 +9,12 @@ and the side effects it decides cannot be separated by a crash.
                                         ▲                                          │
                                         └──────────── continue-as-new ◄────────────┘
 
+The workflow belongs to the app database that started it: `instance_id` rides in its
+input (and `SrecInstance`) and in every owned activity's input, so a worker of
+another srec instance sharing the server refuses its activities. A workflow started
+before instance ids adopts the id of the database its first load reads (behind a
+patch, so running histories replay unchanged).
+
 A session (LIVE) is run by `workflows.session.RecordingSession`, which also rides
 out the recording guards' refusals (no slot, engine breaker open, output root
 degraded) while staying LIVE, with `waiting_for` in the state query saying why.
@@ -21,7 +27,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import contracts as c
@@ -32,6 +38,9 @@ from workflows.session import RecordingSession
 PLATFORM = SearchAttributeKey.for_keyword(c.SEARCH_ATTRIBUTE_PLATFORM)
 STREAMER = SearchAttributeKey.for_keyword(c.SEARCH_ATTRIBUTE_STREAMER)
 STATE = SearchAttributeKey.for_keyword(c.SEARCH_ATTRIBUTE_STATE)
+INSTANCE = SearchAttributeKey.for_keyword(c.SEARCH_ATTRIBUTE_INSTANCE)
+# a run without an instance id takes one from its load (new command: patched)
+PATCH_ADOPT_INSTANCE = "adopt-instance-id"
 
 T = TypeVar("T")
 
@@ -47,6 +56,7 @@ class StreamerWorkflow:
 
     def __init__(self) -> None:
         self._config: c.StreamerConfig | None = None
+        self._instance: str | None = None
         self._state = c.StreamerState.NOT_LIVE
         self._paused = False
         self._stop = False
@@ -58,6 +68,7 @@ class StreamerWorkflow:
     @workflow.run
     async def run(self, inp: c.StreamerWorkflowInput) -> c.StreamerWorkflowResult:
         carried = inp.carried or c.StreamerWorkflowState()
+        self._instance = inp.instance_id
         self._sessions = carried.sessions_recorded
         self._state = carried.state
         self._paused = bool(carried.paused)
@@ -170,6 +181,11 @@ class StreamerWorkflow:
         return self._cfg
 
     @property
+    def instance_id(self) -> str | None:
+        """The app database that owns this workflow (a `SessionHost` member)."""
+        return self._instance
+
+    @property
     def interrupted(self) -> bool:
         """Stop or pause was asked for."""
         return self._stop or self._paused
@@ -179,9 +195,17 @@ class StreamerWorkflow:
         self._reload = False
         loaded = await self.store(
             c.ACTIVITY_LOAD_STREAMER,
-            c.LoadStreamerInput(streamer_id=streamer_id),
+            c.LoadStreamerInput(streamer_id=streamer_id, instance_id=self._instance),
             c.LoadStreamerResult,
         )
+        if (
+            self._instance is None
+            and loaded.instance_id is not None
+            and workflow.patched(PATCH_ADOPT_INSTANCE)
+        ):
+            self._instance = loaded.instance_id
+            workflow.upsert_search_attributes([INSTANCE.value_set(self._instance)])
+            workflow.logger.info("adopted srec instance %s", self._instance)
         if loaded.config is None:
             self._stop = True
             return False
@@ -201,6 +225,7 @@ class StreamerWorkflow:
                     url=self._cfg.url,
                     streamer_id=self._cfg.streamer_id,
                     selection=self._cfg.policy.selection,
+                    instance_id=self._instance,
                 ),
                 task_queue=c.IO_TASK_QUEUE,
                 start_to_close_timeout=o.CHECK_LIVE_TIMEOUT,
@@ -230,27 +255,54 @@ class StreamerWorkflow:
         await self.store(
             c.ACTIVITY_PROJECT_STATE,
             c.ProjectStateInput(
-                streamer_id=self._cfg.streamer_id, state=state, enabled=not self._paused
+                streamer_id=self._cfg.streamer_id,
+                state=state,
+                enabled=not self._paused,
+                instance_id=self._instance,
             ),
             c.ProjectStateResult,
         )
 
     async def store(self, name: str, arg: Any, result_type: type[T]) -> T:
-        result: T = await workflow.execute_activity(
-            name,
-            arg,
-            task_queue=c.IO_TASK_QUEUE,
-            start_to_close_timeout=o.STORE_TIMEOUT,
-            retry_policy=o.STORE_RETRY,
-            result_type=result_type,
-        )
-        return result
+        """Run a store activity; while only other instances' workers take it, wait.
+
+        A refusal by another instance's worker must never end this workflow: when
+        its retries run out on `ForeignInstance` (this instance's workers are down),
+        it waits and asks again.
+        """
+        while True:
+            try:
+                result: T = await workflow.execute_activity(
+                    name,
+                    arg,
+                    task_queue=c.IO_TASK_QUEUE,
+                    start_to_close_timeout=o.STORE_TIMEOUT,
+                    retry_policy=o.STORE_RETRY,
+                    result_type=result_type,
+                )
+            except ActivityError as err:
+                cause = err.cause
+                if not (
+                    isinstance(cause, ApplicationError)
+                    and cause.type == c.ERROR_FOREIGN_INSTANCE
+                ):
+                    raise
+                workflow.logger.warning(
+                    "%s: no worker of instance %s took it; asking again in %s",
+                    name,
+                    self._instance,
+                    o.FOREIGN_INSTANCE_WAIT,
+                )
+                await workflow.sleep(o.FOREIGN_INSTANCE_WAIT)
+                continue
+            return result
 
     async def _continue_as_new(self, streamer_id: int) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(
             c.StreamerWorkflowInput(
                 streamer_id=streamer_id,
+                instance_id=self._instance,
                 carried=c.StreamerWorkflowState(
                     paused=self._paused,
                     state=self._state,

@@ -2,7 +2,9 @@
 
 from activities.db import crud, crud_guards
 from activities.db.engine import default_database_url, make_engine, migrate
+from activities.db.instance import app_instance_id
 from activities.db.tables import (
+    AppInstance,
     Event,
     OutputRoot,
     OutputRootBlock,
@@ -20,6 +22,7 @@ from activities.db.tables import (
 )
 
 __all__ = [
+    "AppInstance",
     "Event",
     "OutputRoot",
     "OutputRootBlock",
@@ -33,6 +36,7 @@ __all__ = [
     "StreamerBase",
     "User",
     "UserBase",
+    "app_instance_id",
     "crud",
     "crud_guards",
     "default_database_url",

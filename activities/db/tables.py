@@ -240,3 +240,19 @@ class Event(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
     )
+
+
+class AppInstance(SQLModel, table=True):
+    """The identity of this app database: one row, written by migration 0004.
+
+    Streamer workflows carry its `instance_id` (in their input and the `SrecInstance`
+    search attribute), so two installs sharing a Temporal server act only on their own.
+    """
+
+    __tablename__ = "app_instance"
+
+    id: int | None = Field(default=None, primary_key=True)
+    instance_id: str = Field(max_length=36, unique=True)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
+    )

@@ -3,6 +3,9 @@
 The DB row is the source of truth. Each change is saved first and then announced to
 the streamer's workflow; when Temporal is unreachable the change stays saved and the
 worker's start-up reconcile catches up, so only the pure control routes answer 503.
+A workflow id that another srec instance runs (two installs sharing one Temporal
+server) is never signalled: control and delete answer 409 with the reason, and a
+saved change to such a streamer is logged as not announced.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from api.deps import (
     temporal_errors,
 )
 from api.schemas import Accepted, Page, StreamerCreate, StreamerPublic, StreamerUpdate
+from workflows.client import ForeignWorkflowError
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +151,7 @@ async def create_streamer(
     assert streamer.id is not None
     try:
         await control.start(streamer.id)
-    except TemporalUnavailableError as err:
+    except (TemporalUnavailableError, ForeignWorkflowError) as err:
         log.warning("streamer %s saved, workflow not started: %s", streamer.id, err)
     return _public(streamer, platforms.registry)
 
@@ -213,7 +217,7 @@ async def update_streamer(
     try:
         for signal in signals:
             await _nudge(control, streamer_id, signal)
-    except TemporalUnavailableError as err:
+    except (TemporalUnavailableError, ForeignWorkflowError) as err:
         log.warning("streamer %s saved, workflow not told: %s", streamer_id, err)
     return _public(streamer, platforms.registry)
 
@@ -227,14 +231,22 @@ async def delete_streamer(
 ) -> None:
     """Delete a streamer and stop its workflow.
 
-    Sessions, segments and files stay unless `delete_files=true`.
+    Sessions, segments and files stay unless `delete_files=true`. A 409 (and
+    nothing deleted) when another srec instance runs this streamer's workflow id.
     """
     streamer = _found(await asyncio.to_thread(crud.get_streamer, db, streamer_id))
+    try:
+        await control.check_owner(streamer_id)
+    except TemporalUnavailableError:
+        pass  # the stop below reports it; the row is deleted all the same
+    except ForeignWorkflowError as err:
+        log.warning("streamer %s not deleted: %s", streamer_id, err)
+        raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
     await asyncio.to_thread(crud.delete_streamer, db, streamer)
     try:
         # a workflow that does not run has nothing to stop
         await control.signal(streamer_id, SIGNAL_STOP)
-    except TemporalUnavailableError as err:
+    except (TemporalUnavailableError, ForeignWorkflowError) as err:
         log.warning("streamer %s deleted, workflow not stopped: %s", streamer_id, err)
     if delete_files:
         paths = await asyncio.to_thread(crud.delete_streamer_sessions, db, streamer_id)

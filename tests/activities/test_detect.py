@@ -102,8 +102,10 @@ class Scripted(Extractor):
 class FakeOptions:
     stored: dict[int, dict[str, Any]] = field(default_factory=dict)
 
-    async def stored_options(self, streamer_id: int) -> dict[str, Any]:
-        return self.stored.get(streamer_id, {})
+    async def stored_options(self, inp: CheckLiveInput) -> dict[str, Any]:
+        if inp.streamer_id is None:
+            return {}
+        return self.stored.get(inp.streamer_id, {})
 
 
 @pytest.fixture
@@ -174,6 +176,15 @@ async def test_db_options_provider(tmp_path) -> None:
         )
     provider = DbOptionsProvider(engine)
     assert row.id is not None
-    assert await provider.stored_options(row.id) == {"token": "t"}
-    assert await provider.stored_options(row.id + 1) == {}
+    url = "https://scripted.tv/a"
+    mine = provider.owner.instance_id
+    asked = CheckLiveInput(url=url, streamer_id=row.id, instance_id=mine)
+    assert await provider.stored_options(asked) == {"token": "t"}
+    other = CheckLiveInput(url=url, streamer_id=row.id + 1, instance_id=mine)
+    assert await provider.stored_options(other) == {}
+    # another instance's streamer with the same id never gets our options
+    foreign = CheckLiveInput(url=url, streamer_id=row.id, instance_id="not-ours")
+    with pytest.raises(ApplicationError) as caught:
+        await provider.stored_options(foreign)
+    assert caught.value.type == "ForeignInstance"
     engine.dispose()

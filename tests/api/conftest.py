@@ -23,6 +23,7 @@ from api.deps import (
 from api.main import create_app
 from api.schemas import ComponentHealth
 from api.settings import ApiSettings
+from workflows.client import ForeignWorkflowError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -57,9 +58,14 @@ def no_network(request: httpx.Request) -> httpx.Response:
 
 @dataclass
 class FakeWorkflowControl:
-    """Records what the API asks of Temporal; `running` holds started workflows."""
+    """Records what the API asks of Temporal; `running` holds started workflows.
+
+    `foreign` holds the workflow ids another srec instance runs (by streamer id,
+    the owner's instance id): they are refused as the real control refuses them.
+    """
 
     running: set[int] = field(default_factory=set)
+    foreign: dict[int, str] = field(default_factory=dict)
     calls: list[tuple[str, int]] = field(default_factory=list)
     unavailable: bool = False
     components: dict[str, ComponentHealth] = field(
@@ -69,14 +75,22 @@ class FakeWorkflowControl:
     async def start(self, streamer_id: int) -> None:
         if self.unavailable:
             raise TemporalUnavailableError("Temporal at fake:7233 is unreachable")
+        await self.check_owner(streamer_id)
         self.calls.append(("start", streamer_id))
         self.running.add(streamer_id)
 
     async def signal(self, streamer_id: int, name: str) -> bool:
         if self.unavailable:
             raise TemporalUnavailableError("Temporal at fake:7233 is unreachable")
+        await self.check_owner(streamer_id)
         self.calls.append((name, streamer_id))
         return streamer_id in self.running
+
+    async def check_owner(self, streamer_id: int) -> None:
+        if self.unavailable:
+            raise TemporalUnavailableError("Temporal at fake:7233 is unreachable")
+        if streamer_id in self.foreign:
+            raise ForeignWorkflowError(streamer_id, self.foreign[streamer_id])
 
     async def health(self) -> dict[str, ComponentHealth]:
         return self.components

@@ -6,6 +6,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import TemporalUnavailableError, TemporalWorkflowControl, temporal_errors
+from workflows.client import ForeignWorkflowError
 
 # nothing listens on port 1 of loopback: connecting is refused at once
 UNREACHABLE = "127.0.0.1:1"
@@ -26,6 +27,7 @@ UNREACHABLE = "127.0.0.1:1"
             RPCError("down", RPCStatusCode.UNAVAILABLE, b""), 503, id="unavailable"
         ),
         pytest.param(TemporalUnavailableError("no"), 503, id="unreachable"),
+        pytest.param(ForeignWorkflowError(1, "other-instance"), 409, id="foreign"),
     ],
 )
 def test_temporal_errors_map_to_http(error: Exception, code: int) -> None:
@@ -40,7 +42,9 @@ def test_other_rpc_errors_pass_through() -> None:
 
 
 async def test_unreachable_temporal_raises_and_reports_down() -> None:
-    control = TemporalWorkflowControl(UNREACHABLE, "default", connect_timeout=2)
+    control = TemporalWorkflowControl(
+        UNREACHABLE, "default", "an-instance", connect_timeout=2
+    )
     with pytest.raises(TemporalUnavailableError, match="unreachable"):
         await control.start(1)
     with pytest.raises(TemporalUnavailableError):

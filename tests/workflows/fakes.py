@@ -37,6 +37,15 @@ class FakeActivities:
     refusals: list[ApplicationError] = field(default_factory=list)
     # when set, a record attempt first waits for it, as for a recording slot
     slot_free: asyncio.Event | None = None
+    # the instance id of the fake app database, as load_streamer reports it
+    instance_id: str | None = None
+    # (activity, instance_id) of every owned activity input, in call order
+    owned: list[tuple[str, str | None]] = field(default_factory=list)
+    # how many loads to refuse as another instance's worker does (retries spent)
+    foreign_loads: int = 0
+
+    def _own(self, inp: c.OwnedInput) -> None:
+        self.owned.append((activity.info().activity_type, inp.instance_id))
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -51,20 +60,33 @@ class FakeActivities:
 
     @activity.defn(name=c.ACTIVITY_LOAD_STREAMER)
     async def load_streamer(self, inp: c.LoadStreamerInput) -> c.LoadStreamerResult:
-        return c.LoadStreamerResult(config=self.configs.get(inp.streamer_id))
+        self._own(inp)
+        if self.foreign_loads > 0:
+            self.foreign_loads -= 1
+            raise ApplicationError(
+                "belongs to another srec instance",
+                type=c.ERROR_FOREIGN_INSTANCE,
+                non_retryable=True,  # as if the retries had run out
+            )
+        return c.LoadStreamerResult(
+            config=self.configs.get(inp.streamer_id), instance_id=self.instance_id
+        )
 
     @activity.defn(name=c.ACTIVITY_PROJECT_STATE)
     async def project_state(self, inp: c.ProjectStateInput) -> c.ProjectStateResult:
+        self._own(inp)
         self.projections.append((inp.state, inp.enabled))
         return c.ProjectStateResult()
 
     @activity.defn(name=c.ACTIVITY_OPEN_SESSION)
     async def open_session(self, inp: c.OpenSessionInput) -> c.OpenSessionResult:
+        self._own(inp)
         self.opened.append(inp)
         return c.OpenSessionResult(session_id=100 + len(self.opened))
 
     @activity.defn(name=c.ACTIVITY_CLOSE_SESSION)
     async def close_session(self, inp: c.CloseSessionInput) -> c.CloseSessionResult:
+        self._own(inp)
         self.closed.append(inp)
         return c.CloseSessionResult(total_size_bytes=0, segment_count=0)
 
@@ -84,6 +106,7 @@ class FakeActivities:
 
     @activity.defn(name=c.ACTIVITY_RECORD_STREAM)
     async def record_stream(self, inp: c.RecordInput) -> c.RecordResult:
+        self._own(inp)
         self.records.append(inp)
         if self.refusals:
             raise self.refusals.pop(0)
@@ -134,5 +157,6 @@ class FakeActivities:
 
     @activity.defn(name=c.ACTIVITY_PROBE_SEGMENT)
     async def probe_segment(self, inp: c.ProbeSegmentInput) -> c.ProbeSegmentResult:
+        self._own(inp)
         self.probes.append(inp)
         return c.ProbeSegmentResult(duration_secs=2.0, streams=["h264"], valid=True)

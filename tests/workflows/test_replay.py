@@ -1,18 +1,20 @@
-"""Histories recorded before the platform contract grew still replay.
+"""Histories recorded by earlier releases replay with today's workflow code.
 
-A live check's input gained `streamer_id` and `selection`, its result `outcome`
-and the metadata fields. A history written by the earlier workflow holds the old
-shapes: this test rewrites a fresh history's live-check payloads to them and
-replays it with today's workflow.
+Two kinds: histories recorded by an earlier release and kept under
+`tests/resources/temporal/`, and a fresh history whose payloads are rewritten to
+the shapes an earlier release wrote (the live check's input gained `streamer_id`
+and `selection`, its result `outcome` and the metadata fields).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, Worker
 
@@ -24,8 +26,19 @@ from workflows.streamer import StreamerWorkflow
 if TYPE_CHECKING:
     from temporalio.testing import WorkflowEnvironment
 
+HISTORIES = Path(__file__).parents[1] / "resources" / "temporal"
 OLD_INPUT = {"url": "http://127.0.0.1:1/live.m3u8"}
 OLD_RESULT = {"is_live": False, "title": "", "source": None}
+
+
+async def test_a_run_from_before_instance_ids_replays() -> None:
+    text = (HISTORIES / "streamer-before-instance-ids.json").read_text()
+    history = WorkflowHistory.from_json("streamer-1", text)
+    replayer = Replayer(
+        workflows=[StreamerWorkflow], data_converter=pydantic_data_converter
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None
 
 
 async def test_history_with_the_old_live_check_shapes_replays(
