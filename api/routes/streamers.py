@@ -8,9 +8,10 @@ worker's start-up reconcile catches up, so only the pure control routes answer 5
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import ValidationError
@@ -35,6 +36,9 @@ from api.deps import (
     temporal_errors,
 )
 from api.schemas import Accepted, Page, StreamerCreate, StreamerPublic, StreamerUpdate
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +76,17 @@ def _merge_settings(stored: dict[str, Any], sent: RecordingOverrides) -> dict[st
         ) from err
 
 
+@contextlib.contextmanager
+def _url_conflict() -> Iterator[None]:
+    """A URL taken between the check and the write (a race) is a 409 too."""
+    try:
+        yield
+    except crud.UrlTakenError as err:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "a streamer has this URL"
+        ) from err
+
+
 def _found(streamer: Streamer | None) -> Streamer:
     if streamer is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "streamer not found")
@@ -93,15 +108,16 @@ async def create_streamer(
     platform = _detect(detector, body.url)
     if await asyncio.to_thread(crud.get_streamer_by_url, db, body.url):
         raise HTTPException(status.HTTP_409_CONFLICT, "a streamer has this URL")
-    streamer = await asyncio.to_thread(
-        crud.create_streamer,
-        db,
-        Streamer(
-            **body.model_dump(mode="json", exclude={"settings"}),
-            settings=body.settings.stored(),
-            platform=platform,
-        ),
-    )
+    with _url_conflict():
+        streamer = await asyncio.to_thread(
+            crud.create_streamer,
+            db,
+            Streamer(
+                **body.model_dump(mode="json", exclude={"settings"}),
+                settings=body.settings.stored(),
+                platform=platform,
+            ),
+        )
     assert streamer.id is not None
     try:
         await control.start(streamer.id)
@@ -149,7 +165,8 @@ async def update_streamer(
         other = await asyncio.to_thread(crud.get_streamer_by_url, db, changes["url"])
         if other is not None and other.id != streamer_id:
             raise HTTPException(status.HTTP_409_CONFLICT, "a streamer has this URL")
-    streamer = await asyncio.to_thread(crud.update_streamer, db, streamer, changes)
+    with _url_conflict():
+        streamer = await asyncio.to_thread(crud.update_streamer, db, streamer, changes)
     signals = [SIGNAL_CONFIG_CHANGED]
     if "enabled" in changes:
         signals.append(SIGNAL_RESUME if changes["enabled"] else SIGNAL_PAUSE)
