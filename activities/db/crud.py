@@ -207,14 +207,16 @@ def _refresh_totals(
 
     While the session is live only completed segments count, so the totals grow as
     segments close; once it ended, every row does (an unsettled row's size is bytes
-    confirmed on disk). One UPDATE with subqueries, so two writers never interleave
-    a stale sum.
+    confirmed on disk). The session row is locked first, so on Postgres a second
+    writer's sum waits for this one and then sees its segment.
     """
+    ended = db.exec(
+        select(StreamSession.end_time)
+        .where(col(StreamSession.id) == session_id)
+        .with_for_update()
+    ).first()
     if completed_only is None:
-        session = db.get(StreamSession, session_id)
-        if session is None:
-            return
-        completed_only = session.end_time is None
+        completed_only = ended is None
     where = [col(Segment.session_id) == session_id]
     if completed_only:
         where.append(col(Segment.completed_at).is_not(None))
