@@ -296,6 +296,11 @@ class OpenSessionInput(OwnedInput):
     streamer_id: int
     title: str
     start_time: datetime
+    open_key: str | None = Field(
+        default=None,
+        description="Names the workflow step opening the session: a retry with the "
+        "same key returns the same session",
+    )
 
 
 class OpenSessionResult(BaseModel):
@@ -310,6 +315,10 @@ class CloseSessionInput(OwnedInput):
 class CloseSessionResult(BaseModel):
     total_size_bytes: int
     segment_count: int
+    removed: bool = Field(
+        default=False,
+        description="The session recorded nothing and was deleted (or was gone)",
+    )
 
 
 # --- platform activities ----------------------------------------------------------
@@ -443,6 +452,10 @@ class RecordResult(BaseModel):
     bytes_written: int
     media_time_secs: float
     reason: str = Field(description="Why the recording stopped (ended, stalled, ...)")
+    session_segments: int | None = Field(
+        default=None,
+        description="Completed segments of the whole session in the DB at the end",
+    )
 
 
 class SegmentClosed(BaseModel):
@@ -453,6 +466,11 @@ class SegmentClosed(BaseModel):
     file_path: str
     size_bytes: int
     duration_secs: float
+    session_segments: int | None = Field(
+        default=None,
+        description="Completed segments of the whole session in the DB, this one "
+        "included: a lost or repeated signal does not skew the workflow's count",
+    )
 
 
 class RecordingWait(BaseModel):

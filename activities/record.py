@@ -27,6 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -121,7 +122,7 @@ class _DbSink:
             # the engine removed an empty file; forget its row
             await finish_uncancelled(asyncio.to_thread(self._drop, segment))
             return
-        await finish_uncancelled(asyncio.to_thread(self._complete, segment))
+        completed = await finish_uncancelled(asyncio.to_thread(self._complete, segment))
         await _signal_closed(
             self.workflow_id,
             SegmentClosed(
@@ -130,6 +131,7 @@ class _DbSink:
                 file_path=str(segment.path),
                 size_bytes=segment.size_bytes,
                 duration_secs=segment.duration_secs,
+                session_segments=completed,
             ),
         )
 
@@ -153,7 +155,8 @@ class _DbSink:
                 resume_marker=segment.resume_marker,
             )
 
-    def _complete(self, segment: SegmentState) -> None:
+    def _complete(self, segment: SegmentState) -> int:
+        """Complete the row; return how many of the session's segments are closed."""
         with Session(self.db) as db:
             crud.complete_segment(
                 db,
@@ -163,6 +166,7 @@ class _DbSink:
                 duration_secs=segment.duration_secs,
                 resume_marker=segment.resume_marker,
             )
+            return crud.count_completed_segments(db, self.session_id)
 
     def _drop(self, segment: SegmentState) -> None:
         with Session(self.db) as db:
@@ -259,6 +263,9 @@ class RecordingActivities:
             bytes_written=stats.bytes_written,
             media_time_secs=stats.media_time_secs,
             reason=reason,
+            session_segments=await asyncio.to_thread(
+                self._count_completed, inp.session_id
+            ),
         )
 
     async def _guarded(self, inp: RecordInput, engine: Engine, run: _Attempt) -> str:
@@ -395,6 +402,16 @@ class RecordingActivities:
             )
             await asyncio.sleep(self.heartbeat_interval_secs)
 
+    def _count_completed(self, session_id: int) -> int | None:
+        """The session's closed segments, for the workflow's count (None: unknown)."""
+        try:
+            with Session(self.db) as db:
+                return crud.count_completed_segments(db, session_id)
+        except SQLAlchemyError as err:
+            # the recording is done: a count the workflow misses is no reason to redo it
+            log.warning("could not count segments of session %d: %s", session_id, err)
+            return None
+
     def _settle(self, session_id: int) -> _Resume:
         """Close out the files an earlier attempt of this session left open."""
         closed: list[SegmentClosed] = []
@@ -437,6 +454,10 @@ class RecordingActivities:
                     path.unlink(missing_ok=True)
                     crud.delete_segment(db, session_id, row.index)
                     log.info("removed empty segment %d/%d", session_id, row.index)
+            if closed:
+                completed = crud.count_completed_segments(db, session_id)
+                for item in closed:
+                    item.session_segments = completed
             last = crud.last_segment(db, session_id)
             if last is None:
                 return _Resume(closed=closed, last_index=None, marker=None)

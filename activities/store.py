@@ -7,11 +7,11 @@ belongs to this database (`activities.ownership`).
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.config import merge_policy, parse_stored_overrides
 from activities.contracts import (
@@ -36,6 +36,8 @@ from activities.ownership import Ownership
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
+
+log = logging.getLogger(__name__)
 
 
 class StoreActivities:
@@ -97,20 +99,29 @@ class StoreActivities:
                 streamer_id=inp.streamer_id,
                 title=inp.title,
                 start_time=inp.start_time,
+                open_key=inp.open_key,
             )
             assert session.id is not None
             return OpenSessionResult(session_id=session.id)
 
     @activity.defn(name=ACTIVITY_CLOSE_SESSION)
     def close_session(self, inp: CloseSessionInput) -> CloseSessionResult:
+        """End a session; one that recorded nothing is deleted (`removed`).
+
+        Idempotent: a session already gone (removed by an earlier attempt of this
+        activity, or deleted with its streamer) has nothing left to close.
+        """
         self.owner.check(inp)
         with Session(self.db) as db:
             try:
                 session = crud.close_session(db, inp.session_id, inp.end_time)
-            except LookupError as err:
-                raise ApplicationError(
-                    str(err), type="SessionNotFound", non_retryable=True
-                ) from err
+            except LookupError:
+                log.info("session %d is already gone", inp.session_id)
+                session = None
+            if session is None:
+                return CloseSessionResult(
+                    total_size_bytes=0, segment_count=0, removed=True
+                )
             segments = crud.list_segments(db, inp.session_id)
             return CloseSessionResult(
                 total_size_bytes=session.total_size_bytes,

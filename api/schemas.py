@@ -112,12 +112,17 @@ class StreamerPublic(StreamerBase):
 
 
 class SessionPublic(StreamSessionBase):
-    """One recorded broadcast; `end_time` is null while it is recorded."""
+    """One recorded broadcast; `end_time` is null while it is recorded.
+
+    `total_size_bytes` and `duration_secs` sum its closed segments while it is
+    live, and all of them once it ended.
+    """
 
     id: int
     start_time: datetime
     end_time: datetime | None
     total_size_bytes: int
+    duration_secs: float = SQLField(description="Media seconds in its segments")
 
 
 class SegmentPublic(SegmentBase):

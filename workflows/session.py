@@ -69,14 +69,19 @@ class RecordingSession:
 
     Args:
         host: the streamer workflow running it.
+        open_key: names this session's opening step for `open_session`, so a
+            retried activity returns the session its first attempt opened.
     """
 
-    def __init__(self, host: SessionHost) -> None:
+    def __init__(self, host: SessionHost, open_key: str) -> None:
         self.host = host
+        self.open_key = open_key
         self.session_id: int | None = None
         self.next_index = 0
         self.segments_closed = 0
+        self.removed = False
         self.waiting_for: c.WaitReason | None = None
+        self._closed_indexes: set[int] = set()
         self._probes: list[ActivityHandle[c.ProbeSegmentResult]] = []
 
     async def run(self, status: c.LiveStatus) -> None:
@@ -89,6 +94,7 @@ class RecordingSession:
                 title=status.title,
                 start_time=workflow.now(),
                 instance_id=host.instance_id,
+                open_key=self.open_key,
             ),
             c.OpenSessionResult,
         )
@@ -104,7 +110,7 @@ class RecordingSession:
         self.waiting_for = None
         await asyncio.gather(*self._probes, return_exceptions=True)
         self._probes.clear()
-        await host.store(
+        closed = await host.store(
             c.ACTIVITY_CLOSE_SESSION,
             c.CloseSessionInput(
                 session_id=opened.session_id,
@@ -113,12 +119,16 @@ class RecordingSession:
             ),
             c.CloseSessionResult,
         )
+        # nothing was recorded (the stream ended while queued for a slot, say):
+        # the store deleted the empty session
+        self.removed = closed.removed
 
     def segment_closed(self, inp: c.SegmentClosed) -> None:
         """A file of this session closed: count it and probe it."""
         if inp.session_id != self.session_id:
             return
-        self.segments_closed += 1
+        self._closed_indexes.add(inp.index)
+        self._count(inp.session_segments)
         self.next_index = max(self.next_index, inp.index + 1)
         self._probes.append(
             workflow.start_activity(
@@ -190,7 +200,18 @@ class RecordingSession:
             return
         self.waiting_for = None
         self.next_index = max(self.next_index, result.next_index)
+        self._count(result.session_segments)
         workflow.logger.info("recording stopped: %s", result.reason)
+
+    def _count(self, in_db: int | None) -> None:
+        """Closed segments: the signals seen, or the DB's count if that is higher.
+
+        Signals can be lost (a worker killed between a row's commit and its
+        signal), so each one carries the DB's count, which heals the tally.
+        """
+        self.segments_closed = max(
+            self.segments_closed, len(self._closed_indexes), in_db or 0
+        )
 
     async def _refused_or_failed(self, err: ActivityError) -> None:
         cause = err.cause

@@ -63,6 +63,7 @@ class StreamerWorkflow:
         self._check_now = False
         self._reload = False
         self._sessions = 0
+        self._opened = 0  # sessions opened by this run
         self._session: RecordingSession | None = None
 
     @workflow.run
@@ -158,12 +159,17 @@ class StreamerWorkflow:
     # --- session --------------------------------------------------------------------
 
     async def _record_session(self, status: c.LiveStatus) -> None:
-        self._session = RecordingSession(self)
+        info = workflow.info()
+        self._opened += 1
+        session = self._session = RecordingSession(
+            self, open_key=f"{info.workflow_id}/{info.run_id}/{self._opened}"
+        )
         try:
-            await self._session.run(status)
+            await session.run(status)
         finally:
             self._session = None
-        self._sessions += 1
+        if not session.removed:
+            self._sessions += 1
         await self.set_state(
             c.StreamerState.DISABLED if self._paused else c.StreamerState.NOT_LIVE
         )

@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from activities.db.tables import (
@@ -31,11 +33,42 @@ if TYPE_CHECKING:
 # --- streamers --------------------------------------------------------------------
 
 
-def create_streamer(db: Session, streamer: Streamer) -> Streamer:
-    db.add(streamer)
-    db.commit()
+class UrlTakenError(Exception):
+    """Another streamer has this URL (the database's unique index said so).
+
+    Args:
+        other: the streamer that has it.
+    """
+
+    def __init__(self, other: Streamer) -> None:
+        super().__init__(f"streamer {other.id} has the URL {other.url}")
+        self.other = other
+
+
+def _commit_streamer(db: Session, streamer: Streamer) -> Streamer:
+    """Commit a new or changed streamer; a URL another row has is `UrlTakenError`."""
+    url = streamer.url
+    try:
+        db.add(streamer)
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        # another request won the race past the caller's check
+        other = get_streamer_by_url(db, url)
+        if other is None or other.id == streamer.id:
+            raise
+        raise UrlTakenError(other) from None
     db.refresh(streamer)
     return streamer
+
+
+def create_streamer(db: Session, streamer: Streamer) -> Streamer:
+    """Insert a streamer.
+
+    Raises:
+        UrlTakenError: another streamer has its URL.
+    """
+    return _commit_streamer(db, streamer)
 
 
 def get_streamer(db: Session, streamer_id: int) -> Streamer | None:
@@ -55,13 +88,15 @@ def list_streamers(
 def update_streamer(
     db: Session, streamer: Streamer, changes: dict[str, Any]
 ) -> Streamer:
+    """Apply `changes` to a streamer.
+
+    Raises:
+        UrlTakenError: the new URL is another streamer's.
+    """
     for key, value in changes.items():
         setattr(streamer, key, value)
     streamer.updated_at = utcnow()
-    db.add(streamer)
-    db.commit()
-    db.refresh(streamer)
-    return streamer
+    return _commit_streamer(db, streamer)
 
 
 def delete_streamer(db: Session, streamer: Streamer) -> None:
@@ -89,32 +124,118 @@ def set_streamer_state(
 
 
 def open_session(
-    db: Session, *, streamer_id: int, title: str, start_time: datetime
+    db: Session,
+    *,
+    streamer_id: int,
+    title: str,
+    start_time: datetime,
+    open_key: str | None = None,
 ) -> StreamSession:
-    session = StreamSession(streamer_id=streamer_id, title=title, start_time=start_time)
-    db.add(session)
-    db.commit()
+    """Insert a session, or return the one already opened under `open_key`.
+
+    Args:
+        db: the database session.
+        streamer_id: whose broadcast it is.
+        title: the broadcast's title.
+        start_time: when it went live.
+        open_key: names the step that opens it (unique); a retry with the same
+            key gets the same session.
+    """
+    if open_key is not None:
+        found = _session_by_key(db, open_key)
+        if found is not None:
+            return found
+    session = StreamSession(
+        streamer_id=streamer_id, title=title, start_time=start_time, open_key=open_key
+    )
+    try:
+        db.add(session)
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        # a concurrent attempt with the same key committed first
+        found = _session_by_key(db, open_key) if open_key is not None else None
+        if found is None:
+            raise
+        return found
     db.refresh(session)
     return session
 
 
-def close_session(db: Session, session_id: int, end_time: datetime) -> StreamSession:
-    """Set the end time (first call wins) and the total size of its segments."""
+def _session_by_key(db: Session, open_key: str) -> StreamSession | None:
+    return db.exec(
+        select(StreamSession).where(StreamSession.open_key == open_key)
+    ).first()
+
+
+def close_session(
+    db: Session, session_id: int, end_time: datetime
+) -> StreamSession | None:
+    """End a session: set its end time (first call wins) and its totals.
+
+    A session that recorded nothing (no segment row: the stream ended while it
+    waited for a slot, or every attempt was refused) is deleted instead, so no
+    empty session is ever listed.
+
+    Returns:
+        The closed session, or None when it was empty and is gone.
+
+    Raises:
+        LookupError: no such session.
+    """
     session = db.get(StreamSession, session_id)
     if session is None:
         raise LookupError(f"session {session_id} does not exist")
-    total = db.exec(
-        select(func.coalesce(func.sum(Segment.size_bytes), 0)).where(
-            Segment.session_id == session_id
-        )
-    ).one()
-    session.total_size_bytes = int(total)
-    if session.end_time is None:
-        session.end_time = end_time
-    db.add(session)
+    if db.exec(select(Segment.id).where(Segment.session_id == session_id)).first():
+        # every row counts now, an unsettled one too: its bytes are confirmed
+        _refresh_totals(db, session_id, completed_only=False)
+        if session.end_time is None:
+            session.end_time = end_time
+            db.add(session)
+        db.commit()
+        db.refresh(session)
+        return session
+    db.delete(session)
     db.commit()
-    db.refresh(session)
-    return session
+    return None
+
+
+def _refresh_totals(
+    db: Session, session_id: int, *, completed_only: bool | None = None
+) -> None:
+    """Recompute a session's size and duration from its segments (not committed).
+
+    While the session is live only completed segments count, so the totals grow as
+    segments close; once it ended, every row does (an unsettled row's size is bytes
+    confirmed on disk). The session row is locked first, so on Postgres a second
+    writer's sum waits for this one and then sees its segment.
+    """
+    ended = db.exec(
+        select(StreamSession.end_time)
+        .where(col(StreamSession.id) == session_id)
+        .with_for_update()
+    ).first()
+    if completed_only is None:
+        completed_only = ended is None
+    where = [col(Segment.session_id) == session_id]
+    if completed_only:
+        where.append(col(Segment.completed_at).is_not(None))
+
+    def total(column: Any) -> Any:
+        return (
+            sa.select(func.coalesce(func.sum(column), 0))
+            .where(*where)
+            .scalar_subquery()
+        )
+
+    db.exec(
+        sa.update(StreamSession)
+        .where(col(StreamSession.id) == session_id)
+        .values(
+            total_size_bytes=total(Segment.size_bytes),
+            duration_secs=total(Segment.duration_secs),
+        )
+    )
 
 
 def get_session(db: Session, session_id: int) -> StreamSession | None:
@@ -207,6 +328,8 @@ def complete_segment(
         segment.completed_at = now
         segment.persisted_at = now
         db.add(segment)
+        db.flush()
+        _refresh_totals(db, session_id)
         db.commit()
         db.refresh(segment)
     return segment
@@ -219,6 +342,8 @@ def set_segment_duration(
     if segment is not None:
         segment.duration_secs = duration_secs
         db.add(segment)
+        db.flush()
+        _refresh_totals(db, session_id)
         db.commit()
 
 
@@ -226,6 +351,8 @@ def delete_segment(db: Session, session_id: int, index: int) -> None:
     segment = get_segment(db, session_id, index)
     if segment is not None:
         db.delete(segment)
+        db.flush()
+        _refresh_totals(db, session_id)
         db.commit()
 
 
@@ -236,6 +363,15 @@ def open_segments(db: Session, session_id: int) -> Sequence[Segment]:
         .where(Segment.session_id == session_id, col(Segment.completed_at).is_(None))
         .order_by(col(Segment.index))
     ).all()
+
+
+def count_completed_segments(db: Session, session_id: int) -> int:
+    """How many of a session's segments are closed (what its pipelines count)."""
+    return db.exec(
+        select(func.count())
+        .select_from(Segment)
+        .where(Segment.session_id == session_id, col(Segment.completed_at).is_not(None))
+    ).one()
 
 
 def last_segment(db: Session, session_id: int) -> Segment | None:

@@ -62,6 +62,8 @@ class StreamerBase(SQLModel):
 
 class Streamer(StreamerBase, table=True):
     __tablename__ = "streamer"
+    # one streamer per URL, also when two requests race past the API's check
+    __table_args__ = (sa.Index("ix_streamer_url", "url", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=40, index=True)
@@ -85,9 +87,16 @@ class StreamSessionBase(SQLModel):
 
 
 class StreamSession(StreamSessionBase, table=True):
-    """One live broadcast: from going live to really ending (grace window included)."""
+    """One live broadcast: from going live to really ending (grace window included).
+
+    `total_size_bytes` and `duration_secs` sum the session's completed segments and
+    are kept current as each one closes. `open_key` names the workflow step that
+    opened the session, so a retried `open_session` finds it instead of opening a
+    second one.
+    """
 
     __tablename__ = "stream_session"
+    __table_args__ = (sa.Index("ix_stream_session_open_key", "open_key", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     start_time: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
@@ -95,6 +104,10 @@ class StreamSession(StreamSessionBase, table=True):
         default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
     )
     total_size_bytes: int = Field(default=0, sa_type=sa.BigInteger)
+    duration_secs: float = Field(
+        default=0.0, sa_column=sa.Column(sa.Float(), nullable=False, server_default="0")
+    )
+    open_key: str | None = Field(default=None, max_length=255)
 
 
 class SegmentBase(SQLModel):

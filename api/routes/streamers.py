@@ -11,9 +11,10 @@ saved change to such a streamer is logged as not announced.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import ValidationError
@@ -40,6 +41,9 @@ from api.deps import (
 )
 from api.schemas import Accepted, Page, StreamerCreate, StreamerPublic, StreamerUpdate
 from workflows.client import ForeignWorkflowError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +113,17 @@ def _merge_settings(stored: dict[str, Any], sent: RecordingOverrides) -> dict[st
         ) from err
 
 
+@contextlib.contextmanager
+def _url_conflict() -> Iterator[None]:
+    """A URL taken between the check and the write (a race) is a 409 too."""
+    try:
+        yield
+    except crud.UrlTakenError as err:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "a streamer has this URL"
+        ) from err
+
+
 def _found(streamer: Streamer | None) -> Streamer:
     if streamer is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "streamer not found")
@@ -137,17 +152,20 @@ async def create_streamer(
     )
     if await asyncio.to_thread(crud.get_streamer_by_url, db, body.url):
         raise HTTPException(status.HTTP_409_CONFLICT, "a streamer has this URL")
-    streamer = await asyncio.to_thread(
-        crud.create_streamer,
-        db,
-        Streamer(
-            **body.model_dump(mode="json", exclude={"settings", "platform_options"}),
-            settings=body.settings.stored(),
-            platform_options=options,
-            platform=channel.platform,
-            channel=channel.reference,
-        ),
-    )
+    with _url_conflict():
+        streamer = await asyncio.to_thread(
+            crud.create_streamer,
+            db,
+            Streamer(
+                **body.model_dump(
+                    mode="json", exclude={"settings", "platform_options"}
+                ),
+                settings=body.settings.stored(),
+                platform_options=options,
+                platform=channel.platform,
+                channel=channel.reference,
+            ),
+        )
     assert streamer.id is not None
     try:
         await control.start(streamer.id)
@@ -210,7 +228,8 @@ async def update_streamer(
         changes["platform_options"] = _platform_options(
             platforms.registry, platform, stored, body.platform_options
         )
-    streamer = await asyncio.to_thread(crud.update_streamer, db, streamer, changes)
+    with _url_conflict():
+        streamer = await asyncio.to_thread(crud.update_streamer, db, streamer, changes)
     signals = [SIGNAL_CONFIG_CHANGED]
     if "enabled" in changes:
         signals.append(SIGNAL_RESUME if changes["enabled"] else SIGNAL_PAUSE)

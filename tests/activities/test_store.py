@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
@@ -9,8 +10,10 @@ from sqlmodel import Session
 from temporalio.testing import ActivityEnvironment
 
 from activities.contracts import (
+    CloseSessionInput,
     EngineKind,
     LoadStreamerInput,
+    OpenSessionInput,
     Priority,
     RecordingPolicy,
     StreamSelection,
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 
     import sqlalchemy as sa
 
+START = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 DEFAULTS = RecordingPolicy(poll_interval_secs=20, max_segment_duration_secs=3600)
 
 
@@ -109,3 +113,60 @@ def test_load_deleted_streamer_is_none(db: sa.Engine) -> None:
         store.load_streamer, LoadStreamerInput(streamer_id=404)
     )
     assert result.config is None
+
+
+def test_open_session_retried_after_its_commit_returns_the_same_session(
+    db: sa.Engine,
+) -> None:
+    store = StoreActivities(db, DEFAULTS)
+    inp = OpenSessionInput(
+        streamer_id=1, title="t", start_time=START, open_key="streamer-1/run/1"
+    )
+    # the first attempt committed, then its completion was lost: Temporal retries
+    first = ActivityEnvironment().run(store.open_session, inp)
+    retried = ActivityEnvironment().run(store.open_session, inp)
+    assert retried.session_id == first.session_id
+    with Session(db) as session:
+        assert crud.list_sessions(session)[1] == 1
+
+
+def test_close_session_removes_an_empty_session_and_may_be_retried(
+    db: sa.Engine,
+) -> None:
+    store = StoreActivities(db, DEFAULTS)
+    opened = ActivityEnvironment().run(
+        store.open_session, OpenSessionInput(streamer_id=1, title="", start_time=START)
+    )
+    inp = CloseSessionInput(session_id=opened.session_id, end_time=START)
+    for _ in range(2):  # the retry finds nothing left to close
+        result = ActivityEnvironment().run(store.close_session, inp)
+        assert result.removed
+    with Session(db) as session:
+        assert crud.list_sessions(session)[1] == 0
+
+
+def test_close_session_keeps_a_session_with_segments(db: sa.Engine) -> None:
+    store = StoreActivities(db, DEFAULTS)
+    opened = ActivityEnvironment().run(
+        store.open_session, OpenSessionInput(streamer_id=1, title="", start_time=START)
+    )
+    with Session(db) as session:
+        crud.begin_segment(
+            session, session_id=opened.session_id, index=0, file_path="/r/0.ts"
+        )
+        crud.complete_segment(
+            session,
+            session_id=opened.session_id,
+            index=0,
+            size_bytes=10,
+            duration_secs=1.0,
+        )
+    result = ActivityEnvironment().run(
+        store.close_session,
+        CloseSessionInput(session_id=opened.session_id, end_time=START),
+    )
+    assert (result.removed, result.total_size_bytes, result.segment_count) == (
+        False,
+        10,
+        1,
+    )

@@ -82,6 +82,13 @@ class Stack:
         os.killpg(proc.pid, sig)
         proc.wait(30)
 
+    def freeze(self, part: str) -> None:
+        """SIGSTOP the part's process group: what it wrote stays as it is."""
+        os.killpg(self.procs[part].pid, signal.SIGSTOP)
+
+    def thaw(self, part: str) -> None:
+        os.killpg(self.procs[part].pid, signal.SIGCONT)
+
     def stop(self) -> None:
         for client in self.clients:
             client.close()
@@ -89,6 +96,7 @@ class Stack:
             proc = self.procs[part]
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(proc.pid, signal.SIGCONT)  # a frozen part must hear it
                 try:
                     proc.wait(30)
                 except subprocess.TimeoutExpired:

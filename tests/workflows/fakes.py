@@ -47,6 +47,12 @@ class FakeActivities:
     def _own(self, inp: c.OwnedInput) -> None:
         self.owned.append((activity.info().activity_type, inp.instance_id))
 
+    # when set, the segment_closed signals a record attempt sends instead of its
+    # own, as (index, the DB's count), to lose or repeat some; and the DB count its
+    # result reports
+    closed_signals: list[tuple[int, int | None]] | None = None
+    result_session_segments: int | None = None
+
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.load_streamer,
@@ -125,7 +131,10 @@ class FakeActivities:
         if self.slot_free is not None or inp.announce_start:
             await handle.signal(c.SIGNAL_RECORDING_WAIT, c.RecordingWait())
         n = self.segments_per_recording
-        for index in range(inp.start_index, inp.start_index + n):
+        signals = self.closed_signals
+        if signals is None:
+            signals = [(i, None) for i in range(inp.start_index, inp.start_index + n)]
+        for index, in_db in signals:
             await handle.signal(
                 c.SIGNAL_SEGMENT_CLOSED,
                 c.SegmentClosed(
@@ -134,6 +143,7 @@ class FakeActivities:
                     file_path=f"/rec/{index}.ts",
                     size_bytes=1000,
                     duration_secs=2.0,
+                    session_segments=in_db,
                 ),
             )
         try:
@@ -153,6 +163,7 @@ class FakeActivities:
             bytes_written=1000 * n,
             media_time_secs=2.0 * n,
             reason="ended",
+            session_segments=self.result_session_segments,
         )
 
     @activity.defn(name=c.ACTIVITY_PROBE_SEGMENT)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlmodel import Session
 
-from activities.db import crud, make_engine, migrate
+from activities.db import Streamer, crud, make_engine, migrate
 from activities.db.engine import MIGRATIONS_DIR
 
 if TYPE_CHECKING:
@@ -103,4 +104,68 @@ def test_platform_channel_upgrade_keeps_rows(tmp_path: Path) -> None:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("streamer")}
         assert not columns & {"channel", "platform_options"}
         assert conn.execute(sa.text("SELECT name FROM streamer")).scalar() == "Old"
+    engine.dispose()
+
+
+def test_session_truth_upgrade_merges_urls_and_fixes_sessions(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
+    _alembic(engine, "upgrade", "0003_guards")
+    now = datetime.now(UTC).isoformat()
+    streamer = (
+        "INSERT INTO streamer (id, name, url, priority, enabled, platform, state,"
+        " created_at, updated_at, settings) VALUES (:id, :name, :url, 'normal', 1,"
+        " 'faketv', 'NOT_LIVE', :now, :now, '{}')"
+    )
+    session = (
+        "INSERT INTO stream_session (id, streamer_id, title, start_time, end_time,"
+        " total_size_bytes) VALUES (:id, :sid, '', :now, :end, :total)"
+    )
+    segment = (
+        'INSERT INTO segment (session_id, "index", file_path, size_bytes,'
+        " duration_secs, created_at, completed_at) VALUES (:sid, :i, '/r', :size,"
+        " 2.0, :now, :done)"
+    )
+    with engine.begin() as conn:
+        for sid, name, url in [(1, "A", "u1"), (2, "A again", "u1"), (3, "B", "u2")]:
+            conn.execute(
+                sa.text(streamer), {"id": sid, "name": name, "url": url, "now": now}
+            )
+        # 10: streamer 2's finished session; 11: a live one of 3 with one closed
+        # segment and one being written; 12: a closed session that recorded nothing
+        for sess, sid, end, total in [
+            (10, 2, now, 50),
+            (11, 3, None, 0),
+            (12, 3, now, 0),
+        ]:
+            conn.execute(
+                sa.text(session),
+                {"id": sess, "sid": sid, "now": now, "end": end, "total": total},
+            )
+        for sess, index, size, done in [
+            (10, 0, 50, now),
+            (11, 0, 70, now),
+            (11, 1, 5, None),
+        ]:
+            conn.execute(
+                sa.text(segment),
+                {"sid": sess, "i": index, "size": size, "now": now, "done": done},
+            )
+
+    migrate(engine)
+
+    with Session(engine) as db:
+        streamers, _ = crud.list_streamers(db)
+        assert [(s.id, s.url) for s in streamers] == [(1, "u1"), (3, "u2")]
+        sessions = {s.id: s for s in crud.list_sessions(db)[0]}
+        assert set(sessions) == {10, 11}
+        assert sessions[10].streamer_id == 1  # moved to the streamer kept
+        assert (sessions[10].total_size_bytes, sessions[10].duration_secs) == (50, 2)
+        assert (sessions[11].total_size_bytes, sessions[11].duration_secs) == (70, 2)
+        with pytest.raises(crud.UrlTakenError):
+            crud.create_streamer(db, Streamer(name="C", url="u2", platform="faketv"))
+
+    _alembic(engine, "downgrade", "0003_guards")
+    with engine.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("stream_session")}
+        assert not {"open_key", "duration_secs"} & columns
     engine.dispose()

@@ -45,9 +45,38 @@ def test_get_session(client: TestClient, rows: dict[str, int]) -> None:
         "start_time": "2025-01-02T03:04:05Z",
         "end_time": "2025-01-02T04:04:05Z",
         "total_size_bytes": 200,
+        "duration_secs": 5.0,
     }
     live = client.get(f"/api/sessions/{rows['live']}").json()
     assert live["end_time"] is None
+
+
+def test_a_live_session_shows_its_closed_segments(
+    app: FastAPI, client: TestClient, rows: dict[str, int]
+) -> None:
+    live = rows["live"]
+    with Session(app.state.engine) as db:
+        crud.begin_segment(db, session_id=live, index=0, file_path="/r/l0.ts")
+        crud.complete_segment(
+            db, session_id=live, index=0, size_bytes=300, duration_secs=4.0
+        )
+        crud.begin_segment(db, session_id=live, index=1, file_path="/r/l1.ts")
+    shown = client.get(f"/api/sessions/{live}").json()
+    assert (shown["total_size_bytes"], shown["duration_secs"]) == (300, 4.0)
+    listed = client.get("/api/sessions", params={"streamer_id": 1}).json()
+    assert listed["items"][0]["total_size_bytes"] == 300
+    assert shown["end_time"] is None
+
+
+def test_a_session_that_recorded_nothing_is_gone_once_closed(
+    app: FastAPI, client: TestClient, rows: dict[str, int]
+) -> None:
+    with Session(app.state.engine) as db:
+        crud.close_session(db, rows["other"], START + timedelta(minutes=5))
+    assert client.get(f"/api/sessions/{rows['other']}").status_code == 404
+    page = client.get("/api/sessions").json()
+    assert [s["title"] for s in page["items"]] == ["live", "done"]
+    assert page["total"] == 2
 
 
 @pytest.mark.parametrize(

@@ -204,6 +204,35 @@ def test_patch_to_a_taken_url_is_409(client: TestClient) -> None:
     assert client.patch(f"/api/streamers/{sid}", json={"url": URL}).status_code == 409
 
 
+def test_a_url_taken_by_a_racing_request_is_409_not_500(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _create(client)
+    bob = _create(client, url="https://fake.tv/bob")
+    # both requests pass the lookup before either writes: the database decides
+    monkeypatch.setattr(crud, "get_streamer_by_url", _not_found_once())
+    response = client.post("/api/streamers", json={"name": "Again", "url": URL})
+    assert response.status_code == 409, response.text
+    monkeypatch.setattr(crud, "get_streamer_by_url", _not_found_once())
+    response = client.patch(f"/api/streamers/{bob['id']}", json={"url": URL})
+    assert response.status_code == 409, response.text
+    streamers = client.get("/api/streamers").json()
+    assert [s["url"] for s in streamers["items"]] == [URL, "https://fake.tv/bob"]
+
+
+def _not_found_once() -> Any:
+    """`crud.get_streamer_by_url` that misses once (the check a race slips past)."""
+    real = crud.get_streamer_by_url
+    calls = 0
+
+    def lookup(db: Session, url: str) -> Any:
+        nonlocal calls
+        calls += 1
+        return None if calls == 1 else real(db, url)
+
+    return lookup
+
+
 def _session_with_segment(engine: sa.Engine, sid: int, file: Path) -> int:
     file.write_bytes(b"media")
     with Session(engine) as db:
