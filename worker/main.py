@@ -28,6 +28,7 @@ from activities.contracts import (
 )
 from activities.db import crud, make_engine, migrate
 from activities.detect import PlatformActivities
+from activities.engines.network import network_access
 from activities.engines.table import build_engines
 from activities.guards import (
     CircuitBreaker,
@@ -90,7 +91,8 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
     # creates the root; a broken mount is reported now, not at the first recording
     await gate.startup()
 
-    async with build_http() as http, contextlib.AsyncExitStack() as stack:
+    network = network_access()
+    async with build_http(network) as http, contextlib.AsyncExitStack() as stack:
         # a worker may run every global slot, and attempts waiting for one
         io_slots = (
             settings.max_concurrent_recordings
@@ -106,7 +108,11 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         )
         platforms = PlatformActivities(http, default_registry())
         recording = RecordingActivities(
-            build_engines(http, stop_timeout_secs=settings.engine_stop_timeout_secs),
+            build_engines(
+                http,
+                network=network,
+                stop_timeout_secs=settings.engine_stop_timeout_secs,
+            ),
             settings.recordings_path,
             db,
             slots=RecordingSlots(
