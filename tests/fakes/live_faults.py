@@ -225,7 +225,11 @@ class LiveOrigin:
 
 
 class LiveOriginServer(BackgroundFake):
-    """A `LiveOrigin` on 127.0.0.1 on the wall clock, which starts with `start()`.
+    """A `LiveOrigin` on 127.0.0.1 on the wall clock, from the first request on.
+
+    The stream goes live when the recorder first asks, so however long a process
+    takes to start, it finds the same one-segment backlog and the faults at the
+    same offsets into its recording.
 
     Args:
         variant: what it serves.
@@ -234,13 +238,21 @@ class LiveOriginServer(BackgroundFake):
 
     def __init__(self, variant: Variant, **timeline: object) -> None:
         self._started: float | None = None
+        self._lock = threading.Lock()
         self.origin = LiveOrigin(variant, clock=self.elapsed, **timeline)  # type: ignore[arg-type]
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def elapsed(self) -> float:
-        """Seconds since `start()`."""
-        return 0.0 if self._started is None else time.monotonic() - self._started
+        """Seconds since the first request (0 before it)."""
+        with self._lock:
+            if self._started is None:
+                self._started = time.monotonic()
+            return time.monotonic() - self._started
+
+    def live(self) -> bool:
+        """Whether anything was requested yet."""
+        return self._started is not None
 
     @property
     def url(self) -> str:
@@ -251,7 +263,7 @@ class LiveOriginServer(BackgroundFake):
 
     def ended(self) -> bool:
         """Whether the stream is over (ENDLIST published)."""
-        return self.elapsed() >= self.origin.end_secs
+        return self.live() and self.elapsed() >= self.origin.end_secs
 
     def start(self) -> None:
         origin = self.origin
@@ -273,7 +285,6 @@ class LiveOriginServer(BackgroundFake):
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._started = time.monotonic()
         self._thread.start()
 
     def stop(self) -> None:
