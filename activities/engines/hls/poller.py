@@ -154,7 +154,8 @@ class PlaylistPoller:
         while True:
             started = engine.clock()
             idle = started - self.last_written()
-            # never less than two reloads apart: long segments are not a stall
+            # at least two target durations: a segment longer than the timeout is
+            # no stall, it is just not there yet
             timeout = max(self.stream_timeout_secs, _TIMEOUT_TARGETS * target)
             if idle > timeout:
                 log.warning(
