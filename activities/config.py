@@ -97,6 +97,11 @@ class RecordingOverrides(BaseModel):
         ge=0,
         description="A stream that returns within this window continues its session",
     )
+    stream_timeout_secs: float | None = Field(
+        default=None,
+        gt=0,
+        description="End a recording after this long without new media",
+    )
 
     @field_validator("filename_template")
     @classmethod

@@ -195,6 +195,8 @@ class StreamSource(BaseModel):
 
 
 DEFAULT_FILENAME_TEMPLATE = "{streamer}/{streamer}-%Y%m%d-%H%M%S-{title}_%i"
+# as streamlink's --stream-timeout: CDN stalls of seconds are recorded through
+DEFAULT_STREAM_TIMEOUT_SECS = 60.0
 
 
 class RecordingPolicy(BaseModel):
@@ -234,6 +236,13 @@ class RecordingPolicy(BaseModel):
         "strftime codes (%Y%m%d-%H%M%S) and %i (segment index)",
     )
     selection: StreamSelection = Field(default_factory=StreamSelection)
+    stream_timeout_secs: float = Field(
+        default=DEFAULT_STREAM_TIMEOUT_SECS,
+        gt=0,
+        description="The native engines end a recording after this long without "
+        "new media (no HLS segment, no FLV bytes); stalls shorter than this are "
+        "recorded through",
+    )
 
 
 class StreamerConfig(BaseModel):

@@ -1,8 +1,9 @@
 """The process's one HTTP client, shared by extractors and engines (STYLE 23).
 
 Both `srec worker` and `srec record` build it here, so timeouts, limits and the
-User-Agent are set in one place. It lives apart from `worker.main` so that
-`srec record` does not import Temporal's worker machinery.
+User-Agent are set in one place, from the `NetworkAccess` they also give the
+engines. It lives apart from `worker.main` so that `srec record` does not import
+Temporal's worker machinery.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from activities.host_map import HostMapTransport, parse_host_map
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from activities.engines.network import NetworkAccess
 
 HTTP_TIMEOUT = httpx.Timeout(10.0, read=30.0)
 HTTP_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
@@ -46,16 +49,19 @@ class HttpSettings(BaseSettings):
 
 
 def build_http(
+    network: NetworkAccess,
     *,
-    proxy: str | None = None,
     headers: Mapping[str, str] | None = None,
     host_map: Mapping[str, str] | None = None,
 ) -> httpx.AsyncClient:
     """Build the shared client.
 
     Args:
-        proxy: HTTP(S)/SOCKS proxy URL for every request, or None.
+        network: its TLS trust and proxy; the engines get the same object, so
+            whatever bypasses the client (HLS segment bodies) goes out the same way.
         headers: extra headers for every request (they win over the defaults).
+        host_map: tests only: hosts sent to another address (`activities.host_map`);
+            give the engines no `NetworkAccess` then, so nothing bypasses the map.
         host_map: tests only: hosts sent to another address (`activities.host_map`).
 
     Returns:
@@ -66,6 +72,11 @@ def build_http(
         limits=HTTP_LIMITS,
         follow_redirects=True,
         headers={"User-Agent": USER_AGENT, **(headers or {})},
-        proxy=proxy,
-        transport=HostMapTransport(host_map, limits=HTTP_LIMITS) if host_map else None,
+        proxy=network.proxy,
+        verify=network.ssl_context,
+        transport=(
+            HostMapTransport(host_map, limits=HTTP_LIMITS, verify=network.ssl_context)
+            if host_map
+            else None
+        ),
     )

@@ -29,6 +29,7 @@ from activities.contracts import (
 )
 from activities.db import app_instance_id, crud, make_engine, migrate
 from activities.detect import DbOptionsProvider, PlatformActivities
+from activities.engines.network import network_access
 from activities.engines.table import build_engines
 from activities.guards import (
     CircuitBreaker,
@@ -119,8 +120,10 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
     # creates the root; a broken mount is reported now, not at the first recording
     await gate.startup()
 
+    network = network_access()
+    host_map = settings.host_routes
     async with (
-        build_http(host_map=settings.host_routes) as http,
+        build_http(network, host_map=host_map) as http,
         contextlib.AsyncExitStack() as stack,
     ):
         # a worker may run every global slot, and attempts waiting for one
@@ -140,7 +143,12 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
             http, default_registry(), DbOptionsProvider(db, instance_id)
         )
         recording = RecordingActivities(
-            build_engines(http, stop_timeout_secs=settings.engine_stop_timeout_secs),
+            build_engines(
+                http,
+                # mapped hosts are reached through httpx only (tests' fake platforms)
+                network=None if host_map else network,
+                stop_timeout_secs=settings.engine_stop_timeout_secs,
+            ),
             settings.recordings_path,
             db,
             slots=RecordingSlots(

@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _probe(args: argparse.Namespace, out: TextIO) -> int:
+    from activities.engines.network import network_access
     from activities.errors import ExtractorError, UnsupportedUrlError
     from activities.platforms import PlatformOptions, default_registry
     from worker.http_client import HttpSettings, build_http
@@ -60,7 +61,9 @@ async def _probe(args: argparse.Namespace, out: TextIO) -> int:
     registry = default_registry()
     url = args.url.strip()
     options = PlatformOptions(extractor="streamlink") if args.streamlink else None
-    async with build_http(host_map=HttpSettings().host_routes) as http:
+    async with build_http(
+        network_access(), host_map=HttpSettings().host_routes
+    ) as http:
         try:
             found = await registry.probe(url, http, options)
         except UnsupportedUrlError as err:

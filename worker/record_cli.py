@@ -116,6 +116,14 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="delete a finished file smaller than this",
     )
     p.add_argument(
+        "--stream-timeout",
+        type=parse_duration,
+        default=None,
+        metavar="S",
+        help="end the recording after this long without new media; shorter stalls "
+        "are recorded through (default 60)",
+    )
+    p.add_argument(
         "--template",
         default=DEFAULT_FILENAME_TEMPLATE,
         help="file path under --out, without extension (default: %(default)s)",
@@ -162,6 +170,8 @@ def options_from(args: argparse.Namespace, *, tty: bool) -> RecordOptions:
     Raises:
         UsageError: with the reason (bad template, sizes, output directory).
     """
+    if args.stream_timeout is not None and args.stream_timeout <= 0:
+        raise UsageError("--stream-timeout must be above 0")
     try:
         overrides = RecordingOverrides(
             engine=args.engine,
@@ -170,6 +180,7 @@ def options_from(args: argparse.Namespace, *, tty: bool) -> RecordOptions:
             max_segment_duration_secs=args.max_duration,
             max_segment_size_bytes=args.max_size,
             min_segment_size_bytes=args.min_size,
+            stream_timeout_secs=args.stream_timeout,
             selection=(
                 SelectionOverride(qualities=args.quality) if args.quality else None
             ),

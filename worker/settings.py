@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.contracts import (
     DEFAULT_FILENAME_TEMPLATE,
+    DEFAULT_STREAM_TIMEOUT_SECS,
     Container,
     EngineKind,
     RecordingPolicy,
@@ -40,6 +41,11 @@ class WorkerSettings(BaseSettings):
     engine: EngineKind = EngineKind.NATIVE
     container: Container = Container.AUTO
     filename_template: str = DEFAULT_FILENAME_TEMPLATE
+    stream_timeout_secs: float = Field(
+        default=DEFAULT_STREAM_TIMEOUT_SECS,
+        gt=0,
+        description="End a recording after this long without new media",
+    )
     engine_stop_timeout_secs: float = Field(
         default=10.0,
         gt=0,
@@ -124,4 +130,5 @@ class WorkerSettings(BaseSettings):
             engine=self.engine,
             container=self.container,
             filename_template=self.filename_template,
+            stream_timeout_secs=self.stream_timeout_secs,
         )

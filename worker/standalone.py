@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from activities.contracts import StreamSelection
 from activities.engines.base import DropSmallSegments, RecordingStats, plan_for
+from activities.engines.network import network_access
 from activities.engines.table import build_engines
 from activities.errors import RecorderError, UnsupportedUrlError
 from activities.naming import NameFields
@@ -86,12 +87,11 @@ async def record(options: RecordOptions, console: Console) -> int:
         loop.add_signal_handler(sig, on_signal)
 
     policy = options.policy
-    async with build_http(
-        proxy=options.proxy,
-        headers=options.headers,
-        host_map=HttpSettings().host_routes,
-    ) as http:
-        engines = build_engines(http)
+    network = network_access(proxy=options.proxy)
+    host_map = HttpSettings().host_routes
+    async with build_http(network, headers=options.headers, host_map=host_map) as http:
+        # mapped hosts are reached through httpx only (tests' fake platforms)
+        engines = build_engines(http, network=None if host_map else network)
         if policy.engine not in engines:
             log.error(
                 "engine %s is not available here (available: %s)",

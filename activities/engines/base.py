@@ -17,7 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar
 
-from activities.contracts import Container, EngineKind, StreamKind
+from activities.contracts import (
+    DEFAULT_STREAM_TIMEOUT_SECS,
+    Container,
+    EngineKind,
+    StreamKind,
+)
 from activities.naming import segment_path
 
 if TYPE_CHECKING:
@@ -44,6 +49,8 @@ class OutputPlan:
         resume_marker: engine-specific point already recorded by an earlier attempt
             (for HLS the last media sequence written); the engine continues after it.
         container: output container of the engines that remux (ffmpeg, streamlink).
+        stream_timeout_secs: the native engines end the recording (`stalled`) after
+            this long without new media: no HLS segment written, no FLV byte read.
     """
 
     path_for: Callable[[int, str], Path]
@@ -52,6 +59,7 @@ class OutputPlan:
     max_size_bytes: int = 0
     resume_marker: int | None = None
     container: Container = Container.AUTO
+    stream_timeout_secs: float = DEFAULT_STREAM_TIMEOUT_SECS
 
 
 def plan_for(
@@ -89,6 +97,7 @@ def plan_for(
         max_size_bytes=policy.max_segment_size_bytes,
         resume_marker=resume_marker,
         container=policy.container,
+        stream_timeout_secs=policy.stream_timeout_secs,
     )
 
 

@@ -25,17 +25,23 @@ if TYPE_CHECKING:
     import httpx
 
     from activities.engines.base import Engine, EngineTable
+    from activities.engines.network import NetworkAccess
 
 DEFAULT_STOP_TIMEOUT_SECS = 10.0
 
 
 def build_engines(
-    http: httpx.AsyncClient, *, stop_timeout_secs: float = DEFAULT_STOP_TIMEOUT_SECS
+    http: httpx.AsyncClient,
+    *,
+    network: NetworkAccess | None = None,
+    stop_timeout_secs: float = DEFAULT_STOP_TIMEOUT_SECS,
 ) -> EngineTable:
     """Build every engine this process offers.
 
     Args:
         http: the process's shared client, used by the native engines.
+        network: how `http` reaches the network (it was built from it); None
+            keeps the native engines' every request on `http`.
         stop_timeout_secs: how long ffmpeg gets to write its trailer after SIGINT
             before SIGTERM (then SIGKILL of its process group, 5 s later).
 
@@ -44,7 +50,7 @@ def build_engines(
     """
     table: dict[EngineKind, dict[StreamKind, Engine]] = {
         EngineKind.NATIVE: {
-            StreamKind.HLS: HlsEngine(http),
+            StreamKind.HLS: HlsEngine(http, network=network),
             StreamKind.FLV: FlvEngine(http),
         },
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -157,3 +158,60 @@ def check_split(outcome: Outcome, *, start: int, ext: str) -> None:
     assert stats.next_index == start + len(closed)
     assert stats.bytes_written == sum(e.size for e in closed)
     assert stats.media_time_secs == pytest.approx(sum(e.duration for e in closed))
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The video of several files played one after the other.
+
+    Attributes:
+        media_secs: video frames over the frame rate (no gap or jump inflates it).
+        largest_gap_secs: the longest step between consecutive frames.
+        frames: video frames in all files.
+    """
+
+    media_secs: float
+    largest_gap_secs: float
+    frames: int
+
+
+def video_timeline(paths: list[Path]) -> Timeline:
+    """Check that `paths`, in order, hold one continuous, unrepeated video timeline.
+
+    Each file's decode timestamps never go back (`monotonic_packets`), and the
+    presentation times of all video frames, file after file, rise strictly: a
+    segment written twice would show its frames again, a step back would show
+    older ones.
+
+    Returns:
+        How much video there is and its largest gap.
+    """
+    import av
+
+    stamps: list[float] = []
+    rate = 0.0
+    for path in paths:
+        with av.open(str(path)) as container:
+            video = container.streams.video[0]
+            rate = float(video.average_rate or video.guessed_rate or 0)
+            times = sorted(
+                float(packet.pts * packet.time_base)
+                for packet in monotonic_packets(container, path)
+                if packet.stream.index == video.index and packet.pts is not None
+            )
+        assert times, f"{path}: no video"
+        if stamps:
+            assert times[0] > stamps[-1], (
+                f"{path.name} starts at {times[0]:.3f} s, before the previous "
+                f"file's last frame at {stamps[-1]:.3f} s"
+            )
+        stamps += times
+    assert stamps, "no files"
+    steps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert all(step > 0 for step in steps), "a frame is shown twice"
+    assert rate > 0, "no frame rate"
+    return Timeline(
+        media_secs=len(stamps) / rate,
+        largest_gap_secs=max(steps, default=0.0),
+        frames=len(stamps),
+    )

@@ -175,7 +175,7 @@ class FlvEngine:
     """Records an HTTP-FLV stream natively, without ffmpeg.
 
     Args:
-        http: the worker's shared client; its read timeout bounds a stalled stream.
+        http: the worker's shared client (its connect, write and pool timeouts).
         coalesce_secs: pause after a read that drained the socket (see
             `COALESCE_SECS`); 0 reads as the bytes arrive.
     """
@@ -203,9 +203,10 @@ class FlvEngine:
             stats: kept current for the heartbeat.
 
         Returns:
-            `ended` when the body ends, `stalled` on a read timeout, `disconnected`
-            when the connection breaks mid-stream, `repeating` when the server
-            re-sent `REPEATS_TO_END` GOPs in a row.
+            `ended` when the body ends, `stalled` when no byte came for the plan's
+            `stream_timeout_secs`, `disconnected` when the connection breaks
+            mid-stream, `repeating` when the server re-sent `REPEATS_TO_END` GOPs
+            in a row.
 
         Raises:
             StreamUnavailableError: the request failed, was refused or got HTTP >= 400.
@@ -215,7 +216,7 @@ class FlvEngine:
         recording = FlvRecording(plan, sink, stats)
         http = self._http if source.proxy is None else self._proxy_client(source.proxy)
         try:
-            return await self._pump(http, source, recording)
+            return await self._pump(http, source, recording, plan.stream_timeout_secs)
         finally:
             try:
                 await recording.close()
@@ -232,9 +233,23 @@ class FlvEngine:
             raise RecorderProcessError(f"unusable proxy {proxy!r}: {err}") from err
 
     async def _pump(
-        self, http: httpx.AsyncClient, source: StreamSource, recording: FlvRecording
+        self,
+        http: httpx.AsyncClient,
+        source: StreamSource,
+        recording: FlvRecording,
+        stream_timeout_secs: float,
     ) -> str:
-        request = http.build_request("GET", source.url, headers=source.headers)
+        shared = self._http.timeout
+        # the read timeout is the stream timeout: no byte for that long is a stall
+        timeout = httpx.Timeout(
+            connect=shared.connect,
+            read=stream_timeout_secs,
+            write=shared.write,
+            pool=shared.pool,
+        )
+        request = http.build_request(
+            "GET", source.url, headers=source.headers, timeout=timeout
+        )
         try:
             response = await http.send(request, stream=True)
         except httpx.TransportError as err:

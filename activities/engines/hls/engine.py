@@ -4,10 +4,15 @@ Two tasks share one `OrderedWindow` of downloads. The poller (`poller`) reloads 
 playlist and queues each new segment once; the window fetches a few at a time
 (`fetch`); the writer takes them in media-sequence order and appends them to the
 output files (`output`). Segment bodies, nearly all the bytes, travel by `http11`
-(blocking `http.client` in worker threads, off the event loop) when the client reaches
-the network itself; playlists, keys and init sections by httpx. A segment that
-fails every try is skipped and counted; `gap_limit` consecutive ones end the
-recording as `stalled`.
+(blocking `http.client` in worker threads, off the event loop) when the engine was
+told how the shared client reaches the network (`NetworkAccess`); playlists, keys
+and init sections, and every request of an engine told nothing, by httpx.
+
+A stall is not the end of the stream (see `poller`): the recording ends at ENDLIST,
+when the playlist is gone for good, or when no segment was written for the plan's
+`stream_timeout_secs` (`stalled`). A failing segment is retried while the playlist
+still lists it; one given up is a gap, counted and logged, and the file goes on
+(see `output` for why a gap never needs a new file).
 
 Cancelling `record` cancels both tasks and the downloads, lets a file write in
 progress finish, closes the current file and re-raises (a segment download in a
@@ -38,6 +43,7 @@ if TYPE_CHECKING:
     from activities.contracts import StreamSource
     from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
     from activities.engines.hls.playlist import Segment
+    from activities.engines.network import NetworkAccess
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +53,20 @@ class HlsEngine:
 
     Args:
         http: the worker's shared client; a source with a proxy gets its own.
-        segment_tries: attempts per segment before it is skipped (a gap).
-        retry_delay_secs: pause after a failed segment attempt (grows linearly).
-        gone_tries: consecutive 404/410/refused playlist loads that end the stream.
-        stall_targets: target durations without a new segment that mean "stalled".
+        network: how `http` reaches the network, from whoever built it; given,
+            segment bodies take the lean path (`http11`) with the same TLS trust,
+            proxy, headers and cookie jar; None keeps every request on httpx (a
+            test's mock transport, a client built elsewhere).
+        segment_tries: attempts per segment before it may be given up.
+        retry_delay_secs: pause after failed segment attempt n is n times this...
+        max_retry_delay_secs: ...at most this.
+        gone_tries: 404/410/refused playlist loads in a row that may end the stream,
+        gone_secs: ...once they also lasted this long.
         concurrency: segment downloads in flight (and segments held in memory).
-        gap_limit: consecutive skipped segments that mean "stalled".
-        restart_reloads: reloads behind the recorded sequence that mean the
-            encoder restarted its numbering.
+        restart_reloads: reloads behind the recorded sequence, with segments never
+            seen, that mean the encoder restarted its numbering.
         request_timeout_secs: deadline of every single request.
         variant_tries: variants of a master playlist tried before giving up.
-        lean_fetch: segment bodies through `http11` (threads, `http.client`)
-            rather than httpx; None: whenever `http` reaches the network itself
-            (not a test's mock transport, not a client-wide proxy) and the
-            source's proxy, if any, is an http:// one.
         clock: monotonic clock in seconds, replaceable in tests.
         sleep: async sleep, replaceable in tests.
     """
@@ -69,30 +75,30 @@ class HlsEngine:
         self,
         http: httpx.AsyncClient,
         *,
+        network: NetworkAccess | None = None,
         segment_tries: int = 3,
         retry_delay_secs: float = 0.5,
+        max_retry_delay_secs: float = 2.0,
         gone_tries: int = 3,
-        stall_targets: float = 3.0,
+        gone_secs: float = 10.0,
         concurrency: int = 4,
-        gap_limit: int = 5,
         restart_reloads: int = 3,
         request_timeout_secs: float = 30.0,
         variant_tries: int = 3,
-        lean_fetch: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.http = http
+        self.network = network
         self.segment_tries = segment_tries
         self.retry_delay_secs = retry_delay_secs
+        self.max_retry_delay_secs = max_retry_delay_secs
         self.gone_tries = gone_tries
-        self.stall_targets = stall_targets
+        self.gone_secs = gone_secs
         self.concurrency = concurrency
-        self.gap_limit = gap_limit
         self.restart_reloads = restart_reloads
         self.request_timeout_secs = request_timeout_secs
         self.variant_tries = variant_tries
-        self.lean_fetch = lean_fetch
         self.clock = clock
         self.sleep = sleep
 
@@ -106,7 +112,8 @@ class HlsEngine:
         """Record until ENDLIST or a vanished playlist (`ended`), or a stall.
 
         Returns:
-            `ended`, or `stalled` (no new segment for a while, or too many gaps).
+            `ended`, or `stalled` (no segment written for the plan's
+            `stream_timeout_secs`).
 
         Raises:
             RecorderProcessError: the stream uses something that cannot be
@@ -116,32 +123,32 @@ class HlsEngine:
         async with self._client_for(source) as http:
             return await _Run(self, http, source, plan, sink, stats).run()
 
-    def lean_fetcher_for(self, source: StreamSource) -> LeanFetcher | None:
-        """The recording's threaded segment fetcher, or None to keep httpx."""
-        lean = self.lean_fetch
-        if lean is None:
-            # httpx keeps its transports private; a client built with a mock
-            # transport (tests) or a client-wide proxy (mounts) stays on httpx;
-            # should httpx rename them, every client stays on httpx
-            transport = getattr(self.http, "_transport", None)
-            mounts = getattr(self.http, "_mounts", None)
-            lean = (
-                isinstance(transport, httpx.AsyncHTTPTransport)
-                and mounts is not None
-                and not any(mounts.values())
-            )
-        if not lean or not usable_proxy(source.proxy):
+    def lean_fetcher_for(
+        self, source: StreamSource, http: httpx.AsyncClient | None = None
+    ) -> LeanFetcher | None:
+        """The recording's threaded segment fetcher, or None to keep httpx.
+
+        Args:
+            source: the stream; its proxy, else the client-wide one, is used.
+            http: the recording's client (default: the shared one), whose
+                headers, timeouts and cookie jar the fetcher shares.
+        """
+        network = self.network
+        if network is None:
             return None
-        timeout = self.http.timeout
+        proxy = source.proxy or network.proxy
+        if not usable_proxy(proxy):
+            return None
+        client = http or self.http
+        timeout = client.timeout
         return LeanFetcher(
             # raw: the names as given (httpx's mapping view lowercases them)
-            {
-                k.decode("latin-1"): v.decode("latin-1")
-                for k, v in self.http.headers.raw
-            },
+            {k.decode("latin-1"): v.decode("latin-1") for k, v in client.headers.raw},
             connect_timeout=timeout.connect or self.request_timeout_secs,
             read_timeout=timeout.read or self.request_timeout_secs,
-            proxy=source.proxy,
+            ssl_context=network.ssl_context,
+            proxy=proxy,
+            cookies=client.cookies.jar,
         )
 
     @contextlib.asynccontextmanager
@@ -157,6 +164,8 @@ class HlsEngine:
                 timeout=self.http.timeout,
                 follow_redirects=self.http.follow_redirects,
                 headers=self.http.headers,
+                cookies=self.http.cookies,
+                verify=self.network.ssl_context if self.network else True,
             )
         except ImportError as err:
             raise RecorderProcessError(
@@ -195,16 +204,26 @@ class _Run:
             source.headers,
             tries=engine.segment_tries,
             retry_delay_secs=engine.retry_delay_secs,
+            max_retry_delay_secs=engine.max_retry_delay_secs,
+            # a segment a playlist never drops gives way well before the timeout
+            patience_secs=plan.stream_timeout_secs / 2,
             timeout_secs=engine.request_timeout_secs,
+            clock=engine.clock,
             sleep=engine.sleep,
-            lean=engine.lean_fetcher_for(source),
+            lean=engine.lean_fetcher_for(source, http),
         )
         self.window: OrderedWindow[_Job] = OrderedWindow(engine.concurrency)
+        self.last_written = engine.clock()
         self.poller = PlaylistPoller(
-            engine, http, source, plan.resume_marker, self._queue
+            engine,
+            http,
+            source,
+            plan.resume_marker,
+            self._queue,
+            stream_timeout_secs=plan.stream_timeout_secs,
+            last_written=lambda: self.last_written,
         )
         self.gaps = 0
-        self.consecutive_gaps = 0
 
     async def run(self) -> str:
         poller = asyncio.ensure_future(self._poll())
@@ -213,10 +232,11 @@ class _Run:
             done, _ = await asyncio.wait(
                 {poller, writer}, return_when=asyncio.FIRST_COMPLETED
             )
-            if writer in done and poller not in done:
-                return writer.result() or "stalled"
-            reason = poller.result()
-            return await writer or reason
+            if poller not in done:
+                writer.result()  # the writer ends before the poller only by failing
+            reason = await poller
+            await writer
+            return reason
         finally:
             # also on errors and cancellation: what was written stays a valid file
             for task in (poller, writer):
@@ -228,8 +248,15 @@ class _Run:
             await self.window.aclose()
             self.fetcher.close()
             await self.output.close()
-            if self.gaps:
-                log.warning("%d segments could not be fetched: gaps", self.gaps)
+            missing = self.gaps + self.poller.skipped
+            if missing:
+                log.warning(
+                    "%d segments missing (gaps): %d given up, %d left the playlist "
+                    "before they were fetched",
+                    missing,
+                    self.gaps,
+                    self.poller.skipped,
+                )
 
     async def _poll(self) -> str:
         try:
@@ -241,27 +268,19 @@ class _Run:
         self.window.add(functools.partial(self._fetch, segment, epoch))
 
     async def _fetch(self, segment: Segment, epoch: int) -> _Job:
-        return _Job(epoch=epoch, fetched=await self.fetcher.fetch(segment))
+        listed = functools.partial(self.poller.listed, segment.sequence, epoch)
+        return _Job(epoch=epoch, fetched=await self.fetcher.fetch(segment, listed))
 
     # --- writer -------------------------------------------------------------------
 
-    async def _write(self) -> str | None:
-        """Write downloads in order; "stalled" after too many gaps in a row."""
+    async def _write(self) -> None:
+        """Write downloads in order; a segment given up is a gap, counted."""
         while (job := await self.window.next()) is not None:
             fetched = job.fetched
             segment = fetched.segment
             if fetched.data is None:
                 self.gaps += 1
-                self.consecutive_gaps += 1
-                if self.consecutive_gaps >= self.engine.gap_limit:
-                    log.warning(
-                        "%d segments in a row failed (last: %s): stalled",
-                        self.consecutive_gaps,
-                        fetched.problem,
-                    )
-                    return "stalled"
                 continue
-            self.consecutive_gaps = 0
             await self.output.write(
                 Piece(
                     data=fetched.data,
@@ -273,4 +292,4 @@ class _Run:
                     discontinuity=segment.discontinuity,
                 )
             )
-        return None
+            self.last_written = self.engine.clock()

@@ -6,7 +6,12 @@ and no new job starts while `limit` results are running or waiting. Memory is th
 bounded by `limit` segments, whatever the playlist holds.
 
 `SegmentFetcher` downloads one segment with its init section and key, decrypts it,
-and retries; a segment that fails every try comes back without data, a gap the
+and retries with a growing pause (capped): at least `tries` times, and beyond that
+for as long as the segment is still listed in the playlist (a 503 burst, a refused
+connection or an edge that does not have it yet all pass while the window still
+holds it), but no longer than `patience_secs` from the first try, so that a segment
+a playlist never drops (EVENT playlists, the final window after ENDLIST) costs a
+gap, not the recording. A segment given up comes back without data: a gap the
 engine counts. Segment bodies go through the lean threaded fetcher (`http11`) when
 the engine gives one, everything else through httpx.
 """
@@ -136,9 +141,12 @@ class SegmentFetcher:
     Args:
         http: the client (the shared one, or the recording's proxy client).
         headers: sent with every request (cookies, referer).
-        tries: attempts per segment before it is given up.
-        retry_delay_secs: pause after failed attempt n is n times this.
+        tries: attempts per segment, listed or not, before it may be given up.
+        retry_delay_secs: pause after failed attempt n is n times this...
+        max_retry_delay_secs: ...but never more than this.
+        patience_secs: a listed segment is given up this long after its first try.
         timeout_secs: a whole request (headers and body) must finish within this.
+        clock: monotonic clock in seconds.
         sleep: async sleep, replaceable in tests.
         lean: fetches segment bodies off the event loop; None: httpx does.
     """
@@ -150,7 +158,10 @@ class SegmentFetcher:
         *,
         tries: int,
         retry_delay_secs: float,
+        max_retry_delay_secs: float,
+        patience_secs: float,
         timeout_secs: float,
+        clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
         lean: LeanFetcher | None = None,
     ) -> None:
@@ -159,7 +170,10 @@ class SegmentFetcher:
         self.headers = dict(headers)
         self.tries = max(1, tries)
         self.retry_delay_secs = retry_delay_secs
+        self.max_retry_delay_secs = max_retry_delay_secs
+        self.patience_secs = patience_secs
         self.timeout_secs = timeout_secs
+        self.clock = clock
         self.sleep = sleep
         self.keys: OnceCache[str, bytes] = OnceCache(self._load_key)
         self.inits: OnceCache[tuple[InitSection, Key | None], bytes] = OnceCache(
@@ -173,15 +187,21 @@ class SegmentFetcher:
         if self.lean is not None:
             self.lean.close()
 
-    async def fetch(self, segment: Segment) -> Fetched:
+    async def fetch(self, segment: Segment, listed: Callable[[], bool]) -> Fetched:
         """Download, decrypt and return `segment`; never raises for network trouble.
 
+        Args:
+            segment: the playlist's segment.
+            listed: whether the playlist still lists it (asked after each failure).
+
         Returns:
-            The segment's bytes (and init section), or `data=None` after `tries`
-            failed attempts.
+            The segment's bytes (and init section), or `data=None` once it was
+            given up (see the module).
         """
-        problem = ""
-        for attempt in range(1, self.tries + 1):
+        started = self.clock()
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return await self._attempt(segment)
             except _FetchFailed as err:
@@ -191,13 +211,19 @@ class SegmentFetcher:
                 if segment.key is not None and segment.key.url:
                     # the server may have rotated the key behind the same URI
                     self.keys.forget(segment.key.url)
-            if attempt < self.tries:
-                await self.sleep(self.retry_delay_secs * attempt)
+            if attempt >= self.tries:
+                waited = self.clock() - started
+                if not listed() or waited >= self.patience_secs:
+                    break
+            delay = min(self.retry_delay_secs * attempt, self.max_retry_delay_secs)
+            await self.sleep(delay)
         log.warning(
-            "giving up segment %d (%s) after %d tries: %s",
+            "giving up segment %d (%s) after %d tries in %.1f s%s: %s",
             segment.sequence,
             segment.url,
-            self.tries,
+            attempt,
+            waited,
+            "" if listed() else ", no longer listed",
             problem,
         )
         return Fetched(segment=segment, data=None, problem=problem)

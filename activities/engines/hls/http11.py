@@ -15,7 +15,11 @@ Content-Length bodies; the client's connect and read timeouts on the socket; an
 `http://` proxy, by absolute-URI requests for http targets and a CONNECT tunnel for
 https ones. `usable_proxy` says which proxies it can use; for any other (SOCKS, an
 `https://` proxy) the engine keeps the httpx path. It sends no `Accept-Encoding` (it
-does not decode) and keeps no cookie jar (cookies arrive in the source's headers).
+does not decode). It verifies TLS against the context it is given (the shared
+client's, see `activities.engines.network`), and shares the client's cookie jar:
+cookies set on the client, or by a playlist response, go with every segment request
+(unless the request names its own `Cookie`), and a segment's `Set-Cookie` lands in
+the jar for httpx's next request.
 
 Threads run in one bounded executor for the process (`MAX_THREADS`). An awaiting task
 that is cancelled, or that passes its deadline, shuts the request's socket down from
@@ -31,6 +35,7 @@ import http.client
 import socket
 import ssl
 import threading
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -38,6 +43,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from http.cookiejar import CookieJar
 
 MAX_THREADS = 64
 MAX_REDIRECTS = 5
@@ -146,8 +152,9 @@ class LeanFetcher:
         headers: sent with every request (lower precedence than a call's own).
         connect_timeout: seconds to open a connection (and a proxy tunnel).
         read_timeout: seconds any single socket read may wait.
+        ssl_context: verifies https servers (the shared client's context).
         proxy: an `http://` proxy URL (see `usable_proxy`), or None.
-        ssl_context: for https; the system's default trust store if None.
+        cookies: the client's cookie jar, read and updated; None sends none.
     """
 
     def __init__(
@@ -156,14 +163,16 @@ class LeanFetcher:
         *,
         connect_timeout: float,
         read_timeout: float,
+        ssl_context: ssl.SSLContext,
         proxy: str | None = None,
-        ssl_context: ssl.SSLContext | None = None,
+        cookies: CookieJar | None = None,
     ) -> None:
         self.headers = dict(headers)
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.proxy = _parse_proxy(proxy)
-        self.ssl_context = ssl_context or ssl.create_default_context()
+        self.ssl_context = ssl_context
+        self.cookies = cookies
         self._idle: dict[_Key, list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -227,6 +236,12 @@ class LeanFetcher:
             target = parts._replace(fragment="").geturl()  # absolute-URI form
             if self.proxy.auth:
                 headers = {**headers, "Proxy-Authorization": self.proxy.auth}
+        jar, jar_request = self.cookies, None
+        # httpx does not merge the jar into an explicit Cookie header either
+        if jar is not None and not any(n.lower() == "cookie" for n in headers):
+            jar_request = urllib.request.Request(url)
+            jar.add_cookie_header(jar_request)
+            headers = {**headers, **dict(jar_request.header_items())}
         while True:
             conn, reused = self._take(key)
             try:
@@ -247,6 +262,9 @@ class LeanFetcher:
                 conn.close()
                 raise
             call.detach()
+            if jar is not None and jar_request is not None:
+                # the jar locks itself: httpx may use it on the loop meanwhile
+                jar.extract_cookies(response, jar_request)
             if response.will_close:
                 conn.close()
             else:

@@ -7,6 +7,14 @@ reaches the plan's duration or size; a new one starts at a discontinuity or when
 init section or stream epoch changes, so every file starts decodable (a TS segment
 with its keyframe, an fMP4 file with its init section) and keeps one timeline.
 
+A gap (a segment given up) is no reason for a new file: the timeline continues,
+jumping ahead. MPEG-TS packets carry absolute timestamps; each fMP4 fragment carries
+its own decode time (`tfdt`) under the same init section; AES-128 is undone segment
+by segment (the IV comes from the key or the segment's own sequence), so a missing
+segment leaves the next one intact, and what is written is TS or fMP4 as above. A
+file ends where the timeline itself breaks: a discontinuity, a new init section, an
+encoder that restarted its numbering.
+
 Cancel safety: a file write, once started, runs to its end even if the task is
 cancelled meanwhile, so every byte count the sink hears of is on disk.
 """

@@ -1,24 +1,48 @@
 """Following a live media playlist: reload pacing, new segments, the end of a stream.
 
-The poller reloads the media playlist (RFC 8216 6.3.4 pacing: a target duration
-after a change, half of one otherwise) and hands every segment it has not handed on
-before to `queue`, numbered by media sequence: one already queued (in this run, or
-written by an earlier attempt, the resume marker) is never queued again, whatever
-order stale or duplicate reloads arrive in. A playlist that stays behind what was
-queued for `restart_reloads` reloads is a restarted encoder: numbering starts over
-in a new stream epoch, which the output writes to a new file.
+The poller reloads the media playlist at RFC 8216 6.3.4's pace: a target duration
+after a reload that brought new segments, half of one after one that did not or that
+failed. It hands every segment it has not handed on before to `queue`, numbered by
+media sequence: one already queued (in this run, or written by an earlier attempt,
+the resume marker) is never queued again, whatever order reloads arrive in.
+
+A stall is not the end. CDNs serve a playlist that stops advancing for seconds (a
+stale cache, an ad break, a packager waiting for its encoder), an older window from
+a lagging edge, or 404s and 5xx while an edge rotates; the poller reloads through
+all of it. The stream is over only:
+
+* at ENDLIST (or a VOD playlist): `ended`;
+* when the playlist is gone for good: 404/410 or a refused connection on every load
+  for `gone_secs` (10 s by default) and at least `gone_tries` loads (3) running:
+  `ended`. Ten seconds outlasts the bursts of a rotating edge and still ends a
+  finished stream long before the stream timeout;
+* when no segment was written for `stream_timeout_secs` (60 s by default, as
+  streamlink's `--stream-timeout`; at least two target durations): `stalled`. That
+  covers a playlist that stopped for good, reloads that keep failing, and segments
+  that all fail.
+
+An older window (the newest segment behind what was queued) is ignored. Usually it
+is a stale copy: it lists segments queued before under the same URIs (query strings
+aside: they carry expiring tokens). A window behind whose segments are not
+recognised, for `restart_reloads` reloads in a row, is an encoder that restarted its
+numbering: numbering starts over in a new stream epoch, which the output writes to a
+new file. A restart that reuses the very names and numbers of recent segments looks
+like a stale copy; it ends at the stream timeout, and the next attempt, whose resume
+marker is then ahead of the whole playlist, starts over.
+
+`listed` tells the downloads whether the latest window accepted still lists a
+segment: a failing one is retried for as long as it does (see `fetch`).
 
 A master playlist is resolved first: its variants are ranked by the source's
 `selection` (see `select`), and the next ones are tried while the chosen one cannot
-be loaded. The stream is over at ENDLIST, when the playlist is gone (404/410/refused)
-several times running, or when it stops advancing for `stall_targets` target
-durations (`stalled`).
+be loaded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import httpx
@@ -43,7 +67,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TARGET_SECS = 6.0
+# queued segments remembered to recognise a stale copy of the playlist (minutes of
+# stream at any usual target duration, a few kB)
+RECENT_SEGMENTS = 256
 _GONE = frozenset({404, 410})
+_FINAL = "endlist"
+_TIMEOUT_TARGETS = 2
 
 
 class _Gone(Exception):
@@ -59,6 +88,8 @@ class PlaylistPoller:
         source: the stream (URL, headers, selection).
         resume_marker: the last media sequence an earlier attempt wrote.
         queue: takes a new segment and its stream epoch.
+        stream_timeout_secs: no segment written for this long means `stalled`.
+        last_written: when a segment was last written (or the recording began).
     """
 
     def __init__(
@@ -68,15 +99,37 @@ class PlaylistPoller:
         source: StreamSource,
         resume_marker: int | None,
         queue: Callable[[Segment, int], None],
+        *,
+        stream_timeout_secs: float,
+        last_written: Callable[[], float],
     ) -> None:
         self.engine = engine
         self.http = http
         self.source = source
         self.queue = queue
+        self.stream_timeout_secs = stream_timeout_secs
+        self.last_written = last_written
         self.last_queued = resume_marker
         self.first_load = True  # until the first playlist with segments
         self.epoch = 0
         self.behind = 0
+        self.skipped = 0  # segments that left the window before they were queued
+        self.listed_from: int | None = None  # first sequence of the latest window
+        self.following = True  # False once the stream is gone or stalled
+        self._recent: OrderedDict[int, str] = OrderedDict()
+
+    def listed(self, sequence: int, epoch: int) -> bool:
+        """Whether the latest window accepted still lists this segment.
+
+        After ENDLIST the final window stays listed; after the playlist went away
+        or stalled, nothing is.
+        """
+        return (
+            self.following
+            and epoch == self.epoch
+            and self.listed_from is not None
+            and sequence >= self.listed_from
+        )
 
     async def follow(self) -> str:
         """Follow the playlist until it ends (`ended`) or stalls (`stalled`).
@@ -84,16 +137,35 @@ class PlaylistPoller:
         Raises:
             RecorderProcessError: an unusable playlist or encryption.
         """
+        reason = await self._follow()
+        if reason != _FINAL:
+            self.following = False
+        return "ended" if reason == _FINAL else reason
+
+    async def _follow(self) -> str:
         engine = self.engine
         target = DEFAULT_TARGET_SECS
         gone = 0
-        last_advance = engine.clock()
+        gone_since = 0.0
         url = self.source.url
         fallbacks: list[str] = []
         resolved = False
         loaded = False
         while True:
             started = engine.clock()
+            idle = started - self.last_written()
+            # at least two target durations: a segment longer than the timeout is
+            # no stall, it is just not there yet
+            timeout = max(self.stream_timeout_secs, _TIMEOUT_TARGETS * target)
+            if idle > timeout:
+                log.warning(
+                    "no new segment written for %.0f s (stream timeout %g s), "
+                    "last %s: stalled",
+                    idle,
+                    timeout,
+                    self.last_queued,
+                )
+                return "stalled"
             try:
                 playlist = await self._load(url, first=not loaded)
             except (_Gone, StreamUnavailableError) as why:
@@ -103,13 +175,15 @@ class PlaylistPoller:
                     continue
                 if isinstance(why, _Gone):
                     gone += 1
-                    if gone >= engine.gone_tries:
+                    if gone == 1:
+                        gone_since = started
+                    if (
+                        gone >= engine.gone_tries
+                        and engine.clock() - gone_since >= engine.gone_secs
+                    ):
                         log.info("playlist %s is gone (%s)", url, why)
                         return "ended"
-                else:
-                    log.warning("playlist reload failed: %s", why)
-                    if engine.clock() - last_advance > engine.stall_targets * target:
-                        return "stalled"
+                log.warning("playlist reload failed: %s", why)
                 await engine.sleep(target / 2)
                 continue
             gone = 0
@@ -123,16 +197,12 @@ class PlaylistPoller:
             fallbacks = []
             target = playlist.target_duration or target
             if self._queue_new(playlist):
-                last_advance = engine.clock()
                 delay = target
             else:
                 # RFC 8216 6.3.4: an unchanged reload waits half a target duration
                 delay = target / 2
             if playlist.ended:
-                return "ended"
-            if engine.clock() - last_advance > engine.stall_targets * target:
-                log.info("playlist %s stalled at %s", url, self.last_queued)
-                return "stalled"
+                return _FINAL
             await engine.sleep(max(0.0, started + delay - engine.clock()))
 
     def _choose_variant(self, master: MasterPlaylist) -> tuple[str, list[str]]:
@@ -181,10 +251,14 @@ class PlaylistPoller:
                     self.last_queued,
                 )
                 self._restart()
+            elif self._seen_before(playlist):
+                log.info("an older copy of the playlist (ends at %d): ignored", last)
+                self.behind = 0
+                return False
             else:
                 self.behind += 1
                 if self.behind < self.engine.restart_reloads:
-                    return False  # a stale copy from a lagging edge
+                    return False  # not sure yet: a restart or an odd edge
                 log.warning(
                     "playlist stayed behind %d for %d reloads: stream restarted",
                     self.last_queued,
@@ -192,6 +266,7 @@ class PlaylistPoller:
                 )
                 self._restart()
         self.behind = 0
+        self.listed_from = playlist.segments[0].sequence
         fresh = [
             s
             for s in playlist.segments
@@ -202,6 +277,7 @@ class PlaylistPoller:
         for segment in fresh:
             crypto.check_supported(segment.key)
         if self.last_queued is not None and fresh[0].sequence > self.last_queued + 1:
+            self.skipped += fresh[0].sequence - self.last_queued - 1
             log.warning(
                 "segments %d..%d left the playlist before they were fetched",
                 self.last_queued + 1,
@@ -212,10 +288,32 @@ class PlaylistPoller:
                 log.info("segment %d is marked EXT-X-GAP: skipped", segment.sequence)
             else:
                 self.queue(segment, self.epoch)
+            self._recent[segment.sequence] = _resource(segment.url)
             self.last_queued = segment.sequence
+        while len(self._recent) > RECENT_SEGMENTS:
+            self._recent.popitem(last=False)
         return True
+
+    def _seen_before(self, playlist: MediaPlaylist) -> bool:
+        """Whether a window lists segments queued before, each under its old URI."""
+        matched = False
+        for segment in playlist.segments:
+            known = self._recent.get(segment.sequence)
+            if known is None:
+                continue
+            if known != _resource(segment.url):
+                return False
+            matched = True
+        return matched
 
     def _restart(self) -> None:
         self.last_queued = None
+        self.listed_from = None
         self.epoch += 1
         self.behind = 0
+        self._recent.clear()
+
+
+def _resource(url: str) -> str:
+    """A segment URL without its query and fragment (tokens change between loads)."""
+    return url.split("#", 1)[0].split("?", 1)[0]

@@ -19,6 +19,7 @@ import pytest
 
 from activities.contracts import StreamKind, StreamSource
 from tests.fakes.hls_media import Rendition, render
+from tests.fakes.live_faults import Variant
 from tests.fakes.live_flv import LiveFlvServer
 from tests.fakes.live_hls import LiveHls
 
@@ -56,6 +57,21 @@ def hls_media(ffmpeg: Path, tmp_path_factory: pytest.TempPathFactory) -> HlsMedi
         fmp4=render(ffmpeg, root / "fmp4", count=8, fmp4=True),
         fmp4_small=render(ffmpeg, root / "fmp4_small", count=4, fmp4=True, size=small),
     )
+
+
+@pytest.fixture(scope="session")
+def live_variants(
+    ffmpeg: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Variant]:
+    """The three variants a `LiveOrigin` serves, 32 one-second segments each."""
+    root = tmp_path_factory.mktemp("live-variants")
+    ts = render(ffmpeg, root / "ts", count=32)
+    fmp4 = render(ffmpeg, root / "fmp4", count=32, fmp4=True)
+    return {
+        "ts": Variant("ts", ts),
+        "fmp4": Variant("fmp4", fmp4),
+        "aes": Variant("aes", ts),
+    }
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import struct
 from typing import TYPE_CHECKING
@@ -365,3 +366,44 @@ def test_header_encoding() -> None:
     assert FlvHeader(has_audio=True, has_video=False).encode() == (
         b"FLV\x01\x04" + struct.pack(">I", 9) + b"\x00" * 4
     )
+
+
+async def test_no_bytes_for_the_stream_timeout_is_a_stall(tmp_path: Path) -> None:
+    """The plan's stream timeout, not the shared client's read timeout, decides."""
+    served, hung_up = asyncio.Event(), asyncio.Event()
+
+    async def respond(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\n\r\n")
+            writer.write(flv_bytes(AVC_SEQ, *av_stream(0, 1)))
+            await writer.drain()
+            served.set()
+            await reader.read()  # then silence until the engine hangs up
+        finally:
+            writer.close()
+            await writer.wait_closed()
+            hung_up.set()
+
+    server = await asyncio.start_server(respond, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sink = FakeSink()
+    async with server, httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as http:
+        got = await asyncio.wait_for(
+            FlvEngine(http).record(
+                StreamSource(
+                    url=f"http://127.0.0.1:{port}/live.flv", kind=StreamKind.FLV
+                ),
+                plan_in(tmp_path, stream_timeout_secs=0.5),
+                sink,
+                RecordingStats(),
+            ),
+            10,
+        )
+        await hung_up.wait()
+    assert served.is_set()
+    assert got == "stalled"
+    [closed] = sink.of("closed")
+    assert closed.size_bytes > 0

@@ -18,7 +18,7 @@ from activities.contracts import StreamKind, StreamSource
 from activities.engines.base import OutputPlan, RecordingStats
 from activities.engines.hls import HlsEngine
 from tests.activities.engines.hls_support import check_files, make_plan, record
-from tests.fakes.clock import FakeClock
+from tests.fakes.clock import VirtualClock
 from tests.fakes.hls_media import check_recording
 from tests.fakes.live_hls import LiveHls
 from tests.fakes.scripted_hls import ScriptedHls, media_playlist, window
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> VirtualClock:
+    return VirtualClock()
 
 
 def serve_ts(origin: ScriptedHls, media: HlsMedia, count: int = 12) -> None:
@@ -157,7 +157,9 @@ async def test_vanished_playlist_ends_the_recording(
     url = origin.playlist("index.m3u8", [window(0, 2), gone])
     done = await record(origin, url, make_plan(tmp_path), clock)
     assert done.reason == "ended"
-    assert origin.count("index.m3u8") == 4  # one good load, then three tries
+    # gone on every load for 10 s, from the first one a target duration in
+    assert clock.now == pytest.approx(11.0)
+    assert origin.count("index.m3u8") == 1 + 21  # one good load, 0.5 s apart after
     assert done.sink.events[-1].kind == "closed"
     check_files(done.sink, hls_media.ts, [[0, 1]])
 
@@ -173,14 +175,31 @@ async def test_one_missing_playlist_is_not_the_end(tmp_path, clock, hls_media) -
     check_files(done.sink, hls_media.ts, [[0, 1, 2]])
 
 
-async def test_playlist_that_stops_advancing_stalls(tmp_path, clock, hls_media) -> None:
+async def test_playlist_that_stops_advancing_stalls_at_the_stream_timeout(
+    tmp_path, clock, hls_media
+) -> None:
     origin = ScriptedHls()
     serve_ts(origin, hls_media)
     url = origin.playlist("index.m3u8", [window(0, 2, target=2)])
-    done = await record(origin, url, make_plan(tmp_path), clock)
+    plan = make_plan(tmp_path, stream_timeout_secs=20.0)
+    done = await record(origin, url, plan, clock)
     assert done.reason == "stalled"
-    assert 6.0 < clock.now <= 8.0  # 3 target durations
+    assert clock.now == pytest.approx(21.0)
+    # reloaded at 0 and 2 (a change, a target duration), then every half target
+    assert origin.count("index.m3u8") == 2 + 18
     check_files(done.sink, hls_media.ts, [[0, 1]])
+
+
+async def test_a_stall_shorter_than_the_timeout_is_recorded_through(
+    tmp_path, clock, hls_media
+) -> None:
+    origin = ScriptedHls()
+    serve_ts(origin, hls_media)
+    frozen = [window(0, 2)] * 30  # 15 s of unchanged reloads, target 1 s
+    url = origin.playlist("index.m3u8", [*frozen, window(1, 3, endlist=True)])
+    done = await record(origin, url, make_plan(tmp_path), clock)
+    assert done.reason == "ended"
+    check_files(done.sink, hls_media.ts, [[0, 1, 2, 3]])
 
 
 async def test_failing_reloads_stall(tmp_path, clock, hls_media) -> None:
@@ -189,6 +208,7 @@ async def test_failing_reloads_stall(tmp_path, clock, hls_media) -> None:
     url = origin.playlist("index.m3u8", [window(0, 1), 503])
     done = await record(origin, url, make_plan(tmp_path), clock)
     assert done.reason == "stalled"
+    assert 60.0 < clock.now <= 61.0  # the default stream timeout
     check_files(done.sink, hls_media.ts, [[0]])
 
 

@@ -18,7 +18,7 @@ from activities.engines.base import RecordingStats
 from activities.engines.hls import HlsEngine
 from activities.errors import RecorderProcessError
 from tests.activities.engines.hls_support import check_files, make_plan, record
-from tests.fakes.clock import FakeClock
+from tests.fakes.clock import VirtualClock
 from tests.fakes.hls_media import check_recording
 from tests.fakes.scripted_hls import (
     LoopbackProxy,
@@ -33,8 +33,8 @@ RESOURCES = Path(__file__).parents[2] / "resources" / "hls"
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> VirtualClock:
+    return VirtualClock()
 
 
 def serve_ts(origin: ScriptedHls, hls_media, count: int = 12, **scripts) -> None:
@@ -46,20 +46,49 @@ def serve_ts(origin: ScriptedHls, hls_media, count: int = 12, **scripts) -> None
 # --- segments -----------------------------------------------------------------------
 
 
-async def test_failing_segments_are_retried_then_skipped(
+async def test_a_listed_segment_is_retried_until_it_comes(
     tmp_path, clock, hls_media
 ) -> None:
     origin = ScriptedHls()
-    serve_ts(origin, hls_media, s1={"fail": 2}, s2={"fail": 99, "status": 404})
+    serve_ts(origin, hls_media, s1={"fail": 6, "status": 503})
     url = origin.playlist("index.m3u8", [window(0, 4, endlist=True)])
-    done = await record(origin, url, make_plan(tmp_path), clock, retry_delay_secs=0.5)
+    done = await record(origin, url, make_plan(tmp_path), clock)
     assert done.reason == "ended"
-    # the gap shows as a jump: 0, 1, then 3 ending 4 s after the start
+    check_files(done.sink, hls_media.ts, [[0, 1, 2, 3]])
+    assert [origin.count(f"seg{n}.ts") for n in range(4)] == [1, 7, 1, 1]
+    # a growing pause between tries, capped
+    assert clock.slept == [0.5, 1.0, 1.5, 2.0, 2.0, 2.0]
+
+
+async def test_a_segment_that_left_the_window_is_a_gap_after_its_tries(
+    tmp_path, clock, hls_media, caplog
+) -> None:
+    origin = ScriptedHls()
+    serve_ts(origin, hls_media, s1={"fail": 99, "status": 503})
+    url = origin.playlist(
+        "index.m3u8", [window(0, 3), window(3, 3), window(4, 2, endlist=True)]
+    )
+    done = await record(origin, url, make_plan(tmp_path), clock)
+    assert done.reason == "ended"
+    # no new file at the gap: MPEG-TS carries its own timestamps, a jump ahead
+    check_files(done.sink, hls_media.ts, [[0, 2, 3, 4, 5]])
+    assert origin.count("seg1.ts") == 3
+    assert "no longer listed" in caplog.text
+    assert "1 segments missing (gaps): 1 given up" in caplog.text
+
+
+async def test_a_segment_a_playlist_never_drops_gives_way(
+    tmp_path, clock, hls_media
+) -> None:
+    origin = ScriptedHls()
+    serve_ts(origin, hls_media, s2={"fail": 99, "status": 404})
+    url = origin.playlist("index.m3u8", [window(0, 4, endlist=True)])
+    done = await record(origin, url, make_plan(tmp_path), clock)
+    assert done.reason == "ended"
     check_files(done.sink, hls_media.ts, [[0, 1, 3]])
-    assert [origin.count(f"seg{n}.ts") for n in range(4)] == [1, 3, 3, 1]
-    assert done.sink.markers() == [0, 1, 3]
-    assert sorted(clock.slept).count(0.5) >= 2  # linear back-off: 0.5, 1.0
-    assert 1.0 in clock.slept
+    # tried for half the stream timeout, then a gap
+    assert origin.count("seg2.ts") > 3
+    assert 30.0 <= clock.now <= 32.0
 
 
 async def test_a_hanging_download_times_out_and_is_retried(tmp_path, hls_media) -> None:
@@ -70,22 +99,38 @@ async def test_a_hanging_download_times_out_and_is_retried(tmp_path, hls_media) 
         origin,
         url,
         make_plan(tmp_path),
-        FakeClock(),
+        VirtualClock(),
         request_timeout_secs=0.2,
     )
     check_files(done.sink, hls_media.ts, [[0, 1, 2]])
     assert origin.count("seg1.ts") == 2
 
 
-async def test_a_run_of_gaps_means_stalled(tmp_path, clock, hls_media) -> None:
+async def test_a_run_of_gaps_is_not_the_end(tmp_path, clock, hls_media) -> None:
     origin = ScriptedHls()
     dead = {"fail": 99, "status": 403}
     serve_ts(origin, hls_media, s2=dead, s3=dead, s4=dead)
-    url = origin.playlist("index.m3u8", [window(0, 6)])
-    done = await record(origin, url, make_plan(tmp_path), clock, gap_limit=3)
+    url = origin.playlist(
+        "index.m3u8", [window(0, 3), window(3, 3), window(6, 3, endlist=True)]
+    )
+    done = await record(origin, url, make_plan(tmp_path), clock)
+    assert done.reason == "ended"
+    check_files(done.sink, hls_media.ts, [[0, 1, 5, 6, 7, 8]])
+
+
+async def test_segments_that_all_fail_stall_at_the_stream_timeout(
+    tmp_path, clock
+) -> None:
+    origin = ScriptedHls()
+    for n in range(90):
+        origin.file(f"seg{n}.ts", b"", fail=999, status=403)
+    # the playlist advances every reload; nothing it lists can be fetched
+    url = origin.playlist("index.m3u8", [window(n, 3) for n in range(90)])
+    done = await record(origin, url, make_plan(tmp_path), clock)
     assert done.reason == "stalled"
-    check_files(done.sink, hls_media.ts, [[0, 1]])
-    assert done.sink.events[-1].kind == "closed"
+    # the poller gives up at 61 s; the downloads under way end their tries
+    assert 61.0 <= clock.now <= 65.0
+    assert done.sink.files() == []
 
 
 async def test_declared_gaps_are_not_fetched(tmp_path, clock, hls_media) -> None:
@@ -97,7 +142,7 @@ async def test_declared_gaps_are_not_fetched(tmp_path, clock, hls_media) -> None
         endlist=True,
     )
     url = origin.playlist("index.m3u8", [text])
-    done = await record(origin, url, make_plan(tmp_path), clock, gap_limit=1)
+    done = await record(origin, url, make_plan(tmp_path), clock)
     assert done.reason == "ended"
     assert origin.count("seg1.ts") == 0
     check_files(done.sink, hls_media.ts, [[0, 2, 3]])
@@ -184,7 +229,7 @@ async def test_a_hanging_reload_times_out(tmp_path, hls_media) -> None:
         "index.m3u8", [window(0, 2), asyncio.Event(), window(1, 2, endlist=True)]
     )
     done = await record(
-        origin, url, make_plan(tmp_path), FakeClock(), request_timeout_secs=0.2
+        origin, url, make_plan(tmp_path), VirtualClock(), request_timeout_secs=0.2
     )
     assert done.reason == "ended"
     check_files(done.sink, hls_media.ts, [[0, 1, 2]])

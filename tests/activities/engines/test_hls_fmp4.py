@@ -12,7 +12,7 @@ from activities.contracts import StreamKind, StreamSource
 from activities.engines.base import OutputPlan, RecordingStats
 from activities.engines.hls import HlsEngine
 from tests.activities.engines.hls_support import check_files, make_plan, record
-from tests.fakes.clock import FakeClock
+from tests.fakes.clock import VirtualClock
 from tests.fakes.hls_media import check_recording, encrypt
 from tests.fakes.live_hls import LiveHls
 from tests.fakes.scripted_hls import ScriptedHls, Seg, media_playlist
@@ -22,8 +22,8 @@ RESOURCES = Path(__file__).parents[2] / "resources" / "hls"
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> VirtualClock:
+    return VirtualClock()
 
 
 async def test_ytdlp_fmp4_playlist_split_keeps_the_init_in_every_file(

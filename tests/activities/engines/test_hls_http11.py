@@ -15,6 +15,7 @@ from activities.contracts import StreamKind, StreamSource
 from activities.engines.base import RecordingStats
 from activities.engines.hls import HlsEngine
 from activities.engines.hls.http11 import LeanFetcher, LeanFetchError, usable_proxy
+from activities.engines.network import network_access
 from tests.activities.engines.hls_support import make_plan
 from tests.fakes.segment_sink import CheckingSink
 
@@ -121,6 +122,7 @@ def lean(**kw: object) -> LeanFetcher:
         {"User-Agent": "test/1"},
         connect_timeout=2.0,
         read_timeout=kw.pop("read_timeout", 2.0),  # type: ignore[arg-type]
+        ssl_context=network_access().ssl_context,
         **kw,  # type: ignore[arg-type]
     )
 
@@ -248,7 +250,7 @@ async def test_the_engine_records_through_the_lean_path(
     sink, stats = CheckingSink(), RecordingStats()
     source = StreamSource(url=f"{origin}/live.m3u8", kind=StreamKind.HLS)
     async with httpx.AsyncClient() as http:
-        engine = HlsEngine(http)
+        engine = HlsEngine(http, network=network_access())
         assert engine.lean_fetcher_for(source) is not None
         reason = await asyncio.wait_for(
             engine.record(source, make_plan(tmp_path), sink, stats), 30
@@ -263,15 +265,3 @@ async def test_the_engine_records_through_the_lean_path(
         for _, p, _, h in Handler.log
         if p.endswith(".ts")
     )
-
-
-async def test_mock_transports_and_socks_proxies_stay_on_httpx() -> None:
-    source = StreamSource(url="http://x/live.m3u8", kind=StreamKind.HLS)
-    async with httpx.AsyncClient(
-        transport=httpx.MockTransport(lambda r: httpx.Response(200))
-    ) as mocked:
-        assert HlsEngine(mocked).lean_fetcher_for(source) is None
-        assert HlsEngine(mocked, lean_fetch=True).lean_fetcher_for(source) is not None
-    socks = source.model_copy(update={"proxy": "socks5://p:1080"})
-    async with httpx.AsyncClient() as real:
-        assert HlsEngine(real).lean_fetcher_for(socks) is None

@@ -12,7 +12,7 @@ from activities.engines.hls.playlist import MasterPlaylist, parse_playlist
 from activities.engines.hls.select import Candidate, candidates_of, rank
 from activities.errors import RecorderProcessError
 from tests.activities.engines.hls_support import check_files, make_plan, record
-from tests.fakes.clock import FakeClock
+from tests.fakes.clock import VirtualClock
 from tests.fakes.scripted_hls import Answer, ScriptedHls, window
 
 RESOURCES = Path(__file__).parents[2] / "resources" / "hls"
@@ -217,7 +217,7 @@ async def test_engine_records_the_chosen_variant(
         origin,
         url,
         make_plan(tmp_path),
-        FakeClock(),
+        VirtualClock(),
         selection=StreamSelection(qualities=qualities),
     )
     assert done.reason == "ended"
@@ -231,7 +231,7 @@ async def test_engine_records_the_chosen_variant(
 async def test_engine_falls_back_to_the_next_variant(tmp_path, hls_media) -> None:
     origin = ScriptedHls()
     url = serve_variants(origin, hls_media, high=[404])
-    done = await record(origin, url, make_plan(tmp_path), FakeClock())
+    done = await record(origin, url, make_plan(tmp_path), VirtualClock())
     assert done.reason == "ended"
     assert origin.count("high/index.m3u8") == 1
     check_files(done.sink, hls_media.ts_small, [[0, 1, 2]])
@@ -254,5 +254,5 @@ async def test_unusable_masters_fail_clearly(
     serve_variants(origin, hls_media, high=[high])
     url = origin.playlist("master.m3u8", [master])
     with pytest.raises(RecorderProcessError, match=match):
-        await record(origin, url, make_plan(tmp_path), FakeClock())
+        await record(origin, url, make_plan(tmp_path), VirtualClock())
     assert not (tmp_path / "out").exists()

@@ -292,6 +292,7 @@ SETTINGS = {
     "selection": {"qualities": ["720p"], "cdns": ["ali"]},
     "poll_interval_secs": 10.0,
     "grace_secs": 0.0,
+    "stream_timeout_secs": 90.0,
 }
 
 
