@@ -105,11 +105,13 @@ class RecordingSession:
         )
 
     def segment_closed(self, inp: c.SegmentClosed) -> None:
-        """A file of this session closed: count it and probe it."""
+        """A file of this session closed (and checked by the recorder): count it."""
         if inp.session_id != self.session_id:
             return
         self.segments_closed += 1
         self.next_index = max(self.next_index, inp.index + 1)
+        if workflow.patched(o.NO_PROBE_PATCH):
+            return
         self._probes.append(
             workflow.start_activity(
                 c.ACTIVITY_PROBE_SEGMENT,

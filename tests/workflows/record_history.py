@@ -17,18 +17,22 @@ import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from temporalio.worker import Worker
 
 from activities import contracts as c
 from tests.temporal import start_time_skipping_server
 from tests.workflows.fakes import FakeActivities
-from tests.workflows.test_streamer import config, eventually, query, state_is
+from tests.workflows.test_streamer import (
+    config,
+    eventually,
+    segments_closed,
+    state_is,
+)
 from workflows.streamer import StreamerWorkflow
 
 if TYPE_CHECKING:
-    from temporalio.client import WorkflowHandle
     from temporalio.testing import WorkflowEnvironment
 
 
@@ -67,7 +71,7 @@ async def record() -> str:
             await handle.signal(c.SIGNAL_CHECK_NOW)
             await eventually(lambda: state_is(handle, c.StreamerState.LIVE))
             await eventually(
-                lambda: _segments_closed(handle, world.segments_per_recording)
+                lambda: segments_closed(handle, world.segments_per_recording)
             )
             world.live = False
             world.stream_end.set()
@@ -82,10 +86,6 @@ async def record() -> str:
             ).fetch_history()
             await env.client.get_workflow_handle(handle.id).terminate("recorded")
     return history.to_json()
-
-
-async def _segments_closed(handle: WorkflowHandle[Any, Any], n: int) -> bool:
-    return (await query(handle)).segments_closed >= n
 
 
 async def _continued(
