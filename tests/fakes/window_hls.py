@@ -43,6 +43,7 @@ class WindowHls(BackgroundFake):
         self.rendition = rendition
         self.window = window
         self.head_start = head_start
+        self.extra: dict[str, bytes] = {}  # more files to serve, by name
         self._started = 0.0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -121,6 +122,8 @@ class WindowHls(BackgroundFake):
             self._thread = None
 
     def _body(self, name: str) -> bytes | None:
+        if name in self.extra:
+            return self.extra[name]
         if name == PLAYLIST:
             return self.playlist().encode()
         if name.startswith("seg") and name.endswith(".ts"):

@@ -33,6 +33,13 @@ from activities.contracts import (
 from activities.db import crud, make_engine, migrate
 from activities.engines.remux.ffmpeg import STARTUP_SECS as FFMPEG_STARTUP_SECS
 from activities.engines.remux.ffmpeg import FfmpegEngine
+from activities.engines.remux.resume import (
+    EdgeClock,
+    Window,
+    load_window,
+    resume_back,
+    segments_back,
+)
 from activities.engines.remux.streamlink import STARTUP_SECS as SL_STARTUP_SECS
 from activities.engines.remux.streamlink import StreamlinkEngine
 from activities.record import RecordingActivities
@@ -53,6 +60,59 @@ SEGMENT_SECS = 1.0
 # a dead worker's attempt is retried after its heartbeat timeout: meanwhile the
 # stream moves on this many segments (on main, ffmpeg lost all of them)
 SEGMENTS_WHILE_DEAD = 6
+
+
+WINDOW = Window(durations=(2.0, 2.0, 2.0, 2.0, 2.0, 2.0), ended=False, loaded_at=1000.0)
+
+
+@pytest.mark.parametrize(
+    ("rewind", "back"),
+    [
+        pytest.param(0.0, 1, id="at-the-edge"),
+        pytest.param(0.5, 2, id="inside-the-last"),
+        pytest.param(4.0, 3, id="on-a-boundary"),
+        pytest.param(4.1, 4, id="just-past-it"),
+        pytest.param(11.0, 6, id="the-first"),
+        pytest.param(60.0, 6, id="gone-from-the-window"),
+    ],
+)
+def test_segments_back_holds_the_rewind_and_one_more(rewind: float, back: int) -> None:
+    assert segments_back(WINDOW, rewind) == back
+
+
+def test_a_resume_rewinds_to_the_last_media_plus_the_start_up() -> None:
+    # the last media was at the live edge 5 s before this load; +1 s of start-up
+    edge_ms = round((WINDOW.loaded_at - 5.0) * 1000)
+    assert resume_back(WINDOW, edge_ms, startup_secs=1.0) == 4
+    # a future point (clocks of two machines apart): start at the newest segment
+    assert resume_back(WINDOW, edge_ms + 60_000, startup_secs=0.0) == 1
+
+
+def test_edge_clock_counts_from_the_start_segment() -> None:
+    # three segments back: the run's media starts 6 s behind the edge at the load
+    clock = EdgeClock(WINDOW, back=3)
+    assert clock.at(0.0) == 994_000
+    assert clock.at(6.5) == 1_000_500
+    # an ended playlist is played from its first segment
+    ended = Window(durations=WINDOW.durations, ended=True, loaded_at=1000.0)
+    assert EdgeClock(ended, back=3).at(0.0) == 988_000
+
+
+async def test_load_window_follows_a_master_playlist(rendition: Rendition) -> None:
+    async with WindowHls(rendition, window=5, head_start=8) as live:
+        media = live.url
+        master = media.replace("live.m3u8", "master.m3u8")
+        live.extra[master.rsplit("/", 1)[1]] = (
+            b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=100000\nnot-this.m3u8\n"
+            b"#EXT-X-STREAM-INF:BANDWIDTH=900000\nlive.m3u8\n"
+        )
+        for url in (media, master):
+            window = await load_window(StreamSource(url=url, kind=StreamKind.HLS))
+            assert window is not None
+            assert window.durations == (1.0,) * 5
+            assert not window.ended
+        gone = media.replace("live.m3u8", "gone.m3u8")
+        assert await load_window(StreamSource(url=gone, kind=StreamKind.HLS)) is None
 
 
 @pytest.fixture(scope="module")
