@@ -4,10 +4,19 @@ The engines measure each file's duration as they write it (EXTINF sums, FLV tag
 timestamps, ffmpeg's segment list and progress) and the native ones describe its
 streams from the bytes that open it (`engines.layout`). A file no engine could
 describe (written by ffmpeg or streamlink, or cut back after a crash) is checked
-here: opened, its headers read (MPEG-TS PAT/PMT and first PES, Matroska tracks, MP4
-`moov`, FLV sequence headers) and its first packet demuxed. That costs a few
-milliseconds whatever the file's length; main's full demux cost 0.18 CPU-s per
-recorded minute of a 6 Mbps stream (`bench/segment_check.py`).
+here, from its head only:
+
+* MPEG-TS, FLV, fragmented MP4 and Matroska (what ffmpeg writes for `ts`, `flv`,
+  `mp4`, `mkv`) are read by the readers the native engines use (`engines.layout`,
+  `engines.matroska`): the tables and the first PES, the header and sequence
+  headers, `moov`, `Tracks`; the file must also hold media after them (a PES, a
+  media tag, a `moof`, a `Cluster`). Under a millisecond.
+* Anything else (a codec or layout the readers do not know) is opened with PyAV,
+  which reads the headers and decodes a first frame to learn the picture format,
+  then demuxes one packet: about 7 ms.
+
+Either way the cost does not grow with the file; main's full demux cost about 0.1
+CPU-s per recorded minute of a 6 Mbps stream (`bench/segment_check.py`).
 
 `MediaActivities.probe_segment` is the CPU-queue activity streamer workflows
 started for each closed segment before the check moved into the recording
@@ -33,6 +42,15 @@ from activities.contracts import (
     ProbeSegmentResult,
 )
 from activities.db import crud
+from activities.engines.flv.tags import FlvFormatError, FlvParser, FlvTag
+from activities.engines.layout import (
+    flv_audio,
+    flv_video,
+    mp4_init,
+    mp4_streams,
+    ts_streams,
+)
+from activities.engines.matroska import matroska_streams
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -43,6 +61,8 @@ log = logging.getLogger(__name__)
 
 # packets read to find one with data: a file starting with empty packets is rare
 MAX_PACKETS = 32
+# the head read for the built-in readers: tables, headers and a keyframe's start
+HEAD_BYTES = 512 * 1024
 
 
 @dataclass(frozen=True)
@@ -59,11 +79,53 @@ class FileCheck:
 
 
 def check_file(path: Path) -> FileCheck:
-    """Open `path`, read its headers and its first packet; never the whole file.
+    """Read `path`'s headers and first media; never the whole file.
 
     Returns:
         Its streams, and whether it is a media file holding any.
     """
+    try:
+        with path.open("rb") as handle:
+            streams = described(handle.read(HEAD_BYTES))
+    except OSError as err:
+        log.warning("cannot read %s: %s", path, err)
+        return FileCheck(valid=False)
+    if streams is not None:
+        return FileCheck(valid=True, streams=streams)
+    return pyav_check(path)
+
+
+def described(head: bytes) -> list[MediaStream] | None:
+    """The streams of a TS, FLV or fragmented MP4 file from its head, if it holds
+    media after them; None when the head does not tell."""
+    if head[:3] == b"FLV":
+        return _flv_streams(head)
+    if head[4:8] == b"ftyp":
+        init = mp4_init(head)
+        return mp4_streams(init) if init is not None else None
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return matroska_streams(head)
+    return ts_streams(head)
+
+
+def _flv_streams(head: bytes) -> list[MediaStream] | None:
+    try:
+        tags = [t for t in FlvParser().feed(head) if isinstance(t, FlvTag)]
+    except FlvFormatError:
+        return None
+    if not any((t.is_video or t.is_audio) and not t.is_sequence_header for t in tags):
+        return None
+    first_video = next((t for t in tags if t.is_video), None)
+    first_audio = next((t for t in tags if t.is_audio), None)
+    streams = [
+        flv_video(first_video.data) if first_video else None,
+        flv_audio(first_audio.data) if first_audio else None,
+    ]
+    return [s for s in streams if s is not None] or None
+
+
+def pyav_check(path: Path) -> FileCheck:
+    """Open `path` with PyAV: its headers, a first decoded frame, one packet."""
     try:
         with av.open(str(path)) as container:
             video, audio = container.streams.video, container.streams.audio

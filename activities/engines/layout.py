@@ -97,10 +97,12 @@ def _sps_in(annexb: bytes, codec: str) -> bytes | None:
 
 
 def ts_streams(data: bytes) -> list[MediaStream] | None:
-    """The streams an MPEG-TS segment declares (PAT, PMT) and starts (first PES)."""
+    """The streams an MPEG-TS segment declares (PAT, PMT) and starts (first PES);
+    None unless the bytes hold the tables and some stream's data."""
     if len(data) < _TS_PACKET or data[0] != _TS_SYNC:
         return None
     pmt_pid: int | None = None
+    started = False  # any stream's data seen: the segment holds media
     kinds: dict[int, tuple[str, str]] = {}
     heads: dict[int, bytearray] = {}
     pending: set[int] = set()
@@ -113,6 +115,7 @@ def ts_streams(data: bytes) -> list[MediaStream] | None:
             pending = set(kinds)
         elif pid in pending:
             head = heads[pid]
+            started = True
             if start and head:  # the next PES: the first one is complete
                 pending.discard(pid)
             elif start or head:
@@ -121,7 +124,7 @@ def ts_streams(data: bytes) -> list[MediaStream] | None:
                     pending.discard(pid)
             if not pending:
                 break
-    if not kinds:
+    if not kinds or not started:
         return None
     return [
         _ts_stream(k, codec, bytes(heads[pid])) for pid, (k, codec) in kinds.items()
@@ -238,7 +241,19 @@ def mp4_streams(init: bytes) -> list[MediaStream] | None:
     return streams or None
 
 
-def _boxes(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+def mp4_init(head: bytes) -> bytes | None:
+    """The initialisation section at the head of a fragmented MP4 file: the boxes
+    before its first fragment (`moof`); None when no `moov` and `moof` follow."""
+    names = []
+    for name, at, _, _ in _box_spans(head):
+        if name == b"moof":
+            return head[:at] if b"moov" in names else None
+        names.append(name)
+    return None
+
+
+def _box_spans(data: bytes) -> Iterator[tuple[bytes, int, int, int]]:
+    """Name, start, header size and size of each box (the last may be cut off)."""
     at = 0
     while at + 8 <= len(data):
         size, name = struct.unpack_from(">I4s", data, at)
@@ -249,8 +264,13 @@ def _boxes(data: bytes) -> Iterator[tuple[bytes, bytes]]:
             size = len(data) - at
         if size < header:
             return
-        yield name, data[at + header : at + size]
+        yield name, at, header, size
         at += size
+
+
+def _boxes(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    for name, at, header, size in _box_spans(data):
+        yield name, data[at + header : at + size]
 
 
 def _boxes_named(data: bytes, wanted: bytes) -> Iterator[bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
@@ -10,7 +11,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.contracts import ProbeSegmentInput
 from activities.db import crud, make_engine, migrate
-from activities.media import MediaActivities, check_file
+from activities.media import MediaActivities, check_file, pyav_check
 from tests.fakes.flv_samples import RESOURCES
 
 if TYPE_CHECKING:
@@ -52,6 +53,31 @@ def test_anything_else_is_invalid(tmp_path, content: bytes) -> None:
     path.write_bytes(content)
     assert not check_file(path).valid
     assert not check_file(tmp_path / "missing.ts").valid
+
+
+def test_matroska_is_read_from_its_tracks(tmp_path, ffmpeg) -> None:
+    path = tmp_path / "a.mkv"
+    subprocess.run(
+        [str(ffmpeg), "-v", "error", "-i", str(SAMPLE), "-c", "copy", str(path)],
+        check=True,
+        timeout=60,
+    )
+    found = check_file(path)
+    assert found == pyav_check(path)
+    assert found.valid
+    assert [s.codec for s in found.streams] == ["h264", "aac"]
+
+
+def test_tables_without_media_are_left_to_pyav(tmp_path, ffmpeg) -> None:
+    ts = tmp_path / "a.ts"
+    subprocess.run(
+        [str(ffmpeg), "-v", "error", "-i", str(SAMPLE), "-c", "copy", str(ts)],
+        check=True,
+        timeout=60,
+    )
+    head = tmp_path / "head.ts"
+    head.write_bytes(ts.read_bytes()[: 2 * 188])  # PAT and PMT only
+    assert not check_file(head).valid
 
 
 def test_the_check_reads_headers_not_the_whole_file(tmp_path) -> None:

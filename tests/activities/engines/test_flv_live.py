@@ -18,7 +18,7 @@ from activities.contracts import StreamKind, StreamSource
 from activities.engines.base import RecordingStats
 from activities.engines.flv import FlvEngine
 from activities.errors import RecorderProcessError
-from activities.media import check_file
+from activities.media import pyav_check
 from tests.fakes.flv_recording import (
     AAC_SEQ,
     AVC_SEQ,
@@ -57,7 +57,7 @@ async def test_records_the_real_sample_replayed_over_http(tmp_path: Path) -> Non
         )
         check_keyframe_index(segment.path.read_bytes())
         # read from the sequence headers as PyAV reads them: H.264 426x240, AAC
-        assert segment.streams == check_file(segment.path).streams
+        assert segment.streams == pyav_check(segment.path).streams
         assert [(s.codec, s.width, s.sample_rate) for s in segment.streams or []] == [
             ("h264", 426, None),
             ("aac", None, 48000),
@@ -165,7 +165,7 @@ async def test_records_a_live_stream_in_duration_segments(
     assert len(closed) >= 2
     assert sink.of("progressed")
     for segment in closed:
-        assert segment.streams == check_file(segment.path).streams
+        assert segment.streams == pyav_check(segment.path).streams
     for segment in closed[:-1]:
         duration = check_playable(segment.path)
         assert 1.5 <= duration <= 2.1

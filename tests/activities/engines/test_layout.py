@@ -1,9 +1,10 @@
-"""What the native engines read of a file's streams matches what PyAV finds.
+"""What the readers of `engines.layout` and `engines.matroska` make of a file's head
+matches what PyAV finds in the file.
 
-Each case is two seconds encoded by ffmpeg into the container a native engine
-writes (MPEG-TS segments, an fMP4 init section, FLV), with the codecs live streams
-carry: the readers in `engines.layout` must name the same codecs, picture sizes
-(crops and 4:4:4 included), sample rates and channel counts as PyAV's header check.
+Each case is two seconds encoded by ffmpeg into a container an engine writes
+(MPEG-TS, fMP4, FLV, Matroska) with the codecs live streams carry: the readers must
+name the same codecs, picture sizes (crops and 4:4:4 included), sample rates and
+channel counts as PyAV, and `check_file` must agree without opening PyAV.
 """
 
 from __future__ import annotations
@@ -19,8 +20,15 @@ from activities.engines.bitstream import aac_config, adts_config, h264_size
 from activities.engines.flv.repair import DataGroup, Prelude
 from activities.engines.flv.tags import TAG_AUDIO, FlvHeader, FlvParser, FlvTag
 from activities.engines.flv.writer import FlvOutput
-from activities.engines.layout import flv_audio, flv_video, mp4_streams, ts_streams
-from activities.media import check_file
+from activities.engines.layout import (
+    flv_audio,
+    flv_video,
+    mp4_init,
+    mp4_streams,
+    ts_streams,
+)
+from activities.engines.matroska import matroska_streams
+from activities.media import check_file, pyav_check
 from tests.fakes.flv_recording import AVC_SEQ, video
 from tests.fakes.flv_samples import RESOURCES
 
@@ -44,6 +52,9 @@ CASES = {
     "mp4-hevc-opus": ("320x240", 48000, [*HEVC, *OPUS, *FRAGMENTED], "mp4"),
     "flv-h264-aac": ("320x180", 44100, [*H264, *AAC], "flv"),
     "flv-hevc-mp3": ("320x240", 44100, [*HEVC, *MP3_MONO], "flv"),
+    "mkv-h264-aac": ("320x180", 44100, [*H264, *AAC], "matroska"),
+    "mkv-hevc-opus": ("320x240", 48000, [*HEVC, *OPUS], "matroska"),
+    "mkv-h264-eac3-5.1": ("320x240", 48000, [*H264, *EAC3_51], "matroska"),
 }
 
 
@@ -77,8 +88,12 @@ def read_natively(path: Path) -> list[MediaStream] | None:
     data = path.read_bytes()
     if path.suffix == ".mpegts":
         return ts_streams(data)
+    if path.suffix == ".matroska":
+        return matroska_streams(data)
     if path.suffix == ".mp4":
-        return mp4_streams(data[: data.find(b"moof") - 4])  # the init section
+        init = mp4_init(data)
+        assert init is not None
+        return mp4_streams(init)
     tags = [t for t in FlvParser().feed(data) if isinstance(t, FlvTag)]
     first_video = next(t for t in tags if t.is_video)
     first_audio = next(t for t in tags if t.is_audio)
@@ -88,16 +103,17 @@ def read_natively(path: Path) -> list[MediaStream] | None:
 @pytest.mark.parametrize("case", [pytest.param(c, id=c) for c in CASES])
 def test_native_readers_agree_with_pyav(media, case: str) -> None:
     path = media(case)
-    checked = check_file(path)
+    checked = pyav_check(path)
     assert checked.valid
     assert read_natively(path) == checked.streams
+    assert check_file(path) == checked  # from the head alone, without PyAV
     video_stream = next(s for s in checked.streams if s.kind == "video")
     assert f"{video_stream.width}x{video_stream.height}" == CASES[case][0]
 
 
 def test_the_flv_sample_from_its_sequence_headers() -> None:
     path = RESOURCES / "sample.flv"
-    assert read_natively(path) == check_file(path).streams
+    assert read_natively(path) == pyav_check(path).streams
 
 
 @pytest.mark.parametrize(
@@ -106,11 +122,15 @@ def test_the_flv_sample_from_its_sequence_headers() -> None:
         pytest.param(b"", id="empty"),
         pytest.param(b"<segment 1>" * 40, id="not-ts"),
         pytest.param(b"\x47" + b"\x00" * 187, id="ts-without-tables"),
+        pytest.param(b"\x1a\x45\xdf\xa3" + b"\xff" * 12, id="ebml-without-tracks"),
+        pytest.param(b"\x00\x00\x00\x18ftypiso5" + b"\x00" * 16, id="mp4-without-moov"),
     ],
 )
 def test_bytes_that_tell_nothing_give_none(data: bytes) -> None:
     assert ts_streams(data) is None
     assert mp4_streams(data) is None
+    assert mp4_init(data) is None
+    assert matroska_streams(data) is None
 
 
 def test_an_empty_flv_tag_names_nothing() -> None:
