@@ -1,4 +1,4 @@
-"""Checking recorded files: a header-level look with PyAV, never a full demux.
+"""Checking recorded files: a look at their headers, never a full demux.
 
 The engines measure each file's duration as they write it (EXTINF sums, FLV tag
 timestamps, ffmpeg's segment list and progress) and the native ones describe its
@@ -96,8 +96,8 @@ def check_file(path: Path) -> FileCheck:
 
 
 def described(head: bytes) -> list[MediaStream] | None:
-    """The streams of a TS, FLV or fragmented MP4 file from its head, if it holds
-    media after them; None when the head does not tell."""
+    """The streams of a TS, FLV, fragmented MP4 or Matroska file from its head, if
+    it holds media after them; None when the head does not tell."""
     if head[:3] == b"FLV":
         return _flv_streams(head)
     if head[4:8] == b"ftyp":
