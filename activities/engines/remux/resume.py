@@ -118,28 +118,34 @@ async def _load(http: httpx.AsyncClient, url: str) -> MediaPlaylist | MasterPlay
 
 def segments_back(window: Window, rewind_secs: float) -> int:
     """How many segments back from the window's end hold `rewind_secs` of media,
-    plus the margin; the whole window when it holds less (logged: a loss).
-    """
+    plus the margin; at most the whole window."""
     covered, back = 0.0, 0
     for duration in reversed(window.durations):
         if covered >= rewind_secs:
             break
         covered += duration
         back += 1
-    if covered < rewind_secs:
-        log.warning(
-            "resuming %.1f s after the last recorded media: the playlist window "
-            "no longer holds it",
-            rewind_secs - covered,
-        )
     return max(1, min(len(window.durations), back + MARGIN_SEGMENTS))
 
 
 def resume_back(window: Window, edge_ms: int, startup_secs: float) -> int:
-    """Segments back from the end to start at, to continue from `edge_ms`."""
-    rewind = window.loaded_at - edge_ms / 1000 + startup_secs
-    back = segments_back(window, max(0.0, rewind))
-    log.info("resuming %.1f s behind the live edge: %d segments back", rewind, back)
+    """Segments back from the end to start at, to continue from `edge_ms`.
+
+    Args:
+        window: the playlist, loaded just now.
+        edge_ms: where the last attempt's media ended (`EdgeClock`).
+        startup_secs: the program's start-up, added to the rewind.
+    """
+    behind = window.loaded_at - edge_ms / 1000
+    back = segments_back(window, max(0.0, behind + startup_secs))
+    held = sum(window.durations)
+    if behind > held:
+        log.warning(
+            "resuming %.1f s after the last recorded media: the playlist window "
+            "no longer holds it",
+            behind - held,
+        )
+    log.info("resuming %.1f s behind the live edge: %d segments back", behind, back)
     return back
 
 

@@ -15,7 +15,8 @@ reader threads live in the worker process. It runs with `--no-config` and
 `--no-plugin-sideloading`, so nothing in the worker's home directory changes it.
 
 The quality is `best`, after the names in `source.selection.qualities`, in order
-(streamlink takes the first that exists: `720p60,720p,best`).
+(streamlink takes the first that exists: `720p60,720p,best`). Where an HLS recording
+starts in the playlist is `--hls-live-edge` (see `resume`).
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ _SCHEMES = {StreamKind.HLS: "hls://", StreamKind.FLV: "httpstream://"}
 # that might still appear; live streams announce theirs at once, and 2 s of
 # analysis cut the start of every file (and every size restart) by 3 s.
 ANALYZE_MICROSECONDS = 2_000_000
-# streamlink's start-up before its first playlist load: about 1.2 s measured on an
-# idle 2-core machine, with room for a loaded one
-STARTUP_SECS = 3.0
+# streamlink's start-up before its first playlist load: 1.2 s measured on an idle
+# 2-core machine, 2.1-2.6 s on one loaded 5x over; a resume that allows too little
+# loses what the window moved meanwhile, one that allows more repeats it
+STARTUP_SECS = 5.0
 
 
 def quality_spec(selection: StreamSelection) -> str:

@@ -236,7 +236,8 @@ async def test_a_killed_recording_dies_with_its_worker_and_resumes(
     first_frame = min(frames.frames(resumed))
     lost = first_frame - last_frame - 1
     startup = FFMPEG_STARTUP_SECS if kind == EngineKind.FFMPEG else SL_STARTUP_SECS
-    allowed = round((startup + 3 * SEGMENT_SECS + 1) * FPS)
+    # + 2 s: ffmpeg's progress (twice a second) and the loop reading it lag the bytes
+    allowed = round((startup + 3 * SEGMENT_SECS + 2) * FPS)
     assert lost <= 0, f"{lost} frames lost between the attempts ({lost / FPS:.1f} s)"
     assert -lost <= allowed, f"{-lost} frames repeated, at most {allowed} expected"
     assert not list(root.rglob(".srec-*")), "staging files left behind"
