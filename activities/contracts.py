@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -467,6 +468,17 @@ class RecordResult(BaseModel):
     )
 
 
+class MediaStream(BaseModel):
+    """One audio or video stream of a recorded file; what could not be read is None."""
+
+    kind: Literal["video", "audio"]
+    codec: str = Field(description="ffmpeg's codec name: h264, hevc, aac, mp3, …")
+    width: int | None = Field(default=None, description="video: picture width")
+    height: int | None = Field(default=None, description="video: picture height")
+    sample_rate: int | None = Field(default=None, description="audio: samples/s")
+    channels: int | None = Field(default=None, description="audio: channel count")
+
+
 class SegmentClosed(BaseModel):
     """Payload of the `segment_closed` signal, sent as each segment file closes."""
 
@@ -479,6 +491,13 @@ class SegmentClosed(BaseModel):
         default=None,
         description="Completed segments of the whole session in the DB, this one "
         "included: a lost or repeated signal does not skew the workflow's count",
+    )
+    valid: bool | None = Field(
+        default=None,
+        description="The file opens and holds its streams; None: not checked",
+    )
+    streams: list[MediaStream] = Field(
+        default_factory=list, description="The file's audio and video streams"
     )
 
 

@@ -17,16 +17,22 @@ Stopping walks a ladder; each rung goes to every program's group and is given ti
 
 The ladder runs on cancel and on every error path (`async with ProcessGroup(...)`).
 What a program left behind in its group when it exited (a grandchild) is killed at
-the end.
+the end. A worker that dies without walking it (kill -9, the OOM killer) takes its
+programs with it on Linux: each is started with the parent-death signal set to
+SIGKILL. Left alone, an ffmpeg whose worker died keeps its connection and its file
+open, and can go on writing into the file a retry is cutting back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import functools
 import logging
 import os
 import signal
+import sys
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
@@ -35,7 +41,7 @@ from activities.engines.base import finish_uncancelled
 from activities.errors import RecorderProcessError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from types import TracebackType
 
 log = logging.getLogger(__name__)
@@ -50,6 +56,37 @@ STDERR_DRAIN_SECS = 2.0
 EXIT_POLL_SECS = 0.02
 
 FileArg = int | None
+_PR_SET_PDEATHSIG = 1
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return prctl
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` that has the kernel SIGKILL the child when this process dies.
+
+    Linux only (None elsewhere). The signal follows the thread that forks, which is
+    the event loop's: the loop outlives every program it starts.
+    """
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the setting took hold
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return preexec
 
 
 @dataclass(frozen=True)
@@ -195,6 +232,7 @@ class ProcessGroup:
                 stderr=asyncio.subprocess.PIPE,
                 pass_fds=tuple(pass_fds),
                 start_new_session=True,
+                preexec_fn=_die_with_parent(),
             )
         except (OSError, ValueError) as err:
             raise RecorderProcessError(

@@ -9,18 +9,24 @@ circuit breaker, and a global recording slot (waited for, heartbeating). An
 the root, …), raised by settling or by the engine, trips the gate. Refusals reach
 the workflow as non-retryable `ApplicationError`s with `next_retry_delay`.
 
-Durability rests on the segment rows: the engine reports a byte count only after the
-bytes are flushed, and the row stores it with the resume marker. A retry (after a
-crash, kill -9 or a worker restart) first settles what the previous attempt left:
-each open file is cut back to its row's size, completed and announced, or removed when
-nothing in it was confirmed. Then recording continues at the next index, right after
-the last media position written.
+Durability rests on the segment rows (`segments`): the engine reports a byte count
+only after the bytes are flushed, and the row stores it with the resume point. A
+retry (after a crash, kill -9 or a worker restart) first settles what the previous
+attempt left: each open file is cut back to its row's size, completed and announced,
+or removed when nothing in it was confirmed, and the dead attempt's temporary files
+are deleted. Then recording continues at the next index, right after the last media
+position written (the native engines by media sequence, ffmpeg and streamlink by
+live-edge time: `engines.remux.resume`).
+
+Each closed segment is announced with its duration, validity and streams, checked
+here (`segments`), so the workflow schedules nothing per segment.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -48,7 +54,6 @@ from activities.engines.base import (
     DropSmallSegments,
     OutputPlan,
     RecordingStats,
-    SegmentState,
     finish_uncancelled,
     plan_for,
 )
@@ -56,6 +61,7 @@ from activities.errors import RecorderError, to_application_error
 from activities.guards import CircuitBreaker, WriteGate, breaker_key
 from activities.naming import NameFields
 from activities.ownership import Ownership
+from activities.segments import Resume, SegmentRows, settle, staging_tag
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -94,83 +100,6 @@ class _Attempt:
     stats: RecordingStats
     breaker: Attempt | None = None
     lease: SlotLease | None = None
-
-
-@dataclass
-class _Resume:
-    closed: list[SegmentClosed]
-    last_index: int | None
-    marker: int | None
-
-
-class _DbSink:
-    """Mirrors an engine's files into segment rows and signals each closed one."""
-
-    def __init__(self, db: sa.Engine, session_id: int, workflow_id: str) -> None:
-        self.db = db
-        self.session_id = session_id
-        self.workflow_id = workflow_id
-
-    async def opened(self, segment: SegmentState) -> None:
-        await finish_uncancelled(asyncio.to_thread(self._begin, segment))
-
-    async def progressed(self, segment: SegmentState) -> None:
-        await finish_uncancelled(asyncio.to_thread(self._progress, segment))
-
-    async def closed(self, segment: SegmentState) -> None:
-        if segment.size_bytes == 0:
-            # the engine removed an empty file; forget its row
-            await finish_uncancelled(asyncio.to_thread(self._drop, segment))
-            return
-        completed = await finish_uncancelled(asyncio.to_thread(self._complete, segment))
-        await _signal_closed(
-            self.workflow_id,
-            SegmentClosed(
-                session_id=self.session_id,
-                index=segment.index,
-                file_path=str(segment.path),
-                size_bytes=segment.size_bytes,
-                duration_secs=segment.duration_secs,
-                session_segments=completed,
-            ),
-        )
-
-    def _begin(self, segment: SegmentState) -> None:
-        with Session(self.db) as db:
-            crud.begin_segment(
-                db,
-                session_id=self.session_id,
-                index=segment.index,
-                file_path=str(segment.path),
-            )
-
-    def _progress(self, segment: SegmentState) -> None:
-        with Session(self.db) as db:
-            crud.record_segment_progress(
-                db,
-                session_id=self.session_id,
-                index=segment.index,
-                size_bytes=segment.size_bytes,
-                duration_secs=segment.duration_secs,
-                resume_marker=segment.resume_marker,
-            )
-
-    def _complete(self, segment: SegmentState) -> int:
-        """Complete the row; return how many of the session's segments are closed."""
-        with Session(self.db) as db:
-            crud.complete_segment(
-                db,
-                session_id=self.session_id,
-                index=segment.index,
-                size_bytes=segment.size_bytes,
-                duration_secs=segment.duration_secs,
-                resume_marker=segment.resume_marker,
-            )
-            return crud.count_completed_segments(db, self.session_id)
-
-    def _drop(self, segment: SegmentState) -> None:
-        with Session(self.db) as db:
-            crud.delete_segment(db, self.session_id, segment.index)
 
 
 class RecordingActivities:
@@ -273,7 +202,7 @@ class RecordingActivities:
         await self.gate.check(inp.workflow_id)
         try:
             resume = await finish_uncancelled(
-                asyncio.to_thread(self._settle, inp.session_id)
+                asyncio.to_thread(settle, self.db, inp.session_id)
             )
         except OSError as err:
             if not self.gate.owns(err):
@@ -297,9 +226,13 @@ class RecordingActivities:
                 )
                 reason = await engine.record(
                     source,
-                    self._plan(inp, start_index, resume.marker),
+                    self._plan(inp, start_index, resume),
                     DropSmallSegments(
-                        _DbSink(self.db, inp.session_id, inp.workflow_id),
+                        SegmentRows(
+                            self.db,
+                            inp.session_id,
+                            functools.partial(_signal_closed, inp.workflow_id),
+                        ),
                         inp.policy.min_segment_size_bytes,
                     ),
                     run.stats,
@@ -349,9 +282,7 @@ class RecordingActivities:
                 "that the recording starts",
             )
 
-    def _plan(
-        self, inp: RecordInput, start_index: int, marker: int | None
-    ) -> OutputPlan:
+    def _plan(self, inp: RecordInput, start_index: int, resume: Resume) -> OutputPlan:
         fields = NameFields(
             streamer=inp.streamer_name,
             title=inp.title,
@@ -364,7 +295,9 @@ class RecordingActivities:
             inp.policy,
             fields,
             start_index=start_index,
-            resume_marker=marker,
+            resume_marker=resume.marker,
+            resume_edge_ms=resume.edge_ms,
+            staging_tag=staging_tag(inp.session_id),
         )
 
     async def _run(self, recording: Awaitable[str]) -> str:
@@ -411,59 +344,6 @@ class RecordingActivities:
             # the recording is done: a count the workflow misses is no reason to redo it
             log.warning("could not count segments of session %d: %s", session_id, err)
             return None
-
-    def _settle(self, session_id: int) -> _Resume:
-        """Close out the files an earlier attempt of this session left open."""
-        closed: list[SegmentClosed] = []
-        with Session(self.db) as db:
-            for row in crud.open_segments(db, session_id):
-                path = Path(row.file_path)
-                size = row.size_bytes
-                if size > 0 and path.is_file():
-                    actual = path.stat().st_size
-                    if actual < size:
-                        log.warning(
-                            "%s holds %d bytes, its row promised %d", path, actual, size
-                        )
-                        size = actual
-                    # bytes past the row's size were never confirmed: cut them off
-                    with path.open("r+b") as handle:
-                        handle.truncate(size)
-                if size > 0 and path.is_file():
-                    crud.complete_segment(
-                        db,
-                        session_id=session_id,
-                        index=row.index,
-                        size_bytes=size,
-                        duration_secs=row.duration_secs,
-                        resume_marker=row.resume_marker,
-                    )
-                    closed.append(
-                        SegmentClosed(
-                            session_id=session_id,
-                            index=row.index,
-                            file_path=str(path),
-                            size_bytes=size,
-                            duration_secs=row.duration_secs,
-                        )
-                    )
-                    log.info(
-                        "settled segment %d/%d at %d bytes", session_id, row.index, size
-                    )
-                else:
-                    path.unlink(missing_ok=True)
-                    crud.delete_segment(db, session_id, row.index)
-                    log.info("removed empty segment %d/%d", session_id, row.index)
-            if closed:
-                completed = crud.count_completed_segments(db, session_id)
-                for item in closed:
-                    item.session_segments = completed
-            last = crud.last_segment(db, session_id)
-            if last is None:
-                return _Resume(closed=closed, last_index=None, marker=None)
-            return _Resume(
-                closed=closed, last_index=last.index, marker=last.resume_marker
-            )
 
 
 async def _stop(task: asyncio.Future[str]) -> None:

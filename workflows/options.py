@@ -38,7 +38,11 @@ RECORD_RETRY = RetryPolicy(
     maximum_attempts=8,
 )
 
-# Probing a closed segment reads the whole file once.
+# The record activity checks each segment before announcing it; sessions whose
+# history predates that schedule a probe activity per segment, with these options.
+# Deprecate the patch once no running history can hold a probe: every session ends
+# in a continue-as-new.
+NO_PROBE_PATCH = "segment-checked-by-recorder"
 PROBE_TIMEOUT = timedelta(minutes=10)
 PROBE_RETRY = RetryPolicy(maximum_attempts=3)
 

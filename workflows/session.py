@@ -124,12 +124,14 @@ class RecordingSession:
         self.removed = closed.removed
 
     def segment_closed(self, inp: c.SegmentClosed) -> None:
-        """A file of this session closed: count it and probe it."""
+        """A file of this session closed (and checked by the recorder): count it."""
         if inp.session_id != self.session_id:
             return
         self._closed_indexes.add(inp.index)
         self._count(inp.session_segments)
         self.next_index = max(self.next_index, inp.index + 1)
+        if workflow.patched(o.NO_PROBE_PATCH):
+            return
         self._probes.append(
             workflow.start_activity(
                 c.ACTIVITY_PROBE_SEGMENT,

@@ -295,6 +295,7 @@ def record_segment_progress(
     size_bytes: int,
     duration_secs: float,
     resume_marker: int | None,
+    resume_edge_ms: int | None = None,
 ) -> None:
     """Store how far an open segment's file is known to be consistent."""
     segment = get_segment(db, session_id, index)
@@ -303,6 +304,7 @@ def record_segment_progress(
     segment.size_bytes = size_bytes
     segment.duration_secs = duration_secs
     segment.resume_marker = resume_marker
+    segment.resume_edge_ms = resume_edge_ms
     db.add(segment)
     db.commit()
 
@@ -315,8 +317,26 @@ def complete_segment(
     size_bytes: int,
     duration_secs: float,
     resume_marker: int | None = None,
+    resume_edge_ms: int | None = None,
+    valid: bool | None = None,
+    streams: list[dict[str, Any]] | None = None,
 ) -> Segment:
-    """Mark a segment closed (idempotent: a second call changes nothing)."""
+    """Mark a segment closed (idempotent: a second call changes nothing).
+
+    Args:
+        db: the session.
+        session_id: the segment's session.
+        index: the segment's index.
+        size_bytes: its final size.
+        duration_secs: its media duration.
+        resume_marker: where a later attempt continues (engine-specific).
+        resume_edge_ms: the same point as a live-edge time (ffmpeg, streamlink).
+        valid: whether the file opens and holds audio or video.
+        streams: its streams (`contracts.MediaStream` dicts).
+
+    Raises:
+        LookupError: no such segment.
+    """
     segment = get_segment(db, session_id, index)
     if segment is None:
         raise LookupError(f"segment {session_id}/{index} does not exist")
@@ -325,6 +345,9 @@ def complete_segment(
         segment.size_bytes = size_bytes
         segment.duration_secs = duration_secs
         segment.resume_marker = resume_marker
+        segment.resume_edge_ms = resume_edge_ms
+        segment.valid = valid
+        segment.streams = streams
         segment.completed_at = now
         segment.persisted_at = now
         db.add(segment)
@@ -335,12 +358,19 @@ def complete_segment(
     return segment
 
 
-def set_segment_duration(
-    db: Session, *, session_id: int, index: int, duration_secs: float
+def set_segment_media(
+    db: Session,
+    *,
+    session_id: int,
+    index: int,
+    valid: bool,
+    streams: list[dict[str, Any]],
 ) -> None:
+    """Store what a check of a closed segment's file found."""
     segment = get_segment(db, session_id, index)
     if segment is not None:
-        segment.duration_secs = duration_secs
+        segment.valid = valid
+        segment.streams = streams
         db.add(segment)
         db.flush()
         _refresh_totals(db, session_id)

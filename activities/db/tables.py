@@ -116,6 +116,16 @@ class SegmentBase(SQLModel):
     file_path: str = Field(max_length=4096)
     size_bytes: int = Field(default=0, sa_type=sa.BigInteger)
     duration_secs: float = Field(default=0.0)
+    valid: bool | None = Field(
+        default=None,
+        description="The file opens and holds audio or video; null until it closes",
+    )
+    # `contracts.MediaStream` dicts, as the engine read them or the close check saw
+    streams: list[dict[str, Any]] | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.JSON(), nullable=True),
+        description="Its audio and video streams: kind, codec, size, sample rate",
+    )
 
 
 class Segment(SegmentBase, table=True):
@@ -123,7 +133,9 @@ class Segment(SegmentBase, table=True):
 
     `resume_marker` is engine-specific (the last HLS media sequence in the file) and
     is written together with `size_bytes`, so a retry after a crash can cut the file
-    back to the last consistent point and continue exactly after it.
+    back to the last consistent point and continue exactly after it;
+    `resume_edge_ms` is the same point as a live-edge time, for the engines that
+    cannot resume by sequence (`engines.remux.resume`).
     """
 
     __tablename__ = "segment"
@@ -140,6 +152,7 @@ class Segment(SegmentBase, table=True):
         default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
     )
     resume_marker: int | None = Field(default=None, sa_type=sa.BigInteger)
+    resume_edge_ms: int | None = Field(default=None, sa_type=sa.BigInteger)
 
 
 class UserBase(SQLModel):

@@ -21,6 +21,7 @@ from activities.contracts import (
     DEFAULT_STREAM_TIMEOUT_SECS,
     Container,
     EngineKind,
+    MediaStream,
     StreamKind,
 )
 from activities.naming import segment_path
@@ -33,6 +34,32 @@ if TYPE_CHECKING:
     from activities.naming import NameFields
 
 log = logging.getLogger(__name__)
+
+STAGING_PREFIX = ".srec-"
+
+
+def staging_prefix(tag: str) -> str:
+    """How every temporary file name of a recording tagged `tag` starts."""
+    return f"{STAGING_PREFIX}{tag}-" if tag else STAGING_PREFIX
+
+
+def remove_staging(directory: Path, tag: str) -> list[Path]:
+    """Delete the temporary files of the recording tagged `tag` in `directory`.
+
+    Only one attempt of a recording runs at a time, so whatever carries its tag
+    when an attempt starts (or settles the last one) was left by a dead attempt.
+
+    Returns:
+        The files removed.
+    """
+    if not tag:
+        return []
+    removed = []
+    for left in directory.glob(f"{staging_prefix(tag)}*"):
+        log.warning("removing %s, left by an attempt that died", left)
+        left.unlink(missing_ok=True)
+        removed.append(left)
+    return removed
 
 
 @dataclass
@@ -48,9 +75,14 @@ class OutputPlan:
         max_size_bytes: close a file once it reaches this size; 0 = never.
         resume_marker: engine-specific point already recorded by an earlier attempt
             (for HLS the last media sequence written); the engine continues after it.
+        resume_edge_ms: where an earlier attempt's media ended, as the Unix time
+            (ms) at which that point was the stream's live edge; the engines that
+            cannot resume by media sequence (ffmpeg, streamlink) rewind to it.
         container: output container of the engines that remux (ffmpeg, streamlink).
         stream_timeout_secs: the native engines end the recording (`stalled`) after
             this long without new media: no HLS segment written, no FLV byte read.
+        staging_tag: names this recording's temporary files (`staging_prefix`), so
+            a later attempt of the same recording finds what a dead one left.
     """
 
     path_for: Callable[[int, str], Path]
@@ -58,8 +90,10 @@ class OutputPlan:
     max_duration_secs: float = 0.0
     max_size_bytes: int = 0
     resume_marker: int | None = None
+    resume_edge_ms: int | None = None
     container: Container = Container.AUTO
     stream_timeout_secs: float = DEFAULT_STREAM_TIMEOUT_SECS
+    staging_tag: str = ""
 
 
 def plan_for(
@@ -69,6 +103,8 @@ def plan_for(
     *,
     start_index: int = 0,
     resume_marker: int | None = None,
+    resume_edge_ms: int | None = None,
+    staging_tag: str = "",
 ) -> OutputPlan:
     """The output plan a recording policy asks for: file names, splits, container.
 
@@ -78,6 +114,8 @@ def plan_for(
         fields: what the file names may say about the recording.
         start_index: index of the first file.
         resume_marker: where an earlier attempt stopped (see `OutputPlan`).
+        resume_edge_ms: the same, as a live-edge time (see `OutputPlan`).
+        staging_tag: names the recording's temporary files (see `OutputPlan`).
     """
 
     def path_for(index: int, ext: str) -> Path:
@@ -96,8 +134,10 @@ def plan_for(
         max_duration_secs=policy.max_segment_duration_secs,
         max_size_bytes=policy.max_segment_size_bytes,
         resume_marker=resume_marker,
+        resume_edge_ms=resume_edge_ms,
         container=policy.container,
         stream_timeout_secs=policy.stream_timeout_secs,
+        staging_tag=staging_tag,
     )
 
 
@@ -113,13 +153,28 @@ class RecordingStats:
 
 @dataclass
 class SegmentState:
-    """One output file as the engine reports it to the sink."""
+    """One output file as the engine reports it to the sink.
+
+    Attributes:
+        index: the file's number in the plan.
+        path: where it is.
+        size_bytes: bytes on disk that are consistent (flushed).
+        duration_secs: media in those bytes, as the engine measured it (EXTINF
+            sums, tag timestamps, ffmpeg's segment list and progress).
+        resume_marker: see `OutputPlan.resume_marker`.
+        resume_edge_ms: see `OutputPlan.resume_edge_ms`.
+        streams: the file's audio and video streams as the engine read them from
+            what it wrote; None when it cannot tell (files ffmpeg writes): the
+            recording activity then checks the file's headers.
+    """
 
     index: int
     path: Path
     size_bytes: int = 0
     duration_secs: float = 0.0
     resume_marker: int | None = None
+    resume_edge_ms: int | None = None
+    streams: list[MediaStream] | None = None
 
 
 class SegmentSink(Protocol):

@@ -90,7 +90,13 @@ SAMPLES: dict[str, dict[str, object]] = {
         "file_path": "/r/a_0.ts",
         "size_bytes": 9,
         "duration_secs": 2.0,
+        "valid": True,
+        "streams": [
+            {"kind": "video", "codec": "h264", "width": 1280, "height": 720},
+            {"kind": "audio", "codec": "aac", "sample_rate": 48000, "channels": 2},
+        ],
     },
+    "MediaStream": {"kind": "audio", "codec": "opus", "channels": 2},
     "ProbeSegmentInput": {"session_id": 3, "index": 0, "file_path": "/r/a_0.ts"},
     "ProbeSegmentResult": {"duration_secs": 2.0, "streams": ["h264"], "valid": True},
     "StreamerWorkflowInput": {

@@ -204,6 +204,17 @@ async def test_records_until_the_stream_ends(
     assert [(s.index, s.size_bytes) for s in signalled] == [
         (index, size) for index, size, _ in stored
     ]
+    # what each file holds, read by the engine, announced and stored: no probe
+    layout = [("video", "h264", 320, 240, None), ("audio", "aac", None, None, 44100)]
+    for closed in signalled:
+        assert closed.valid
+        assert [
+            (m.kind, m.codec, m.width, m.height, m.sample_rate) for m in closed.streams
+        ] == layout
+    with Session(db) as s:
+        for row in crud.list_segments(s, SESSION):
+            assert row.valid
+            assert row.streams == [m.model_dump() for m in signalled[0].streams]
     assert all(isinstance(h, RecordProgress) for h in heartbeats)
     assert heartbeats[-1].bytes_written > 0
 
@@ -342,6 +353,9 @@ async def test_retry_settles_a_killed_attempt_and_resumes_after_it(
     add_row(db, old / "a_1.ts", joined(2, 3) + b"<segm", index=1,
             size=len(joined(2, 3)), marker=3)  # fmt: skip
     add_row(db, old / "a_2.ts", b"<segment 4", index=2, size=0, marker=None)
+    # the dead attempt's staging file, and one of another session's recording
+    (old / ".srec-s11-0badf00d-000003.ts").write_bytes(b"<segment 4")
+    (old / ".srec-s12-0badf00d-000001.ts").write_bytes(b"live")
     origin = Origin(playlist(1, 5))  # 1..5 still in the window
     async with httpx.AsyncClient(transport=httpx.MockTransport(origin)) as http:
         acts = RecordingActivities(
@@ -361,12 +375,17 @@ async def test_retry_settles_a_killed_attempt_and_resumes_after_it(
     ]
     assert row_paths(db)[2].read_bytes() == joined(4, 5)
     assert result.next_index == 3
+    assert [p.name for p in old.glob(".srec-*")] == [".srec-s12-0badf00d-000001.ts"]
+    with Session(db) as s:
+        # not media: checked, and said so, when settled or closed
+        assert [r.valid for r in crud.list_segments(s, SESSION)] == [None, False, False]
     signalled = await collector.wait_for(2)
     assert [(s.index, s.size_bytes) for s in signalled] == [
         (1, len(joined(2, 3))),
         (2, len(joined(4, 5))),
     ]
     assert signalled[0].file_path == str(old / "a_1.ts")
+    assert [(s.valid, s.streams) for s in signalled] == [(False, []), (False, [])]
 
 
 async def test_rows_without_a_file_are_dropped_and_the_index_respected(

@@ -53,8 +53,12 @@ def render(
     size: tuple[int, int] = (320, 240),
     fmp4: bool = False,
     frequency: int = 440,
+    video_filter: str = "",
 ) -> Rendition:
     """Encode `count` one-second segments (H.264 + AAC) into `directory`.
+
+    `video_filter` is appended to the test pattern's filter graph (`noise=...`
+    makes every frame unique: the pattern itself repeats every few seconds).
 
     Raises:
         subprocess.CalledProcessError: ffmpeg failed (its stderr attached).
@@ -71,7 +75,8 @@ def render(
         "-f",
         "lavfi",
         "-i",
-        f"testsrc=size={width}x{height}:rate={FPS}",
+        f"testsrc=size={width}x{height}:rate={FPS}"
+        + (f",{video_filter}" if video_filter else ""),
         "-f",
         "lavfi",
         "-i",

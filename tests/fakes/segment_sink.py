@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from pathlib import Path
 
+    from activities.contracts import MediaStream
     from activities.engines.base import SegmentState
 
 
@@ -23,6 +24,7 @@ class Event:
     marker: int | None
     path: Path
     duration: float
+    streams: list[MediaStream] | None = None
 
 
 @dataclass
@@ -73,6 +75,7 @@ class CheckingSink:
                 segment.resume_marker,
                 segment.path,
                 segment.duration_secs,
+                segment.streams,
             )
         )
 

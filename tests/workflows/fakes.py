@@ -51,6 +51,8 @@ class FakeActivities:
     # own, as (index, the DB's count), to lose or repeat some; and the DB count its
     # result reports
     closed_signals: list[tuple[int, int | None]] | None = None
+    # segment_closed signals the record attempts have sent
+    closed_sent: int = 0
     result_session_segments: int | None = None
 
     def all(self) -> list[Callable[..., Any]]:
@@ -146,6 +148,7 @@ class FakeActivities:
                     session_segments=in_db,
                 ),
             )
+            self.closed_sent += 1
         try:
             while not self.stream_end.is_set():
                 activity.heartbeat()

@@ -209,7 +209,7 @@ async def test_segments_closed_counts_each_segment_of_the_session_once(
     world.fakes.closed_signals = signals
     world.fakes.result_session_segments = in_result
     handle = await world.start()
-    await eventually(lambda: len(world.fakes.probes) >= len(signals))
+    await eventually(lambda: world.fakes.closed_sent >= len(signals))
     if in_result is not None:
         # the recording ends; its result carries the DB's count into the grace
         world.fakes.live = False

@@ -71,7 +71,7 @@ async def test_every_owned_activity_carries_the_instance_across_runs(env, world)
     world.live = True
     world.configs[1].policy.grace_secs = 1.0
     handle = await start(env, world, instance_id=OWNER)
-    await eventually(lambda: len(world.probes) == 2)
+    await eventually(lambda: world.closed_sent == 2)
     world.live = False
     world.stream_end.set()
     await eventually(lambda: _run_changed(handle), within=30)
@@ -82,7 +82,6 @@ async def test_every_owned_activity_carries_the_instance_across_runs(env, world)
         c.ACTIVITY_PROJECT_STATE,
         c.ACTIVITY_OPEN_SESSION,
         c.ACTIVITY_RECORD_STREAM,
-        c.ACTIVITY_PROBE_SEGMENT,
         c.ACTIVITY_CLOSE_SESSION,
     }
     assert {owner for _, owner in world.owned} == {OWNER}

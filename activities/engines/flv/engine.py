@@ -168,6 +168,7 @@ def _segment(info: FileInfo) -> SegmentState:
         path=info.path,
         size_bytes=info.size_bytes,
         duration_secs=info.duration_ms / 1000,
+        streams=info.streams,
     )
 
 

@@ -24,14 +24,20 @@ from activities.engines.flv.meta import (
 )
 from activities.engines.flv.repair import DataGroup, EndTag, FileBreak
 from activities.engines.flv.tags import TAG_HEADER_SIZE, TAG_SCRIPT, FlvHeader, FlvTag
+from activities.engines.layout import flv_audio, flv_video
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    from activities.contracts import MediaStream
     from activities.engines.flv.repair import FixKind, Prelude, RepairAction
 
 logger = logging.getLogger(__name__)
+
+# A codec without a sequence header (MP3, VP6…) is named by its first tag, looked
+# for among a file's first media tags only, so the write path stays lean.
+_DESCRIBE_TAGS = 64
 
 
 class OutputFile(Protocol):
@@ -62,6 +68,8 @@ class FileInfo:
         size_bytes: bytes written (all on disk once flushed).
         duration_ms: timestamp of the last media tag.
         tags: tags in the file, onMetaData and sequence headers included.
+        streams: its audio and video streams, from the sequence headers (or the
+            first tags); None when none could be named.
     """
 
     index: int
@@ -69,6 +77,7 @@ class FileInfo:
     size_bytes: int
     duration_ms: int
     tags: int
+    streams: list[MediaStream] | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,9 @@ class FlvFileWriter:
         self.media_tags = 0
         self.duration_ms = 0
         self._properties = prelude.properties()
+        video, audio = prelude.video_header, prelude.audio_header
+        self._video = flv_video(video.data) if video is not None else None
+        self._audio = flv_audio(audio.data) if audio is not None else None
         self._keyframes = KeyframeIndex(keyframe_slots)
         self._file = opener(path)
         flags = FlvHeader(
@@ -142,7 +154,15 @@ class FlvFileWriter:
 
     def info(self) -> FileInfo:
         """A snapshot of the file as written so far."""
-        return FileInfo(self.index, self.path, self.size, self.duration_ms, self.tags)
+        streams = [s for s in (self._video, self._audio) if s is not None]
+        return FileInfo(
+            self.index,
+            self.path,
+            self.size,
+            self.duration_ms,
+            self.tags,
+            streams or None,
+        )
 
     def write_media(self, tags: list[FlvTag], base: int) -> None:
         """Append media tags, `base` subtracted from their timestamps.
@@ -153,6 +173,10 @@ class FlvFileWriter:
         """
         if not tags:
             return
+        if self.media_tags < _DESCRIBE_TAGS and (
+            self._video is None or self._audio is None
+        ):
+            self._describe(tags)
         parts: list[bytes] = []
         position = self.size
         duration_ms = self.duration_ms
@@ -167,6 +191,13 @@ class FlvFileWriter:
         self.tags += len(tags)
         self.media_tags += len(tags)
         self.duration_ms = duration_ms
+
+    def _describe(self, tags: list[FlvTag]) -> None:
+        for tag in tags[:_DESCRIBE_TAGS]:
+            if tag.is_video and self._video is None:
+                self._video = flv_video(tag.data)
+            elif tag.is_audio and self._audio is None:
+                self._audio = flv_audio(tag.data)
 
     def write_end(self, tag: FlvTag, base: int) -> None:
         """Append an end-of-sequence tag (it does not count as media)."""

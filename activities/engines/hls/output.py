@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 from activities.engines.base import SegmentState, finish_uncancelled
+from activities.engines.layout import mp4_streams, ts_streams
 
 if TYPE_CHECKING:
     from collections.abc import Hashable
     from pathlib import Path
 
+    from activities.contracts import MediaStream
     from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
 
 
@@ -41,17 +43,25 @@ class _OutFile:
     handle: BinaryIO
     group: Hashable
     init: bytes | None
+    streams: list[MediaStream] | None = None
     size: int = 0
     duration: float = 0.0
     marker: int | None = None
 
     @classmethod
-    def create(
-        cls, index: int, path: Path, group: Hashable, init: bytes | None
-    ) -> _OutFile:
+    def create(cls, index: int, path: Path, piece: Piece) -> _OutFile:
+        # the file is described by what opens it: the init section, or the first
+        # segment's PMT and keyframe (a new file starts at every change of either)
+        init = piece.init
+        streams = mp4_streams(init) if init is not None else ts_streams(piece.data)
         path.parent.mkdir(parents=True, exist_ok=True)
         return cls(
-            index=index, path=path, handle=path.open("wb"), group=group, init=init
+            index=index,
+            path=path,
+            handle=path.open("wb"),
+            group=piece.group,
+            init=init,
+            streams=streams,
         )
 
     def append(self, data: bytes, duration: float, sequence: int) -> None:
@@ -76,6 +86,7 @@ class _OutFile:
             size_bytes=self.size,
             duration_secs=self.duration,
             resume_marker=self.marker,
+            streams=self.streams,
         )
 
 
@@ -166,7 +177,7 @@ class Output:
 
         def create() -> None:
             # assigned in the thread so a cancel during creation still closes it
-            self.current = _OutFile.create(index, path, piece.group, piece.init)
+            self.current = _OutFile.create(index, path, piece)
 
         await finish_uncancelled(asyncio.to_thread(create))
         self.next_index = index + 1

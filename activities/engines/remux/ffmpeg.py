@@ -5,7 +5,8 @@ proxy (`-http_proxy`, HTTP proxies only), a network timeout (`-rw_timeout`) and 
 reconnect flags that suit a live stream: reconnect a dropped connection, also on a
 body of unknown length, for at most a couple of seconds, and never at a clean end
 (a live stream that ends is over). HLS master playlists are followed by ffmpeg's
-demuxer, which records its highest-resolution variant.
+demuxer, which records its highest-resolution variant; where an HLS recording
+starts in the playlist is `-live_start_index` (see `resume`).
 
 Everything after the input (segment files, progress, splitting, stopping) is shared
 with the streamlink engine and lives in `activities.engines.remux.output`.
@@ -27,18 +28,21 @@ if TYPE_CHECKING:
     from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
 
 RECONNECT_DELAY_MAX_SECS = 2
+# ffmpeg's start-up before its first playlist load: under 0.1 s on an idle machine,
+# with room for a loaded one
+STARTUP_SECS = 1.0
 
 
 def input_args(
-    source: StreamSource, *, rw_timeout_secs: float, at_live_edge: bool = False
+    source: StreamSource, *, rw_timeout_secs: float, live_edge: int | None = None
 ) -> list[str]:
     """ffmpeg's input options for reading `source.url` over HTTP.
 
     Args:
         source: the stream, with its headers and proxy.
         rw_timeout_secs: give up on a read or write that makes no progress this long.
-        at_live_edge: start HLS at the playlist's last segment, not three back
-            (after a size cut, to repeat as little as possible).
+        live_edge: start HLS this many segments back from the end of the playlist
+            (`-live_start_index -N`); None keeps ffmpeg's default (3).
 
     Returns:
         Options ending with `-i URL`.
@@ -69,8 +73,8 @@ def input_args(
                 "use the streamlink engine"
             )
         args += ["-http_proxy", source.proxy]
-    if at_live_edge and source.kind == StreamKind.HLS:
-        args += ["-live_start_index", "-1"]
+    if live_edge is not None and source.kind == StreamKind.HLS:
+        args += ["-live_start_index", str(-max(1, live_edge))]
     return [*args, "-i", source.url]
 
 
@@ -108,6 +112,7 @@ class FfmpegEngine:
             ),
             stall_timeout_secs=stall_timeout_secs,
             progress_interval_secs=progress_interval_secs,
+            startup_secs=STARTUP_SECS,
         )
         self.rw_timeout_secs = rw_timeout_secs
 
@@ -127,12 +132,10 @@ class FfmpegEngine:
             asyncio.CancelledError: after ffmpeg finished the current file.
         """
 
-        def inputs(after_cut: bool) -> RemuxInput:
+        def inputs(live_edge: int | None) -> RemuxInput:
             return RemuxInput(
                 input_args(
-                    source,
-                    rw_timeout_secs=self.rw_timeout_secs,
-                    at_live_edge=after_cut,
+                    source, rw_timeout_secs=self.rw_timeout_secs, live_edge=live_edge
                 )
             )
 

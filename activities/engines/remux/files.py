@@ -1,13 +1,20 @@
 """The files of an ffmpeg recording: staging names made final, and every report on them.
 
 ffmpeg numbers its segment files itself, so it writes hidden staging names
-(`.srec-TOKEN-000000.ext`) in the directory of the first final path. `SegmentFiles`
+(`.srec-TAG-TOKEN-000000.ext`, TAG the plan's `staging_tag`) in the directory of the
+first final path. `SegmentFiles`
 renames each one to `plan.path_for(index, ext)` as soon as it appears, and only then
 tells the sink it opened, so a segment row always names the file on disk. ffmpeg
 keeps writing through its open descriptor; none of the muxers used reopens a file by
 name. Sizes come from `stat`; `RecordingStats` is updated here and only read by the
 heartbeat. One `SegmentFiles` lives through all ffmpeg runs of a recording (runs
 follow one another after a size cut), so indexes and totals carry over.
+
+Staging files never outlive a run: what ffmpeg left unreported is removed when the
+run ends, and a run first removes what a dead attempt of the same recording (same
+tag) left in its directory. Every report carries, when the run has an `EdgeClock`,
+the live-edge time of the file's end (`resume_edge_ms`, see `resume`); the streams
+are left for the recording activity to check (`streams=None`).
 """
 
 from __future__ import annotations
@@ -19,12 +26,18 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from activities.engines.base import SegmentState, finish_uncancelled
+from activities.engines.base import (
+    SegmentState,
+    finish_uncancelled,
+    remove_staging,
+    staging_prefix,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
+    from activities.engines.remux.resume import EdgeClock
 
 log = logging.getLogger(__name__)
 
@@ -84,18 +97,26 @@ class SegmentFiles:
         self.out_time = 0.0  # ffmpeg's media time in this run
         self.run_closed_secs = 0.0
         self.run_produced = False
+        self.edge: EdgeClock | None = None
         stats.next_index = self.next_index
 
-    async def new_run(self) -> str:
-        """Prepare for the next ffmpeg run; return its staging file pattern (`%06d`)."""
+    async def new_run(self, edge: EdgeClock | None = None) -> str:
+        """Prepare for the next ffmpeg run; return its staging file pattern (`%06d`).
+
+        Args:
+            edge: where the run's media sits on the live edge, if known.
+        """
+        tag = self.plan.staging_tag
 
         def prepare() -> Path:
             directory = self.plan.path_for(self.next_index, self.ext).parent
             directory.mkdir(parents=True, exist_ok=True)
+            remove_staging(directory, tag)
             return directory
 
         self.staging_dir = await asyncio.to_thread(prepare)
-        self.prefix = f".srec-{secrets.token_hex(4)}-"
+        self.prefix = f"{staging_prefix(tag)}{secrets.token_hex(4)}-"
+        self.edge = edge
         self.expected = 0
         self.current = None
         self.out_time = self.run_closed_secs = 0.0
@@ -216,7 +237,7 @@ class SegmentFiles:
 
         current.size = await finish_uncancelled(asyncio.to_thread(measure))
         self.current = None
-        self.run_closed_secs += duration
+        self.run_closed_secs += duration  # the run's media up to this file's end
         if current.size > 0:
             self.run_produced = self.produced = True
             self.closed_bytes += current.size
@@ -229,6 +250,7 @@ class SegmentFiles:
                 path=current.path,
                 size_bytes=current.size,
                 duration_secs=duration if current.size else 0.0,
+                resume_edge_ms=self._edge_at(self.run_closed_secs),
             )
         )
 
@@ -241,7 +263,13 @@ class SegmentFiles:
             path=current.path,
             size_bytes=current.size,
             duration_secs=self._open_secs(),
+            # ffmpeg reports its time twice a second: the bytes of an open file
+            # reach at least the end of the last closed one
+            resume_edge_ms=self._edge_at(max(self.out_time, self.run_closed_secs)),
         )
+
+    def _edge_at(self, run_secs: float) -> int | None:
+        return self.edge.at(run_secs) if self.edge is not None else None
 
     def _sync_stats(self) -> None:
         current = self.current

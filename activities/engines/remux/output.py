@@ -41,6 +41,11 @@ One ffmpeg run copies the stream (`-c copy`) through its segment muxer:
   through one. A stream that ends during the restart is read again from the start
   of its last playlist window (both readers play an ended playlist from its start).
   Duration splits cost none of this: prefer them, with a size limit as a safety net.
+* Where an HLS run starts (`resume`): srec loads the playlist just before each run
+  and tells the program how many segments back from the live edge to start: its
+  default (3) for a fresh recording, 1 after a size cut, and after a crash (or a
+  drop within the session) as far back as `plan.resume_edge_ms` says the last
+  attempt's media ended, so a retry continues where the last confirmed bytes end.
 * Stops (cancel, size restart, stall) go through `ProcessGroup`'s ladder: SIGINT, on
   which ffmpeg writes the trailer of the open file (MP4 and MKV stay playable), then
   SIGTERM and SIGKILL. The last file is reported closed either way.
@@ -49,8 +54,7 @@ One ffmpeg run copies the stream (`-c copy`) through its segment muxer:
   last complete fragment after a SIGKILL, a power cut, or when a retry truncates it
   to the size its row last confirmed.
 
-`plan.resume_marker` is not used: ffmpeg starts at the live edge, so a retry
-continues from whatever the stream offers then.
+`plan.resume_marker` (a native engine's media sequence) is not used.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ from typing import TYPE_CHECKING
 
 from activities.contracts import Container, StreamKind
 from activities.engines.remux.files import SegmentFiles
+from activities.engines.remux.resume import EdgeClock, load_window, resume_back
 from activities.engines.remux.run import SIZE_CUT, STALLED, FfmpegRun
 from activities.errors import RecorderProcessError, StreamUnavailableError
 from activities.process import StopTimeouts
@@ -170,12 +175,18 @@ class RemuxSettings:
         stop: the stop ladder's waits.
         stall_timeout_secs: no new media for this long stops the recording.
         progress_interval_secs: least time between two `sink.progressed` calls.
+        live_edge_segments: HLS segments back from the live edge a fresh
+            recording starts at.
+        startup_secs: about how long the input program takes from its start to
+            its first playlist load; a resumed run rewinds this much further.
     """
 
     ffmpeg: Path
     stop: StopTimeouts = field(default_factory=StopTimeouts)
     stall_timeout_secs: float = 30.0
     progress_interval_secs: float = 1.0
+    live_edge_segments: int = 3
+    startup_secs: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -195,7 +206,7 @@ class RemuxInput:
 
 async def remux(
     settings: RemuxSettings,
-    inputs: Callable[[bool], RemuxInput],
+    inputs: Callable[[int | None], RemuxInput],
     source: StreamSource,
     plan: OutputPlan,
     sink: SegmentSink,
@@ -205,9 +216,9 @@ async def remux(
 
     Args:
         settings: the engine's settings.
-        inputs: where each ffmpeg run reads the stream; its argument is True for a
-            run that continues after a size cut, which should start as close to
-            the live edge as it can.
+        inputs: where each ffmpeg run reads the stream; its argument is how many
+            HLS segments back from the live edge the run starts at (None: the
+            program's default, and always for HTTP-FLV).
         source: the stream (for messages and the container's default).
         plan: where files go and when to cut them.
         sink: told as files open, grow and close.
@@ -232,7 +243,8 @@ async def remux(
     )
     after_cut = False
     while True:
-        inp = inputs(after_cut)
+        back, edge = await _placement(settings, source, plan, after_cut=after_cut)
+        inp = inputs(back)
 
         def argv_for(list_fd: int, pattern: str, inp: RemuxInput = inp) -> list[str]:
             return [
@@ -248,12 +260,36 @@ async def remux(
         run = FfmpegRun(
             files, settings, url=source.url, max_size_bytes=plan.max_size_bytes
         )
-        await run.start(argv_for, inp.feeder, inp.feeder_name)
+        await run.start(argv_for, inp.feeder, inp.feeder_name, edge=edge)
         await run.follow()
         if run.stop_reason != SIZE_CUT:
             return _outcome(run, files, source, settings, after_cut=after_cut)
         log.info("file %d reached its size: restarting ffmpeg", files.next_index - 1)
         after_cut = True
+
+
+async def _placement(
+    settings: RemuxSettings,
+    source: StreamSource,
+    plan: OutputPlan,
+    *,
+    after_cut: bool,
+) -> tuple[int | None, EdgeClock | None]:
+    """Segments back from the live edge the next HLS run starts at, and its clock.
+
+    The first run resumes from `plan.resume_edge_ms` when there is one; a run after
+    a size cut starts at the newest segment, the one being recorded at the cut.
+    """
+    if source.kind != StreamKind.HLS:
+        return None, None
+    window = await load_window(source)
+    if after_cut:
+        back = 1
+    elif plan.resume_edge_ms is not None and window is not None:
+        back = resume_back(window, plan.resume_edge_ms, settings.startup_secs)
+    else:
+        back = settings.live_edge_segments
+    return back, EdgeClock(window, back) if window is not None else None
 
 
 def _outcome(

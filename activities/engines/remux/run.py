@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from activities.engines.remux.files import SegmentFiles
     from activities.engines.remux.output import RemuxSettings
+    from activities.engines.remux.resume import EdgeClock
     from activities.process import Child
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,8 @@ class FfmpegRun:
         argv_for: Callable[[int, str], list[str]],
         feeder: Sequence[str] | None = None,
         feeder_name: str = "feeder",
+        *,
+        edge: EdgeClock | None = None,
     ) -> None:
         """Start ffmpeg (and the feeder writing into its stdin).
 
@@ -108,11 +111,12 @@ class FfmpegRun:
                 staging pattern.
             feeder: argv of a program whose stdout becomes ffmpeg's stdin.
             feeder_name: the feeder's name in logs and messages.
+            edge: where the run's media sits on the live edge, if known.
 
         Raises:
             RecorderProcessError: a program could not be started.
         """
-        pattern = await self.files.new_run()
+        pattern = await self.files.new_run(edge)
         list_r, list_w = os.pipe()
         feed_r, feed_w = os.pipe() if feeder is not None else (None, None)
         try:

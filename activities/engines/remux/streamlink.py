@@ -16,7 +16,8 @@ reader threads live in the worker process. It runs with `--no-config` and
 `--no-plugin-sideloading`, so nothing in the worker's home directory changes it.
 
 The quality is `best`, after the names in `source.selection.qualities`, in order
-(streamlink takes the first that exists: `720p60,720p,best`).
+(streamlink takes the first that exists: `720p60,720p,best`). Where an HLS recording
+starts in the playlist is `--hls-live-edge` (see `resume`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ _SCHEMES = {
 # that might still appear; live streams announce theirs at once, and 2 s of
 # analysis cut the start of every file (and every size restart) by 3 s.
 ANALYZE_MICROSECONDS = 2_000_000
+# streamlink's start-up before its first playlist load: 1.2 s measured on an idle
+# 2-core machine, 2.1-2.6 s on one loaded 5x over; a resume that allows too little
+# loses what the window moved meanwhile, one that allows more repeats it
+STARTUP_SECS = 5.0
 
 
 def quality_spec(selection: StreamSelection) -> str:
@@ -107,7 +112,9 @@ class StreamlinkEngine:
         stall_timeout_secs: no new media for this long ends the recording
             (`stalled`), or fails it when nothing was recorded at all.
         progress_interval_secs: least time between two `sink.progressed` calls.
-        hls_live_edge: streamlink's `--hls-live-edge`.
+        hls_live_edge: streamlink's `--hls-live-edge` for a fresh recording.
+        startup_secs: about how long streamlink takes to load its first playlist;
+            a resumed recording rewinds this much further (see `resume`).
     """
 
     def __init__(
@@ -121,6 +128,7 @@ class StreamlinkEngine:
         stall_timeout_secs: float = 30.0,
         progress_interval_secs: float = 1.0,
         hls_live_edge: int = 3,
+        startup_secs: float = STARTUP_SECS,
     ) -> None:
         self.settings = RemuxSettings(
             ffmpeg=ffmpeg,
@@ -130,6 +138,8 @@ class StreamlinkEngine:
             ),
             stall_timeout_secs=stall_timeout_secs,
             progress_interval_secs=progress_interval_secs,
+            live_edge_segments=hls_live_edge,
+            startup_secs=startup_secs,
         )
         self.streamlink = streamlink
         self.stream_timeout_secs = stream_timeout_secs
@@ -152,14 +162,12 @@ class StreamlinkEngine:
             asyncio.CancelledError: after ffmpeg finished the current file.
         """
 
-        def inputs(after_cut: bool) -> RemuxInput:
-            # after a size cut, the segment being recorded when ffmpeg stopped is
-            # the one to start at: one back from the edge repeats the least
+        def inputs(live_edge: int | None) -> RemuxInput:
             feeder = streamlink_args(
                 self.streamlink,
                 source,
                 stream_timeout_secs=self.stream_timeout_secs,
-                hls_live_edge=1 if after_cut else self.hls_live_edge,
+                hls_live_edge=live_edge or self.hls_live_edge,
             )
             args = ["-analyzeduration", str(ANALYZE_MICROSECONDS), "-i", "pipe:0"]
             return RemuxInput(args, feeder, "streamlink")

@@ -169,3 +169,57 @@ def test_session_truth_upgrade_merges_urls_and_fixes_sessions(tmp_path: Path) ->
         columns = {c["name"] for c in sa.inspect(conn).get_columns("stream_session")}
         assert not {"open_key", "duration_secs"} & columns
     engine.dispose()
+
+
+def test_segment_media_upgrade_keeps_rows(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
+    _alembic(engine, "upgrade", "0003_guards")
+    now = datetime.now(UTC).isoformat()
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                'INSERT INTO segment (session_id, "index", file_path, size_bytes,'
+                " duration_secs, created_at, completed_at) VALUES (1, 0, '/r/a_0.ts',"
+                " 100, 2.5, :now, :now)"
+            ),
+            {"now": now},
+        )
+
+    migrate(engine)
+
+    with Session(engine) as db:
+        row = crud.get_segment(db, 1, 0)
+        assert row is not None
+        # checked before this column existed: unknown, not invalid
+        assert (row.size_bytes, row.valid, row.streams, row.resume_edge_ms) == (
+            100,
+            None,
+            None,
+            None,
+        )
+        crud.begin_segment(db, session_id=1, index=1, file_path="/r/a_1.ts")
+        crud.complete_segment(
+            db,
+            session_id=1,
+            index=1,
+            size_bytes=5,
+            duration_secs=1.0,
+            resume_edge_ms=1_800_000_000_000,
+            valid=True,
+            streams=[{"kind": "audio", "codec": "aac"}],
+        )
+    with Session(engine) as db:
+        row = crud.get_segment(db, 1, 1)
+        assert row is not None
+        assert (row.valid, row.streams, row.resume_edge_ms) == (
+            True,
+            [{"kind": "audio", "codec": "aac"}],
+            1_800_000_000_000,
+        )
+
+    _alembic(engine, "downgrade", "0003_guards")
+    with engine.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("segment")}
+        assert not columns & {"valid", "streams", "resume_edge_ms"}
+        assert conn.execute(sa.text("SELECT count(*) FROM segment")).scalar() == 2
+    engine.dispose()

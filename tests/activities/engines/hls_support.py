@@ -11,6 +11,7 @@ import pytest
 from activities.contracts import StreamKind, StreamSelection, StreamSource
 from activities.engines.base import OutputPlan, RecordingStats
 from activities.engines.hls import HlsEngine
+from activities.media import pyav_check
 from tests.fakes.hls_media import check_recording
 from tests.fakes.segment_sink import CheckingSink
 
@@ -68,7 +69,8 @@ def check_files(
     *,
     extinf: float | None = None,
 ) -> list[Probe]:
-    """Each closed file holds exactly the listed segments and plays with PyAV.
+    """Each closed file holds exactly the listed segments and plays with PyAV, and
+    the streams the engine read from it are those PyAV finds.
 
     Args:
         sink: what the engine reported.
@@ -89,6 +91,7 @@ def check_files(
         assert event.path.read_bytes() == rendition.joined(*indices)
         listed = [extinf or rendition.durations[i] for i in indices]
         assert event.duration == pytest.approx(sum(listed))
+        assert event.streams == pyav_check(event.path).streams
         # each file starts at its first segment; a skipped one shows as a jump
         span = indices[-1] - indices[0] + 1
         probes.append(

@@ -204,15 +204,15 @@ def test_input_args(source: StreamSource, expected: list[str]) -> None:
     assert args[-len(expected) :] == expected
 
 
-def test_after_a_size_cut_hls_starts_at_the_live_edge() -> None:
+def test_hls_starts_as_many_segments_back_as_asked() -> None:
     hls = StreamSource(url="http://a/x.m3u8", kind=StreamKind.HLS)
     flv = StreamSource(url="http://a/x.flv", kind=StreamKind.FLV)
     assert "-live_start_index" not in input_args(hls, rw_timeout_secs=1)
-    edge = input_args(hls, rw_timeout_secs=1, at_live_edge=True)
+    edge = input_args(hls, rw_timeout_secs=1, live_edge=1)
     assert edge[-4:] == ["-live_start_index", "-1", "-i", "http://a/x.m3u8"]
-    assert "-live_start_index" not in input_args(
-        flv, rw_timeout_secs=1, at_live_edge=True
-    )
+    back = input_args(hls, rw_timeout_secs=1, live_edge=7)
+    assert back[-4:-2] == ["-live_start_index", "-7"]
+    assert "-live_start_index" not in input_args(flv, rw_timeout_secs=1, live_edge=1)
 
 
 def test_socks_proxy_is_refused_clearly() -> None:

@@ -18,6 +18,7 @@ from activities.contracts import StreamKind, StreamSource
 from activities.engines.base import RecordingStats
 from activities.engines.flv import FlvEngine
 from activities.errors import RecorderProcessError
+from activities.media import pyav_check
 from tests.fakes.flv_recording import (
     AAC_SEQ,
     AVC_SEQ,
@@ -55,6 +56,12 @@ async def test_records_the_real_sample_replayed_over_http(tmp_path: Path) -> Non
             segment.duration_secs, abs=0.05
         )
         check_keyframe_index(segment.path.read_bytes())
+        # read from the sequence headers as PyAV reads them: H.264 426x240, AAC
+        assert segment.streams == pyav_check(segment.path).streams
+        assert [(s.codec, s.width, s.sample_rate) for s in segment.streams or []] == [
+            ("h264", 426, None),
+            ("aac", None, 48000),
+        ]
     assert stats.media_time_secs == pytest.approx(8.323 + 2.016)
 
 
@@ -157,6 +164,8 @@ async def test_records_a_live_stream_in_duration_segments(
     closed = sink.of("closed")
     assert len(closed) >= 2
     assert sink.of("progressed")
+    for segment in closed:
+        assert segment.streams == pyav_check(segment.path).streams
     for segment in closed[:-1]:
         duration = check_playable(segment.path)
         assert 1.5 <= duration <= 2.1

@@ -127,3 +127,35 @@ async def test_a_missing_program_is_a_recorder_process_error(tmp_path) -> None:
     async with ProcessGroup(QUICK) as group:
         with pytest.raises(RecorderProcessError, match="cannot start ghost"):
             await group.spawn("ghost", [str(tmp_path / "no-such-program")])
+
+
+# A worker that starts a program through ProcessGroup, prints its pid and waits.
+WORKER = """
+import asyncio, sys
+from activities.process import ProcessGroup, StopTimeouts
+
+async def main():
+    child = await ProcessGroup(StopTimeouts()).spawn("sleep", ["sleep", "60"])
+    print(child.pid, flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG")
+async def test_programs_die_with_a_killed_worker() -> None:
+    """kill -9 of the worker walks no ladder: the kernel ends its programs."""
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        WORKER,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=Path(__file__).parents[3],
+    )
+    assert worker.stdout is not None
+    pid = int(await asyncio.wait_for(worker.stdout.readline(), 30))
+    assert alive(pid)
+    worker.kill()
+    await worker.wait()
+    await wait_dead(pid)
