@@ -243,6 +243,9 @@ class ProjectStateInput(BaseModel):
     streamer_id: int
     state: StreamerState
     enabled: bool
+    last_error: str | None = Field(
+        default=None, description="Why the last live check failed; None = it did not"
+    )
 
 
 class ProjectStateResult(BaseModel):
@@ -283,6 +286,11 @@ class LiveStatus(BaseModel):
     title: str = ""
     source: StreamSource | None = Field(
         default=None, description="The stream to record, when live"
+    )
+    error: str | None = Field(
+        default=None,
+        description="Why the stream could not be reached, when the check counts "
+        "that as offline (HTTP 404, connection refused); None for a plain offline",
     )
 
 
@@ -376,6 +384,7 @@ class StreamerWorkflowState(BaseModel):
     )
     state: StreamerState = StreamerState.NOT_LIVE
     sessions_recorded: int = 0
+    last_error: str | None = None
 
 
 class StreamerWorkflowInput(BaseModel):
@@ -395,6 +404,11 @@ class StateQueryResult(BaseModel):
     sessions_recorded: int = 0
     waiting_for: WaitReason | None = Field(
         default=None, description="The guard a live streamer waits on, if any"
+    )
+    last_error: str | None = Field(
+        default=None,
+        description="Why the last live check failed or could not reach the stream; "
+        "None once a check succeeds",
     )
 
 

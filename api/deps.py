@@ -13,11 +13,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Protocol, TypeVar
 
 # imported at run time: FastAPI resolves the Annotated[sa.Engine, ...] parameters
 import sqlalchemy as sa
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 from temporalio.api.enums.v1 import TaskQueueType
@@ -34,6 +35,9 @@ from api.auth import InvalidTokenError, TokenSigner
 from api.schemas import ComponentHealth, DegradedRoot
 from api.settings import ApiSettings
 from workflows import client as wf_client
+
+if TYPE_CHECKING:
+    from fastapi.dependencies.models import Dependant
 
 log = logging.getLogger(__name__)
 
@@ -274,6 +278,36 @@ PlatformDetector = Callable[[str], str]
 
 def get_platform_detector() -> PlatformDetector:
     return detect_platform
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def reject_unknown_query(request: Request) -> None:
+    """Refuse query parameters the route does not take.
+
+    FastAPI ignores them, so a typo such as `?streamer=3` for `?streamer_id=3`
+    would silently list every streamer's sessions.
+
+    Raises:
+        HTTPException: 422 naming the unknown parameters and the known ones.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        takes = ", ".join(sorted(known)) or "none"
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"unknown query parameter(s): {', '.join(map(repr, unknown))} "
+            f"(this route takes: {takes})",
+        )
 
 
 _bearer = HTTPBearer(auto_error=False)

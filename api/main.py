@@ -13,6 +13,7 @@ from sqlmodel import Session
 from activities.db import make_engine, migrate
 from api.auth import TokenSigner, ensure_admin
 from api.deps import TemporalWorkflowControl
+from api.errors import install_handlers
 from api.routes import api_router
 from api.settings import ApiSettings
 
@@ -64,6 +65,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.include_router(api_router)
+    install_handlers(app)
     return app
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from activities.db.tables import (
+    LAST_ERROR_MAX_LENGTH,
     Event,
     RefreshToken,
     Segment,
@@ -70,16 +71,35 @@ def delete_streamer(db: Session, streamer: Streamer) -> None:
 
 
 def set_streamer_state(
-    db: Session, streamer_id: int, *, state: str, enabled: bool
+    db: Session,
+    streamer_id: int,
+    *,
+    state: str,
+    enabled: bool,
+    last_error: str | None = None,
 ) -> bool:
-    """Write the workflow's state projection; False if the streamer is gone."""
+    """Write the workflow's state projection; False if the streamer is gone.
+
+    `last_error` is why the last live check failed (None: it succeeded);
+    `last_error_at` keeps when that error was first seen.
+    """
     streamer = db.get(Streamer, streamer_id)
     if streamer is None:
         return False
-    if streamer.state != state or streamer.enabled != enabled:
+    if last_error is not None:
+        last_error = last_error[:LAST_ERROR_MAX_LENGTH]
+    if (streamer.state, streamer.enabled, streamer.last_error) != (
+        state,
+        enabled,
+        last_error,
+    ):
+        now = utcnow()
+        if streamer.last_error != last_error:
+            streamer.last_error_at = now if last_error is not None else None
         streamer.state = state
         streamer.enabled = enabled
-        streamer.updated_at = utcnow()
+        streamer.last_error = last_error
+        streamer.updated_at = now
         db.add(streamer)
         db.commit()
     return True
@@ -344,6 +364,10 @@ def ping(db: Session) -> None:
 
 def get_streamer_by_url(db: Session, url: str) -> Streamer | None:
     return db.exec(select(Streamer).where(Streamer.url == url)).first()
+
+
+def get_streamer_by_name(db: Session, name: str) -> Streamer | None:
+    return db.exec(select(Streamer).where(Streamer.name == name)).first()
 
 
 def delete_streamer_sessions(db: Session, streamer_id: int) -> list[str]:

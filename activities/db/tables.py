@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
+LAST_ERROR_MAX_LENGTH = 1000
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
@@ -55,10 +57,17 @@ class StreamerBase(SQLModel):
 
 class Streamer(StreamerBase, table=True):
     __tablename__ = "streamer"
+    # the name is the streamer's folder: two of a name would write into one
+    __table_args__ = (sa.UniqueConstraint("name", name="uq_streamer_name"),)
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=40, index=True)
     state: str = Field(default="NOT_LIVE", max_length=20)
+    # the workflow projects why its last live check failed; null after a good one
+    last_error: str | None = Field(default=None, max_length=LAST_ERROR_MAX_LENGTH)
+    last_error_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
+    )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
     )

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, status
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from activities.config import RecordingOverrides, parse_stored_overrides
 from activities.contracts import (
@@ -34,7 +35,27 @@ from api.deps import (
     WorkflowControl,
     temporal_errors,
 )
-from api.schemas import Accepted, Page, StreamerCreate, StreamerPublic, StreamerUpdate
+from api.errors import ConflictError
+from api.params import (
+    BODY_RESPONSES,
+    CONFLICT_RESPONSES,
+    NOT_FOUND_RESPONSES,
+    UNAVAILABLE_RESPONSES,
+    Limit,
+    Offset,
+    StreamerId,
+)
+from api.schemas import (
+    Accepted,
+    Page,
+    StreamerCreate,
+    StreamerPublic,
+    StreamerRef,
+    StreamerUpdate,
+)
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +93,59 @@ def _merge_settings(stored: dict[str, Any], sent: RecordingOverrides) -> dict[st
         ) from err
 
 
+def _ref(streamer: Streamer) -> StreamerRef:
+    assert streamer.id is not None
+    return StreamerRef(id=streamer.id, name=streamer.name)
+
+
+def _taken(
+    db: Session, *, name: str | None, url: str | None, streamer_id: int | None = None
+) -> ConflictError | None:
+    """The 409 naming another streamer that holds `name` or `url`, if one does.
+
+    Both are unique (a name is the streamer's folder), each by a DB constraint.
+    """
+    checks = (
+        ("name", name, crud.get_streamer_by_name),
+        ("URL", url, crud.get_streamer_by_url),
+    )
+    for what, value, lookup in checks:
+        other = lookup(db, value) if value is not None else None
+        if other is not None and other.id != streamer_id:
+            return ConflictError(
+                f'streamer {other.id} ("{other.name}") already has this {what}',
+                _ref(other),
+            )
+    return None
+
+
+def _save(
+    db: Session,
+    write: Any,
+    *,
+    name: str | None,
+    url: str | None,
+    streamer_id: int | None = None,
+) -> Streamer:
+    """Check the unique fields, then write; a concurrent write that won is a 409 too.
+
+    Raises:
+        ConflictError: another streamer holds the name or the URL.
+    """
+    conflict = _taken(db, name=name, url=url, streamer_id=streamer_id)
+    if conflict is not None:
+        raise conflict
+    try:
+        saved: Streamer = write()
+    except IntegrityError as err:
+        db.rollback()
+        conflict = _taken(db, name=name, url=url, streamer_id=streamer_id)
+        if conflict is None:
+            raise
+        raise conflict from err
+    return saved
+
+
 def _found(streamer: Streamer | None) -> Streamer:
     if streamer is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "streamer not found")
@@ -85,22 +159,31 @@ async def _nudge(control: WorkflowControl, streamer_id: int, signal: str) -> Non
         await control.signal(streamer_id, signal)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=BODY_RESPONSES | CONFLICT_RESPONSES,
+)
 async def create_streamer(
     body: StreamerCreate, db: DbDep, control: ControlDep, detector: DetectorDep
 ) -> StreamerPublic:
-    """Add a streamer and start its workflow (409 if the URL is taken)."""
+    """Add a streamer and start its workflow.
+
+    409 names the streamer that already has this name or URL: both are unique,
+    because the name is the streamer's folder.
+    """
     platform = _detect(detector, body.url)
-    if await asyncio.to_thread(crud.get_streamer_by_url, db, body.url):
-        raise HTTPException(status.HTTP_409_CONFLICT, "a streamer has this URL")
+    row = Streamer(
+        **body.model_dump(mode="json", exclude={"settings"}),
+        settings=body.settings.stored(),
+        platform=platform,
+    )
     streamer = await asyncio.to_thread(
-        crud.create_streamer,
+        _save,
         db,
-        Streamer(
-            **body.model_dump(mode="json", exclude={"settings"}),
-            settings=body.settings.stored(),
-            platform=platform,
-        ),
+        lambda: crud.create_streamer(db, row),
+        name=body.name,
+        url=body.url,
     )
     assert streamer.id is not None
     try:
@@ -112,24 +195,25 @@ async def create_streamer(
 
 @router.get("")
 def list_streamers(
-    db: DbDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    db: DbDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[StreamerPublic]:
     """List streamers in creation order."""
     items, total = crud.list_streamers(db, limit=limit, offset=offset)
     return Page(items=[_public(s) for s in items], total=total)
 
 
-@router.get("/{streamer_id}")
-def get_streamer(streamer_id: int, db: DbDep) -> StreamerPublic:
+@router.get("/{streamer_id}", responses=NOT_FOUND_RESPONSES)
+def get_streamer(streamer_id: StreamerId, db: DbDep) -> StreamerPublic:
     """One streamer (404 if missing)."""
     return _public(_found(crud.get_streamer(db, streamer_id)))
 
 
-@router.patch("/{streamer_id}")
+@router.patch(
+    "/{streamer_id}",
+    responses=BODY_RESPONSES | NOT_FOUND_RESPONSES | CONFLICT_RESPONSES,
+)
 async def update_streamer(
-    streamer_id: int,
+    streamer_id: StreamerId,
     body: StreamerUpdate,
     db: DbDep,
     control: ControlDep,
@@ -146,10 +230,15 @@ async def update_streamer(
         changes["settings"] = _merge_settings(streamer.settings, body.settings)
     if "url" in changes and changes["url"] != streamer.url:
         changes["platform"] = _detect(detector, changes["url"])
-        other = await asyncio.to_thread(crud.get_streamer_by_url, db, changes["url"])
-        if other is not None and other.id != streamer_id:
-            raise HTTPException(status.HTTP_409_CONFLICT, "a streamer has this URL")
-    streamer = await asyncio.to_thread(crud.update_streamer, db, streamer, changes)
+    current = streamer
+    streamer = await asyncio.to_thread(
+        _save,
+        db,
+        lambda: crud.update_streamer(db, current, changes),
+        name=changes.get("name"),
+        url=changes.get("url"),
+        streamer_id=streamer_id,
+    )
     signals = [SIGNAL_CONFIG_CHANGED]
     if "enabled" in changes:
         signals.append(SIGNAL_RESUME if changes["enabled"] else SIGNAL_PAUSE)
@@ -161,9 +250,13 @@ async def update_streamer(
     return _public(streamer)
 
 
-@router.delete("/{streamer_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{streamer_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=NOT_FOUND_RESPONSES,
+)
 async def delete_streamer(
-    streamer_id: int,
+    streamer_id: StreamerId,
     db: DbDep,
     control: ControlDep,
     delete_files: bool = False,
@@ -195,25 +288,47 @@ def _unlink_all(paths: list[str]) -> None:
 async def _control(
     db: DbDep, control: WorkflowControl, streamer_id: int, signal: str
 ) -> Accepted:
-    _found(await asyncio.to_thread(crud.get_streamer, db, streamer_id))
+    streamer = _found(await asyncio.to_thread(crud.get_streamer, db, streamer_id))
+    if signal == SIGNAL_CHECK_NOW and not streamer.enabled:
+        # a paused workflow ignores check_now: a 202 would promise a check that
+        # never happens
+        raise ConflictError(f"streamer {streamer_id} is paused: resume it to check it")
     with temporal_errors():
         await _nudge(control, streamer_id, signal)
     return Accepted()
 
 
-@router.post("/{streamer_id}/pause", status_code=status.HTTP_202_ACCEPTED)
-async def pause(streamer_id: int, db: DbDep, control: ControlDep) -> Accepted:
+_CONTROL_RESPONSES = NOT_FOUND_RESPONSES | UNAVAILABLE_RESPONSES | CONFLICT_RESPONSES
+
+
+@router.post(
+    "/{streamer_id}/pause",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=_CONTROL_RESPONSES,
+)
+async def pause(streamer_id: StreamerId, db: DbDep, control: ControlDep) -> Accepted:
     """Stop checking (and finish any recording) until resumed."""
     return await _control(db, control, streamer_id, SIGNAL_PAUSE)
 
 
-@router.post("/{streamer_id}/resume", status_code=status.HTTP_202_ACCEPTED)
-async def resume(streamer_id: int, db: DbDep, control: ControlDep) -> Accepted:
+@router.post(
+    "/{streamer_id}/resume",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=_CONTROL_RESPONSES,
+)
+async def resume(streamer_id: StreamerId, db: DbDep, control: ControlDep) -> Accepted:
     """Resume checking a paused streamer."""
     return await _control(db, control, streamer_id, SIGNAL_RESUME)
 
 
-@router.post("/{streamer_id}/check", status_code=status.HTTP_202_ACCEPTED)
-async def check(streamer_id: int, db: DbDep, control: ControlDep) -> Accepted:
-    """Check whether the streamer is live now, without waiting for the next poll."""
+@router.post(
+    "/{streamer_id}/check",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=_CONTROL_RESPONSES,
+)
+async def check(streamer_id: StreamerId, db: DbDep, control: ControlDep) -> Accepted:
+    """Check whether the streamer is live now, without waiting for the next poll.
+
+    409 while the streamer is paused: resume it first.
+    """
     return await _control(db, control, streamer_id, SIGNAL_CHECK_NOW)

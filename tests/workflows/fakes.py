@@ -22,9 +22,12 @@ class FakeActivities:
     configs: dict[int, c.StreamerConfig] = field(default_factory=dict)
     live: bool = False
     fail_detection: bool = False
+    # a check that finds the stream offline says why (HTTP 404, refused, …)
+    offline_error: str | None = None
     segments_per_recording: int = 2
     checks: int = 0
     projections: list[tuple[c.StreamerState, bool]] = field(default_factory=list)
+    projected_errors: list[str | None] = field(default_factory=list)
     opened: list[c.OpenSessionInput] = field(default_factory=list)
     closed: list[c.CloseSessionInput] = field(default_factory=list)
     records: list[c.RecordInput] = field(default_factory=list)
@@ -55,6 +58,7 @@ class FakeActivities:
     @activity.defn(name=c.ACTIVITY_PROJECT_STATE)
     async def project_state(self, inp: c.ProjectStateInput) -> c.ProjectStateResult:
         self.projections.append((inp.state, inp.enabled))
+        self.projected_errors.append(inp.last_error)
         return c.ProjectStateResult()
 
     @activity.defn(name=c.ACTIVITY_OPEN_SESSION)
@@ -73,7 +77,7 @@ class FakeActivities:
         if self.fail_detection:
             raise RuntimeError("upstream is down")
         if not self.live:
-            return c.LiveStatus(is_live=False)
+            return c.LiveStatus(is_live=False, error=self.offline_error)
         return c.LiveStatus(
             is_live=True,
             title="a title",
