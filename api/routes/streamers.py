@@ -55,6 +55,8 @@ from api.schemas import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlmodel import Session
 
 log = logging.getLogger(__name__)
@@ -103,7 +105,7 @@ def _taken(
 ) -> ConflictError | None:
     """The 409 naming another streamer that holds `name` or `url`, if one does.
 
-    Both are unique (a name is the streamer's folder), each by a DB constraint.
+    Both are unique: a name is the streamer's folder, a URL its stream.
     """
     checks = (
         ("name", name, crud.get_streamer_by_name),
@@ -121,13 +123,16 @@ def _taken(
 
 def _save(
     db: Session,
-    write: Any,
+    write: Callable[[], Streamer],
     *,
     name: str | None,
     url: str | None,
     streamer_id: int | None = None,
 ) -> Streamer:
-    """Check the unique fields, then write; a concurrent write that won is a 409 too.
+    """Check the unique fields, then write.
+
+    A concurrent write that took the name (or URL) between the check and this
+    one trips the database's unique constraint: that is a 409 naming it too.
 
     Raises:
         ConflictError: another streamer holds the name or the URL.
@@ -136,7 +141,7 @@ def _save(
     if conflict is not None:
         raise conflict
     try:
-        saved: Streamer = write()
+        saved = write()
     except IntegrityError as err:
         db.rollback()
         conflict = _taken(db, name=name, url=url, streamer_id=streamer_id)
