@@ -54,7 +54,12 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from temporalio.testing import WorkflowEnvironment
 
-    from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
+    from activities.engines.base import (
+        Engine,
+        OutputPlan,
+        RecordingStats,
+        SegmentSink,
+    )
 
 SESSION = 7
 SOURCE = StreamSource(url="https://cdn.example.com/live/a.m3u8", kind=StreamKind.HLS)
@@ -110,7 +115,7 @@ def db(tmp_path: Path) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-def make(db, root: Path, engine: ScriptedEngine, **guards) -> RecordingActivities:
+def make(db, root: Path, engine: Engine, **guards) -> RecordingActivities:
     return RecordingActivities(
         {EngineKind.NATIVE: {StreamKind.HLS: engine}},
         root,
