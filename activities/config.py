@@ -38,11 +38,25 @@ from activities.naming import validate_template
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "MAX_BYTES",
+    "MAX_INTERVAL_SECS",
+    "MAX_SEGMENT_SECS",
+    "MIN_POLL_SECS",
     "RecordingOverrides",
     "SelectionOverride",
     "merge_policy",
     "parse_stored_overrides",
 ]
+
+
+# Upper bounds of every number a user configures. Beyond them a value is a typo or
+# an attack: a timer of 1e308 s overflows the workflow's timedelta, a byte count
+# past 2^63-1 does not fit a database BIGINT, and polling more than once a second
+# only floods the workflow's history and the platform.
+MIN_POLL_SECS = 1.0
+MAX_INTERVAL_SECS = 86_400.0
+MAX_SEGMENT_SECS = 7 * 86_400.0
+MAX_BYTES = 2**63 - 1
 
 
 class SelectionOverride(StreamSelection):
@@ -53,6 +67,9 @@ class SelectionOverride(StreamSelection):
     """
 
     model_config = ConfigDict(extra="forbid")
+
+    min_bitrate_bps: int = Field(default=0, ge=0, le=MAX_BYTES)
+    max_bitrate_bps: int = Field(default=0, ge=0, le=MAX_BYTES)
 
 
 class RecordingOverrides(BaseModel):
@@ -78,23 +95,34 @@ class RecordingOverrides(BaseModel):
     max_segment_duration_secs: float | None = Field(
         default=None,
         ge=0,
+        le=MAX_SEGMENT_SECS,
         description="Close a segment after this much media; 0 = never",
     )
     max_segment_size_bytes: int | None = Field(
-        default=None, ge=0, description="Close a segment at this size; 0 = never"
+        default=None,
+        ge=0,
+        le=MAX_BYTES,
+        description="Close a segment at this size; 0 = never",
     )
     min_segment_size_bytes: int | None = Field(
-        default=None, ge=0, description="Delete a closed segment smaller than this"
+        default=None,
+        ge=0,
+        le=MAX_BYTES,
+        description="Delete a closed segment smaller than this",
     )
     selection: SelectionOverride | None = Field(
         default=None, description="Stream selection; replaces the inherited one whole"
     )
     poll_interval_secs: float | None = Field(
-        default=None, gt=0, description="Seconds between live checks while offline"
+        default=None,
+        ge=MIN_POLL_SECS,
+        le=MAX_INTERVAL_SECS,
+        description="Seconds between live checks while offline",
     )
     grace_secs: float | None = Field(
         default=None,
         ge=0,
+        le=MAX_INTERVAL_SECS,
         description="A stream that returns within this window continues its session",
     )
     stream_timeout_secs: float | None = Field(

@@ -296,6 +296,9 @@ class ProjectStateInput(OwnedInput):
     streamer_id: int
     state: StreamerState
     enabled: bool
+    last_error: str | None = Field(
+        default=None, description="Why the last live check failed; None = it did not"
+    )
 
 
 class ProjectStateResult(BaseModel):
@@ -408,6 +411,11 @@ class LiveStatus(BaseModel):
     cover_url: str = ""
     viewers: int | None = None
     started_at: datetime | None = Field(default=None, description="Broadcast start")
+    error: str | None = Field(
+        default=None,
+        description="Why the stream could not be reached, when the check counts "
+        "that as offline (HTTP 404, connection refused); None for a plain offline",
+    )
     streams: list[StreamInfo] = Field(
         default_factory=list,
         description="Every stream on offer (the API and CLI show them; the live-check "
@@ -539,6 +547,7 @@ class StreamerWorkflowState(BaseModel):
     )
     state: StreamerState = StreamerState.NOT_LIVE
     sessions_recorded: int = 0
+    last_error: str | None = None
 
 
 class StreamerWorkflowInput(BaseModel):
@@ -563,6 +572,11 @@ class StateQueryResult(BaseModel):
     sessions_recorded: int = 0
     waiting_for: WaitReason | None = Field(
         default=None, description="The guard a live streamer waits on, if any"
+    )
+    last_error: str | None = Field(
+        default=None,
+        description="Why the last live check failed or could not reach the stream; "
+        "None once a check succeeds",
     )
 
 

@@ -21,15 +21,16 @@ platform's retry-after as `next_retry_delay`.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import ClassVar
-
-from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from typing import TYPE_CHECKING, ClassVar
 
 from activities.contracts import (
     ERROR_ENGINE_CIRCUIT_OPEN,
     ERROR_NO_RECORDING_SLOT,
     ERROR_OUTPUT_PATH_INACCESSIBLE,
 )
+
+if TYPE_CHECKING:
+    from temporalio.exceptions import ApplicationError
 
 
 class RecorderError(Exception):
@@ -115,6 +116,10 @@ def to_application_error(err: RecorderError) -> ApplicationError:
         transient stream errors and guard refusals are marked BENIGN because the
         workflow expects them, and guard refusals carry `next_retry_delay`.
     """
+    # imported here, not at the top: `srec record` uses this tree without Temporal,
+    # and importing temporalio costs it about half a CPU-second at start-up
+    from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+
     benign = isinstance(err, StreamUnavailableError | GuardError)
     delay = None
     if isinstance(err, GuardError):

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.service import RPCError
 
 from activities.contracts import (
@@ -315,7 +315,17 @@ class RecordingActivities:
             shutdown_task.cancel()
         if not task.done():
             await _stop(task)
-            raise ApplicationError("worker shutting down", type="WorkerShutdown")
+            activity.logger.info(
+                "recording stopped for the worker's shutdown: its file is "
+                "finalised, and it resumes on the next worker"
+            )
+            # BENIGN: the SDK would log a retryable failure at WARNING with a
+            # traceback, for what is an orderly stop
+            raise ApplicationError(
+                "worker shutting down",
+                type="WorkerShutdown",
+                category=ApplicationErrorCategory.BENIGN,
+            )
         return task.result()
 
     async def _heartbeat(self, run: _Attempt) -> None:

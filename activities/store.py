@@ -86,7 +86,11 @@ class StoreActivities:
         self.owner.check(inp)
         with Session(self.db) as db:
             crud.set_streamer_state(
-                db, inp.streamer_id, state=inp.state.value, enabled=inp.enabled
+                db,
+                inp.streamer_id,
+                state=inp.state.value,
+                enabled=inp.enabled,
+                last_error=inp.last_error,
             )
         return ProjectStateResult()
 

@@ -16,12 +16,13 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Protocol, TypeVar
 
 # imported at run time: FastAPI resolves the Annotated[sa.Engine, ...] parameters
 import httpx
 import sqlalchemy as sa
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 from temporalio.api.enums.v1 import TaskQueueType
@@ -39,6 +40,9 @@ from api.schemas import ComponentHealth, DegradedRoot
 from api.settings import ApiSettings
 from workflows import client as wf_client
 from workflows.client import ForeignWorkflowError
+
+if TYPE_CHECKING:
+    from fastapi.dependencies.models import Dependant
 
 log = logging.getLogger(__name__)
 
@@ -307,6 +311,36 @@ class Platforms:
 def get_platforms(request: Request) -> Platforms:
     platforms: Platforms = request.app.state.platforms
     return platforms
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def reject_unknown_query(request: Request) -> None:
+    """Refuse query parameters the route does not take.
+
+    FastAPI ignores them, so a typo such as `?streamer=3` for `?streamer_id=3`
+    would silently list every streamer's sessions.
+
+    Raises:
+        HTTPException: 422 naming the unknown parameters and the known ones.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        takes = ", ".join(sorted(known)) or "none"
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"unknown query parameter(s): {', '.join(map(repr, unknown))} "
+            f"(this route takes: {takes})",
+        )
 
 
 _bearer = HTTPBearer(auto_error=False)

@@ -16,6 +16,7 @@ from activities.host_map import HostMapTransport, parse_host_map
 from activities.platforms import default_registry
 from api.auth import TokenSigner, ensure_admin
 from api.deps import Platforms, TemporalWorkflowControl
+from api.errors import install_handlers
 from api.routes import api_router
 from api.settings import ApiSettings
 
@@ -81,6 +82,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.include_router(api_router)
+    install_handlers(app)
     return app
 
 

@@ -6,6 +6,7 @@ validation lives here because table models do not validate on construction.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
@@ -27,10 +28,19 @@ T = TypeVar("T")
 
 NAME_MAX_LENGTH = 100
 URL_MAX_LENGTH = 2048
+TOKEN_MAX_LENGTH = 4096
+# C0 controls and DEL: a NUL is refused by Postgres, and names become file names
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
+
+
+def _printable(value: str | None) -> str | None:
+    if value is not None and _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
 
 
 class Page(BaseModel, Generic[T]):
@@ -53,20 +63,32 @@ class StreamerCreate(StreamerBase):
     )
 
     _strip_text = field_validator("name", "url", mode="before")(_strip)
+    _no_controls = field_validator("name", "url")(_printable)
+
+
+def _no_null_defaults(schema: dict[str, Any]) -> None:
+    # an omitted field keeps its value; null is refused, so the spec shows no
+    # null default that a client (or a fuzzer) would take as valid input
+    for prop in schema.get("properties", {}).values():
+        if prop.get("default", ...) is None:
+            del prop["default"]
 
 
 class StreamerUpdate(StreamerBase):
-    """Body of `PATCH /api/streamers/{id}`; only the fields sent change."""
+    """Body of `PATCH /api/streamers/{id}`; only the fields sent change.
 
-    name: str | None = SQLField(  # type: ignore[assignment]
-        default=None, min_length=1, max_length=NAME_MAX_LENGTH
-    )
-    url: str | None = SQLField(  # type: ignore[assignment]
-        default=None, min_length=1, max_length=URL_MAX_LENGTH
-    )
-    priority: Priority | None = None  # type: ignore[assignment]
-    enabled: bool | None = None  # type: ignore[assignment]
-    settings: RecordingOverrides | None = SQLField(  # type: ignore[assignment]
+    Fields are typed without null (the spec says so) but default to None in
+    Python, which marks them omitted.
+    """
+
+    # pydantic reads this once, at class creation: not shared mutable state
+    model_config = {"json_schema_extra": _no_null_defaults}  # noqa: RUF012
+
+    name: str = SQLField(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
+    url: str = SQLField(default=None, min_length=1, max_length=URL_MAX_LENGTH)
+    priority: Priority = None  # type: ignore[assignment]
+    enabled: bool = None  # type: ignore[assignment]
+    settings: RecordingOverrides = SQLField(  # type: ignore[assignment]
         default=None,
         description="Merged into the stored settings: a field sent replaces the "
         "stored one, a field sent as null is inherited again, others stay",
@@ -78,13 +100,18 @@ class StreamerUpdate(StreamerBase):
     )
 
     _strip_text = field_validator("name", "url", mode="before")(_strip)
+    _no_controls = field_validator("name", "url")(_printable)
 
-    @model_validator(mode="after")
-    def _no_nulls(self) -> StreamerUpdate:
-        nulls = sorted(k for k in self.model_fields_set if getattr(self, k) is None)
-        if nulls:
-            raise ValueError(f"fields may be omitted but not null: {', '.join(nulls)}")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = sorted(str(k) for k, v in data.items() if v is None)
+            if nulls:
+                raise ValueError(
+                    f"fields may be omitted but not null: {', '.join(nulls)}"
+                )
+        return data
 
 
 class StreamerPublic(StreamerBase):
@@ -96,6 +123,14 @@ class StreamerPublic(StreamerBase):
         default=None, description="The streamer's id on the platform, from the URL"
     )
     state: str
+    last_error: str | None = Field(
+        default=None,
+        description="Why the last live check failed or found the stream unreachable "
+        "(HTTP 404, connection refused, …); null once a check succeeds",
+    )
+    last_error_at: datetime | None = Field(
+        default=None, description="When `last_error` was first seen"
+    )
     created_at: datetime
     updated_at: datetime
     settings: RecordingOverrides = SQLField(  # type: ignore[assignment]
@@ -139,7 +174,7 @@ class LoginRequest(BaseModel):
 
 
 class RefreshRequest(BaseModel):
-    refresh_token: str = Field(min_length=1)
+    refresh_token: str = Field(min_length=1, max_length=TOKEN_MAX_LENGTH)
 
 
 class ChangePasswordRequest(BaseModel):
@@ -159,6 +194,41 @@ class TokenPair(BaseModel):
 
 class Accepted(BaseModel):
     status: Literal["accepted"] = "accepted"
+
+
+class ErrorDetail(BaseModel):
+    """Why a request was refused."""
+
+    detail: str = Field(description="The reason")
+
+
+class FieldError(BaseModel):
+    """One invalid part of a request."""
+
+    loc: list[str | int] = Field(description="Where: body, query or path, then names")
+    msg: str
+    type: str
+
+
+class ValidationFailed(BaseModel):
+    """A request that does not validate: per field, or one reason for the whole."""
+
+    detail: list[FieldError] | str
+
+
+class StreamerRef(BaseModel):
+    """Names a streamer another one conflicts with."""
+
+    id: int
+    name: str
+
+
+class Conflict(ErrorDetail):
+    """The request conflicts with the current state or another streamer."""
+
+    streamer: StreamerRef | None = Field(
+        default=None, description="The other streamer that holds the name or URL"
+    )
 
 
 class ComponentHealth(BaseModel):

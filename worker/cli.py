@@ -3,7 +3,11 @@
 Each subcommand registers a handler (`set_defaults(handler=...)`) that takes the
 parsed arguments and returns the exit code. Subcommands that live in their own
 module expose `add_parser(subparsers)` and are listed in `SUBCOMMAND_MODULES`; they
-import their heavy dependencies inside the handler so `srec --help` stays quick.
+import their heavy dependencies inside the handler, so `srec --help`, `srec flv`
+and `srec record` never load Temporal, the database or the API.
+
+The global options (`--data-dir`, `--log-level`) are accepted before and after the
+subcommand, as people type them: `srec up --data-dir X` is `srec --data-dir X up`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pydantic import ValidationError
 from worker import flv_cli, probe_cli, record_cli
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 log = logging.getLogger("srec")
 
@@ -28,17 +32,53 @@ log = logging.getLogger("srec")
 SUBCOMMAND_MODULES = (record_cli, probe_cli, flv_cli)
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(text: str) -> str:
+    level = text.strip().upper()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"not a log level: {text!r} (one of {', '.join(LOG_LEVELS)})"
+        )
+    return level
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """`--data-dir` and `--log-level` on `parser`.
+
+    A subcommand's copies default to SUPPRESS: not given there, they leave the
+    value parsed before the subcommand (or the default) alone.
+    """
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None if top else argparse.SUPPRESS,
+        help="app DB, Temporal DB and recordings (env SREC_DATA_DIR, default ./data)",
+    )
+    parser.add_argument(
+        "--log-level",
+        type=_log_level,
+        default=os.environ.get("SREC_LOG_LEVEL", "INFO") if top else argparse.SUPPRESS,
+        metavar="LEVEL",
+        help=f"{', '.join(LOG_LEVELS)} (env SREC_LOG_LEVEL, default INFO)",
+    )
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """Every subcommand's parser below `parser`, nested ones (`flv fix`) too."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield sub
+                yield from _subcommands(sub)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="srec", description="Automated live-stream recorder on Temporal."
     )
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="app DB, Temporal DB and recordings (env SREC_DATA_DIR, default ./data)",
-    )
-    parser.add_argument("--log-level", default=os.environ.get("SREC_LOG_LEVEL", "INFO"))
+    _add_global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="run Temporal dev server + worker + API")
@@ -58,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
 
     for module in SUBCOMMAND_MODULES:
         module.add_parser(sub)
+    for subcommand in _subcommands(parser):
+        _add_global_options(subcommand, top=False)
     return parser
 
 
@@ -65,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen part of srec."""
     args = _parser().parse_args(argv)
     logging.basicConfig(
-        level=args.log_level.upper(),
+        level=args.log_level,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     # per-request and per-migration chatter drowns what a user needs to see

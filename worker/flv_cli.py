@@ -18,8 +18,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from activities.engines.flv.fix import FlvInputError, analyze_flv, fix_flv
-
 if TYPE_CHECKING:
     from typing import TextIO
 
@@ -66,6 +64,9 @@ def run(
     Returns:
         The process exit code.
     """
+    # imported here so `srec --help` and `srec record` do not load the FLV engine
+    from activities.engines.flv.fix import FlvInputError, analyze_flv, fix_flv
+
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     source: Path = args.input

@@ -79,9 +79,9 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     p = subparsers.add_parser(
         "record",
         help="record one stream to a directory, without Temporal",
-        description="Record one live stream until it ends or Ctrl-C/SIGTERM, "
-        "which finalises the current file. Exit 0 when recorded, 1 when not live "
-        "or failed, 2 on bad options.",
+        description="Record one live stream until it ends, --duration passes or "
+        "Ctrl-C/SIGTERM, each of which finalises the current file. Exit 0 when "
+        "recorded, 1 when not live or failed, 2 on bad options.",
     )
     p.add_argument("url", help="channel or stream URL (any supported platform)")
     p.add_argument("--out", type=Path, default=Path(), help="output root (default .)")
@@ -95,18 +95,32 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="output container of ffmpeg/streamlink (native keeps the source's)",
     )
     p.add_argument(
-        "--max-duration",
+        "--duration",
         type=parse_duration,
         default=None,
         metavar="S",
-        help="start a new file after this much media (90, 15m, 2h; 0 = never)",
+        help="stop after recording this long (90, 15m, 2h), finalise and exit 0",
+    )
+    # "max duration" reads as "record this long"; the split names say what they do
+    p.add_argument(
+        "--split-duration",
+        "--max-duration",
+        dest="max_duration",
+        type=parse_duration,
+        default=None,
+        metavar="S",
+        help="split: start a new file after this much media (90, 15m, 2h; "
+        "0 = never); the recording goes on (to stop, use --duration)",
     )
     p.add_argument(
+        "--split-size",
         "--max-size",
+        dest="max_size",
         type=parse_size,
         default=None,
         metavar="B",
-        help="start a new file at this size (bytes, or 500M, 2G; 0 = never)",
+        help="split: start a new file at this size (bytes, or 500M, 2G; "
+        "0 = never); the recording goes on",
     )
     p.add_argument(
         "--min-size",
@@ -189,6 +203,8 @@ def options_from(args: argparse.Namespace, *, tty: bool) -> RecordOptions:
         raise UsageError(_reason(err)) from err
     if args.progress_interval is not None and args.progress_interval <= 0:
         raise UsageError("--progress-interval must be above 0")
+    if args.duration is not None and args.duration <= 0:
+        raise UsageError("--duration must be above 0")
     out = args.out.expanduser()
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -203,6 +219,7 @@ def options_from(args: argparse.Namespace, *, tty: bool) -> RecordOptions:
         name=args.name,
         headers=dict(args.header),
         proxy=args.proxy,
+        duration_secs=args.duration,
         json=args.json_progress,
         progress_secs=args.progress_interval
         or (TTY_PROGRESS_SECS if tty else PIPE_PROGRESS_SECS),

@@ -8,6 +8,12 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from activities.config import (
+    MAX_BYTES,
+    MAX_INTERVAL_SECS,
+    MAX_SEGMENT_SECS,
+    MIN_POLL_SECS,
+)
 from activities.contracts import (
     DEFAULT_FILENAME_TEMPLATE,
     DEFAULT_STREAM_TIMEOUT_SECS,
@@ -32,12 +38,16 @@ class WorkerSettings(BaseSettings):
     recordings_dir: Path | None = Field(
         default=None, description="Default: <data_dir>/recordings"
     )
-    poll_interval_secs: float = Field(default=30.0, gt=0)
-    grace_secs: float = Field(default=60.0, ge=0)
-    max_segment_duration_secs: float = Field(default=0.0, ge=0)
-    max_segment_size_bytes: int = Field(default=8 * 1024**3, ge=0)
-    error_backoff_secs: float = Field(default=60.0, gt=0)
-    min_segment_size_bytes: int = Field(default=0, ge=0)
+    # the bounds of a streamer's overrides (activities.config), so no level can
+    # configure what another refuses
+    poll_interval_secs: float = Field(
+        default=30.0, ge=MIN_POLL_SECS, le=MAX_INTERVAL_SECS
+    )
+    grace_secs: float = Field(default=60.0, ge=0, le=MAX_INTERVAL_SECS)
+    max_segment_duration_secs: float = Field(default=0.0, ge=0, le=MAX_SEGMENT_SECS)
+    max_segment_size_bytes: int = Field(default=8 * 1024**3, ge=0, le=MAX_BYTES)
+    error_backoff_secs: float = Field(default=60.0, gt=0, le=MAX_INTERVAL_SECS)
+    min_segment_size_bytes: int = Field(default=0, ge=0, le=MAX_BYTES)
     engine: EngineKind = EngineKind.NATIVE
     container: Container = Container.AUTO
     filename_template: str = DEFAULT_FILENAME_TEMPLATE

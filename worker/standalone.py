@@ -7,8 +7,9 @@ The URL is resolved like a streamer's (platform registry → extractor → live 
 goes to the console (`worker.console`), logs to stderr.
 
 SIGINT or SIGTERM cancels the engine, which finalises its current file; `record`
-then shows a summary and returns 0, as it does when the stream ends. A second
-signal exits at once, without finalising.
+then shows a summary and returns 0, as it does when the stream ends or when
+`duration_secs` of recording have passed. A second signal exits at once, without
+finalising.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class RecordOptions:
     name: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     proxy: str | None = None
+    duration_secs: float | None = None
     json: bool = False
     progress_secs: float = 10.0
 
@@ -75,9 +77,14 @@ async def record(options: RecordOptions, console: Console) -> int:
     """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    signals = 0
 
     def on_signal() -> None:
-        if stop.is_set():
+        # counted apart from `stop`: a Ctrl-C while --duration's stop finalises
+        # is the first signal, not the second
+        nonlocal signals
+        signals += 1
+        if signals > 1:
             log.warning("second signal: exiting without finalising")
             os._exit(EXIT_FORCED)
         log.info("stopping: finalising the current file")
@@ -165,15 +172,30 @@ async def _record(
         url=options.url, title=title, kind=source.kind.value, engine=policy.engine.value
     )
     progress = asyncio.create_task(_progress(console, stats, options.progress_secs))
+    reached: list[bool] = []
+    timer = None
+    if options.duration_secs is not None:
+
+        def duration_reached() -> None:
+            log.info("recorded for %g s: finalising the current file", duration)
+            reached.append(True)
+            stop.set()
+
+        duration = options.duration_secs
+        timer = asyncio.get_running_loop().call_later(duration, duration_reached)
     code, reason = EXIT_OK, "stopped"
     try:
         result = await _until(engine.record(source, plan, sink, stats), stop)
         if result is not None:
             reason = f"stream {result}"
+        elif reached:
+            reason = "duration reached"
     except (RecorderError, OSError) as err:
         log.error("recording failed: %s", err)
         code, reason = EXIT_FAILED, "failed"
     finally:
+        if timer is not None:
+            timer.cancel()
         progress.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await progress

@@ -307,7 +307,11 @@ def up(opts: UpOptions) -> int:
             announced = True
         time.sleep(0.5)
 
-    log.info("stopping: API and worker first (recordings finalise), then Temporal")
+    log.info(
+        "stopping (a normal shutdown; a second Ctrl-C forces it): API and worker "
+        "first, recordings finalise their files and resume on the next start, "
+        "then Temporal"
+    )
     for child in others:
         child.terminate()
     for child in others:

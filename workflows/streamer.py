@@ -18,6 +18,10 @@ patch, so running histories replay unchanged).
 A session (LIVE) is run by `workflows.session.RecordingSession`, which also rides
 out the recording guards' refusals (no slot, engine breaker open, output root
 degraded) while staying LIVE, with `waiting_for` in the state query saying why.
+
+Why the last live check failed (or could not reach the stream) is kept as
+`last_error`, shown in the state query and projected to the DB when it changes,
+until a check succeeds.
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ PATCH_ADOPT_INSTANCE = "adopt-instance-id"
 
 T = TypeVar("T")
 
+# Histories recorded before `last_error` was kept replay without its projections.
+PATCH_LAST_ERROR = "project-last-check-error"
+
 
 def _log_signal(name: str, inp: c.SignalInput | None) -> None:
     reason = f" ({inp.reason})" if inp is not None and inp.reason else ""
@@ -65,6 +72,7 @@ class StreamerWorkflow:
         self._sessions = 0
         self._opened = 0  # sessions opened by this run
         self._session: RecordingSession | None = None
+        self._last_error: str | None = None
 
     @workflow.run
     async def run(self, inp: c.StreamerWorkflowInput) -> c.StreamerWorkflowResult:
@@ -73,6 +81,7 @@ class StreamerWorkflow:
         self._sessions = carried.sessions_recorded
         self._state = carried.state
         self._paused = bool(carried.paused)
+        self._last_error = carried.last_error
         if not await self._load(inp.streamer_id):
             return c.StreamerWorkflowResult(reason="deleted")
         config = self._cfg
@@ -154,6 +163,7 @@ class StreamerWorkflow:
             segments_closed=session.segments_closed if session else 0,
             sessions_recorded=self._sessions,
             waiting_for=session.waiting_for if session else None,
+            last_error=self._last_error,
         )
 
     # --- session --------------------------------------------------------------------
@@ -240,8 +250,22 @@ class StreamerWorkflow:
             )
         except ActivityError as err:
             workflow.logger.warning("live check failed: %s", err.cause)
+            await self._checked(str(err.cause or err))
             return None
+        error = status.error
+        if error is None and status.result.fatal:
+            # the platform's own answer (banned, not found…): the user must act
+            error = f"{status.result.value}: {status.detail}".rstrip(": ")
+        await self._checked(error)
         return status
+
+    async def _checked(self, error: str | None) -> None:
+        """Keep why the last check failed (None: it did not); project a change."""
+        if error == self._last_error:
+            return
+        self._last_error = error
+        if workflow.patched(PATCH_LAST_ERROR):
+            await self._project()
 
     async def sleep(self, seconds: float) -> None:
         """Wait, cut short by check_now, pause, stop or a config change."""
@@ -258,13 +282,18 @@ class StreamerWorkflow:
             return
         self._state = state
         workflow.upsert_search_attributes([STATE.value_set(state.value)])
+        await self._project()
+
+    async def _project(self) -> None:
+        """Write the state, pause and last check error to the DB for the API."""
         await self.store(
             c.ACTIVITY_PROJECT_STATE,
             c.ProjectStateInput(
                 streamer_id=self._cfg.streamer_id,
-                state=state,
+                state=self._state,
                 enabled=not self._paused,
                 instance_id=self._instance,
+                last_error=self._last_error,
             ),
             c.ProjectStateResult,
         )
@@ -313,6 +342,7 @@ class StreamerWorkflow:
                     paused=self._paused,
                     state=self._state,
                     sessions_recorded=self._sessions,
+                    last_error=self._last_error,
                 ),
             )
         )

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from activities.db.tables import (
+    LAST_ERROR_MAX_LENGTH,
     Event,
     RefreshToken,
     Segment,
@@ -33,31 +34,36 @@ if TYPE_CHECKING:
 # --- streamers --------------------------------------------------------------------
 
 
-class UrlTakenError(Exception):
-    """Another streamer has this URL (the database's unique index said so).
+class StreamerTakenError(Exception):
+    """Another streamer has this URL or name (the database's unique index said so).
 
     Args:
         other: the streamer that has it.
+        what: `URL` or `name`.
     """
 
-    def __init__(self, other: Streamer) -> None:
-        super().__init__(f"streamer {other.id} has the URL {other.url}")
+    def __init__(self, other: Streamer, what: str) -> None:
+        super().__init__(f"streamer {other.id} has this {what}")
         self.other = other
+        self.what = what
 
 
 def _commit_streamer(db: Session, streamer: Streamer) -> Streamer:
-    """Commit a new or changed streamer; a URL another row has is `UrlTakenError`."""
-    url = streamer.url
+    """Commit a new or changed streamer; a URL or name another row has is
+    `StreamerTakenError` (a request that won the race past the caller's check)."""
+    url, name = streamer.url, streamer.name
     try:
         db.add(streamer)
         db.commit()
     except IntegrityError:
         db.rollback()
-        # another request won the race past the caller's check
-        other = get_streamer_by_url(db, url)
-        if other is None or other.id == streamer.id:
-            raise
-        raise UrlTakenError(other) from None
+        for what, other in (
+            ("URL", get_streamer_by_url(db, url)),
+            ("name", get_streamer_by_name(db, name)),
+        ):
+            if other is not None and other.id != streamer.id:
+                raise StreamerTakenError(other, what) from None
+        raise
     db.refresh(streamer)
     return streamer
 
@@ -66,7 +72,7 @@ def create_streamer(db: Session, streamer: Streamer) -> Streamer:
     """Insert a streamer.
 
     Raises:
-        UrlTakenError: another streamer has its URL.
+        StreamerTakenError: another streamer has its URL or name.
     """
     return _commit_streamer(db, streamer)
 
@@ -91,7 +97,7 @@ def update_streamer(
     """Apply `changes` to a streamer.
 
     Raises:
-        UrlTakenError: the new URL is another streamer's.
+        StreamerTakenError: the new URL or name is another streamer's.
     """
     for key, value in changes.items():
         setattr(streamer, key, value)
@@ -105,16 +111,35 @@ def delete_streamer(db: Session, streamer: Streamer) -> None:
 
 
 def set_streamer_state(
-    db: Session, streamer_id: int, *, state: str, enabled: bool
+    db: Session,
+    streamer_id: int,
+    *,
+    state: str,
+    enabled: bool,
+    last_error: str | None = None,
 ) -> bool:
-    """Write the workflow's state projection; False if the streamer is gone."""
+    """Write the workflow's state projection; False if the streamer is gone.
+
+    `last_error` is why the last live check failed (None: it succeeded);
+    `last_error_at` keeps when that error was first seen.
+    """
     streamer = db.get(Streamer, streamer_id)
     if streamer is None:
         return False
-    if streamer.state != state or streamer.enabled != enabled:
+    if last_error is not None:
+        last_error = last_error[:LAST_ERROR_MAX_LENGTH]
+    if (streamer.state, streamer.enabled, streamer.last_error) != (
+        state,
+        enabled,
+        last_error,
+    ):
+        now = utcnow()
+        if streamer.last_error != last_error:
+            streamer.last_error_at = now if last_error is not None else None
         streamer.state = state
         streamer.enabled = enabled
-        streamer.updated_at = utcnow()
+        streamer.last_error = last_error
+        streamer.updated_at = now
         db.add(streamer)
         db.commit()
     return True
@@ -510,6 +535,10 @@ def ping(db: Session) -> None:
 
 def get_streamer_by_url(db: Session, url: str) -> Streamer | None:
     return db.exec(select(Streamer).where(Streamer.url == url)).first()
+
+
+def get_streamer_by_name(db: Session, name: str) -> Streamer | None:
+    return db.exec(select(Streamer).where(Streamer.name == name)).first()
 
 
 def delete_streamer_sessions(db: Session, streamer_id: int) -> list[str]:

@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
+LAST_ERROR_MAX_LENGTH = 1000
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
@@ -62,8 +64,12 @@ class StreamerBase(SQLModel):
 
 class Streamer(StreamerBase, table=True):
     __tablename__ = "streamer"
-    # one streamer per URL, also when two requests race past the API's check
-    __table_args__ = (sa.Index("ix_streamer_url", "url", unique=True),)
+    # one streamer per URL, also when two requests race past the API's check; the
+    # name is the streamer's folder: two of a name would write into one
+    __table_args__ = (
+        sa.Index("ix_streamer_url", "url", unique=True),
+        sa.UniqueConstraint("name", name="uq_streamer_name"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=40, index=True)
@@ -73,6 +79,11 @@ class Streamer(StreamerBase, table=True):
         description="The streamer's id on the platform (room id, login), from the URL",
     )
     state: str = Field(default="NOT_LIVE", max_length=20)
+    # the workflow projects why its last live check failed; null after a good one
+    last_error: str | None = Field(default=None, max_length=LAST_ERROR_MAX_LENGTH)
+    last_error_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
+    )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
     )

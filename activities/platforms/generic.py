@@ -58,6 +58,15 @@ class _Offline(Exception):
     """The stream is not there (404/410, refused, ended): a value, not an error."""
 
 
+class _Unreachable(_Offline):
+    """Offline because the URL answers nothing usable (404/410, refused, not FLV).
+
+    Still offline (a channel between broadcasts often looks like this), but the
+    reason goes into `LiveStatus.error`: a typo in the URL looks the same, and the
+    user should be able to see it.
+    """
+
+
 class Generic(Extractor):
     """Direct `.m3u8` / `.flv` URLs; the lowest priority, tried after every platform.
 
@@ -102,7 +111,8 @@ class Generic(Extractor):
                 stream = await self._check_hls(url)
         except _Offline as why:
             log.debug("%s is offline: %s", url, why)
-            return answer(LiveOutcome.OFFLINE, str(why))
+            error = str(why) if isinstance(why, _Unreachable) else None
+            return answer(LiveOutcome.OFFLINE, str(why), error=error)
         return answer(LiveOutcome.LIVE, title=_title_of(url), streams=[stream])
 
     # --- HLS --------------------------------------------------------------------------
@@ -141,7 +151,7 @@ class Generic(Extractor):
         try:
             response = await self.http.get(url)
         except httpx.ConnectError as err:
-            raise _Offline(f"connection failed: {err}") from err
+            raise _Unreachable(f"{url}: connection failed: {err}") from err
         except httpx.HTTPError as err:
             raise StreamUnavailableError(f"fetching {url} failed: {err!r}") from err
         _check_status(response)
@@ -163,18 +173,18 @@ class Generic(Extractor):
                     if len(head) >= 3:
                         break
         except httpx.ConnectError as err:
-            raise _Offline(f"connection failed: {err}") from err
+            raise _Unreachable(f"{url}: connection failed: {err}") from err
         except httpx.HTTPError as err:
             raise StreamUnavailableError(f"fetching {url} failed: {err!r}") from err
         if not head.startswith(b"FLV"):
-            raise _Offline("the response is not an FLV stream")
+            raise _Unreachable(f"{url} does not answer with an FLV stream")
         return StreamInfo(url=url, kind=StreamKind.FLV)
 
 
 def _check_status(response: httpx.Response) -> None:
     status = response.status_code
     if status in _GONE:
-        raise _Offline(f"HTTP {status}")
+        raise _Unreachable(f"{response.url} answered HTTP {status}")
     if status >= 500 or status == 429:
         raise StreamUnavailableError(f"{response.url} answered HTTP {status}")
     if status >= 400:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from api.deps import get_current_user
+from api.deps import get_current_user, reject_unknown_query
+from api.params import AUTH_RESPONSES
 from api.routes import auth, health, platforms, sessions, streamers
 
 __all__ = ["api_router"]
@@ -14,13 +15,15 @@ public_router.include_router(health.public_router)
 public_router.include_router(auth.public_router)
 
 # one dependency guards every route below, so a new route cannot forget it
-protected_router = APIRouter(dependencies=[Depends(get_current_user)])
+protected_router = APIRouter(
+    dependencies=[Depends(get_current_user)], responses=AUTH_RESPONSES
+)
 protected_router.include_router(auth.router)
 protected_router.include_router(health.router)
 protected_router.include_router(streamers.router)
 protected_router.include_router(sessions.router)
 protected_router.include_router(platforms.router)
 
-api_router = APIRouter(prefix="/api")
+api_router = APIRouter(prefix="/api", dependencies=[Depends(reject_unknown_query)])
 api_router.include_router(public_router)
 api_router.include_router(protected_router)

@@ -17,12 +17,21 @@ from api.auth import (
     verify_password,
 )
 from api.deps import CurrentUser, DbDep, SignerDep, unauthorized
-from api.schemas import ChangePasswordRequest, LoginRequest, RefreshRequest, TokenPair
+from api.params import BODY_RESPONSES, LOGIN_RESPONSES
+from api.schemas import (
+    ChangePasswordRequest,
+    ErrorDetail,
+    LoginRequest,
+    RefreshRequest,
+    TokenPair,
+)
 
 log = logging.getLogger(__name__)
 
-public_router = APIRouter(prefix="/auth", tags=["auth"])
-router = APIRouter(prefix="/auth", tags=["auth"])
+public_router = APIRouter(
+    prefix="/auth", tags=["auth"], responses=LOGIN_RESPONSES | BODY_RESPONSES
+)
+router = APIRouter(prefix="/auth", tags=["auth"], responses=BODY_RESPONSES)
 
 
 def _pair(db: DbDep, signer: SignerDep, user_id: int) -> TokenPair:
@@ -91,7 +100,16 @@ def logout(
     crud.revoke_refresh_token(db, stored)
 
 
-@router.post("/change-password", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/change-password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        400: {
+            "model": ErrorDetail,
+            "description": "Wrong current password, or a body that cannot be parsed",
+        }
+    },
+)
 def change_password(body: ChangePasswordRequest, user: CurrentUser, db: DbDep) -> None:
     """Change the current user's password and revoke all their refresh tokens."""
     if not verify_password(body.current_password, user.password_hash):

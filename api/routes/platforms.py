@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, status
 
 from activities.errors import ExtractorError, UnsupportedUrlError
 from api.deps import Platforms, PlatformsDep
+from api.params import BODY_RESPONSES, UPSTREAM_RESPONSES
 from api.schemas import (
     ChannelPublic,
     ParseRequest,
@@ -75,7 +76,7 @@ async def _probe(platforms: Platforms, body: ParseRequest) -> ResolveResult:
     )
 
 
-@router.post("")
+@router.post("", responses=BODY_RESPONSES | UPSTREAM_RESPONSES)
 async def parse(body: ParseRequest, platforms: PlatformsDep) -> ParseResult:
     """Platform, streamer reference, live status and the streams on offer."""
     found = await _probe(platforms, body)
@@ -89,7 +90,7 @@ async def parse(body: ParseRequest, platforms: PlatformsDep) -> ParseResult:
     )
 
 
-@router.post("/resolve")
+@router.post("/resolve", responses=BODY_RESPONSES | UPSTREAM_RESPONSES)
 async def resolve(body: ParseRequest, platforms: PlatformsDep) -> ResolveResult:
     """Playable URLs (with the headers they need), the best by `selection` first."""
     return await _probe(platforms, body)

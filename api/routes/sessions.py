@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, status
 
 from activities.db import crud
 from api.deps import DbDep
+from api.params import NOT_FOUND_RESPONSES, Limit, Offset, SessionId, StreamerIdFilter
 from api.schemas import Page, SegmentPublic, SessionPublic
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
-
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("")
 def list_sessions(
     db: DbDep,
-    streamer_id: int | None = None,
+    streamer_id: StreamerIdFilter = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[SessionPublic]:
@@ -33,8 +29,8 @@ def list_sessions(
     )
 
 
-@router.get("/{session_id}")
-def get_session(session_id: int, db: DbDep) -> SessionPublic:
+@router.get("/{session_id}", responses=NOT_FOUND_RESPONSES)
+def get_session(session_id: SessionId, db: DbDep) -> SessionPublic:
     """One session (404 if missing)."""
     session = crud.get_session(db, session_id)
     if session is None:
@@ -42,9 +38,9 @@ def get_session(session_id: int, db: DbDep) -> SessionPublic:
     return SessionPublic.model_validate(session, from_attributes=True)
 
 
-@router.get("/{session_id}/segments")
+@router.get("/{session_id}/segments", responses=NOT_FOUND_RESPONSES)
 def list_segments(
-    session_id: int, db: DbDep, limit: Limit = 500, offset: Offset = 0
+    session_id: SessionId, db: DbDep, limit: Limit = 500, offset: Offset = 0
 ) -> Page[SegmentPublic]:
     """The segment files of a session, in recording order."""
     if crud.get_session(db, session_id) is None:

@@ -11,15 +11,11 @@ saved change to such a streamer is logged as not announced.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import ValidationError
+from fastapi import APIRouter, HTTPException, status
 
-from activities.config import RecordingOverrides, parse_stored_overrides
 from activities.contracts import (
     SIGNAL_CHECK_NOW,
     SIGNAL_CONFIG_CHANGED,
@@ -28,100 +24,43 @@ from activities.contracts import (
     SIGNAL_STOP,
 )
 from activities.db import Streamer, crud
-from activities.errors import ExtractorError, UnsupportedUrlError
-from activities.platforms import Channel, PlatformRegistry
 from api.deps import (
     ControlDep,
     DbDep,
-    Platforms,
     PlatformsDep,
     TemporalUnavailableError,
     WorkflowControl,
     temporal_errors,
 )
-from api.schemas import Accepted, Page, StreamerCreate, StreamerPublic, StreamerUpdate
+from api.errors import ConflictError
+from api.params import (
+    BODY_RESPONSES,
+    CONFLICT_RESPONSES,
+    NOT_FOUND_RESPONSES,
+    UNAVAILABLE_RESPONSES,
+    Limit,
+    Offset,
+    StreamerId,
+)
+from api.schemas import (
+    Accepted,
+    Page,
+    StreamerCreate,
+    StreamerPublic,
+    StreamerUpdate,
+)
+from api.streamer_rows import (
+    detect,
+    merge_settings,
+    platform_options,
+    public,
+    save,
+)
 from workflows.client import ForeignWorkflowError
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/streamers", tags=["streamers"])
-
-
-def _public(streamer: Streamer, registry: PlatformRegistry) -> StreamerPublic:
-    public = StreamerPublic.model_validate(streamer, from_attributes=True)
-    # secrets (cookies, tokens) are written, never shown back
-    try:
-        shown = registry.public_options(streamer.platform, streamer.platform_options)
-    except ExtractorError:  # a platform this build no longer has
-        shown = {}
-    return public.model_copy(update={"platform_options": shown})
-
-
-def _detect(platforms: Platforms, url: str) -> Channel:
-    try:
-        return platforms.registry.channel(url)
-    except UnsupportedUrlError as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
-
-
-def _platform_options(
-    registry: PlatformRegistry,
-    platform: str,
-    stored: dict[str, Any],
-    sent: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """Merge sent options into the stored ones (null removes), validated.
-
-    Raises:
-        HTTPException: 422 when the platform's options model refuses them.
-    """
-    merged = {k: v for k, v in (stored | (sent or {})).items() if v is not None}
-    model = registry.named(platform).options_model
-    try:
-        model.model_validate(merged)
-    except ValidationError as err:
-        reasons = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
-        )
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"invalid {platform} options: {reasons}",
-        ) from err
-    return merged
-
-
-def _merge_settings(stored: dict[str, Any], sent: RecordingOverrides) -> dict[str, Any]:
-    """Apply a PATCH's settings to the stored ones (JSON merge patch, one level).
-
-    Raises:
-        HTTPException: 422 when the merged settings do not validate together.
-    """
-    merged = parse_stored_overrides(stored).stored() | sent.model_dump(
-        mode="json", exclude_unset=True
-    )
-    try:
-        return RecordingOverrides.model_validate(
-            {k: v for k, v in merged.items() if v is not None}
-        ).stored()
-    except ValidationError as err:
-        reasons = "; ".join(e["msg"] for e in err.errors())
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, f"invalid settings: {reasons}"
-        ) from err
-
-
-@contextlib.contextmanager
-def _url_conflict() -> Iterator[None]:
-    """A URL taken between the check and the write (a race) is a 409 too."""
-    try:
-        yield
-    except crud.UrlTakenError as err:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, "a streamer has this URL"
-        ) from err
 
 
 def _found(streamer: Streamer | None) -> Streamer:
@@ -137,66 +76,66 @@ async def _nudge(control: WorkflowControl, streamer_id: int, signal: str) -> Non
         await control.signal(streamer_id, signal)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=BODY_RESPONSES | CONFLICT_RESPONSES,
+)
 async def create_streamer(
     body: StreamerCreate, db: DbDep, control: ControlDep, platforms: PlatformsDep
 ) -> StreamerPublic:
-    """Add a streamer and start its workflow (409 if the URL is taken).
+    """Add a streamer and start its workflow.
 
     The platform and the streamer's reference on it (room id, login) come from the
     URL's matcher; `platform_options` are checked against the platform's options.
+    409 names the streamer that already has this name or URL: both are unique,
+    because the name is the streamer's folder.
     """
-    channel = _detect(platforms, body.url)
-    options = _platform_options(
+    channel = detect(platforms, body.url)
+    options = platform_options(
         platforms.registry, channel.platform, {}, body.platform_options
     )
-    if await asyncio.to_thread(crud.get_streamer_by_url, db, body.url):
-        raise HTTPException(status.HTTP_409_CONFLICT, "a streamer has this URL")
-    with _url_conflict():
-        streamer = await asyncio.to_thread(
-            crud.create_streamer,
-            db,
-            Streamer(
-                **body.model_dump(
-                    mode="json", exclude={"settings", "platform_options"}
-                ),
-                settings=body.settings.stored(),
-                platform_options=options,
-                platform=channel.platform,
-                channel=channel.reference,
-            ),
-        )
+    row = Streamer(
+        **body.model_dump(mode="json", exclude={"settings", "platform_options"}),
+        settings=body.settings.stored(),
+        platform_options=options,
+        platform=channel.platform,
+        channel=channel.reference,
+    )
+    streamer = await asyncio.to_thread(
+        save, db, lambda: crud.create_streamer(db, row), name=body.name, url=body.url
+    )
     assert streamer.id is not None
     try:
         await control.start(streamer.id)
     except (TemporalUnavailableError, ForeignWorkflowError) as err:
         log.warning("streamer %s saved, workflow not started: %s", streamer.id, err)
-    return _public(streamer, platforms.registry)
+    return public(streamer, platforms.registry)
 
 
 @router.get("")
 def list_streamers(
-    db: DbDep,
-    platforms: PlatformsDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    db: DbDep, platforms: PlatformsDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[StreamerPublic]:
     """List streamers in creation order."""
     items, total = crud.list_streamers(db, limit=limit, offset=offset)
-    return Page(items=[_public(s, platforms.registry) for s in items], total=total)
+    return Page(items=[public(s, platforms.registry) for s in items], total=total)
 
 
-@router.get("/{streamer_id}")
+@router.get("/{streamer_id}", responses=NOT_FOUND_RESPONSES)
 def get_streamer(
-    streamer_id: int, db: DbDep, platforms: PlatformsDep
+    streamer_id: StreamerId, db: DbDep, platforms: PlatformsDep
 ) -> StreamerPublic:
     """One streamer (404 if missing)."""
-    return _public(_found(crud.get_streamer(db, streamer_id)), platforms.registry)
+    return public(_found(crud.get_streamer(db, streamer_id)), platforms.registry)
 
 
-@router.patch("/{streamer_id}")
+@router.patch(
+    "/{streamer_id}",
+    responses=BODY_RESPONSES | NOT_FOUND_RESPONSES | CONFLICT_RESPONSES,
+)
 async def update_streamer(
-    streamer_id: int,
+    streamer_id: StreamerId,
     body: StreamerUpdate,
     db: DbDep,
     control: ControlDep,
@@ -206,30 +145,35 @@ async def update_streamer(
 
     `settings` and `platform_options` are merged into the stored ones: fields sent
     replace, fields sent as null are inherited again (settings) or removed
-    (options). A URL on another platform starts its options afresh.
+    (options). A URL on another platform starts its options afresh. 409 names the
+    streamer that already has the new name or URL.
     """
     streamer = _found(await asyncio.to_thread(crud.get_streamer, db, streamer_id))
     changes = body.model_dump(
         mode="json", exclude_unset=True, exclude={"settings", "platform_options"}
     )
     if body.settings is not None:
-        changes["settings"] = _merge_settings(streamer.settings, body.settings)
+        changes["settings"] = merge_settings(streamer.settings, body.settings)
     platform, stored = streamer.platform, streamer.platform_options
     if "url" in changes and changes["url"] != streamer.url:
-        channel = _detect(platforms, changes["url"])
+        channel = detect(platforms, changes["url"])
         changes |= {"platform": channel.platform, "channel": channel.reference}
         if channel.platform != platform:
             platform, stored = channel.platform, {}
             changes["platform_options"] = {}
-        other = await asyncio.to_thread(crud.get_streamer_by_url, db, changes["url"])
-        if other is not None and other.id != streamer_id:
-            raise HTTPException(status.HTTP_409_CONFLICT, "a streamer has this URL")
     if body.platform_options is not None:
-        changes["platform_options"] = _platform_options(
+        changes["platform_options"] = platform_options(
             platforms.registry, platform, stored, body.platform_options
         )
-    with _url_conflict():
-        streamer = await asyncio.to_thread(crud.update_streamer, db, streamer, changes)
+    current = streamer
+    streamer = await asyncio.to_thread(
+        save,
+        db,
+        lambda: crud.update_streamer(db, current, changes),
+        name=changes.get("name"),
+        url=changes.get("url"),
+        streamer_id=streamer_id,
+    )
     signals = [SIGNAL_CONFIG_CHANGED]
     if "enabled" in changes:
         signals.append(SIGNAL_RESUME if changes["enabled"] else SIGNAL_PAUSE)
@@ -238,12 +182,16 @@ async def update_streamer(
             await _nudge(control, streamer_id, signal)
     except (TemporalUnavailableError, ForeignWorkflowError) as err:
         log.warning("streamer %s saved, workflow not told: %s", streamer_id, err)
-    return _public(streamer, platforms.registry)
+    return public(streamer, platforms.registry)
 
 
-@router.delete("/{streamer_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{streamer_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=NOT_FOUND_RESPONSES | CONFLICT_RESPONSES,
+)
 async def delete_streamer(
-    streamer_id: int,
+    streamer_id: StreamerId,
     db: DbDep,
     control: ControlDep,
     delete_files: bool = False,
@@ -260,7 +208,7 @@ async def delete_streamer(
         pass  # the stop below reports it; the row is deleted all the same
     except ForeignWorkflowError as err:
         log.warning("streamer %s not deleted: %s", streamer_id, err)
-        raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
+        raise ConflictError(str(err)) from err
     await asyncio.to_thread(crud.delete_streamer, db, streamer)
     try:
         # a workflow that does not run has nothing to stop
@@ -283,25 +231,47 @@ def _unlink_all(paths: list[str]) -> None:
 async def _control(
     db: DbDep, control: WorkflowControl, streamer_id: int, signal: str
 ) -> Accepted:
-    _found(await asyncio.to_thread(crud.get_streamer, db, streamer_id))
+    streamer = _found(await asyncio.to_thread(crud.get_streamer, db, streamer_id))
+    if signal == SIGNAL_CHECK_NOW and not streamer.enabled:
+        # a paused workflow ignores check_now: a 202 would promise a check that
+        # never happens
+        raise ConflictError(f"streamer {streamer_id} is paused: resume it to check it")
     with temporal_errors():
         await _nudge(control, streamer_id, signal)
     return Accepted()
 
 
-@router.post("/{streamer_id}/pause", status_code=status.HTTP_202_ACCEPTED)
-async def pause(streamer_id: int, db: DbDep, control: ControlDep) -> Accepted:
+_CONTROL_RESPONSES = NOT_FOUND_RESPONSES | UNAVAILABLE_RESPONSES | CONFLICT_RESPONSES
+
+
+@router.post(
+    "/{streamer_id}/pause",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=_CONTROL_RESPONSES,
+)
+async def pause(streamer_id: StreamerId, db: DbDep, control: ControlDep) -> Accepted:
     """Stop checking (and finish any recording) until resumed."""
     return await _control(db, control, streamer_id, SIGNAL_PAUSE)
 
 
-@router.post("/{streamer_id}/resume", status_code=status.HTTP_202_ACCEPTED)
-async def resume(streamer_id: int, db: DbDep, control: ControlDep) -> Accepted:
+@router.post(
+    "/{streamer_id}/resume",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=_CONTROL_RESPONSES,
+)
+async def resume(streamer_id: StreamerId, db: DbDep, control: ControlDep) -> Accepted:
     """Resume checking a paused streamer."""
     return await _control(db, control, streamer_id, SIGNAL_RESUME)
 
 
-@router.post("/{streamer_id}/check", status_code=status.HTTP_202_ACCEPTED)
-async def check(streamer_id: int, db: DbDep, control: ControlDep) -> Accepted:
-    """Check whether the streamer is live now, without waiting for the next poll."""
+@router.post(
+    "/{streamer_id}/check",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=_CONTROL_RESPONSES,
+)
+async def check(streamer_id: StreamerId, db: DbDep, control: ControlDep) -> Accepted:
+    """Check whether the streamer is live now, without waiting for the next poll.
+
+    409 while the streamer is paused: resume it first.
+    """
     return await _control(db, control, streamer_id, SIGNAL_CHECK_NOW)

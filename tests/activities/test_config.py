@@ -76,7 +76,9 @@ def test_selection_is_replaced_whole() -> None:
         pytest.param({"filename_template": "x"}, "needs %i", id="no-index"),
         pytest.param({"engine": "vlc"}, "'native', 'ffmpeg'", id="engine"),
         pytest.param({"min_segment_size_bytes": -1}, "greater than or equal", id="neg"),
-        pytest.param({"poll_interval_secs": 0}, "greater than 0", id="poll"),
+        pytest.param(
+            {"poll_interval_secs": 0}, "greater than or equal to 1", id="poll"
+        ),
         pytest.param({"stream_timeout_secs": 0}, "greater than 0", id="timeout"),
         pytest.param({"colour": "red"}, "Extra inputs", id="extra"),
         pytest.param({"selection": {"qualitys": []}}, "Extra inputs", id="sel-extra"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,7 +54,12 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from temporalio.testing import WorkflowEnvironment
 
-    from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
+    from activities.engines.base import (
+        Engine,
+        OutputPlan,
+        RecordingStats,
+        SegmentSink,
+    )
 
 SESSION = 7
 SOURCE = StreamSource(url="https://cdn.example.com/live/a.m3u8", kind=StreamKind.HLS)
@@ -109,7 +115,7 @@ def db(tmp_path: Path) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-def make(db, root: Path, engine: ScriptedEngine, **guards) -> RecordingActivities:
+def make(db, root: Path, engine: Engine, **guards) -> RecordingActivities:
     return RecordingActivities(
         {EngineKind.NATIVE: {StreamKind.HLS: engine}},
         root,
@@ -428,3 +434,76 @@ def test_gate_default_is_the_recordings_dir(db, tmp_path) -> None:
     assert isinstance(acts.gate, WriteGate)
     assert acts.gate.root == tmp_path / "rec"
     assert acts.slots is None  # no global limit unless the worker sets one
+
+
+# --- worker shutdown --------------------------------------------------------------
+
+
+class BlockingEngine:
+    """Opens a segment, writes to it, then waits until the attempt is stopped."""
+
+    def __init__(self) -> None:
+        self.recording = asyncio.Event()
+
+    async def record(
+        self,
+        source: StreamSource,
+        plan: OutputPlan,
+        sink: SegmentSink,
+        stats: RecordingStats,
+    ) -> str:
+        path = plan.path_for(plan.start_index, "ts")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * 100)
+        segment = SegmentState(index=plan.start_index, path=path, size_bytes=100)
+        await sink.opened(segment)
+        stats.bytes_written += 100
+        self.recording.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await sink.closed(segment)
+        return "ended"
+
+
+@workflow.defn(sandboxed=False)
+class RecordOnce:
+    @workflow.run
+    async def run(self, inp: RecordInput) -> None:
+        await workflow.execute_activity(
+            "record.record_stream",
+            inp,
+            start_to_close_timeout=timedelta(minutes=5),
+            heartbeat_timeout=timedelta(minutes=1),
+        )
+
+
+async def test_a_worker_shutdown_is_one_info_line_not_a_warning_traceback(
+    env, db, tmp_path, caplog
+) -> None:
+    engine = BlockingEngine()
+    acts = make(db, tmp_path / "rec", engine)
+    queue = f"tq-{uuid.uuid4()}"
+    caplog.set_level(logging.DEBUG, logger="temporalio")
+    worker = Worker(
+        env.client,
+        task_queue=queue,
+        workflows=[RecordOnce],
+        activities=[acts.record_stream],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+    async with worker:
+        handle = await env.client.start_workflow(
+            RecordOnce.run,
+            record_input(f"record-once-{uuid.uuid4()}"),
+            id=f"record-once-{uuid.uuid4()}",
+            task_queue=queue,
+        )
+        await asyncio.wait_for(engine.recording.wait(), 10)
+    await handle.terminate()
+    assert rows(db) == [(0, 100, True)]  # the file was finalised
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [r for r in loud if r.exc_info or "WorkerShutdown" in r.getMessage()]
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert any("stopped for the worker's shutdown" in m for m in said), said

@@ -15,7 +15,9 @@ from activities.contracts import (
     LoadStreamerInput,
     OpenSessionInput,
     Priority,
+    ProjectStateInput,
     RecordingPolicy,
+    StreamerState,
     StreamSelection,
 )
 from activities.db import Streamer, crud, make_engine, migrate
@@ -170,3 +172,36 @@ def test_close_session_keeps_a_session_with_segments(db: sa.Engine) -> None:
         10,
         1,
     )
+
+
+def test_project_state_keeps_the_last_check_error_until_cleared(
+    db: sa.Engine,
+) -> None:
+    sid = _add(db, {})
+    store = StoreActivities(db, DEFAULTS)
+    env = ActivityEnvironment()
+
+    def project(error: str | None) -> Streamer:
+        env.run(
+            store.project_state,
+            ProjectStateInput(
+                streamer_id=sid,
+                state=StreamerState.NOT_LIVE,
+                enabled=True,
+                last_error=error,
+            ),
+        )
+        with Session(db) as session:
+            row = crud.get_streamer(session, sid)
+            assert row is not None
+            return row
+
+    first = project("https://x/a.m3u8 answered HTTP 404")
+    assert first.last_error == "https://x/a.m3u8 answered HTTP 404"
+    assert first.last_error_at is not None
+    again = project("https://x/a.m3u8 answered HTTP 404")
+    assert again.last_error_at == first.last_error_at  # when it was first seen
+    long = project("x" * 5000)
+    assert long.last_error == "x" * 1000  # fits its column
+    cleared = project(None)
+    assert (cleared.last_error, cleared.last_error_at) == (None, None)

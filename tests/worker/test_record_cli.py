@@ -136,6 +136,45 @@ def test_sigint_finalises_hls_segments_cut_by_duration(
     assert "Traceback" not in srec.stderr
 
 
+def test_duration_stops_finalises_and_exits_0(tmp_path: Path, ffmpeg: Path) -> None:
+    """`--duration` stops the recording; `--split-duration` only splits it."""
+    out = tmp_path / "out"
+    with LiveHls(tmp_path / "hls", ffmpeg=ffmpeg, duration=60) as live:
+        live.wait_for_segments(2)
+        srec = run_srec(
+            tmp_path,
+            live.url,
+            *("--out", str(out), "--template", "{streamer}/part_%i"),
+            *("--duration", "4", "--split-duration", "1"),
+        )
+        assert not live.ended()  # srec stopped, not the stream
+    assert srec.proc.returncode == 0, srec.stderr
+    assert srec.stdout.splitlines()[-1].startswith("duration reached: ")
+    files = recorded(out)
+    assert len(files) >= 2  # split while recording, stopped after the duration
+    for path in files:
+        assert_playable(path)
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        pytest.param(("--duration", "0"), "--duration must be above 0", id="zero"),
+        pytest.param(
+            ("--split-duration", "200h"), "less than or equal to 604800", id="split"
+        ),
+    ],
+)
+def test_bad_durations_exit_2_with_the_reason(
+    tmp_path: Path, args: tuple[str, ...], reason: str
+) -> None:
+    srec = run_srec(
+        tmp_path, "http://127.0.0.1:9/x.m3u8", "--out", str(tmp_path), *args
+    )
+    assert srec.proc.returncode == 2
+    assert reason in srec.stderr
+
+
 def test_sigterm_finalises_flv_with_json_progress(tmp_path: Path, ffmpeg: Path) -> None:
     out = tmp_path / "out"
     with LiveFlvServer(ffmpeg, duration_secs=60) as server:

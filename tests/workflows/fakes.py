@@ -22,10 +22,13 @@ class FakeActivities:
     configs: dict[int, c.StreamerConfig] = field(default_factory=dict)
     live: bool = False
     fail_detection: bool = False
+    # a check that finds the stream offline says why (HTTP 404, refused, …)
+    offline_error: str | None = None
     segments_per_recording: int = 2
     checks: int = 0
     check_inputs: list[c.CheckLiveInput] = field(default_factory=list)
     projections: list[tuple[c.StreamerState, bool]] = field(default_factory=list)
+    projected_errors: list[str | None] = field(default_factory=list)
     opened: list[c.OpenSessionInput] = field(default_factory=list)
     closed: list[c.CloseSessionInput] = field(default_factory=list)
     records: list[c.RecordInput] = field(default_factory=list)
@@ -84,6 +87,7 @@ class FakeActivities:
     async def project_state(self, inp: c.ProjectStateInput) -> c.ProjectStateResult:
         self._own(inp)
         self.projections.append((inp.state, inp.enabled))
+        self.projected_errors.append(inp.last_error)
         return c.ProjectStateResult()
 
     @activity.defn(name=c.ACTIVITY_OPEN_SESSION)
@@ -105,7 +109,7 @@ class FakeActivities:
         if self.fail_detection:
             raise RuntimeError("upstream is down")
         if not self.live:
-            return c.LiveStatus(is_live=False)
+            return c.LiveStatus(is_live=False, error=self.offline_error)
         return c.LiveStatus(
             is_live=True,
             title="a title",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
     from temporalio.testing import WorkflowEnvironment
+
+# recorded with the workflow as it was before the change each file names
+HISTORIES = Path(__file__).parents[1] / "resources" / "histories"
 
 
 async def eventually(check: Callable[[], Any], within: float = 30.0) -> None:
@@ -250,6 +254,39 @@ async def test_detection_errors_back_off_without_failing(env, world):
     world.fail_detection = False
     await handle.signal(c.SIGNAL_CHECK_NOW)
     await eventually(lambda: state_is(handle, c.StreamerState.NOT_LIVE))
+
+
+async def last_error(handle: WorkflowHandle[Any, Any]) -> str | None:
+    return (await query(handle)).last_error
+
+
+async def test_a_failed_check_is_kept_until_a_check_succeeds(env, world):
+    world.fail_detection = True
+    world.configs[1].policy.error_backoff_secs = 1.0
+    handle = await start(env, world)
+    await eventually(
+        lambda: world.projected_errors[-1:] == ["RuntimeError: upstream is down"]
+    )
+    assert await last_error(handle) == "RuntimeError: upstream is down"
+    assert world.projections[-1] == (c.StreamerState.NOT_LIVE, True)
+    projected = len(world.projected_errors)
+    await eventually(lambda: world.checks >= 6, within=30)  # it failed again
+    assert len(world.projected_errors) == projected  # the same error, not rewritten
+    world.fail_detection = False
+    await handle.signal(c.SIGNAL_CHECK_NOW)
+    await eventually(lambda: world.projected_errors[-1] is None)
+    assert await last_error(handle) is None
+
+
+async def test_an_unreachable_stream_says_why_while_offline(env, world):
+    world.offline_error = "http://127.0.0.1:1/live.m3u8 answered HTTP 404"
+    handle = await start(env, world)
+    await eventually(lambda: world.projected_errors[-1:] == [world.offline_error])
+    assert await last_error(handle) == world.offline_error
+    assert (await query(handle)).state == c.StreamerState.NOT_LIVE
+    world.offline_error = None  # the channel is back, between broadcasts
+    await handle.signal(c.SIGNAL_CHECK_NOW)
+    await eventually(lambda: world.projected_errors[-1] is None)
 
 
 # --- recording guards -----------------------------------------------------------------

@@ -147,11 +147,11 @@ def test_a_url_is_unique_in_the_database(db: sa.Engine) -> None:
         first = crud.create_streamer(s, _streamer())
     # a second writer that skipped (or raced past) the lookup
     with Session(db) as s:
-        with pytest.raises(crud.UrlTakenError) as caught:
+        with pytest.raises(crud.StreamerTakenError) as caught:
             crud.create_streamer(s, _streamer(name="Bob"))
         assert caught.value.other.id == first.id
         bob = crud.create_streamer(s, _streamer(name="Bob", url=URL + "2"))
-        with pytest.raises(crud.UrlTakenError):
+        with pytest.raises(crud.StreamerTakenError):
             crud.update_streamer(s, bob, {"url": URL})
         # the session is usable after the rollback
         assert [x.name for x in crud.list_streamers(s)[0]] == ["Alice", "Bob"]

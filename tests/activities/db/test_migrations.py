@@ -161,7 +161,7 @@ def test_session_truth_upgrade_merges_urls_and_fixes_sessions(tmp_path: Path) ->
         assert sessions[10].streamer_id == 1  # moved to the streamer kept
         assert (sessions[10].total_size_bytes, sessions[10].duration_secs) == (50, 2)
         assert (sessions[11].total_size_bytes, sessions[11].duration_secs) == (70, 2)
-        with pytest.raises(crud.UrlTakenError):
+        with pytest.raises(crud.StreamerTakenError):
             crud.create_streamer(db, Streamer(name="C", url="u2", platform="faketv"))
 
     _alembic(engine, "downgrade", "0003_guards")
@@ -222,4 +222,55 @@ def test_segment_media_upgrade_keeps_rows(tmp_path: Path) -> None:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("segment")}
         assert not columns & {"valid", "streams", "resume_edge_ms"}
         assert conn.execute(sa.text("SELECT count(*) FROM segment")).scalar() == 2
+    engine.dispose()
+
+
+def test_unique_names_upgrade_renames_duplicates(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
+    _alembic(engine, "upgrade", "0003_guards")
+    now = datetime.now(UTC).isoformat()
+    long = "L" * 100
+    names = ["Alice", "Alice", "Alice (2)", "Alice", long, long, "Bob"]
+    with engine.begin() as conn:
+        for i, name in enumerate(names):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO streamer (name, url, priority, enabled, platform,"
+                    " state, created_at, updated_at, settings) VALUES (:name, :url,"
+                    " 'normal', 1, 'faketv', 'NOT_LIVE', :now, :now, '{}')"
+                ),
+                {"name": name, "url": f"https://fake.tv/s{i}", "now": now},
+            )
+
+    migrate(engine)
+
+    with Session(engine) as db:
+        streamers, _ = crud.list_streamers(db)
+        renamed = [s.name for s in streamers]
+    # the oldest keeps its name; the others get the first free "name (n)"
+    assert renamed == [
+        "Alice",
+        "Alice (3)",
+        "Alice (2)",
+        "Alice (4)",
+        long,
+        "L" * 96 + " (2)",
+        "Bob",
+    ]
+    with engine.connect() as conn:
+        uniques = sa.inspect(conn).get_unique_constraints("streamer")
+        assert {"name": "uq_streamer_name", "column_names": ["name"]} in [
+            {"name": u["name"], "column_names": u["column_names"]} for u in uniques
+        ]
+    with Session(engine) as db, pytest.raises(crud.StreamerTakenError):
+        crud.create_streamer(
+            db,
+            Streamer(name="Bob", url="https://fake.tv/other", platform="faketv"),
+        )
+
+    _alembic(engine, "downgrade", "0003_guards")
+    with engine.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("streamer")}
+        assert not {"last_error", "last_error_at"} & columns
+        assert not sa.inspect(conn).get_unique_constraints("streamer")
     engine.dispose()

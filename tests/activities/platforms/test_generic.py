@@ -149,6 +149,7 @@ async def test_hls_endlist_is_offline(extractor, routes) -> None:
     status = await extractor.check_live(URL)
     assert not status.is_live
     assert status.source is None
+    assert status.error is None  # a stream that ended is no error
 
 
 async def test_hls_endlist_appearing_while_watching_is_offline(
@@ -161,9 +162,13 @@ async def test_hls_endlist_appearing_while_watching_is_offline(
 @pytest.mark.parametrize(
     "status", [pytest.param(404, id="404"), pytest.param(410, id="410")]
 )
-async def test_hls_gone_is_offline(extractor, routes, status: int) -> None:
+async def test_hls_gone_is_offline_with_the_reason(
+    extractor, routes, status: int
+) -> None:
     routes.sequence(URL, [httpx.Response(status)])
-    assert not (await extractor.check_live(URL)).is_live
+    checked = await extractor.check_live(URL)
+    assert not checked.is_live
+    assert checked.error == f"{URL} answered HTTP {status}"
 
 
 async def test_hls_refused_is_offline(extractor, routes) -> None:
@@ -171,13 +176,16 @@ async def test_hls_refused_is_offline(extractor, routes) -> None:
         raise httpx.ConnectError("connection refused", request=request)
 
     routes.handlers[URL] = refuse
-    assert not (await extractor.check_live(URL)).is_live
+    status = await extractor.check_live(URL)
+    assert not status.is_live
+    assert status.error == f"{URL}: connection failed: connection refused"
 
 
 async def test_hls_stale_playlist_is_offline(extractor, routes, clock) -> None:
     routes.sequence(URL, [ok(playlist(10, target=4))])
     status = await extractor.check_live(URL)
     assert not status.is_live
+    assert status.error is None  # between broadcasts, not an error
     # watched for 3 target durations (12 s), reloading every 2 s
     assert clock.now == pytest.approx(12.0)
     assert set(clock.slept) == {2.0}
@@ -283,7 +291,10 @@ async def test_flv_stream_is_closed_after_the_signature(extractor, routes) -> No
 )
 async def test_flv_not_live(extractor, routes, response: httpx.Response) -> None:
     routes.handlers[FLV_URL] = lambda r: response
-    assert not (await extractor.check_live(FLV_URL)).is_live
+    status = await extractor.check_live(FLV_URL)
+    assert not status.is_live
+    assert status.error is not None
+    assert FLV_URL in status.error
 
 
 async def test_flv_refused_is_offline(extractor, routes) -> None:
@@ -291,7 +302,10 @@ async def test_flv_refused_is_offline(extractor, routes) -> None:
         raise httpx.ConnectError("connection refused", request=request)
 
     routes.handlers[FLV_URL] = refuse
-    assert not (await extractor.check_live(FLV_URL)).is_live
+    status = await extractor.check_live(FLV_URL)
+    assert not status.is_live
+    assert status.error is not None
+    assert "connection failed" in status.error
 
 
 async def test_flv_server_error_is_unavailable(extractor, routes) -> None:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlmodel import Session
 
-from activities.db import crud
+from activities.db import Streamer, crud
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -21,7 +21,9 @@ URL = "https://fake.tv/alice"
 
 
 def _create(client: TestClient, **body: Any) -> dict[str, Any]:
-    response = client.post("/api/streamers", json={"name": "Alice", "url": URL} | body)
+    # names are unique: one per URL unless the test names it
+    name = "Alice" if "url" not in body else body["url"].rsplit("/", 1)[-1]
+    response = client.post("/api/streamers", json={"name": name, "url": URL} | body)
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
@@ -49,10 +51,83 @@ def test_create_succeeds_while_temporal_is_down(
     assert client.get(f"/api/streamers/{created['id']}").status_code == 200
 
 
-def test_duplicate_url_is_409(client: TestClient) -> None:
-    _create(client)
+def test_duplicate_url_is_409_naming_the_streamer_that_has_it(
+    client: TestClient,
+) -> None:
+    sid = _create(client)["id"]
     response = client.post("/api/streamers", json={"name": "Again", "url": URL})
     assert response.status_code == 409
+    assert response.json() == {
+        "detail": f'streamer {sid} ("Alice") already has this URL',
+        "streamer": {"id": sid, "name": "Alice"},
+    }
+
+
+def test_duplicate_name_is_409_naming_the_streamer_that_has_it(
+    client: TestClient, control: FakeWorkflowControl
+) -> None:
+    sid = _create(client)["id"]
+    control.calls.clear()
+    response = client.post(
+        "/api/streamers", json={"name": "Alice", "url": "https://fake.tv/other"}
+    )
+    assert response.status_code == 409
+    assert response.json()["streamer"] == {"id": sid, "name": "Alice"}
+    assert "already has this name" in response.json()["detail"]
+    assert control.calls == []
+    assert client.get("/api/streamers").json()["total"] == 1
+
+
+def test_rename_to_a_taken_name_is_409(client: TestClient) -> None:
+    alice = _create(client)["id"]
+    bob = _create(client, url="https://fake.tv/bob")["id"]
+    response = client.patch(f"/api/streamers/{bob}", json={"name": "Alice"})
+    assert response.status_code == 409
+    assert response.json()["streamer"] == {"id": alice, "name": "Alice"}
+    assert client.get(f"/api/streamers/{bob}").json()["name"] == "bob"
+    # keeping one's own name is no conflict
+    same = client.patch(f"/api/streamers/{alice}", json={"name": "Alice"})
+    assert same.status_code == 200
+
+
+def test_a_name_taken_between_check_and_insert_is_409_not_500(
+    client: TestClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The DB constraint, not only the check before the insert, keeps names unique."""
+    sid = _create(client)["id"]
+    # the check before the insert misses it, as if the other insert had not
+    # committed yet; the insert then hits the unique constraint
+    real = crud.get_streamer_by_name
+    calls: list[str] = []
+
+    def first_lookup_misses(db: Session, name: str) -> Streamer | None:
+        calls.append(name)
+        return None if len(calls) == 1 else real(db, name)
+
+    monkeypatch.setattr(crud, "get_streamer_by_name", first_lookup_misses)
+    response = client.post(
+        "/api/streamers", json={"name": "Alice", "url": "https://fake.tv/other"}
+    )
+    assert response.status_code == 409, response.text
+    assert response.json()["streamer"] == {"id": sid, "name": "Alice"}
+    assert calls == ["Alice", "Alice"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        pytest.param("name", "Al\x00ice", id="nul-in-name"),
+        pytest.param("name", "a\nb", id="newline-in-name"),
+        pytest.param("url", "https://fake.tv/a\x00b", id="nul-in-url"),
+    ],
+)
+def test_control_characters_are_refused(
+    client: TestClient, field: str, value: str
+) -> None:
+    body = {"name": "x", "url": URL} | {field: value}
+    response = client.post("/api/streamers", json=body)
+    assert response.status_code == 422
+    assert "must not contain control characters" in response.text
 
 
 @pytest.mark.parametrize(
@@ -127,6 +202,52 @@ def test_control_signals(
     assert response.status_code == 202
     assert response.json() == {"status": "accepted"}
     assert control.calls == [(signal, sid)]
+
+
+def test_check_on_a_paused_streamer_is_409_with_the_reason(
+    client: TestClient, control: FakeWorkflowControl
+) -> None:
+    sid = _create(client, enabled=False)["id"]
+    control.calls.clear()
+    response = client.post(f"/api/streamers/{sid}/check")
+    assert response.status_code == 409
+    assert response.json()["detail"] == (
+        f"streamer {sid} is paused: resume it to check it"
+    )
+    assert control.calls == []
+    # pause and resume still answer while paused
+    assert client.post(f"/api/streamers/{sid}/resume").status_code == 202
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/api/streamers/{id}", id="get"),
+        pytest.param("/api/sessions/{id}", id="session"),
+        pytest.param("/api/sessions/{id}/segments", id="segments"),
+        pytest.param("/api/sessions?streamer_id={id}", id="sessions-filter"),
+        pytest.param("/api/streamers?offset={id}", id="offset"),
+    ],
+)
+@pytest.mark.parametrize("bad", [2**63, -1, 0], ids=["beyond-int64", "neg", "zero"])
+def test_ids_out_of_range_are_422_with_the_reason(
+    client: TestClient, path: str, bad: int
+) -> None:
+    if "offset" in path and bad == 0:
+        return  # offset 0 is the first page
+    response = client.get(path.format(id=bad))
+    assert response.status_code == 422, response.text
+    assert "greater than or equal to" in response.text or "less than or equal to" in (
+        response.text
+    )
+
+
+@pytest.mark.parametrize("method", ["DELETE", "PATCH", "POST"])
+def test_a_huge_id_on_a_write_is_422(client: TestClient, method: str) -> None:
+    suffix = "/check" if method == "POST" else ""
+    response = client.request(method, f"/api/streamers/{2**64}{suffix}", json={})
+    assert response.status_code == 422
+    assert "less than or equal to 9223372036854775807" in response.text
 
 
 def test_control_starts_a_workflow_that_does_not_run(
@@ -375,7 +496,28 @@ BAD_SETTINGS = [
     pytest.param(
         {"max_segment_duration_secs": -1}, "greater than or equal", id="neg-duration"
     ),
-    pytest.param({"poll_interval_secs": 0}, "greater than 0", id="zero-poll"),
+    pytest.param(
+        {"poll_interval_secs": 0}, "greater than or equal to 1", id="zero-poll"
+    ),
+    pytest.param(
+        {"poll_interval_secs": 5e-324}, "greater than or equal to 1", id="tiny-poll"
+    ),
+    pytest.param({"grace_secs": 1e308}, "less than or equal to 86400", id="huge-grace"),
+    pytest.param(
+        {"max_segment_duration_secs": 1e12},
+        "less than or equal to 604800",
+        id="huge-duration",
+    ),
+    pytest.param(
+        {"max_segment_size_bytes": 2**63},
+        "less than or equal to 9223372036854775807",
+        id="huge-size",
+    ),
+    pytest.param(
+        {"selection": {"min_bitrate_bps": 2**64}},
+        "less than or equal to 9223372036854775807",
+        id="huge-bitrate",
+    ),
     pytest.param({"speed": 2}, "Extra inputs are not permitted", id="extra-field"),
     pytest.param(
         {"selection": {"quality": "best"}},
@@ -440,3 +582,24 @@ def test_patch_null_settings_is_422(client: TestClient) -> None:
     response = client.patch(f"/api/streamers/{sid}", json={"settings": None})
     assert response.status_code == 422
     assert "not null: settings" in response.text
+
+
+def test_the_last_check_error_is_shown_until_a_check_succeeds(
+    client: TestClient, app: FastAPI
+) -> None:
+    created = _create(client)
+    assert (created["last_error"], created["last_error_at"]) == (None, None)
+    with Session(app.state.engine) as db:
+        crud.set_streamer_state(
+            db,
+            created["id"],
+            state="NOT_LIVE",
+            enabled=True,
+            last_error="https://fake.tv/alice answered HTTP 404",
+        )
+    shown = client.get(f"/api/streamers/{created['id']}").json()
+    assert shown["last_error"] == "https://fake.tv/alice answered HTTP 404"
+    assert shown["last_error_at"] is not None
+    with Session(app.state.engine) as db:
+        crud.set_streamer_state(db, created["id"], state="NOT_LIVE", enabled=True)
+    assert client.get(f"/api/streamers/{created['id']}").json()["last_error"] is None
