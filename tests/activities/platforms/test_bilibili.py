@@ -16,16 +16,15 @@ import pytest
 
 from activities.contracts import LiveOutcome, StreamKind, StreamSelection
 from activities.errors import ExtractorError
-from activities.platforms.bilibili import (
-    Bilibili,
-    BilibiliOptions,
-    _ByUidReply,
-    _InitReply,
-    _PlayReply,
+from activities.platforms._bilibili_api import (
+    ByUidReply,
+    InitReply,
+    PlayReply,
     mixin_key,
     streams_of,
     wbi_sign,
 )
+from activities.platforms.bilibili import Bilibili, BilibiliOptions
 from activities.platforms.web import parse
 from tests.activities.platforms.urltable import UrlTable
 from tests.fakes.platform import FakePlatforms
@@ -116,7 +115,7 @@ def captured(name: str) -> bytes:
 
 
 def test_captured_room_init() -> None:
-    reply = parse(_InitReply, captured("room_init.live.json"), "room_init")
+    reply = parse(InitReply, captured("room_init.live.json"), "room_init")
     assert reply.data is not None
     assert (reply.data.room_id, reply.data.short_id, reply.data.uid) == (
         14073662,
@@ -127,7 +126,7 @@ def test_captured_room_init() -> None:
 
 
 def test_captured_status_by_uids_is_a_rotation() -> None:
-    reply = parse(_ByUidReply, captured("get_status_info_by_uids.rotation.json"), "x")
+    reply = parse(ByUidReply, captured("get_status_info_by_uids.rotation.json"), "x")
     assert isinstance(reply.data, dict)
     room = reply.data["672328094"]
     assert (room.room_id, room.live_status, room.uname) == (
@@ -138,7 +137,7 @@ def test_captured_status_by_uids_is_a_rotation() -> None:
 
 
 def test_captured_play_info_lists_every_stream() -> None:
-    reply = parse(_PlayReply, captured("getRoomPlayInfo.live.json"), "play info")
+    reply = parse(PlayReply, captured("getRoomPlayInfo.live.json"), "play info")
     assert reply.data is not None
     assert reply.data.playurl_info is not None
     streams = streams_of(reply.data.playurl_info.playurl)
@@ -335,7 +334,7 @@ async def test_batch_reports_missing_rooms(api, http) -> None:
 
 def test_empty_batch_answer_is_a_list() -> None:
     body = json.dumps({"code": 0, "message": "success", "data": []})
-    assert parse(_ByUidReply, body, "x").data == []
+    assert parse(ByUidReply, body, "x").data == []
 
 
 async def test_risk_control_drops_the_cached_wbi_keys(api, http) -> None:

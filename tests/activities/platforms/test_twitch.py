@@ -17,7 +17,8 @@ import pytest
 from activities.contracts import LiveOutcome, StreamKind, StreamSelection
 from activities.errors import ExtractorError
 from activities.platforms.base import Outcome
-from activities.platforms.twitch import Twitch, TwitchOptions, _CheckReply
+from activities.platforms._twitch_api import CheckReply
+from activities.platforms.twitch import Twitch, TwitchOptions
 from activities.platforms.web import parse
 from tests.activities.platforms.urltable import UrlTable
 from tests.fakes.platform import FakePlatforms
@@ -74,7 +75,7 @@ class TestUrls(UrlTable):
 def test_captured_gql_answer_parses() -> None:
     """The real ChannelShell + StreamMetadata answer for a live channel."""
     body = (CAPTURED / "twitch_live.json").read_bytes()
-    shell, meta = parse(_CheckReply, body, "twitch gql").root
+    shell, meta = parse(CheckReply, body, "twitch gql").root
     assert shell.data is not None
     assert shell.data.userOrError is not None
     user = shell.data.userOrError
