@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from activities.contracts import LiveOutcome, StreamKind, StreamSelection
+from activities.danmu.bilibili import unpack
+from activities.danmu.registry import codec_for
 from activities.errors import ExtractorError
 from activities.platforms._bilibili_api import (
     ByUidReply,
@@ -24,6 +26,7 @@ from activities.platforms._bilibili_api import (
     streams_of,
     wbi_sign,
 )
+from activities.platforms.base import Outcome
 from activities.platforms.bilibili import Bilibili, BilibiliOptions
 from activities.platforms.web import parse
 from tests.activities.platforms.urltable import UrlTable
@@ -349,3 +352,45 @@ async def test_risk_control_drops_the_cached_wbi_keys(api, http) -> None:
     # the next check fetches the keys again and signs right
     assert (await Bilibili(http).check_live(ROOM)).is_live
     assert api.calls("/x/web-interface/nav") == 2
+
+
+async def test_danmu_info_names_the_real_room_and_its_hosts(api, http) -> None:
+    live_room(api)
+    options = BilibiliOptions(cookies="SESSDATA=abc; DedeUserID=42; buvid3=b3")
+    info = await Bilibili(http, options).danmu_info(
+        Bilibili.channel("https://live.bilibili.com/3")
+    )
+    assert info is not None
+    # the short id 3 is joined as the real room id, as the chat protocol wants
+    assert (info.platform, info.room_id) == ("bilibili", "23058")
+    assert info.token == "fake-danmu-token-23058"
+    assert info.ws_urls == [
+        "wss://tx-sh-live-comet-01.chat.bilibili.com:443/sub",
+        "wss://broadcastlv.chat.bilibili.com:443/sub",
+    ]
+    # the cookie rides along for the codec (uid, buvid3) and never shows in repr
+    assert info.cookie == "SESSDATA=abc; DedeUserID=42; buvid3=b3"
+    assert "SESSDATA" not in repr(info)
+    # WBI-signed: the fake refuses an unsigned getDanmuInfo
+    assert api.calls("getDanmuInfo") == 1
+
+
+async def test_danmu_info_feeds_the_bilibili_codec(api, http) -> None:
+    live_room(api)
+    info = await Bilibili(http).danmu_info(Bilibili.channel(ROOM))
+    assert info is not None
+    codec = codec_for(info.platform)(info)
+    auth = json.loads(unpack(codec.handshake()[0])[0][1])
+    assert (auth["roomid"], auth["key"], auth["uid"]) == (
+        23058,
+        "fake-danmu-token-23058",
+        0,
+    )
+    assert codec.urls() == info.ws_urls
+
+
+async def test_danmu_info_of_a_missing_room_is_an_outcome(api, http) -> None:
+    extractor = Bilibili(http)
+    with pytest.raises(Outcome) as found:
+        await extractor.danmu_info(Bilibili.channel("https://live.bilibili.com/404"))
+    assert found.value.outcome is LiveOutcome.NOT_FOUND

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from activities.contracts import LiveOutcome, StreamKind, StreamSelection
+from activities.danmu.registry import codec_for
 from activities.errors import ExtractorError
 from activities.platforms.base import Outcome
 from activities.platforms._twitch_api import CheckReply
@@ -258,3 +259,16 @@ async def test_batch_status(api, http) -> None:
     ]
     assert found["abby_"].viewers == 3963
     assert len([r for r in api.requests if r.host == "gql.twitch.tv"]) == 1
+
+
+async def test_danmu_info_is_the_irc_websocket_and_the_login(http) -> None:
+    channel = Twitch.channel("https://www.twitch.tv/Abby_")
+    info = await Twitch(http).danmu_info(channel)
+    assert info is not None
+    assert (info.platform, info.room_id) == ("twitch", "abby_")
+    assert info.ws_urls == ["wss://irc-ws.chat.twitch.tv:443"]
+    codec = codec_for(info.platform)(info)
+    assert codec.handshake()[-1] == "JOIN #abby_"
+    # the OAuth token stays with GQL: an anonymous read needs nothing
+    options = TwitchOptions(oauth_token="secret-token")
+    assert (await Twitch(http, options).danmu_info(channel)).token == ""
