@@ -380,7 +380,9 @@ async def test_danmu_info_feeds_the_bilibili_codec(api, http) -> None:
     info = await Bilibili(http).danmu_info(Bilibili.channel(ROOM))
     assert info is not None
     codec = codec_for(info.platform)(info)
-    auth = json.loads(unpack(codec.handshake()[0])[0][1])
+    handshake = codec.handshake()[0]
+    assert isinstance(handshake, bytes)
+    auth = json.loads(unpack(handshake)[0][1])
     assert (auth["roomid"], auth["key"], auth["uid"]) == (
         23058,
         "fake-danmu-token-23058",

@@ -17,8 +17,8 @@ import pytest
 from activities.contracts import LiveOutcome, StreamKind, StreamSelection
 from activities.danmu.registry import codec_for
 from activities.errors import ExtractorError
-from activities.platforms.base import Outcome
 from activities.platforms._twitch_api import CheckReply
+from activities.platforms.base import Outcome
 from activities.platforms.twitch import Twitch, TwitchOptions
 from activities.platforms.web import parse
 from tests.activities.platforms.urltable import UrlTable

@@ -29,6 +29,7 @@ from activities.host_map import HostMapTransport
 from tests.fakes.background import BackgroundFake
 from tests.fakes.platform.base import FakeRequest, PlatformApi, Reply, Room
 from tests.fakes.platform.bilibili import BilibiliApi
+from tests.fakes.platform.douyin import DouyinApi
 from tests.fakes.platform.twitch import TwitchApi
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ __all__ = ["APIS", "FakePlatforms", "PlatformApi", "Reply", "Room"]
 
 log = logging.getLogger(__name__)
 
-APIS: tuple[type[PlatformApi], ...] = (BilibiliApi, TwitchApi)
+APIS: tuple[type[PlatformApi], ...] = (BilibiliApi, TwitchApi, DouyinApi)
 
 
 class FakePlatforms(BackgroundFake):
@@ -64,6 +65,12 @@ class FakePlatforms(BackgroundFake):
     def twitch(self) -> TwitchApi:
         api = self.apis["twitch"]
         assert isinstance(api, TwitchApi)
+        return api
+
+    @property
+    def douyin(self) -> DouyinApi:
+        api = self.apis["douyin"]
+        assert isinstance(api, DouyinApi)
         return api
 
     @property
