@@ -163,8 +163,9 @@ def _label(key: str, quality: Quality | None, params: SdkParams) -> str:
         return "audio_only"
     name = quality.name if quality else key
     resolution = (quality.resolution if quality else "") or params.resolution
-    _, sep, height = resolution.partition("x")
-    label = f"{name} {height}p" if sep and height.isdigit() else name
+    sides = [int(side) for side in resolution.split("x") if side.isdigit()]
+    # the short side names it: a portrait 720x1280 stream is "720p"
+    label = f"{name} {min(sides)}p" if len(sides) == 2 else name
     return f"{label} (source)" if key == ORIGIN_KEY else label
 
 

@@ -30,6 +30,7 @@ from tests.fakes.background import BackgroundFake
 from tests.fakes.platform.base import FakeRequest, PlatformApi, Reply, Room
 from tests.fakes.platform.bilibili import BilibiliApi
 from tests.fakes.platform.douyin import DouyinApi
+from tests.fakes.platform.tiktok import TikTokApi
 from tests.fakes.platform.twitch import TwitchApi
 
 if TYPE_CHECKING:
@@ -39,7 +40,12 @@ __all__ = ["APIS", "FakePlatforms", "PlatformApi", "Reply", "Room"]
 
 log = logging.getLogger(__name__)
 
-APIS: tuple[type[PlatformApi], ...] = (BilibiliApi, TwitchApi, DouyinApi)
+APIS: tuple[type[PlatformApi], ...] = (
+    BilibiliApi,
+    TwitchApi,
+    DouyinApi,
+    TikTokApi,
+)
 
 
 class FakePlatforms(BackgroundFake):
@@ -71,6 +77,12 @@ class FakePlatforms(BackgroundFake):
     def douyin(self) -> DouyinApi:
         api = self.apis["douyin"]
         assert isinstance(api, DouyinApi)
+        return api
+
+    @property
+    def tiktok(self) -> TikTokApi:
+        api = self.apis["tiktok"]
+        assert isinstance(api, TikTokApi)
         return api
 
     @property
