@@ -30,6 +30,7 @@ from tests.fakes.background import BackgroundFake
 from tests.fakes.platform.base import FakeRequest, PlatformApi, Reply, Room
 from tests.fakes.platform.bilibili import BilibiliApi
 from tests.fakes.platform.douyin import DouyinApi
+from tests.fakes.platform.redbook import RedbookApi
 from tests.fakes.platform.tiktok import TikTokApi
 from tests.fakes.platform.twitch import TwitchApi
 
@@ -45,6 +46,7 @@ APIS: tuple[type[PlatformApi], ...] = (
     TwitchApi,
     DouyinApi,
     TikTokApi,
+    RedbookApi,
 )
 
 
@@ -83,6 +85,12 @@ class FakePlatforms(BackgroundFake):
     def tiktok(self) -> TikTokApi:
         api = self.apis["tiktok"]
         assert isinstance(api, TikTokApi)
+        return api
+
+    @property
+    def redbook(self) -> RedbookApi:
+        api = self.apis["redbook"]
+        assert isinstance(api, RedbookApi)
         return api
 
     @property
