@@ -33,6 +33,7 @@ from tests.fakes.platform.douyin import DouyinApi
 from tests.fakes.platform.redbook import RedbookApi
 from tests.fakes.platform.tiktok import TikTokApi
 from tests.fakes.platform.twitch import TwitchApi
+from tests.fakes.platform.weibo import WeiboApi
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -47,6 +48,7 @@ APIS: tuple[type[PlatformApi], ...] = (
     DouyinApi,
     TikTokApi,
     RedbookApi,
+    WeiboApi,
 )
 
 
@@ -91,6 +93,12 @@ class FakePlatforms(BackgroundFake):
     def redbook(self) -> RedbookApi:
         api = self.apis["redbook"]
         assert isinstance(api, RedbookApi)
+        return api
+
+    @property
+    def weibo(self) -> WeiboApi:
+        api = self.apis["weibo"]
+        assert isinstance(api, WeiboApi)
         return api
 
     @property
