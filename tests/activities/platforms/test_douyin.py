@@ -467,3 +467,14 @@ async def test_danmu_info_of_a_missing_room(api, http) -> None:
     with pytest.raises(Outcome) as found:
         await Douyin(http).danmu_info(Douyin.channel("https://live.douyin.com/404404"))
     assert found.value.outcome is LiveOutcome.NOT_FOUND
+
+
+async def test_share_page_url_names_the_room(api, http) -> None:
+    live_room(api)
+    url = (
+        "https://webcast.amemv.com/douyin/webcast/reflow/7522819524010625833"
+        "?u_code=0&sec_user_id=MS4wLjABAAAAtest"
+    )
+    status = await Douyin(http).check_live(url)
+    assert status.is_live
+    assert api.calls("/webcast/room/reflow/info/") == 1
