@@ -22,9 +22,8 @@ getRoomPlayInfo`, WBI-signed like the web, lists the streams per protocol
 at the asked quality (`qn`), each on one or more CDN hosts (`url_info` host +
 `extra`, which carries the URL's `expires`).
 
-WBI: the mixin key is 32 characters of the two keys `x/web-interface/nav` names
-(`wbi_img`), reordered by a fixed table; a signed query is the sorted, encoded
-parameters plus `wts`, and `w_rid` = md5(query + mixin key). Keys are kept an hour.
+WBI signing (in `_bilibili_api`, with the answers' models) uses the two keys
+`x/web-interface/nav` names; they are kept an hour.
 
 Outcomes: code 60004 → not found; a locked room → banned; a hidden or
 password-protected room → private; `live_status` 2 (a rotation of replays) →
@@ -32,22 +31,26 @@ offline; HTTP 412 and codes -412/-352 (Bilibili's throttling and risk control) �
 rate limited. Share links (b23.tv, bili2233.cn) are followed to the room they
 name. Batch status: `get_status_info_by_uids` for up to 50 rooms at once (room
 → uid learned once per room from `room_init`).
+
+Chat (`danmu_info`): `xlive/web-room/v1/index/getDanmuInfo`, WBI-signed, gives
+the connection token and the websocket hosts (`wss://host:wss_port/sub`) for the
+real room id; the user's cookie goes along (its uid and buvid3 log the chat in).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
-from urllib.parse import parse_qs, quote, urlsplit
 
 from pydantic import BaseModel, Field
 from typing_extensions import override
 
-from activities.contracts import LiveOutcome, LiveStatus, StreamInfo, StreamKind
+from activities.contracts import LiveOutcome, LiveStatus, StreamInfo
+from activities.danmu.models import DanmuConnectInfo
 from activities.errors import ExtractorError
+from activities.platforms import _bilibili_api as api
 from activities.platforms.base import (
     Channel,
     Extractor,
@@ -64,18 +67,7 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound=BaseModel)
 
-API = "https://api.live.bilibili.com"
-NAV_URL = "https://api.bilibili.com/x/web-interface/nav"
-WEB_LOCATION = "444.8"  # the live room page, as its player signs it
-NOT_FOUND_CODE = 60004
-THROTTLED_CODES = frozenset({-412, -352})
 WBI_KEYS_TTL_SECS = 3600.0
-MIXIN_TABLE = (
-    46, 47, 18, 2, 53, 8, 23, 32, 15, 50, 10, 31, 58, 3, 45, 35, 27, 43, 5, 49,
-    33, 9, 42, 19, 29, 28, 14, 39, 12, 38, 41, 13, 37, 48, 7, 16, 24, 55, 40, 61,
-    26, 17, 0, 1, 60, 51, 30, 4, 22, 25, 54, 21, 56, 59, 6, 63, 57, 62, 11, 36,
-    20, 34, 44, 52,
-)  # fmt: skip
 _ROOM = r"(?P<channel>\d+)(?:[/?#]\S*)?\Z"
 
 
@@ -88,152 +80,6 @@ class BilibiliOptions(PlatformOptions):
         "150 高清, 80 流畅; 20000 (4K) and 30000 (Dolby) where offered",
     )
     hevc: bool = Field(default=True, description="Also offer HEVC streams")
-
-
-class _Reply(BaseModel):
-    code: int
-    message: str = ""
-
-
-class _Init(BaseModel):
-    room_id: int
-    short_id: int = 0
-    uid: int
-    live_status: int
-    is_hidden: bool = False
-    is_locked: bool = False
-    lock_till: int = 0
-    encrypted: bool = False
-    pwd_verified: bool = False
-    live_time: int = 0
-
-
-class _InitReply(_Reply):
-    data: _Init | None = None
-
-
-class _ByUid(BaseModel):
-    title: str = ""
-    room_id: int
-    uid: int
-    online: int | None = None
-    live_status: int
-    uname: str = ""
-    face: str = ""
-    area_v2_name: str = ""
-    cover_from_user: str = ""
-
-
-class _ByUidReply(_Reply):
-    # an empty answer is `[]`, not `{}`
-    data: dict[str, _ByUid] | list[Any] = Field(default_factory=dict)
-
-
-class _UrlInfo(BaseModel):
-    host: str
-    extra: str
-
-
-class _Codec(BaseModel):
-    codec_name: str
-    current_qn: int
-    base_url: str
-    url_info: list[_UrlInfo]
-
-
-class _Format(BaseModel):
-    format_name: str
-    codec: list[_Codec]
-
-
-class _Stream(BaseModel):
-    protocol_name: str
-    format: list[_Format]
-
-
-class _Quality(BaseModel):
-    qn: int
-    desc: str
-
-
-class _PlayUrl(BaseModel):
-    g_qn_desc: list[_Quality] = Field(default_factory=list)
-    stream: list[_Stream]
-
-
-class _PlayUrlInfo(BaseModel):
-    playurl: _PlayUrl
-
-
-class _PlayInfo(BaseModel):
-    live_status: int
-    encrypted: bool = False
-    pwd_verified: bool = False
-    playurl_info: _PlayUrlInfo | None = None
-
-
-class _PlayReply(_Reply):
-    data: _PlayInfo | None = None
-
-
-class _WbiImg(BaseModel):
-    img_url: str
-    sub_url: str
-
-
-class _Nav(BaseModel):
-    wbi_img: _WbiImg
-
-
-class _NavReply(BaseModel):
-    data: _Nav  # answered to anonymous callers too (with code -101)
-
-
-def mixin_key(img_key: str, sub_key: str) -> str:
-    """WBI's mixin key of the two keys `nav` names."""
-    both = img_key + sub_key
-    return "".join(both[i] for i in MIXIN_TABLE if i < len(both))[:32]
-
-
-def wbi_sign(params: Mapping[str, Any], mixin: str, wts: int) -> dict[str, str]:
-    """`params` with `wts` and `w_rid`, signed as the web signs them."""
-    signed = {k: re.sub(r"[!'()*]", "", str(v)) for k, v in params.items()}
-    signed["wts"] = str(wts)
-    query = "&".join(
-        f"{quote(k, safe='')}={quote(signed[k], safe='')}" for k in sorted(signed)
-    )
-    signed["w_rid"] = hashlib.md5((query + mixin).encode()).hexdigest()
-    return signed
-
-
-def _checked(reply: _Reply, what: str) -> None:
-    if reply.code in THROTTLED_CODES:
-        raise Outcome(LiveOutcome.RATE_LIMITED, f"{what}: {reply.message}")
-    if reply.code == NOT_FOUND_CODE:
-        raise Outcome(LiveOutcome.NOT_FOUND, f"{what}: {reply.message}")
-    if reply.code != 0:
-        raise Outcome(LiveOutcome.UNAVAILABLE, f"{what}: {reply.code} {reply.message}")
-
-
-def _outcome(live_status: int) -> tuple[LiveOutcome, str]:
-    if live_status == 1:
-        return LiveOutcome.LIVE, ""
-    if live_status == 2:
-        return LiveOutcome.OFFLINE, "a rotation of replays is showing"
-    return LiveOutcome.OFFLINE, ""
-
-
-def _fields(room: _ByUid | None) -> dict[str, Any]:
-    if room is None:
-        return {}
-    return {
-        "title": room.title,
-        "author": room.uname,
-        "category": room.area_v2_name,
-        "avatar_url": room.face,
-        "cover_url": room.cover_from_user,
-        "viewers": room.online if room.live_status == 1 else None,
-    }
 
 
 class Bilibili(Extractor):
@@ -260,7 +106,7 @@ class Bilibili(Extractor):
         self, http: httpx.AsyncClient, options: PlatformOptions | None = None
     ) -> None:
         super().__init__(http, options)
-        self._inits: dict[str, _Init] = {}
+        self._inits: dict[str, api.Init] = {}
 
     @classmethod
     def forget(cls) -> None:
@@ -307,16 +153,19 @@ class Bilibili(Extractor):
             )
         if coded:
             # error answers carry any `data` ({}, [], null): read the code first
-            _checked(parse(_Reply, response, what), what)
+            api.checked(parse(api.Reply, response, what), what)
         return parse(model, response, what)
 
-    async def _room(self, channel: Channel) -> _Init:
+    async def _room(self, channel: Channel) -> api.Init:
         """room_init of the channel's room (a share link is followed first)."""
         ref = channel.reference or await self._follow_share(channel)
         if ref not in self._inits:
             what = "bilibili room_init"
             reply = await self._get(
-                _InitReply, f"{API}/room/v1/Room/room_init", what, params={"id": ref}
+                api.InitReply,
+                f"{api.API}/room/v1/Room/room_init",
+                what,
+                params={"id": ref},
             )
             if reply.data is None:
                 raise ExtractorError(f"{what}: missing field data")
@@ -337,11 +186,11 @@ class Bilibili(Extractor):
             )
         return found[1]["channel"]
 
-    async def _by_uids(self, uids: Sequence[int]) -> dict[int, _ByUid]:
+    async def _by_uids(self, uids: Sequence[int]) -> dict[int, api.ByUid]:
         what = "bilibili get_status_info_by_uids"
-        url = f"{API}/room/v1/Room/get_status_info_by_uids"
+        url = f"{api.API}/room/v1/Room/get_status_info_by_uids"
         reply = await self._get(
-            _ByUidReply, url, what, method="POST", json={"uids": list(uids)}
+            api.ByUidReply, url, what, method="POST", json={"uids": list(uids)}
         )
         rooms = reply.data if isinstance(reply.data, dict) else {}
         return {room.uid: room for room in rooms.values()}
@@ -354,8 +203,8 @@ class Bilibili(Extractor):
             return answer(LiveOutcome.PRIVATE, "room hidden")
         if init.encrypted and not init.pwd_verified:
             return answer(LiveOutcome.PRIVATE, "room needs a password")
-        outcome, detail = _outcome(init.live_status)
-        fields = _fields((await self._by_uids([init.uid])).get(init.uid))
+        outcome, detail = api.outcome_of(init.live_status)
+        fields = api.fields_of((await self._by_uids([init.uid])).get(init.uid))
         if init.live_status == 1 and init.live_time > 0:
             fields["started_at"] = datetime.fromtimestamp(init.live_time, UTC)
         return answer(outcome, detail, **fields)
@@ -368,35 +217,59 @@ class Bilibili(Extractor):
             "room_id": init.room_id, "protocol": "0,1", "format": "0,1,2",
             "codec": "0,1" if self._opts.hevc else "0", "qn": self._opts.quality,
             "platform": "web", "ptype": 8, "dolby": 5, "panorama": 1,
-            "web_location": WEB_LOCATION,
+            "web_location": api.WEB_LOCATION,
         }  # fmt: skip
-        signed = wbi_sign(params, await self._mixin(), int(time.time()))
-        url = f"{API}/xlive/web-room/v2/index/getRoomPlayInfo"
-        try:
-            reply = await self._get(_PlayReply, url, what, params=signed)
-        except Outcome as why:
-            if why.outcome is LiveOutcome.RATE_LIMITED:
-                type(self)._wbi = None  # -352 is also the answer to stale WBI keys
-            raise
-        info = reply.data
+        url = f"{api.API}/xlive/web-room/v2/index/getRoomPlayInfo"
+        info = (await self._signed(api.PlayReply, url, what, params)).data
         if info is None or info.live_status != 1 or info.playurl_info is None:
             raise Outcome(LiveOutcome.OFFLINE, f"{what}: no stream (not live)")
         if info.encrypted and not info.pwd_verified:
             raise Outcome(LiveOutcome.PRIVATE, "room needs a password")
-        return streams_of(info.playurl_info.playurl)
+        return api.streams_of(info.playurl_info.playurl)
+
+    async def _signed(
+        self, model: type[M], url: str, what: str, params: Mapping[str, Any]
+    ) -> M:
+        """A WBI-signed GET; risk control drops the cached keys (they may be stale)."""
+        signed = api.wbi_sign(params, await self._mixin(), int(time.time()))
+        try:
+            return await self._get(model, url, what, params=signed)
+        except Outcome as why:
+            if why.outcome is LiveOutcome.RATE_LIMITED:
+                type(self)._wbi = None  # -352 is also the answer to stale WBI keys
+            raise
 
     async def _mixin(self) -> str:
         cached = type(self)._wbi
         if cached is not None and time.monotonic() - cached[1] < WBI_KEYS_TTL_SECS:
             return cached[0]
         nav = (
-            await self._get(_NavReply, NAV_URL, "bilibili nav", coded=False)
+            await self._get(api.NavReply, api.NAV_URL, "bilibili nav", coded=False)
         ).data.wbi_img
-        key = mixin_key(_stem(nav.img_url), _stem(nav.sub_url))
+        key = api.mixin_key(api.stem(nav.img_url), api.stem(nav.sub_url))
         if len(key) < 32:
             raise ExtractorError(f"bilibili nav: WBI keys too short: {nav}")
         type(self)._wbi = (key, time.monotonic())
         return key
+
+    async def danmu_info(self, channel: Channel) -> DanmuConnectInfo:
+        """The room's chat: getDanmuInfo's token and hosts, for the real room id."""
+        room = str((await self._room(channel)).room_id)
+        params = {"id": room, "type": 0, "web_location": api.WEB_LOCATION}
+        url = f"{api.API}/xlive/web-room/v1/index/getDanmuInfo"
+        what = "bilibili getDanmuInfo"
+        reply = await self._signed(api.DanmuInfoReply, url, what, params)
+        if reply.data is None:
+            raise ExtractorError(f"{what}: missing field data")
+        cookies = self.options.cookies
+        return DanmuConnectInfo(
+            platform=self.platform,
+            room_id=room,
+            token=reply.data.token,
+            ws_urls=[f"wss://{h.host}:{h.wss_port}/sub" for h in reply.data.host_list],
+            cookie=cookies.get_secret_value() if cookies is not None else "",
+            user_agent=BROWSER_UA,
+        )
 
     async def check_batch(self, channels: Sequence[Channel]) -> dict[str, LiveStatus]:
         found: dict[str, LiveStatus] = {}
@@ -417,50 +290,9 @@ class Bilibili(Extractor):
         for uid, ref in refs.items():
             if uid in rooms:
                 found[ref] = answer(
-                    *_outcome(rooms[uid].live_status), **_fields(rooms[uid])
+                    *api.outcome_of(rooms[uid].live_status), **api.fields_of(rooms[uid])
                 )
         return found
-
-
-def streams_of(playurl: _PlayUrl) -> list[StreamInfo]:
-    """Every stream getRoomPlayInfo lists: per protocol, format, codec and CDN host."""
-    names = {q.qn: q.desc for q in playurl.g_qn_desc}
-    headers = {"User-Agent": BROWSER_UA, "Referer": "https://live.bilibili.com/"}
-    found: list[StreamInfo] = []
-    for stream in playurl.stream:
-        kind = (
-            StreamKind.FLV if stream.protocol_name == "http_stream" else StreamKind.HLS
-        )
-        for fmt in stream.format:
-            for codec in fmt.codec:
-                for host in codec.url_info:
-                    query = parse_qs(host.extra)
-                    expires = query.get("expires", [""])[0]
-                    found.append(
-                        StreamInfo(
-                            url=host.host + codec.base_url + host.extra,
-                            kind=kind,
-                            quality=names.get(codec.current_qn, str(codec.current_qn)),
-                            codec=codec.codec_name,
-                            cdn=query.get("cdn", [_host_label(host.host)])[0],
-                            container=fmt.format_name,
-                            headers=headers,
-                            expires_at=(
-                                datetime.fromtimestamp(int(expires), UTC)
-                                if expires.isdigit()
-                                else None
-                            ),
-                        )
-                    )
-    return found
-
-
-def _stem(url: str) -> str:
-    return urlsplit(url).path.rsplit("/", 1)[-1].split(".", 1)[0]
-
-
-def _host_label(host: str) -> str:
-    return (urlsplit(host).hostname or "").split(".", 1)[0]
 
 
 __extractor__ = Bilibili

@@ -25,6 +25,8 @@ usher's `content_geoblocked` → region locked; a stream that is not `live` (a r
 → offline. Options: an OAuth token (`Authorization: OAuth …`, sent to GQL only)
 and the codecs to ask usher for. Batch status: up to 30 `StreamMetadata` queries in
 one GQL POST; it cannot tell banned from not found.
+Chat (`danmu_info`): the IRC websocket, joined anonymously with the channel login.
+The answers' models and the GQL queries are in `_twitch_api`.
 
 VODs and clips are not claimed here: streamlink's plugin takes them.
 """
@@ -34,18 +36,20 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, RootModel, SecretStr, ValidationError
+from pydantic import Field, SecretStr
 from typing_extensions import override
 
 from activities.contracts import LiveOutcome, LiveStatus, StreamInfo, StreamKind
+from activities.danmu.models import DanmuConnectInfo
 from activities.engines.hls.playlist import (
     MasterPlaylist,
     PlaylistError,
     parse_playlist,
 )
 from activities.errors import ExtractorError
+from activities.platforms import _twitch_api as api
 from activities.platforms.base import (
     Channel,
     Extractor,
@@ -57,16 +61,6 @@ from activities.platforms.web import BROWSER_UA, cookie_header, parse, request
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-GQL_URL = "https://gql.twitch.tv/gql"
-USHER_URL = "https://usher.ttvnw.net/api/channel/hls/{login}.m3u8"
-# the web player's public client id; GQL answers no other anonymous client
-CLIENT_ID = "kimne78kx3ncx6brgo4mv6wki5h1ko"
-CHANNEL_SHELL = "fea4573a7bf2644f5b3f2cbbdcbee0d17312e48d2e55f080589d053aad353f11"
-STREAM_METADATA = "b57f9b910f8cd1a4659d894fe7550ccc81ec9052c01e438b290fd66a040b9b93"
-ACCESS_TOKEN = "ed230aa1e33e07eebb8928504583da78a5173989fadfb1ac94be06a04f3cdbe9"
-D = TypeVar("D", bound=BaseModel)
-BANNED_REASONS = frozenset({"TOS_INDEFINITE", "TOS_TEMPORARY", "DMCA"})
 
 # first path segments that are Twitch pages, not channels
 _RESERVED = (
@@ -93,129 +87,6 @@ class TwitchOptions(PlatformOptions):
     )
 
 
-class _Game(BaseModel):
-    name: str = ""
-
-
-class _Stream(BaseModel):
-    id: str
-    type: str | None = None
-    createdAt: datetime | None = None
-    viewersCount: int | None = None
-    game: _Game | None = None
-
-
-class _ViewerEdge(BaseModel):
-    isAuthorized: bool = True
-    restrictionType: str | None = None
-
-
-class _ShellChannel(BaseModel):
-    viewer: _ViewerEdge | None = Field(default=None, alias="self")
-
-
-class _ShellUser(BaseModel):
-    typename: str = Field(alias="__typename")
-    login: str = ""
-    displayName: str = ""
-    profileImageURL: str = ""
-    stream: _Stream | None = None
-    channel: _ShellChannel | None = None
-    reason: str = ""  # UserDoesNotExist only
-
-
-class _Broadcast(BaseModel):
-    title: str | None = None
-
-
-class _MetaUser(BaseModel):
-    profileImageURL: str = ""
-    lastBroadcast: _Broadcast | None = None
-    stream: _Stream | None = None
-
-
-class _Error(BaseModel):
-    message: str = ""
-
-
-class _Reply(BaseModel, Generic[D]):
-    """One GQL operation's answer: `data`, or `errors` (then data is null)."""
-
-    data: D | None = None
-    errors: list[_Error] = Field(default_factory=list)
-
-
-class _ShellData(BaseModel):
-    userOrError: _ShellUser | None
-
-
-class _MetaData(BaseModel):
-    user: _MetaUser | None
-
-
-class _Token(BaseModel):
-    value: str
-    signature: str
-
-
-class _TokenData(BaseModel):
-    streamPlaybackAccessToken: _Token | None
-
-
-class _CheckReply(RootModel[tuple[_Reply[_ShellData], _Reply[_MetaData]]]):
-    pass
-
-
-class _BatchReply(RootModel[list[_Reply[_MetaData]]]):
-    pass
-
-
-class _TokenValue(BaseModel):
-    expires: int | None = None
-    geoblock_reason: str = ""
-
-
-class _UsherError(BaseModel):
-    error: str = ""
-    error_code: str = ""
-
-
-class _UsherErrors(RootModel[list[_UsherError]]):
-    pass
-
-
-def _query(operation: str, sha256: str, **variables: Any) -> dict[str, Any]:
-    return {
-        "operationName": operation,
-        "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256}},
-        "variables": variables,
-    }
-
-
-def _failed(reply: _Reply[Any], what: str) -> None:
-    if reply.errors:
-        raise Outcome(LiveOutcome.UNAVAILABLE, f"{what}: {reply.errors[0].message}")
-
-
-def _status(user: _MetaUser | None, **fields: Any) -> LiveStatus:
-    """The status StreamMetadata describes."""
-    if user is None:
-        return answer(LiveOutcome.NOT_FOUND, "no such user")
-    stream = user.stream
-    fields["title"] = (user.lastBroadcast and user.lastBroadcast.title) or ""
-    fields.setdefault("avatar_url", user.profileImageURL)
-    if stream is None:
-        return answer(LiveOutcome.OFFLINE, **fields)
-    fields.update(
-        category=stream.game.name if stream.game else "",
-        viewers=stream.viewersCount,
-        started_at=stream.createdAt,
-    )
-    if stream.type != "live":
-        return answer(LiveOutcome.OFFLINE, f"a {stream.type} is showing", **fields)
-    return answer(LiveOutcome.LIVE, **fields)
-
-
 class Twitch(Extractor):
     """Twitch channels through GQL and usher (see the module docstring)."""
 
@@ -238,7 +109,7 @@ class Twitch(Extractor):
         return self.options
 
     async def _gql(self, body: Any, what: str) -> bytes:
-        headers = {"Client-ID": CLIENT_ID, "User-Agent": BROWSER_UA}
+        headers = {"Client-ID": api.CLIENT_ID, "User-Agent": BROWSER_UA}
         headers["Device-ID"] = secrets.token_hex(16)
         if self._opts.oauth_token is not None:
             headers["Authorization"] = (
@@ -247,7 +118,7 @@ class Twitch(Extractor):
         if self.options.cookies is not None:
             headers |= cookie_header(self.options.cookies.get_secret_value())
         response = await request(
-            self.http, "POST", GQL_URL, json=body, headers=headers, what=what
+            self.http, "POST", api.GQL_URL, json=body, headers=headers, what=what
         )
         if response.status_code == 401:
             raise ExtractorError(f"{what}: Twitch refused the OAuth token")
@@ -258,24 +129,27 @@ class Twitch(Extractor):
     async def check(self, channel: Channel) -> LiveStatus:
         login = _login(channel)
         body = [
-            _query("ChannelShell", CHANNEL_SHELL, login=login),
-            _query(
-                "StreamMetadata", STREAM_METADATA, channelLogin=login, includeIsDJ=True
+            api.query("ChannelShell", api.CHANNEL_SHELL, login=login),
+            api.query(
+                "StreamMetadata",
+                api.STREAM_METADATA,
+                channelLogin=login,
+                includeIsDJ=True,
             ),
         ]
         what = "twitch gql"
-        shell, meta = parse(_CheckReply, await self._gql(body, what), what).root
-        _failed(shell, what)
-        _failed(meta, what)
+        shell, meta = parse(api.CheckReply, await self._gql(body, what), what).root
+        api.failed(shell, what)
+        api.failed(meta, what)
         user = shell.data.userOrError if shell.data else None
         if user is None or user.typename == "UserDoesNotExist":
             reason = user.reason if user else ""
-            if reason in BANNED_REASONS:
+            if reason in api.BANNED_REASONS:
                 return answer(LiveOutcome.BANNED, f"{login}: {reason}")
             return answer(LiveOutcome.NOT_FOUND, f"no Twitch user {login}")
         if user.typename != "User":
             raise ExtractorError(f"{what}: userOrError is a {user.typename}")
-        status = _status(
+        status = api.status_of(
             meta.data.user if meta.data else None,
             author=user.displayName or user.login,
             avatar_url=user.profileImageURL,
@@ -296,25 +170,25 @@ class Twitch(Extractor):
         login = _login(channel)
         what = "twitch access token"
         variables = {"isLive": True, "login": login, "isVod": False, "vodID": ""}
-        body = _query(
+        body = api.query(
             "PlaybackAccessToken",
-            ACCESS_TOKEN,
+            api.ACCESS_TOKEN,
             playerType="site",
             platform="site",
             **variables,
         )
-        reply = parse(_Reply[_TokenData], await self._gql(body, what), what)
-        _failed(reply, what)
+        reply = parse(api.Reply[api.TokenData], await self._gql(body, what), what)
+        api.failed(reply, what)
         token = reply.data.streamPlaybackAccessToken if reply.data else None
         if token is None:
             raise Outcome(LiveOutcome.OFFLINE, f"{what}: no token (not live)")
-        claims = parse(_TokenValue, token.value, what)
+        claims = parse(api.TokenValue, token.value, what)
         if claims.geoblock_reason:
             raise Outcome(LiveOutcome.REGION_LOCKED, claims.geoblock_reason)
         return await self._variants(login, token, claims)
 
     async def _variants(
-        self, login: str, token: _Token, claims: _TokenValue
+        self, login: str, token: api.Token, claims: api.TokenValue
     ) -> list[StreamInfo]:
         what = "twitch usher"
         params = {
@@ -328,12 +202,12 @@ class Twitch(Extractor):
             "sig": token.signature,
             "token": token.value,
         }
-        url = USHER_URL.format(login=login)
+        url = api.USHER_URL.format(login=login)
         response = await request(self.http, "GET", url, params=params, what=what)
         if response.status_code == 404:
             raise Outcome(LiveOutcome.OFFLINE, f"{what}: the broadcast ended")
         if response.status_code >= 400:
-            raise _usher_refusal(response.content, response.status_code)
+            raise api.usher_refusal(response.content, response.status_code)
         try:
             master = parse_playlist(response.text, str(response.url))
         except PlaylistError as err:
@@ -360,11 +234,11 @@ class Twitch(Extractor):
     async def check_batch(self, channels: Sequence[Channel]) -> dict[str, LiveStatus]:
         logins = [_login(c) for c in channels[: self.batch_size]]
         body = [
-            _query("StreamMetadata", STREAM_METADATA, channelLogin=login)
+            api.query("StreamMetadata", api.STREAM_METADATA, channelLogin=login)
             for login in logins
         ]
         what = "twitch gql batch"
-        replies = parse(_BatchReply, await self._gql(body, what), what).root
+        replies = parse(api.BatchReply, await self._gql(body, what), what).root
         if len(replies) != len(logins):
             raise ExtractorError(f"{what}: {len(replies)} answers to {len(logins)}")
         found: dict[str, LiveStatus] = {}
@@ -372,8 +246,18 @@ class Twitch(Extractor):
             if reply.errors:
                 found[login] = answer(LiveOutcome.UNAVAILABLE, reply.errors[0].message)
             else:
-                found[login] = _status(reply.data.user if reply.data else None)
+                found[login] = api.status_of(reply.data.user if reply.data else None)
         return found
+
+    async def danmu_info(self, channel: Channel) -> DanmuConnectInfo:
+        """Twitch chat: IRC over a websocket, joined anonymously by channel login.
+
+        No request is needed: the anonymous login (`justinfan…`) reads any channel,
+        and the user's OAuth token stays with GQL (chat would not need it to read).
+        """
+        return DanmuConnectInfo(
+            platform=self.platform, room_id=_login(channel), ws_urls=[api.IRC_URL]
+        )
 
 
 def _login(channel: Channel) -> str:
@@ -381,21 +265,6 @@ def _login(channel: Channel) -> str:
     if not login:
         raise ExtractorError(f"no Twitch login in {channel.url}")
     return login.lower()
-
-
-def _usher_refusal(body: bytes, status: int) -> Outcome:
-    """usher's 403 says why: a geo-block, or a channel for subscribers only."""
-    try:
-        errors = _UsherErrors.model_validate_json(body).root
-    except ValidationError:
-        errors = []
-    code = errors[0].error_code if errors else ""
-    detail = errors[0].error if errors else f"HTTP {status}"
-    if code == "content_geoblocked":
-        return Outcome(LiveOutcome.REGION_LOCKED, detail)
-    if code in {"unauthorized_entitlements", "vod_manifest_restricted"}:
-        return Outcome(LiveOutcome.PRIVATE, detail)
-    return Outcome(LiveOutcome.UNAVAILABLE, f"twitch usher: {detail}")
 
 
 __extractor__ = Twitch

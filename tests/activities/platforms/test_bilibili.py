@@ -15,17 +15,19 @@ from typing import TYPE_CHECKING
 import pytest
 
 from activities.contracts import LiveOutcome, StreamKind, StreamSelection
+from activities.danmu.bilibili import unpack
+from activities.danmu.registry import codec_for
 from activities.errors import ExtractorError
-from activities.platforms.bilibili import (
-    Bilibili,
-    BilibiliOptions,
-    _ByUidReply,
-    _InitReply,
-    _PlayReply,
+from activities.platforms._bilibili_api import (
+    ByUidReply,
+    InitReply,
+    PlayReply,
     mixin_key,
     streams_of,
     wbi_sign,
 )
+from activities.platforms.base import Outcome
+from activities.platforms.bilibili import Bilibili, BilibiliOptions
 from activities.platforms.web import parse
 from tests.activities.platforms.urltable import UrlTable
 from tests.fakes.platform import FakePlatforms
@@ -116,7 +118,7 @@ def captured(name: str) -> bytes:
 
 
 def test_captured_room_init() -> None:
-    reply = parse(_InitReply, captured("room_init.live.json"), "room_init")
+    reply = parse(InitReply, captured("room_init.live.json"), "room_init")
     assert reply.data is not None
     assert (reply.data.room_id, reply.data.short_id, reply.data.uid) == (
         14073662,
@@ -127,7 +129,7 @@ def test_captured_room_init() -> None:
 
 
 def test_captured_status_by_uids_is_a_rotation() -> None:
-    reply = parse(_ByUidReply, captured("get_status_info_by_uids.rotation.json"), "x")
+    reply = parse(ByUidReply, captured("get_status_info_by_uids.rotation.json"), "x")
     assert isinstance(reply.data, dict)
     room = reply.data["672328094"]
     assert (room.room_id, room.live_status, room.uname) == (
@@ -138,7 +140,7 @@ def test_captured_status_by_uids_is_a_rotation() -> None:
 
 
 def test_captured_play_info_lists_every_stream() -> None:
-    reply = parse(_PlayReply, captured("getRoomPlayInfo.live.json"), "play info")
+    reply = parse(PlayReply, captured("getRoomPlayInfo.live.json"), "play info")
     assert reply.data is not None
     assert reply.data.playurl_info is not None
     streams = streams_of(reply.data.playurl_info.playurl)
@@ -335,7 +337,7 @@ async def test_batch_reports_missing_rooms(api, http) -> None:
 
 def test_empty_batch_answer_is_a_list() -> None:
     body = json.dumps({"code": 0, "message": "success", "data": []})
-    assert parse(_ByUidReply, body, "x").data == []
+    assert parse(ByUidReply, body, "x").data == []
 
 
 async def test_risk_control_drops_the_cached_wbi_keys(api, http) -> None:
@@ -350,3 +352,47 @@ async def test_risk_control_drops_the_cached_wbi_keys(api, http) -> None:
     # the next check fetches the keys again and signs right
     assert (await Bilibili(http).check_live(ROOM)).is_live
     assert api.calls("/x/web-interface/nav") == 2
+
+
+async def test_danmu_info_names_the_real_room_and_its_hosts(api, http) -> None:
+    live_room(api)
+    options = BilibiliOptions(cookies="SESSDATA=abc; DedeUserID=42; buvid3=b3")
+    info = await Bilibili(http, options).danmu_info(
+        Bilibili.channel("https://live.bilibili.com/3")
+    )
+    assert info is not None
+    # the short id 3 is joined as the real room id, as the chat protocol wants
+    assert (info.platform, info.room_id) == ("bilibili", "23058")
+    assert info.token == "fake-danmu-token-23058"
+    assert info.ws_urls == [
+        "wss://tx-sh-live-comet-01.chat.bilibili.com:443/sub",
+        "wss://broadcastlv.chat.bilibili.com:443/sub",
+    ]
+    # the cookie rides along for the codec (uid, buvid3) and never shows in repr
+    assert info.cookie == "SESSDATA=abc; DedeUserID=42; buvid3=b3"
+    assert "SESSDATA" not in repr(info)
+    # WBI-signed: the fake refuses an unsigned getDanmuInfo
+    assert api.calls("getDanmuInfo") == 1
+
+
+async def test_danmu_info_feeds_the_bilibili_codec(api, http) -> None:
+    live_room(api)
+    info = await Bilibili(http).danmu_info(Bilibili.channel(ROOM))
+    assert info is not None
+    codec = codec_for(info.platform)(info)
+    handshake = codec.handshake()[0]
+    assert isinstance(handshake, bytes)
+    auth = json.loads(unpack(handshake)[0][1])
+    assert (auth["roomid"], auth["key"], auth["uid"]) == (
+        23058,
+        "fake-danmu-token-23058",
+        0,
+    )
+    assert codec.urls() == info.ws_urls
+
+
+async def test_danmu_info_of_a_missing_room_is_an_outcome(api, http) -> None:
+    extractor = Bilibili(http)
+    with pytest.raises(Outcome) as found:
+        await extractor.danmu_info(Bilibili.channel("https://live.bilibili.com/404"))
+    assert found.value.outcome is LiveOutcome.NOT_FOUND

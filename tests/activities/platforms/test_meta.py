@@ -12,12 +12,18 @@ import activities.platforms as platforms
 from activities.platforms import Extractor, PlatformOptions, default_registry
 from tests.activities.platforms.urltable import UrlTable
 
-# the contract and its helpers, not platforms
+# the contract and its helpers, not platforms; `_<platform>_api` modules are private
+# helpers of one platform (its answers' models, its signing)
 SEAMS = {"base", "web"}
 MODULES = sorted(
     info.name
     for info in pkgutil.iter_modules(platforms.__path__)
-    if info.name not in SEAMS
+    if info.name not in SEAMS and not info.name.startswith("_")
+)
+PRIVATE = sorted(
+    info.name
+    for info in pkgutil.iter_modules(platforms.__path__)
+    if info.name.startswith("_")
 )
 TESTS = Path(__file__).parent
 TAGS = ("$description ", "$url ", "$type ", "$metadata ")
@@ -74,3 +80,21 @@ def test_every_platform_has_its_test_module_and_url_table(name):
 
 def test_registry_knows_every_module():
     assert sorted(e.platform for e in default_registry().extractors) == MODULES
+
+
+@pytest.mark.parametrize("name", PRIVATE)
+def test_private_helpers_are_not_platforms(name):
+    """A `_` module serves one platform module and registers nothing itself."""
+    module = importlib.import_module(f"activities.platforms.{name}")
+    assert not hasattr(module, "__extractor__")
+    assert module.__doc__, f"{name}: say which platform it serves"
+    if name.endswith("_api"):
+        owner = name.removeprefix("_").removesuffix("_api")
+        assert owner in MODULES, f"{name}: no platform module {owner}"
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_platform_modules_stay_small(name):
+    """STYLE 8: an extractor module stays under 300 lines; models go to `_x_api`."""
+    path = Path(platforms.__file__).parent / f"{name}.py"
+    assert len(path.read_text(encoding="utf-8").splitlines()) <= 300

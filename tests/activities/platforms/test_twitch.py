@@ -15,9 +15,11 @@ import httpx
 import pytest
 
 from activities.contracts import LiveOutcome, StreamKind, StreamSelection
+from activities.danmu.registry import codec_for
 from activities.errors import ExtractorError
+from activities.platforms._twitch_api import CheckReply
 from activities.platforms.base import Outcome
-from activities.platforms.twitch import Twitch, TwitchOptions, _CheckReply
+from activities.platforms.twitch import Twitch, TwitchOptions
 from activities.platforms.web import parse
 from tests.activities.platforms.urltable import UrlTable
 from tests.fakes.platform import FakePlatforms
@@ -74,7 +76,7 @@ class TestUrls(UrlTable):
 def test_captured_gql_answer_parses() -> None:
     """The real ChannelShell + StreamMetadata answer for a live channel."""
     body = (CAPTURED / "twitch_live.json").read_bytes()
-    shell, meta = parse(_CheckReply, body, "twitch gql").root
+    shell, meta = parse(CheckReply, body, "twitch gql").root
     assert shell.data is not None
     assert shell.data.userOrError is not None
     user = shell.data.userOrError
@@ -257,3 +259,16 @@ async def test_batch_status(api, http) -> None:
     ]
     assert found["abby_"].viewers == 3963
     assert len([r for r in api.requests if r.host == "gql.twitch.tv"]) == 1
+
+
+async def test_danmu_info_is_the_irc_websocket_and_the_login(http) -> None:
+    channel = Twitch.channel("https://www.twitch.tv/Abby_")
+    info = await Twitch(http).danmu_info(channel)
+    assert info is not None
+    assert (info.platform, info.room_id) == ("twitch", "abby_")
+    assert info.ws_urls == ["wss://irc-ws.chat.twitch.tv:443"]
+    codec = codec_for(info.platform)(info)
+    assert codec.handshake()[-1] == "JOIN #abby_"
+    # the OAuth token stays with GQL: an anonymous read needs nothing
+    options = TwitchOptions(oauth_token="secret-token")
+    assert (await Twitch(http, options).danmu_info(channel)).token == ""

@@ -29,7 +29,11 @@ from activities.host_map import HostMapTransport
 from tests.fakes.background import BackgroundFake
 from tests.fakes.platform.base import FakeRequest, PlatformApi, Reply, Room
 from tests.fakes.platform.bilibili import BilibiliApi
+from tests.fakes.platform.douyin import DouyinApi
+from tests.fakes.platform.redbook import RedbookApi
+from tests.fakes.platform.tiktok import TikTokApi
 from tests.fakes.platform.twitch import TwitchApi
+from tests.fakes.platform.weibo import WeiboApi
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -38,7 +42,14 @@ __all__ = ["APIS", "FakePlatforms", "PlatformApi", "Reply", "Room"]
 
 log = logging.getLogger(__name__)
 
-APIS: tuple[type[PlatformApi], ...] = (BilibiliApi, TwitchApi)
+APIS: tuple[type[PlatformApi], ...] = (
+    BilibiliApi,
+    TwitchApi,
+    DouyinApi,
+    TikTokApi,
+    RedbookApi,
+    WeiboApi,
+)
 
 
 class FakePlatforms(BackgroundFake):
@@ -64,6 +75,30 @@ class FakePlatforms(BackgroundFake):
     def twitch(self) -> TwitchApi:
         api = self.apis["twitch"]
         assert isinstance(api, TwitchApi)
+        return api
+
+    @property
+    def douyin(self) -> DouyinApi:
+        api = self.apis["douyin"]
+        assert isinstance(api, DouyinApi)
+        return api
+
+    @property
+    def tiktok(self) -> TikTokApi:
+        api = self.apis["tiktok"]
+        assert isinstance(api, TikTokApi)
+        return api
+
+    @property
+    def redbook(self) -> RedbookApi:
+        api = self.apis["redbook"]
+        assert isinstance(api, RedbookApi)
+        return api
+
+    @property
+    def weibo(self) -> WeiboApi:
+        api = self.apis["weibo"]
+        assert isinstance(api, WeiboApi)
         return api
 
     @property

@@ -19,8 +19,11 @@ from urllib.parse import parse_qs
 LIVE = "live"
 OFFLINE = "offline"
 STATES = frozenset(
-    {LIVE, OFFLINE, "not_found", "banned", "private", "region_locked", "hidden"}
-)
+    {
+        LIVE, OFFLINE, "not_found", "banned", "private", "region_locked", "hidden",
+        "age_restricted",
+    }
+)  # fmt: skip
 
 
 @dataclass

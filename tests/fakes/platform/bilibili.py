@@ -98,6 +98,7 @@ class BilibiliApi(PlatformApi):
             "/room/v1/Room/get_status_info_by_uids": self._by_uids,
             "/xlive/web-room/v2/index/getRoomPlayInfo": self._play_info,
             "/x/web-interface/nav": self._nav,
+            "/xlive/web-room/v1/index/getDanmuInfo": self._danmu_info,
         }
         handler = routes.get(request.path)
         return handler(request) if handler else Reply.text("no such page", 404)
@@ -111,6 +112,26 @@ class BilibiliApi(PlatformApi):
         return Reply.json(
             {"code": -101, "message": "账号未登录", "ttl": 1, "data": data}
         )
+
+    def _danmu_info(self, request: FakeRequest) -> Reply:
+        """getDanmuInfo in the shape bilibili-API-collect documents
+        (docs/live/message_stream.md): a token and the chat hosts, WBI-signed."""
+        if not signed(request.query):
+            return _error(-352, "风控校验失败")
+        room = self._find(request.arg("id"))
+        if room is None:
+            return _error(19002000, "获取初始化数据失败")
+        hosts = [
+            {"host": f"{name}.chat.bilibili.com", "port": 2243, "wss_port": 443,
+             "ws_port": 2244}
+            for name in ("tx-sh-live-comet-01", "broadcastlv")
+        ]  # fmt: skip
+        data = {
+            "group": "live", "business_id": 0, "refresh_row_factor": 0.125,
+            "refresh_rate": 100, "max_delay": 5000,
+            "token": f"fake-danmu-token-{room.ref}", "host_list": hosts,
+        }  # fmt: skip
+        return Reply.json({"code": 0, "message": "0", "ttl": 1, "data": data})
 
     def _room_init(self, request: FakeRequest) -> Reply:
         room = self._find(request.arg("id"))
