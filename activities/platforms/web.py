@@ -42,6 +42,7 @@ async def request(
     params: Any = None,
     headers: Mapping[str, str] | None = None,
     json: Any = None,
+    data: Mapping[str, str] | None = None,
     rate_limited: Collection[int] = (429,),
     follow_redirects: bool = True,
 ) -> httpx.Response:
@@ -55,6 +56,7 @@ async def request(
         params: query parameters.
         headers: request headers (the module's, credentials included).
         json: a JSON body.
+        data: a form body (`application/x-www-form-urlencoded`).
         rate_limited: statuses this platform uses to throttle.
         follow_redirects: False to read a redirect's Location yourself.
 
@@ -71,6 +73,7 @@ async def request(
             params=params,
             headers=headers,
             json=json,
+            data=data,
             follow_redirects=follow_redirects,
         )
     except httpx.HTTPError as err:

@@ -27,8 +27,12 @@ import httpx
 
 from activities.host_map import HostMapTransport
 from tests.fakes.background import BackgroundFake
+from tests.fakes.platform.acfun import AcfunApi
 from tests.fakes.platform.base import FakeRequest, PlatformApi, Reply, Room
+from tests.fakes.platform.bigo import BigoApi
 from tests.fakes.platform.bilibili import BilibiliApi
+from tests.fakes.platform.douyu import DouyuApi
+from tests.fakes.platform.huya import HuyaApi
 from tests.fakes.platform.twitch import TwitchApi
 
 if TYPE_CHECKING:
@@ -38,7 +42,14 @@ __all__ = ["APIS", "FakePlatforms", "PlatformApi", "Reply", "Room"]
 
 log = logging.getLogger(__name__)
 
-APIS: tuple[type[PlatformApi], ...] = (BilibiliApi, TwitchApi)
+APIS: tuple[type[PlatformApi], ...] = (
+    BilibiliApi,
+    TwitchApi,
+    HuyaApi,
+    DouyuApi,
+    AcfunApi,
+    BigoApi,
+)
 
 
 class FakePlatforms(BackgroundFake):
