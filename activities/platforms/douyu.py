@@ -159,10 +159,11 @@ class Douyu(Extractor):
         response = await request(
             self.http, "GET", f"{WEB}/betard/{rid}", headers=self._headers(), what=what
         )
-        body = response.text.lstrip()
-        if response.status_code == 404 or any(w in body for w in NOT_FOUND_WORDS):
+        # a room betard cannot describe is answered with an HTML page that says why
+        page = response.text.lstrip() if response.text.lstrip().startswith("<") else ""
+        if response.status_code == 404 or any(w in page for w in NOT_FOUND_WORDS):
             return answer(LiveOutcome.NOT_FOUND, f"no Douyu room {rid}")
-        if BANNED_WORDS in body:
+        if BANNED_WORDS in page:
             return answer(LiveOutcome.BANNED, f"room {rid}: {BANNED_WORDS}")
         if response.status_code >= 400:
             return answer(

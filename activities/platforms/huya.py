@@ -66,7 +66,7 @@ HEADERS = {
     "Origin": "https://www.huya.com",
 }
 NOT_FOUND_WORDS = ("主播不存在", "找不到这个主播")
-BANNED_WORDS = "涉嫌违规"  # the page's "suspected of violations, under rectification"
+BANNED_WORDS = "该主播涉嫌违规，正在整改中"  # noqa: RUF001 - the page's own words
 _ROOM_DATA = re.compile(r"var\s+TT_ROOM_DATA\s*=\s*")
 # first path segments that are Huya pages, not rooms
 _RESERVED = "g|l|video|search|myfollow|download|e|cache\\.php|index\\.php"
