@@ -36,7 +36,7 @@ import hashlib
 import re
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from pydantic import Field
 
@@ -117,7 +117,8 @@ class Douyin(Extractor):
         user = api.user_unique_id()
         query = urlencode(api.ws_params(room, user))
         stub = hashlib.md5(api.ws_signed(room, user).encode()).hexdigest()
-        signature = x_bogus(stub)
+        # its alphabet has '+' and '/': sent raw, a '+' would arrive as a space
+        signature = quote(x_bogus(stub), safe="")
         return DanmuConnectInfo(
             platform=self.platform,
             room_id=room,

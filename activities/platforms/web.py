@@ -42,7 +42,7 @@ async def request(
     params: Any = None,
     headers: Mapping[str, str] | None = None,
     json: Any = None,
-    data: Any = None,
+    data: Mapping[str, str] | None = None,
     rate_limited: Collection[int] = (429,),
     follow_redirects: bool = True,
 ) -> httpx.Response:
@@ -56,7 +56,7 @@ async def request(
         params: query parameters.
         headers: request headers (the module's, credentials included).
         json: a JSON body.
-        data: a form body.
+        data: a form body (`application/x-www-form-urlencoded`).
         rate_limited: statuses this platform uses to throttle.
         follow_redirects: False to read a redirect's Location yourself.
 

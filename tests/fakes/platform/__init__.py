@@ -27,9 +27,13 @@ import httpx
 
 from activities.host_map import HostMapTransport
 from tests.fakes.background import BackgroundFake
+from tests.fakes.platform.acfun import AcfunApi
 from tests.fakes.platform.base import FakeRequest, PlatformApi, Reply, Room
+from tests.fakes.platform.bigo import BigoApi
 from tests.fakes.platform.bilibili import BilibiliApi
 from tests.fakes.platform.douyin import DouyinApi
+from tests.fakes.platform.douyu import DouyuApi
+from tests.fakes.platform.huya import HuyaApi
 from tests.fakes.platform.redbook import RedbookApi
 from tests.fakes.platform.tiktok import TikTokApi
 from tests.fakes.platform.twitch import TwitchApi
@@ -49,6 +53,10 @@ APIS: tuple[type[PlatformApi], ...] = (
     TikTokApi,
     RedbookApi,
     WeiboApi,
+    HuyaApi,
+    DouyuApi,
+    AcfunApi,
+    BigoApi,
 )
 
 
