@@ -11,8 +11,9 @@ from fastapi import FastAPI
 from sqlmodel import Session
 
 from activities.db import make_engine, migrate
+from activities.notify import REDACTOR
 from api.auth import TokenSigner, ensure_admin
-from api.deps import TemporalWorkflowControl
+from api.deps import TemporalNotifyControl, TemporalWorkflowControl
 from api.routes import api_router
 from api.settings import ApiSettings
 
@@ -49,6 +50,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.workflow_control = TemporalWorkflowControl(
             resolved.temporal_address, resolved.temporal_namespace
         )
+        app.state.notify_control = TemporalNotifyControl(app.state.workflow_control)
+        # channel secrets met by test sends never reach a log line
+        REDACTOR.install()
         try:
             yield
         finally:

@@ -73,6 +73,24 @@ class WorkerSettings(BaseSettings):
         description="While the output root is degraded, one probe per this long",
     )
     cpu_slots: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0)
+    # notifications (the 4-level configuration will move these to the app DB)
+    notify_breaker_failure_threshold: int = Field(
+        default=10, ge=1, description="Consecutive failed sends that open a channel"
+    )
+    notify_breaker_cooldown_secs: float = Field(
+        default=300.0, gt=0, description="How long an open channel refuses sends"
+    )
+    notify_event_retention_days: float = Field(
+        default=30.0, gt=0, description="Events older than this are pruned"
+    )
+    notify_dead_letter_retention_days: float = Field(
+        default=7.0, gt=0, description="Dead letters older than this are pruned"
+    )
+    notify_maintenance_interval_secs: float = Field(
+        default=3600.0,
+        ge=60,
+        description="How often the event log and dead letters are pruned",
+    )
 
     @field_validator("filename_template")
     @classmethod

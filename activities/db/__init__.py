@@ -1,9 +1,14 @@
 """The app database: SQLModel tables, the engine and migrations, and all CRUD."""
 
-from activities.db import crud, crud_guards
+from activities.db import (
+    crud,
+    crud_guards,
+    crud_notify,
+    crud_notify_admin,
+    crud_notify_breaker,
+)
 from activities.db.engine import default_database_url, make_engine, migrate
 from activities.db.tables import (
-    Event,
     OutputRoot,
     OutputRootBlock,
     RecordingSlot,
@@ -18,9 +23,24 @@ from activities.db.tables import (
     UserBase,
     utcnow,
 )
+from activities.db.tables_notify import (
+    Event,
+    NotifyBreaker,
+    NotifyChannel,
+    NotifyChannelBase,
+    NotifyDeadLetter,
+    NotifyDelivery,
+    NotifySubscription,
+)
 
 __all__ = [
     "Event",
+    "NotifyBreaker",
+    "NotifyChannel",
+    "NotifyChannelBase",
+    "NotifyDeadLetter",
+    "NotifyDelivery",
+    "NotifySubscription",
     "OutputRoot",
     "OutputRootBlock",
     "RecordingSlot",
@@ -35,6 +55,9 @@ __all__ = [
     "UserBase",
     "crud",
     "crud_guards",
+    "crud_notify",
+    "crud_notify_admin",
+    "crud_notify_breaker",
     "default_database_url",
     "make_engine",
     "migrate",

@@ -13,7 +13,6 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from activities.db.tables import (
-    Event,
     RefreshToken,
     Segment,
     Streamer,
@@ -21,6 +20,7 @@ from activities.db.tables import (
     User,
     utcnow,
 )
+from activities.db.tables_notify import Event
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -247,18 +247,6 @@ def last_segment(db: Session, session_id: int) -> Segment | None:
 
 
 # --- events -----------------------------------------------------------------------
-
-
-def add_event(
-    db: Session, *, kind: str, subject: str, detail: str = "", commit: bool = True
-) -> Event:
-    """Store an event for notification channels (`commit=False` joins a transaction)."""
-    event = Event(kind=kind, subject=subject, detail=detail[:4000])
-    db.add(event)
-    if commit:
-        db.commit()
-        db.refresh(event)
-    return event
 
 
 def list_events(
