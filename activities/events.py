@@ -154,14 +154,21 @@ NOTIFY_MAINTENANCE_WORKFLOW_ID = "notify-maintenance"
 DELIVER_TIMEOUT = timedelta(seconds=60)
 
 
-def deliver_event_workflow_id(event_id: int) -> str:
-    """The workflow that delivers one event to its channels."""
-    return f"notify-event-{event_id}"
+DEFAULT_SCOPE = "notify"
 
 
-def redeliver_workflow_id(delivery_id: int) -> str:
+def deliver_event_workflow_id(event_id: int, scope: str = DEFAULT_SCOPE) -> str:
+    """The workflow that delivers one event to its channels.
+
+    `scope` keeps the ids of two app databases sharing a Temporal namespace (or
+    two tests sharing a server) apart: event ids are per database.
+    """
+    return f"{scope}-event-{event_id}"
+
+
+def redeliver_workflow_id(delivery_id: int, scope: str = DEFAULT_SCOPE) -> str:
     """The workflow that retries one dead-lettered delivery."""
-    return f"notify-redeliver-{delivery_id}"
+    return f"{scope}-redeliver-{delivery_id}"
 
 
 def output_root_event_key(event_type: EventType, path: str, at: datetime) -> str:
@@ -221,6 +228,9 @@ class RecordEventResult(BaseModel):
     event_id: int
     created: bool = Field(description="False when the key was already recorded")
     deliveries: int = Field(description="Channels the event goes to")
+    workflow_id: str | None = Field(
+        default=None, description="The delivery workflow; None when none was needed"
+    )
 
 
 class DeliverEventInput(BaseModel):

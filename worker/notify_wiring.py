@@ -22,12 +22,12 @@ from activities.events import (
     KEY_MAX_LENGTH,
     EventType,
     NotifyEvent,
-    deliver_event_workflow_id,
 )
 from activities.notify import (
     Dispatcher,
     NotifyActivities,
     NotifySettings,
+    SendDeps,
     ensure_maintenance_schedule,
 )
 from workflows.notify import DeliverEventWorkflow, NotifyMaintenanceWorkflow
@@ -101,11 +101,9 @@ class Notifications:
                 f"srec worker on {socket.gethostname()} is stopping",
             )
         )
-        if recorded is None or recorded.deliveries == 0:
+        if recorded is None or recorded.workflow_id is None:
             return
-        handle = self.client.get_workflow_handle(
-            deliver_event_workflow_id(recorded.event_id)
-        )
+        handle = self.client.get_workflow_handle(recorded.workflow_id)
         try:
             await asyncio.wait_for(handle.result(), SHUTDOWN_DELIVERY_WAIT_SECS)
         except Exception as err:  # another worker, or the next start, delivers it
@@ -128,6 +126,9 @@ def build(
         http: the process's shared HTTP client.
     """
     notify = NotifyActivities(
-        dispatcher.db, http, dispatcher, settings=notify_settings(settings)
+        dispatcher.db,
+        SendDeps(http=http),
+        dispatcher,
+        settings=notify_settings(settings),
     )
     return Notifications(client, dispatcher, notify, settings)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -54,7 +53,7 @@ from activities.events import (
     RedriveInput,
     RedriveResult,
 )
-from activities.notify.base import DeliveryError, SendDeps
+from activities.notify.base import DeliveryError
 from activities.notify.redact import REDACTOR
 from activities.notify.registry import build_sender, secrets_of
 from activities.notify.template import build_message
@@ -63,10 +62,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-    import httpx
     import sqlalchemy as sa
 
     from activities.db.crud_notify import DeliveryJob
+    from activities.notify.base import SendDeps
     from activities.notify.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -99,25 +98,24 @@ class NotifyActivities:
 
     Args:
         db: the app database engine.
-        http: the process's shared HTTP client.
+        deps: what senders use: the process's shared HTTP client, TLS settings
+            for SMTP (default: the system's CAs), the send timeout.
         dispatcher: records events and starts their delivery workflows.
         settings: breaker and retention settings.
         clock: wall clock (UTC), replaceable in tests.
-        ssl_context: TLS settings for SMTP (default: the system's CAs).
     """
 
     def __init__(
         self,
         db: sa.Engine,
-        http: httpx.AsyncClient,
+        deps: SendDeps,
         dispatcher: Dispatcher,
         *,
         settings: NotifySettings | None = None,
         clock: Callable[[], datetime] = utcnow,
-        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.db = db
-        self.deps = SendDeps(http=http, ssl_context=ssl_context)
+        self.deps = deps
         self.dispatcher = dispatcher
         self.settings = settings or NotifySettings()
         self.clock = clock

@@ -84,6 +84,7 @@ class SendDeps:
 
     http: httpx.AsyncClient
     ssl_context: ssl.SSLContext | None = None
+    timeout: httpx.Timeout = field(default_factory=lambda: SEND_TIMEOUT)
 
 
 class ChannelConfig(BaseModel):
@@ -214,7 +215,7 @@ def check_response(response: httpx.Response, service: str) -> None:
 
 
 async def send_http(
-    http: httpx.AsyncClient,
+    deps: SendDeps,
     service: str,
     method: str,
     url: str,
@@ -226,8 +227,8 @@ async def send_http(
     configuration error, and following it could re-send a POST as a GET.
     """
     try:
-        response = await http.request(
-            method, url, timeout=SEND_TIMEOUT, follow_redirects=False, **kwargs
+        response = await deps.http.request(
+            method, url, timeout=deps.timeout, follow_redirects=False, **kwargs
         )
     except httpx.TimeoutException as err:
         raise DeliveryError(f"{service} did not answer in time") from err

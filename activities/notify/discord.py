@@ -74,7 +74,7 @@ class DiscordChannel:
 
     def __init__(self, config: DiscordConfig, deps: SendDeps) -> None:
         self.config = config
-        self.http = deps.http
+        self.deps = deps
 
     def body(self, message: Message) -> dict[str, object]:
         """The JSON body Discord receives."""
@@ -99,7 +99,7 @@ class DiscordChannel:
 
     async def send(self, message: Message) -> None:
         await send_http(
-            self.http,
+            self.deps,
             "Discord",
             "POST",
             self.config.webhook_url.get_secret_value(),

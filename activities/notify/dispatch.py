@@ -42,6 +42,7 @@ from activities.contracts import WORKFLOW_TASK_QUEUE
 from activities.db import crud_notify
 from activities.db.tables import utcnow
 from activities.events import (
+    DEFAULT_SCOPE,
     DELIVER_EVENT_WORKFLOW_TYPE,
     NOTIFY_MAINTENANCE_SCHEDULE_ID,
     NOTIFY_MAINTENANCE_WORKFLOW_ID,
@@ -74,6 +75,7 @@ class Dispatcher:
         db: the app database engine.
         get_client: the Temporal client (in an activity: `activity.client`).
         clock: wall clock (UTC), replaceable in tests.
+        scope: prefix of the delivery workflows' ids (`deliver_event_workflow_id`).
     """
 
     def __init__(
@@ -82,10 +84,12 @@ class Dispatcher:
         get_client: Callable[[], Client],
         *,
         clock: Callable[[], datetime] = utcnow,
+        scope: str = DEFAULT_SCOPE,
     ) -> None:
         self.db = db
         self.get_client = get_client
         self.clock = clock
+        self.scope = scope
 
     async def record(self, event: NotifyEvent) -> RecordEventResult:
         """Record an event (once per key) and start its delivery.
@@ -100,6 +104,11 @@ class Dispatcher:
             event_id=recorded.event_id,
             created=recorded.created,
             deliveries=len(recorded.delivery_ids),
+            workflow_id=(
+                deliver_event_workflow_id(recorded.event_id, self.scope)
+                if recorded.delivery_ids
+                else None
+            ),
         )
 
     async def emit(self, event: NotifyEvent) -> RecordEventResult | None:
@@ -130,7 +139,7 @@ class Dispatcher:
             await self.get_client().start_workflow(
                 DELIVER_EVENT_WORKFLOW_TYPE,
                 DeliverEventInput(event_id=event_id, delivery_ids=delivery_ids),
-                id=deliver_event_workflow_id(event_id),
+                id=deliver_event_workflow_id(event_id, self.scope),
                 task_queue=WORKFLOW_TASK_QUEUE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
@@ -140,7 +149,7 @@ class Dispatcher:
 
     async def redeliver(self, event_id: int, delivery_id: int) -> None:
         """Send a dead-lettered delivery again (the dead letter's retry)."""
-        await start_redelivery(self.get_client(), event_id, delivery_id)
+        await start_redelivery(self.get_client(), event_id, delivery_id, self.scope)
 
     async def redrive(self, older_than: timedelta) -> int:
         """Start the delivery of events a crash left undispatched.
@@ -213,7 +222,9 @@ async def ensure_maintenance_schedule(client: Client, every: timedelta) -> None:
         await handle.update(replace, rpc_timeout=START_RPC_TIMEOUT)
 
 
-async def start_redelivery(client: Client, event_id: int, delivery_id: int) -> None:
+async def start_redelivery(
+    client: Client, event_id: int, delivery_id: int, scope: str = DEFAULT_SCOPE
+) -> None:
     """Start the workflow that sends one dead-lettered delivery again.
 
     Its id is per delivery: a second retry while the first runs joins it.
@@ -223,7 +234,7 @@ async def start_redelivery(client: Client, event_id: int, delivery_id: int) -> N
         DeliverEventInput(
             event_id=event_id, delivery_ids=[delivery_id], redeliver=True
         ),
-        id=redeliver_workflow_id(delivery_id),
+        id=redeliver_workflow_id(delivery_id, scope),
         task_queue=WORKFLOW_TASK_QUEUE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

@@ -97,17 +97,18 @@ class EmailChannel:
         try:
             with self._connect() as smtp:
                 if cfg.security == "starttls":
-                    smtp.starttls(context=self.ssl_context)
+                    self._starttls(smtp)
                 if cfg.username and cfg.password:
-                    smtp.login(cfg.username, cfg.password.get_secret_value())
+                    try:
+                        smtp.login(cfg.username, cfg.password.get_secret_value())
+                    except smtplib.SMTPNotSupportedError as err:
+                        raise DeliveryError(
+                            "the SMTP server offers no AUTH", permanent=True
+                        ) from err
                 smtp.send_message(mail)
         except smtplib.SMTPAuthenticationError as err:
             raise DeliveryError(
                 f"SMTP refused the credentials ({err.smtp_code})", permanent=True
-            ) from err
-        except smtplib.SMTPNotSupportedError as err:
-            raise DeliveryError(
-                "the SMTP server does not offer STARTTLS", permanent=True
             ) from err
         except smtplib.SMTPRecipientsRefused as err:
             raise DeliveryError(
@@ -130,6 +131,14 @@ class EmailChannel:
         except (smtplib.SMTPException, OSError) as err:
             # timeouts, refused connections, TLS handshakes cut short
             raise DeliveryError(f"SMTP {type(err).__name__}: {err}") from err
+
+    def _starttls(self, smtp: smtplib.SMTP) -> None:
+        try:
+            smtp.starttls(context=self.ssl_context)
+        except smtplib.SMTPNotSupportedError as err:
+            raise DeliveryError(
+                "the SMTP server does not offer STARTTLS", permanent=True
+            ) from err
 
     def _connect(self) -> smtplib.SMTP:
         cfg = self.config

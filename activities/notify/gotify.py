@@ -42,11 +42,11 @@ class GotifyChannel:
 
     def __init__(self, config: GotifyConfig, deps: SendDeps) -> None:
         self.config = config
-        self.http = deps.http
+        self.deps = deps
 
     async def send(self, message: Message) -> None:
         await send_http(
-            self.http,
+            self.deps,
             "Gotify",
             "POST",
             self.config.url.rstrip("/") + "/message",

@@ -73,7 +73,7 @@ class TelegramChannel:
 
     def __init__(self, config: TelegramConfig, deps: SendDeps) -> None:
         self.config = config
-        self.http = deps.http
+        self.deps = deps
 
     def text(self, message: Message) -> str:
         """The `text` field: the title in bold over the body, values escaped."""
@@ -103,7 +103,7 @@ class TelegramChannel:
     async def send(self, message: Message) -> None:
         token = self.config.bot_token.get_secret_value()
         await send_http(
-            self.http,
+            self.deps,
             "Telegram",
             "POST",
             f"{self.config.api_base}/bot{token}/sendMessage",

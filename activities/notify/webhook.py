@@ -124,7 +124,7 @@ class WebhookChannel:
 
     def __init__(self, config: WebhookConfig, deps: SendDeps) -> None:
         self.config = config
-        self.http = deps.http
+        self.deps = deps
 
     def request(self, message: Message) -> tuple[bytes, dict[str, str]]:
         """The body bytes and headers of the request."""
@@ -154,7 +154,7 @@ class WebhookChannel:
     async def send(self, message: Message) -> None:
         raw, headers = self.request(message)
         await send_http(
-            self.http,
+            self.deps,
             "Webhook",
             self.config.method,
             self.config.url,
