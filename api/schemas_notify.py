@@ -10,7 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    Field,
+    model_validator,
+)
 from sqlmodel import Field as SQLField
 
 from activities.db import NotifyChannelBase
@@ -53,7 +59,7 @@ Name = Annotated[
 TitleTemplate = Annotated[str, Field(max_length=256), AfterValidator(_template)]
 BodyTemplate = Annotated[str, Field(max_length=2000), AfterValidator(_template)]
 Priority = Annotated[int, Field(ge=0, le=10)]
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 
 class ChannelCreate(NotifyChannelBase):
