@@ -314,11 +314,14 @@ def finish_delivery(
                 col(NotifyDeadLetter.delivery_id) == delivery_id
             )
         )
+    elif not mine:
+        # a late attempt whose claim expired: its successor owns the row now
+        db.rollback()
+        return
     else:
         row.last_error = error[:ERROR_MAX]
-    if mine or error is None:
-        row.attempts += 1
-        row.claim_token, row.claimed_until = None, None
+    row.attempts += 1
+    row.claim_token, row.claimed_until = None, None
     db.add(row)
     db.commit()
 

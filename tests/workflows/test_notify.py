@@ -20,7 +20,8 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 from temporalio import activity
-from temporalio.worker import Worker
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer, Worker
 
 from activities import contracts as c
 from activities.db import (
@@ -201,6 +202,12 @@ async def test_the_emitter_records_one_event_per_transition(world, env):
     result = await world.result(f"{world.scope}-event-{events[0].id}")
     assert result.delivered == 1
     assert len(world.rx.on("/a")) == 1
+    # a replay of the emitting workflow schedules nothing new: it is deterministic
+    history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+    replayer = Replayer(
+        workflows=[EmitTwiceWorkflow], data_converter=pydantic_data_converter
+    )
+    await replayer.replay_workflow(history)
 
 
 async def test_transient_failures_are_retried_5s_then_10s(world):
