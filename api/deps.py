@@ -3,10 +3,12 @@
 Everything the routes need from outside the process goes through a dependency here,
 so tests swap it with `app.dependency_overrides`: `get_workflow_control` (start and
 signal streamer workflows, probe Temporal), `get_database_probe`,
-`get_roots_probe` and `get_platforms` (the registry and the client that asks
-platforms). Temporal errors become HTTP errors in `temporal_errors`. The control
-acts only on this instance's workflows (the app database's instance id); another
-srec instance's is refused with a 409.
+`get_roots_probe`, `get_platforms` (the registry and the client that asks
+platforms), and for notifications `get_notify_control` (start redeliveries)
+and `get_channel_tester` (send a test message). Temporal errors become HTTP
+errors in `temporal_errors`. The control acts only on this instance's
+workflows (the app database's instance id); another srec instance's is
+refused with a 409.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.contracts import TASK_QUEUES, WORKFLOW_TASK_QUEUE
-from activities.db import User, crud, crud_guards
+from activities.db import NotifyChannel, User, crud, crud_guards
+from activities.notify import SendDeps, start_redelivery, try_send
 from activities.platforms import PlatformRegistry
 from api.auth import InvalidTokenError, TokenSigner
 from api.schemas import ComponentHealth, DegradedRoot
@@ -192,6 +195,41 @@ class TemporalWorkflowControl:
         return ComponentHealth(status="ok", pollers=pollers)
 
 
+# --- notifications ----------------------------------------------------------------
+
+
+class NotifyControl(Protocol):
+    """What the notification routes ask of Temporal; tests replace it."""
+
+    async def redeliver(self, event_id: int, delivery_id: int) -> None:
+        """Start sending a dead-lettered delivery again."""
+
+
+class TemporalNotifyControl:
+    """`NotifyControl` through the API's Temporal connection (connects on use)."""
+
+    def __init__(self, control: TemporalWorkflowControl) -> None:
+        self.control = control
+
+    async def redeliver(self, event_id: int, delivery_id: int) -> None:
+        await self.control._call(lambda c: start_redelivery(c, event_id, delivery_id))
+
+
+ChannelTester = Callable[[NotifyChannel], Awaitable[str | None]]
+TEST_SEND_TIMEOUT = httpx.Timeout(10.0, read=20.0)
+
+
+def get_channel_tester() -> ChannelTester:
+    """Sends a sample message from the API process: None when delivered, else why."""
+
+    async def test(channel: NotifyChannel) -> str | None:
+        # a test is rare: a client of its own keeps the API free of a shared one
+        async with httpx.AsyncClient(timeout=TEST_SEND_TIMEOUT) as http:
+            return await try_send(channel.model_dump(), SendDeps(http=http))
+
+    return test
+
+
 @contextmanager
 def temporal_errors() -> Iterator[None]:
     """Turn Temporal errors raised inside the block into HTTP errors.
@@ -246,6 +284,11 @@ def get_signer(request: Request) -> TokenSigner:
 
 def get_workflow_control(request: Request) -> WorkflowControl:
     control: WorkflowControl = request.app.state.workflow_control
+    return control
+
+
+def get_notify_control(request: Request) -> NotifyControl:
+    control: NotifyControl = request.app.state.notify_control
     return control
 
 
@@ -384,3 +427,5 @@ DatabaseProbeDep = Annotated[DatabaseProbe, Depends(get_database_probe)]
 RootsProbeDep = Annotated[RootsProbe, Depends(get_roots_probe)]
 PlatformsDep = Annotated[Platforms, Depends(get_platforms)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
+NotifyControlDep = Annotated[NotifyControl, Depends(get_notify_control)]
+ChannelTesterDep = Annotated[ChannelTester, Depends(get_channel_tester)]

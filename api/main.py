@@ -13,9 +13,10 @@ from sqlmodel import Session
 
 from activities.db import app_instance_id, make_engine, migrate
 from activities.host_map import HostMapTransport, parse_host_map
+from activities.notify import REDACTOR
 from activities.platforms import default_registry
 from api.auth import TokenSigner, ensure_admin
-from api.deps import Platforms, TemporalWorkflowControl
+from api.deps import Platforms, TemporalNotifyControl, TemporalWorkflowControl
 from api.errors import install_handlers
 from api.routes import api_router
 from api.settings import ApiSettings
@@ -66,6 +67,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             transport=HostMapTransport(routes) if routes else None,
         )
         app.state.platforms = Platforms(default_registry(), http)
+        app.state.notify_control = TemporalNotifyControl(app.state.workflow_control)
+        # channel secrets met by test sends never reach a log line
+        REDACTOR.install()
         try:
             yield
         finally:

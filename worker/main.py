@@ -39,9 +39,11 @@ from activities.guards import (
 )
 from activities.guards.slots import DEFAULT_MAX_WAITERS
 from activities.media import MediaActivities
+from activities.notify import Dispatcher
 from activities.platforms import default_registry
 from activities.record import RecordingActivities
 from activities.store import StoreActivities
+from worker import notify_wiring
 from worker.http_client import build_http
 from workflows.client import Reconciled, connect, reconcile
 from workflows.streamer import StreamerWorkflow
@@ -111,11 +113,14 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         instance_id,
     )
     grace = timedelta(seconds=settings.graceful_shutdown_secs)
+    # notifications: records events and starts their delivery (worker/notify_wiring)
+    dispatcher = Dispatcher(db, lambda: client)
     gate = WriteGate(
         db,
         settings.recordings_path,
         cooldown_secs=settings.output_gate_cooldown_secs,
         signaller=check_now_signaller(lambda: client),
+        events=dispatcher.dispatch_key,
     )
     # creates the root; a broken mount is reported now, not at the first recording
     await gate.startup()
@@ -166,11 +171,12 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         )
         store = StoreActivities(db, settings.policy(), instance_id=instance_id)
         media = MediaActivities(db, instance_id=instance_id)
+        notifications = notify_wiring.build(settings, dispatcher, client, http)
         workers = [
             Worker(
                 client,
                 task_queue=WORKFLOW_TASK_QUEUE,
-                workflows=[StreamerWorkflow],
+                workflows=[StreamerWorkflow, *notify_wiring.WORKFLOWS],
                 graceful_shutdown_timeout=grace,
             ),
             Worker(
@@ -183,6 +189,7 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
                     store.project_state,
                     store.open_session,
                     store.close_session,
+                    *notifications.activities(),
                 ],
                 activity_executor=io_pool,
                 # cancellation (pause, stop) reaches a recording only with a
@@ -204,12 +211,14 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         for w in workers:
             await stack.enter_async_context(w)
         log.info("worker polling %s", ", ".join(w.task_queue for w in workers))
+        await notifications.started()  # maintenance schedule, system_startup
         try:
             await reconcile_streamers(client, db, instance_id)
         except Exception:
             # the DB or Temporal hiccuped; the next start reconciles again
             log.exception("reconcile failed")
         await shutdown.wait()
+        await notifications.stopping()  # system_shutdown, while still polling
         log.info(
             "shutting down: %d recording(s) interrupted, finalising their files",
             recording.active_recordings,

@@ -107,6 +107,25 @@ class WorkerSettings(BaseSettings):
         """`host_map` parsed: host → ip:port."""
         return parse_host_map(self.host_map)
 
+    # notifications (the 4-level configuration will move these to the app DB)
+    notify_breaker_failure_threshold: int = Field(
+        default=10, ge=1, description="Consecutive failed sends that open a channel"
+    )
+    notify_breaker_cooldown_secs: float = Field(
+        default=300.0, gt=0, description="How long an open channel refuses sends"
+    )
+    notify_event_retention_days: float = Field(
+        default=30.0, gt=0, description="Events older than this are pruned"
+    )
+    notify_dead_letter_retention_days: float = Field(
+        default=7.0, gt=0, description="Dead letters older than this are pruned"
+    )
+    notify_maintenance_interval_secs: float = Field(
+        default=3600.0,
+        ge=60,
+        description="How often the event log and dead letters are pruned",
+    )
+
     @field_validator("filename_template")
     @classmethod
     def _check_template(cls, template: str) -> str:

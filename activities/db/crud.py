@@ -16,7 +16,6 @@ from sqlmodel import col, select
 
 from activities.db.tables import (
     LAST_ERROR_MAX_LENGTH,
-    Event,
     RefreshToken,
     Segment,
     Streamer,
@@ -24,6 +23,7 @@ from activities.db.tables import (
     User,
     utcnow,
 )
+from activities.db.tables_notify import Event
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -438,18 +438,6 @@ def last_segment(db: Session, session_id: int) -> Segment | None:
 
 
 # --- events -----------------------------------------------------------------------
-
-
-def add_event(
-    db: Session, *, kind: str, subject: str, detail: str = "", commit: bool = True
-) -> Event:
-    """Store an event for notification channels (`commit=False` joins a transaction)."""
-    event = Event(kind=kind, subject=subject, detail=detail[:4000])
-    db.add(event)
-    if commit:
-        db.commit()
-        db.refresh(event)
-    return event
 
 
 def list_events(

@@ -20,13 +20,10 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import col, delete, select
 
-from activities.contracts import (
-    EVENT_OUTPUT_PATH_INACCESSIBLE,
-    EVENT_OUTPUT_PATH_RECOVERED,
-    Priority,
-)
-from activities.db.crud import add_event
+from activities.contracts import Priority
+from activities.db.crud_notify import record_event
 from activities.db.tables import OutputRoot, OutputRootBlock, RecordingSlot
+from activities.events import EventType, NotifyEvent, output_root_event_key
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -266,6 +263,30 @@ def _block(db: Session, root: OutputRoot, workflow_id: str | None) -> None:
         db.add(OutputRootBlock(root_id=root.id, workflow_id=workflow_id))
 
 
+def _record(
+    db: Session,
+    kind: EventType,
+    path: str,
+    summary: str,
+    detail: str,
+    now: datetime,
+) -> None:
+    # in the gate's transaction: the event exists exactly when the decision does
+    record_event(
+        db,
+        NotifyEvent(
+            type=kind,
+            key=output_root_event_key(kind, path, now),
+            summary=summary[:1000],
+            subject=path[:4096],
+            detail=detail[:4000],
+            occurred_at=now,
+        ),
+        now=now,
+        commit=False,
+    )
+
+
 def trip_output_root(
     db: Session, *, path: str, error: str, workflow_id: str | None, now: datetime
 ) -> bool:
@@ -273,20 +294,16 @@ def trip_output_root(
 
     Returns:
         True for the one call that moved the root from healthy to degraded: it
-        also stored the incident's `output_path_inaccessible` event.
+        also stored the incident's `output_path_inaccessible` event, under
+        `output_root_event_key(…, path, now)`.
     """
     root = _root_for_update(db, path, now)
     opened = root.state != DEGRADED
     if opened:
         root.state, root.since, root.error = DEGRADED, now, error[:1000]
         root.probe_at, root.rejected = now, 0
-        add_event(
-            db,
-            kind=EVENT_OUTPUT_PATH_INACCESSIBLE,
-            subject=path,
-            detail=error,
-            commit=False,
-        )
+        summary = f"Output root {path} is inaccessible; recordings there wait"
+        _record(db, EventType.OUTPUT_PATH_INACCESSIBLE, path, summary, error, now)
     _block(db, root, workflow_id)
     db.commit()
     return opened
@@ -355,9 +372,8 @@ def heal_output_root(
     detail = f"degraded since {root.since.isoformat()}: {root.error}"
     if healed_by:
         detail += f"; healed by {healed_by}"
-    add_event(
-        db, kind=EVENT_OUTPUT_PATH_RECOVERED, subject=path, detail=detail, commit=False
-    )
+    summary = f"Output root {path} is writable again"
+    _record(db, EventType.OUTPUT_PATH_RECOVERED, path, summary, detail, now)
     root.state, root.since, root.error = HEALTHY, now, None
     root.probe_at, root.rejected = None, 0
     db.add(root)

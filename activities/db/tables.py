@@ -262,23 +262,6 @@ class OutputRootBlock(SQLModel, table=True):
     )
 
 
-class Event(SQLModel, table=True):
-    """Something users should hear about (`output_path_inaccessible`, …).
-
-    Written once per occurrence; notification channels will consume them.
-    """
-
-    __tablename__ = "event"
-
-    id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=64, index=True)
-    subject: str = Field(max_length=4096, description="What it is about (a path, …)")
-    detail: str = Field(default="", max_length=4000)
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
-    )
-
-
 class AppInstance(SQLModel, table=True):
     """The identity of this app database: one row, written by migration 0004.
 

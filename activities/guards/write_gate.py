@@ -24,6 +24,10 @@ volume); hosts with their own disks should use distinct paths.
 * Recovery: the prober whose probe works marks the root healthy, takes the set of
   blocked workflows and signals `check_now` to all of them at once, so the whole
   fleet leaves its backoff on the same tick.
+* Events: the trip and the recovery store their `output_path_inaccessible` /
+  `output_path_recovered` event in the transaction that decides them (keyed by
+  `output_root_event_key`); after the commit the gate hands the key to its event
+  sink, which starts the delivery to notification channels.
 
 Error classes: ENOSPC, EDQUOT, EROFS, ESTALE, ENOTCONN and EIO are the filesystem's
 whatever the file; ENOENT, EACCES, EPERM and ENOTDIR count only for paths under the
@@ -51,6 +55,7 @@ from activities.db import crud_guards
 from activities.db.tables import utcnow
 from activities.engines.base import finish_uncancelled
 from activities.errors import OutputPathInaccessibleError
+from activities.events import EventType, output_root_event_key
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -72,6 +77,9 @@ _PATH_ERRNOS = frozenset({errno.ENOENT, errno.EACCES, errno.EPERM, errno.ENOTDIR
 
 Signaller: TypeAlias = Callable[[Sequence[str]], Awaitable[None]]
 """Wakes workflows by id; the gate calls it with the workflows a recovery unblocks."""
+
+EventSink: TypeAlias = Callable[[str], Awaitable[None]]
+"""Starts delivering a recorded event, by key (`activities.notify.Dispatcher`)."""
 
 
 def check_now_signaller(
@@ -124,6 +132,8 @@ class WriteGate:
         clock: wall clock (UTC), replaceable in tests.
         signaller: wakes blocked workflows on recovery (default: `check_now` through
             the running activity's client).
+        events: starts delivering the gate's events; without one they wait for
+            the notification maintenance schedule's redrive.
     """
 
     def __init__(
@@ -134,6 +144,7 @@ class WriteGate:
         cooldown_secs: float = DEFAULT_COOLDOWN_SECS,
         clock: Callable[[], datetime] = utcnow,
         signaller: Signaller | None = None,
+        events: EventSink | None = None,
     ) -> None:
         self.db = db
         self.root = root
@@ -141,6 +152,7 @@ class WriteGate:
         self.cooldown = timedelta(seconds=cooldown_secs)
         self.clock = clock
         self.signaller = signaller or check_now_signaller()
+        self.events = events
 
     def owns(self, err: BaseException) -> bool:
         """Whether an error is the output root's fault (see the module docstring)."""
@@ -194,8 +206,9 @@ class WriteGate:
             workflow_id: the workflow to wake when the root recovers.
         """
         detail = describe(err)
+        now = self.clock()
         opened = await finish_uncancelled(
-            asyncio.to_thread(self._trip_sync, detail, workflow_id)
+            asyncio.to_thread(self._trip_sync, detail, workflow_id, now)
         )
         if opened:
             log.error(
@@ -204,6 +217,7 @@ class WriteGate:
                 self.path,
                 detail,
             )
+            await self._announce(EventType.OUTPUT_PATH_INACCESSIBLE, now)
         return OutputPathInaccessibleError(
             f"output root {self.path} is inaccessible: {detail}",
             retry_after_secs=self.cooldown.total_seconds(),
@@ -235,11 +249,13 @@ class WriteGate:
                 f"output root {self.path} is inaccessible: {detail}",
                 retry_after_secs=self.cooldown.total_seconds(),
             ) from err
+        now = self.clock()
         blocked = await finish_uncancelled(
-            asyncio.to_thread(self._heal_sync, workflow_id)
+            asyncio.to_thread(self._heal_sync, workflow_id, now)
         )
         if blocked is None:
             return
+        await self._announce(EventType.OUTPUT_PATH_RECOVERED, now)
         others = [w for w in blocked if w != workflow_id]
         log.warning(
             "output root %s recovered; waking %d blocked streamer(s)",
@@ -247,6 +263,11 @@ class WriteGate:
             len(others),
         )
         await self.signaller(others)
+
+    async def _announce(self, kind: EventType, at: datetime) -> None:
+        # a cancelled or failed hand-over is caught up by the maintenance redrive
+        if self.events is not None:
+            await self.events(output_root_event_key(kind, self.path, at))
 
     # --- blocking calls (run in threads) ----------------------------------------------
 
@@ -276,14 +297,10 @@ class WriteGate:
                 cooldown=self.cooldown,
             )
 
-    def _trip_sync(self, detail: str, workflow_id: str | None) -> bool:
+    def _trip_sync(self, detail: str, workflow_id: str | None, now: datetime) -> bool:
         with Session(self.db) as db:
             return crud_guards.trip_output_root(
-                db,
-                path=self.path,
-                error=detail,
-                workflow_id=workflow_id,
-                now=self.clock(),
+                db, path=self.path, error=detail, workflow_id=workflow_id, now=now
             )
 
     def _probe_failed_sync(self, detail: str, workflow_id: str | None) -> None:
@@ -296,8 +313,8 @@ class WriteGate:
                 now=self.clock(),
             )
 
-    def _heal_sync(self, workflow_id: str | None) -> list[str] | None:
+    def _heal_sync(self, workflow_id: str | None, now: datetime) -> list[str] | None:
         with Session(self.db) as db:
             return crud_guards.heal_output_root(
-                db, path=self.path, now=self.clock(), healed_by=workflow_id
+                db, path=self.path, now=now, healed_by=workflow_id
             )

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 
 from api.deps import get_current_user, reject_unknown_query
 from api.params import AUTH_RESPONSES
-from api.routes import auth, health, platforms, sessions, streamers
+from api.routes import auth, health, notifications, platforms, sessions, streamers
 
 __all__ = ["api_router"]
 
@@ -23,6 +23,7 @@ protected_router.include_router(health.router)
 protected_router.include_router(streamers.router)
 protected_router.include_router(sessions.router)
 protected_router.include_router(platforms.router)
+protected_router.include_router(notifications.router)
 
 api_router = APIRouter(prefix="/api", dependencies=[Depends(reject_unknown_query)])
 api_router.include_router(public_router)
