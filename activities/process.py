@@ -35,7 +35,7 @@ from activities.engines.base import finish_uncancelled
 from activities.errors import RecorderProcessError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from types import TracebackType
 
 log = logging.getLogger(__name__)
@@ -75,10 +75,16 @@ class Child:
         proc: the started process, its stderr a pipe.
     """
 
-    def __init__(self, name: str, proc: asyncio.subprocess.Process) -> None:
+    def __init__(
+        self,
+        name: str,
+        proc: asyncio.subprocess.Process,
+        on_stderr: Callable[[str], None] | None = None,
+    ) -> None:
         self.name = name
         self.proc = proc
         self.tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        self._on_stderr = on_stderr
         self._stderr = asyncio.create_task(self._read_stderr())
 
     @property
@@ -133,6 +139,9 @@ class Child:
             if not raw:
                 return
             line = raw.decode(errors="replace").rstrip()
+            if line and self._on_stderr is not None:
+                # a program that logs progress on stderr (rclone) is read here
+                self._on_stderr(line)
             if line:
                 self.tail.append(line)
                 log.debug("%s[%d]: %s", self.name, self.pid, line)
@@ -171,6 +180,7 @@ class ProcessGroup:
         stdin: FileArg = asyncio.subprocess.DEVNULL,
         stdout: FileArg = asyncio.subprocess.PIPE,
         pass_fds: Sequence[int] = (),
+        on_stderr: Callable[[str], None] | None = None,
     ) -> Child:
         """Start a program in a new session and process group of its own.
 
@@ -180,6 +190,7 @@ class ProcessGroup:
             stdin: a file descriptor, `DEVNULL` or `PIPE`.
             stdout: a file descriptor, `DEVNULL` or `PIPE`.
             pass_fds: extra descriptors the program inherits.
+            on_stderr: called with each stderr line as it is read.
 
         Returns:
             The running program, its stderr being read into `Child.tail`.
@@ -200,7 +211,7 @@ class ProcessGroup:
             raise RecorderProcessError(
                 f"cannot start {name} ({argv[0]}): {err}"
             ) from err
-        child = Child(name, proc)
+        child = Child(name, proc, on_stderr)
         self.children.append(child)
         log.debug("started %s[%d]: %s", name, proc.pid, " ".join(argv))
         return child

@@ -1,6 +1,6 @@
 """The app database: SQLModel tables, the engine and migrations, and all CRUD."""
 
-from activities.db import crud, crud_guards
+from activities.db import crud, crud_guards, crud_pipeline
 from activities.db.engine import default_database_url, make_engine, migrate
 from activities.db.tables import (
     Event,
@@ -18,11 +18,23 @@ from activities.db.tables import (
     UserBase,
     utcnow,
 )
+from activities.db.tables_pipeline import (
+    PipelineJob,
+    PipelinePreset,
+    PipelinePresetBase,
+    PipelineRun,
+    PipelineUpload,
+)
 
 __all__ = [
     "Event",
     "OutputRoot",
     "OutputRootBlock",
+    "PipelineJob",
+    "PipelinePreset",
+    "PipelinePresetBase",
+    "PipelineRun",
+    "PipelineUpload",
     "RecordingSlot",
     "RefreshToken",
     "Segment",
@@ -35,6 +47,7 @@ __all__ = [
     "UserBase",
     "crud",
     "crud_guards",
+    "crud_pipeline",
     "default_database_url",
     "make_engine",
     "migrate",
