@@ -43,6 +43,9 @@ ERROR_PROCESSOR_CONFIG = "ProcessorConfigError"
 ERROR_PROCESSOR_FAILED = "ProcessorFailed"
 ERROR_INPUT_MISSING = "InputMissing"
 ERROR_UNKNOWN_PROCESSOR = "UnknownProcessor"
+# how a settled run that did not complete ends its workflow (details: the graph)
+ERROR_PIPELINE_FAILED = "PipelineFailed"
+ERROR_PIPELINE_CANCELLED = "PipelineCancelled"
 
 
 def pipeline_workflow_id(kind: str, key: str) -> str:

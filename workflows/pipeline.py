@@ -1,16 +1,14 @@
 """PipelineWorkflow: run a DAG of processor steps, one activity each.
 
-Roots start at once with the trigger's files; a step starts when every step it
-depends on completed, with their outputs (fan-in); several steps may wait on one
-(fan-out). A failed step cancels the steps that depend on it and makes the run fail
-with its error, while independent branches run to their end. The `retry` update
-re-runs failed and cancelled steps with the outputs of the completed ones; `cancel`
-stops steps (all, or some); a Temporal cancel of the workflow stops them all. The
-`graph` query shows every step's state and progress. The run settles when nothing
-runs: its row is written and the workflow returns the graph (a retry after that is
-a new execution of the same workflow id, with the completed steps `carried`).
-
-The caller picks the id, `pipeline-<kind>-<key>`, so starting is idempotent.
+Roots start with the trigger's files; a step starts when every step it depends on
+completed, with their outputs (fan-in); several may wait on one (fan-out). A failed
+step cancels its dependents and fails the run with its error; independent branches
+run to their end. `retry` re-runs failed and cancelled steps with the completed ones'
+outputs; `cancel` stops steps; a Temporal cancel stops them all; `graph` shows each
+step's state and progress. Once nothing runs, the run row is written and the
+workflow returns the graph, or fails on purpose (`PipelineFailed`/`PipelineCancelled`,
+the graph as details). A retry after that is a new execution of the same id with
+the completed steps `carried`. Callers pick the id (`pipeline-<kind>-<key>`).
 """
 
 from __future__ import annotations
@@ -43,7 +41,7 @@ class PipelineWorkflow:
     @workflow.init
     def __init__(self, inp: p.PipelineInput) -> None:
         # built here, not in run, so a query or update that comes first finds it
-        self._inp, self._state = inp, dag.RunState(inp)
+        self._inp, self._state, self._started = inp, dag.RunState(inp), workflow.now()
         self._handles: dict[str, ActivityHandle[p.StepOutput]] = {}
         self._cancelling: set[str] = set()
         self._run_id = 0
@@ -51,7 +49,6 @@ class PipelineWorkflow:
 
     @workflow.run
     async def run(self, inp: p.PipelineInput) -> p.PipelineGraph:
-        self._started = workflow.now()
         begun = await self._store(
             PipelineActivities.begin_run,
             p.BeginRunInput(workflow_id=workflow.info().workflow_id, pipeline=inp),
@@ -63,7 +60,16 @@ class PipelineWorkflow:
             self._cancel(dag.select(self._state.status(), None, LIVE))
             await self._settle()
             raise
-        return self.graph()
+        graph = self.graph()
+        if graph.status != p.RunStatus.COMPLETED:
+            failed = graph.status == p.RunStatus.FAILED
+            raise ApplicationError(
+                graph.error or "cancelled",
+                graph,
+                type=p.ERROR_PIPELINE_FAILED if failed else p.ERROR_PIPELINE_CANCELLED,
+                non_retryable=True,
+            )
+        return graph
 
     async def _settle(self) -> None:
         """Drive until nothing runs, write the run; again if a retry came meanwhile."""
@@ -129,10 +135,9 @@ class PipelineWorkflow:
             cause = err.cause
             if sid in self._cancelling or isinstance(cause, CancelledError):
                 self._state.set(sid, S.CANCELLED, "cancelled")
-            elif isinstance(cause, ApplicationError):
-                self._state.set(sid, S.FAILED, cause.message)
             else:
-                self._state.set(sid, S.FAILED, str(cause or err))
+                text = cause.message if isinstance(cause, ApplicationError) else ""
+                self._state.set(sid, S.FAILED, text or str(cause or err))
         finally:
             self._cancelling.discard(sid)
             del self._handles[sid]
