@@ -15,7 +15,7 @@ import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 from temporalio.worker import Worker
@@ -37,14 +37,20 @@ from activities.guards import (
 )
 from activities.guards.slots import DEFAULT_MAX_WAITERS
 from activities.media import MediaActivities
+from activities.pipeline import PipelineActivities
 from activities.platforms import default_registry
+from activities.processors import Tools
 from activities.record import RecordingActivities
 from activities.store import StoreActivities
+from activities.tools import ffmpeg_executable, rclone_executable
 from worker.http_client import build_http
 from workflows.client import connect, reconcile
+from workflows.pipeline import PipelineWorkflow
 from workflows.streamer import StreamerWorkflow
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import sqlalchemy as sa
     from temporalio.client import Client
 
@@ -123,11 +129,23 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         )
         store = StoreActivities(db, settings.policy())
         media = MediaActivities(db)
+        # --- post-processing pipelines (issue 11): run_step serves both queues ---
+        pipeline = PipelineActivities(
+            db,
+            settings.recordings_path,
+            tools=Tools(ffmpeg=ffmpeg_executable(), rclone=rclone_executable()),
+        )
+        pipeline_io: list[Callable[..., Any]] = [
+            pipeline.begin_run,
+            pipeline.run_step,
+            pipeline.mark_steps,
+            pipeline.finish_run,
+        ]
         workers = [
             Worker(
                 client,
                 task_queue=WORKFLOW_TASK_QUEUE,
-                workflows=[StreamerWorkflow],
+                workflows=[StreamerWorkflow, PipelineWorkflow],
                 graceful_shutdown_timeout=grace,
             ),
             Worker(
@@ -140,6 +158,7 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
                     store.project_state,
                     store.open_session,
                     store.close_session,
+                    *pipeline_io,
                 ],
                 activity_executor=io_pool,
                 # cancellation (pause, stop) reaches a recording only with a
@@ -152,7 +171,7 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
             Worker(
                 client,
                 task_queue=CPU_TASK_QUEUE,
-                activities=[media.probe_segment],
+                activities=[media.probe_segment, pipeline.run_step],
                 activity_executor=cpu_pool,
                 max_concurrent_activities=settings.cpu_slots,
                 graceful_shutdown_timeout=grace,
