@@ -2,7 +2,8 @@
 
 Everything the routes need from outside the process goes through a dependency here,
 so tests swap it with `app.dependency_overrides`: `get_workflow_control` (start and
-signal streamer workflows, probe Temporal), `get_database_probe`,
+signal streamer workflows, probe Temporal), `get_pipeline_control` (start,
+retry and cancel pipeline runs), `get_database_probe`,
 `get_roots_probe` and `get_platform_detector`. Temporal errors become HTTP errors
 in `temporal_errors`.
 """
@@ -13,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Protocol, TypeVar
 
 # imported at run time: FastAPI resolves the Annotated[sa.Engine, ...] parameters
 import sqlalchemy as sa
@@ -34,6 +35,9 @@ from api.auth import InvalidTokenError, TokenSigner
 from api.schemas import ComponentHealth, DegradedRoot
 from api.settings import ApiSettings
 from workflows import client as wf_client
+
+if TYPE_CHECKING:
+    from activities.pipeline_contracts import PipelineInput
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,29 @@ class WorkflowControl(Protocol):
 
     async def health(self) -> dict[str, ComponentHealth]:
         """Report `temporal` and one `queue:<name>` component per task queue."""
+
+
+class PipelineControl(Protocol):
+    """What the pipeline routes ask of Temporal."""
+
+    async def start(self, workflow_id: str, inp: PipelineInput) -> None:
+        """Start a run unless it runs or ran (idempotent)."""
+
+    async def retry(
+        self, workflow_id: str, step_ids: list[str] | None, rerun: PipelineInput
+    ) -> list[str]:
+        """Re-run failed/cancelled steps; return those that will run.
+
+        Raises:
+            workflows.pipeline_client.NothingToDoError: nothing to retry.
+        """
+
+    async def cancel(self, workflow_id: str, step_ids: list[str] | None) -> list[str]:
+        """Cancel steps of a running run; return those cancelled.
+
+        Raises:
+            workflows.pipeline_client.NothingToDoError: nothing runs.
+        """
 
 
 class TemporalWorkflowControl:
@@ -309,6 +336,11 @@ def get_current_user(
     return user
 
 
+def get_pipeline_control(request: Request) -> PipelineControl:
+    control: PipelineControl = request.app.state.pipeline_control
+    return control
+
+
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 DbDep = Annotated[Session, Depends(get_db)]
 SignerDep = Annotated[TokenSigner, Depends(get_signer)]
@@ -317,3 +349,4 @@ DatabaseProbeDep = Annotated[DatabaseProbe, Depends(get_database_probe)]
 RootsProbeDep = Annotated[RootsProbe, Depends(get_roots_probe)]
 DetectorDep = Annotated[PlatformDetector, Depends(get_platform_detector)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
+PipelineControlDep = Annotated[PipelineControl, Depends(get_pipeline_control)]

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from activities.db import make_engine, migrate
 from api.auth import TokenSigner, ensure_admin
 from api.deps import TemporalWorkflowControl
+from api.pipeline_control import TemporalPipelineControl
 from api.routes import api_router
 from api.settings import ApiSettings
 
@@ -49,6 +50,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.workflow_control = TemporalWorkflowControl(
             resolved.temporal_address, resolved.temporal_namespace
         )
+        app.state.pipeline_control = TemporalPipelineControl(app.state.workflow_control)
         try:
             yield
         finally:

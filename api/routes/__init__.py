@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from api.deps import get_current_user
-from api.routes import auth, health, sessions, streamers
+from api.routes import (
+    auth,
+    health,
+    pipeline,
+    pipeline_jobs,
+    pipeline_presets,
+    sessions,
+    streamers,
+)
 
 __all__ = ["api_router"]
 
@@ -19,6 +27,10 @@ protected_router.include_router(auth.router)
 protected_router.include_router(health.router)
 protected_router.include_router(streamers.router)
 protected_router.include_router(sessions.router)
+protected_router.include_router(pipeline.router)
+protected_router.include_router(pipeline_jobs.router)
+protected_router.include_router(pipeline_presets.pipeline_router)
+protected_router.include_router(pipeline_presets.step_router)
 
 api_router = APIRouter(prefix="/api")
 api_router.include_router(public_router)
