@@ -418,11 +418,13 @@ def test_missing_rows_are_404(client: TestClient) -> None:
             id="nan-unknown",
         ),
         pytest.param(
-            '{"steps": [{"id": "a", "processor": "remux", "config": {"fps": NaN, "video_codec": "x"}}]}',
+            '{"steps": [{"id": "a", "processor": "remux",'
+            ' "config": {"fps": NaN, "video_codec": "x"}}]}',
             id="nan-field",
         ),
         pytest.param(
-            '{"steps": [{"id": "a", "processor": "danmaku", "config": {"opacity": Infinity}}]}',
+            '{"steps": [{"id": "a", "processor": "danmaku",'
+            ' "config": {"opacity": Infinity}}]}',
             id="inf",
         ),
     ],
