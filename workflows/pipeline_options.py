@@ -25,7 +25,7 @@ CPU_STEP_TIMEOUT = timedelta(hours=12)
 IO_STEP_TIMEOUT = timedelta(hours=24)
 # Steps heartbeat every 2 s from a task of their own; a dead worker is noticed after
 # this long and the step starts again on another one.
-STEP_HEARTBEAT_TIMEOUT = timedelta(seconds=60)
+STEP_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 # A transient failure (a network error during an upload, a full disk) gets a few
 # more attempts; a step whose cause cannot change fails at once (the processors
 # raise those non-retryable, and these types never retry either).
