@@ -234,12 +234,14 @@ class PipelineActivities:
             raise await self._failed(
                 inp, f"bad config: {err}", ERROR_PROCESSOR_CONFIG
             ) from err
-        attempt = await asyncio.to_thread(self._start, inp)
+        # the RUNNING row is written while the processor starts: the CPU slot this
+        # attempt holds is not spent waiting for the DB
+        started = asyncio.ensure_future(asyncio.to_thread(self._start, inp))
         ctx = StepContext(
             root=self.root,
             context=inp.context,
             step_id=inp.step.id,
-            attempt=attempt,
+            attempt=activity.info().attempt,
             trigger=[Path(p) for p in inp.trigger],
             tools=self.tools,
             ledger=DbLedger(self.db, inp.job_id),
@@ -259,27 +261,36 @@ class PipelineActivities:
                 if not activity.is_worker_shutdown():
                     await finish_uncancelled(
                         self._finish(
-                            inp, StepStatus.CANCELLED, ctx.log, error="cancelled"
+                            inp,
+                            started,
+                            StepStatus.CANCELLED,
+                            ctx.log,
+                            error="cancelled",
                         )
                     )
                 raise
             except RecorderError as err:
-                await self._finish(inp, StepStatus.FAILED, ctx.log, error=str(err))
+                await self._finish(
+                    inp, started, StepStatus.FAILED, ctx.log, error=str(err)
+                )
                 raise to_application_error(err) from err
             except OSError as err:
                 # disk full, permissions: worth another attempt
-                await self._finish(inp, StepStatus.FAILED, ctx.log, error=str(err))
+                await self._finish(
+                    inp, started, StepStatus.FAILED, ctx.log, error=str(err)
+                )
                 raise ApplicationError(f"{type(err).__name__}: {err}") from err
-        await self._finish(inp, StepStatus.COMPLETED, ctx.log, output=output)
+        await self._finish(inp, started, StepStatus.COMPLETED, ctx.log, output=output)
         return output
 
-    def _start(self, inp: RunStepInput) -> int:
+    def _start(self, inp: RunStepInput) -> None:
         with Session(self.db) as db:
-            return crud_pipeline.start_job(db, inp.job_id, inp.inputs)
+            crud_pipeline.start_job(db, inp.job_id, inp.inputs)
 
     async def _finish(
         self,
         inp: RunStepInput,
+        started: asyncio.Future[None] | None,
         status: StepStatus,
         lines: list[str],
         *,
@@ -292,10 +303,12 @@ class PipelineActivities:
                     db, inp.job_id, status, output=output, error=error, log=lines
                 )
 
+        if started is not None:
+            await started  # RUNNING first, then how it ended
         await asyncio.to_thread(write)
 
     async def _failed(
         self, inp: RunStepInput, message: str, kind: str
     ) -> ApplicationError:
-        await self._finish(inp, StepStatus.FAILED, [], error=message)
+        await self._finish(inp, None, StepStatus.FAILED, [], error=message)
         return ApplicationError(message, type=kind, non_retryable=True)

@@ -8,7 +8,8 @@ outputs; `cancel` stops steps; a Temporal cancel stops them all; `graph` shows e
 step's state and progress. Once nothing runs, the run row is written and the
 workflow returns the graph, or fails on purpose (`PipelineFailed`/`PipelineCancelled`,
 the graph as details). A retry after that is a new execution of the same id with
-the completed steps `carried`. Callers pick the id (`pipeline-<kind>-<key>`).
+the completed steps `carried`. Callers pick the id (`pipeline-<kind>-<key>`). The
+run and job rows are written by local activities, on the workflow's worker.
 """
 
 from __future__ import annotations
@@ -153,10 +154,10 @@ class PipelineWorkflow:
         self._changed = True
 
     async def _store(self, method: Callable[[PipelineActivities, I], R], arg: I) -> R:
-        return await workflow.execute_activity_method(
+        # local: a row write needs no task-queue round trip (half the server's CPU)
+        return await workflow.execute_local_activity_method(
             method,
             arg,
-            task_queue=self._inp.io_queue,
             start_to_close_timeout=o.PIPELINE_STORE_TIMEOUT,
             retry_policy=o.PIPELINE_STORE_RETRY,
         )

@@ -117,7 +117,8 @@ class StepContext:
         root: the recordings root; no processor writes, moves or deletes outside it.
         context: what the trigger knows (streamer, session, segment index, ...).
         step_id: the step's id in its pipeline.
-        attempt: how many times this step has started (1 = first).
+        attempt: Temporal's attempt number of this step's activity (1 = first);
+            temporary file names carry it.
         trigger: the pipeline's own input files.
         tools: external programs.
         ledger: upload records.

@@ -65,6 +65,7 @@ async def run_ffmpeg(
     *,
     progress: Progress,
     duration_secs: float | None = None,
+    probe: Path | None = None,
     what: str = "ffmpeg",
 ) -> None:
     """Run ffmpeg with `args` (inputs, filters, output) and report its progress.
@@ -74,6 +75,8 @@ async def run_ffmpeg(
         args: everything after the global options.
         progress: where the fraction done goes.
         duration_secs: the length of the output, for the fraction; None = unknown.
+        probe: without `duration_secs`, a file whose duration is measured while
+            ffmpeg already runs (the probe is not on the step's critical path).
         what: a short name for messages.
 
     Raises:
@@ -95,11 +98,16 @@ async def run_ffmpeg(
         PROGRESS_PERIOD,
         *args,
     ]
+    measuring = None
+    if duration_secs is None and probe is not None:
+        measuring = asyncio.ensure_future(probe_duration(probe))
     async with ProcessGroup(ctx.stop) as group:
         child = await group.spawn(what, argv)
         while raw := await child.stdout.readline():
             key, _, value = raw.decode(errors="replace").strip().partition("=")
             done = _out_time(key, value)
+            if measuring is not None and measuring.done():
+                duration_secs, measuring = measuring.result(), None
             if done is not None and duration_secs:
                 progress(
                     min(1.0, done / duration_secs),
@@ -108,6 +116,8 @@ async def run_ffmpeg(
             elif key == "progress" and value == "end":
                 progress(1.0, "done")
         code = await child.wait()
+        if measuring is not None:
+            await measuring  # a thread cannot be cancelled; it ends soon
         if code != 0:
             ctx.log.extend(child.tail)
             raise ProcessorError(child.describe())

@@ -141,9 +141,10 @@ class Remux(Processor[RemuxConfig]):
         check_inputs([src])
         if config.remove_input:
             inside(ctx.root, src)  # refuse before the work, not after it
-        length = config.duration_secs or await probe_duration(src)
-        if length and config.trim_start_secs and not config.duration_secs:
-            length = max(0.0, length - config.trim_start_secs)
+        length = config.duration_secs
+        if length is None and config.trim_start_secs:
+            whole = await probe_duration(src)
+            length = max(0.0, whole - config.trim_start_secs) if whole else None
 
         async def produce(temp: Path) -> None:
             await run_ffmpeg(
@@ -151,6 +152,7 @@ class Remux(Processor[RemuxConfig]):
                 remux_args(src, temp, config),
                 progress=progress,
                 duration_secs=length,
+                probe=src if length is None else None,
                 what="ffmpeg remux",
             )
 

@@ -180,7 +180,13 @@ async def harness(
     fast = timedelta(milliseconds=100)
     with ThreadPoolExecutor(8) as pool:
         workers = [
-            Worker(env.client, task_queue=h.wf_queue, workflows=[PipelineWorkflow]),
+            Worker(
+                env.client,
+                task_queue=h.wf_queue,
+                workflows=[PipelineWorkflow],
+                activities=methods,
+                activity_executor=pool,
+            ),
             *(
                 Worker(
                     env.client,

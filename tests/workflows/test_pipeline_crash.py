@@ -83,7 +83,13 @@ async def test_a_step_whose_worker_dies_runs_again_once(
     try:
         with ThreadPoolExecutor(4) as pool:
             async with (
-                Worker(env.client, task_queue=wf_q, workflows=[PipelineWorkflow]),
+                Worker(
+                    env.client,
+                    task_queue=wf_q,
+                    workflows=[PipelineWorkflow],
+                    activities=store,
+                    activity_executor=pool,
+                ),
                 Worker(
                     env.client,
                     task_queue=io_q,
