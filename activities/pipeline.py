@@ -89,8 +89,15 @@ class StepReporter:
     a row write or a signal in flight is not waited for by the next heartbeat.
     """
 
-    def __init__(self, db: sa.Engine, inp: RunStepInput, every_secs: float) -> None:
+    def __init__(
+        self,
+        db: sa.Engine,
+        inp: RunStepInput,
+        every_secs: float,
+        started: asyncio.Future[None],
+    ) -> None:
         self.db = db
+        self.started = started
         self.inp = inp
         self.every_secs = every_secs
         self.fraction: float | None = None
@@ -119,14 +126,16 @@ class StepReporter:
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        for task in self._pending:
-            task.cancel()
+        if self._pending:
+            # a late progress write must not land after the job's final row
+            await asyncio.wait(list(self._pending), timeout=SIGNAL_TIMEOUT_SECS)
 
     async def _beat(self) -> None:
         while True:
             activity.heartbeat(self.fraction, self.detail)
             now = (self.fraction, self.detail)
-            if now != self._written and not self._pending:
+            # progress goes on the row once the row says RUNNING
+            if now != self._written and not self._pending and self.started.done():
                 self._written = now
                 self._spawn(asyncio.to_thread(self._write, *now))
             bucket = int((self.fraction or 0.0) * SIGNAL_STEPS)
@@ -236,12 +245,13 @@ class PipelineActivities:
             ) from err
         # the RUNNING row is written while the processor starts: the CPU slot this
         # attempt holds is not spent waiting for the DB
-        started = asyncio.ensure_future(asyncio.to_thread(self._start, inp))
+        attempt = activity.info().attempt
+        started = asyncio.ensure_future(asyncio.to_thread(self._start, inp, attempt))
         ctx = StepContext(
             root=self.root,
             context=inp.context,
             step_id=inp.step.id,
-            attempt=activity.info().attempt,
+            attempt=attempt,
             trigger=[Path(p) for p in inp.trigger],
             tools=self.tools,
             ledger=DbLedger(self.db, inp.job_id),
@@ -253,7 +263,7 @@ class PipelineActivities:
             ctx.log.append(
                 f"{len(inp.inputs) - len(inputs)} input(s) are not for {processor.name}"
             )
-        async with StepReporter(self.db, inp, self.progress_every) as reporter:
+        async with StepReporter(self.db, inp, self.progress_every, started) as reporter:
             try:
                 output = await processor.run(inputs, config, ctx, reporter)
             except asyncio.CancelledError:
@@ -283,9 +293,11 @@ class PipelineActivities:
         await self._finish(inp, started, StepStatus.COMPLETED, ctx.log, output=output)
         return output
 
-    def _start(self, inp: RunStepInput) -> None:
+    def _start(self, inp: RunStepInput, attempt: int) -> None:
         with Session(self.db) as db:
-            crud_pipeline.start_job(db, inp.job_id, inp.inputs)
+            crud_pipeline.start_job(
+                db, inp.job_id, inp.inputs, temporal_attempt=attempt
+            )
 
     async def _finish(
         self,

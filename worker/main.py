@@ -129,15 +129,15 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         )
         store = StoreActivities(db, settings.policy())
         media = MediaActivities(db)
-        # --- post-processing pipelines (issue 11): run_step serves both queues ---
+        # --- post-processing pipelines (issue 11): run_step serves both step
+        # queues; the run and job rows are local activities of the workflow worker
         pipeline = PipelineActivities(
             db,
             settings.recordings_path,
             tools=Tools(ffmpeg=ffmpeg_executable(), rclone=rclone_executable()),
         )
-        pipeline_io: list[Callable[..., Any]] = [
+        pipeline_rows: list[Callable[..., Any]] = [
             pipeline.begin_run,
-            pipeline.run_step,
             pipeline.mark_steps,
             pipeline.finish_run,
         ]
@@ -146,6 +146,8 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
                 client,
                 task_queue=WORKFLOW_TASK_QUEUE,
                 workflows=[StreamerWorkflow, PipelineWorkflow],
+                activities=pipeline_rows,
+                activity_executor=io_pool,
                 graceful_shutdown_timeout=grace,
             ),
             Worker(
@@ -158,7 +160,7 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
                     store.project_state,
                     store.open_session,
                     store.close_session,
-                    *pipeline_io,
+                    pipeline.run_step,
                 ],
                 activity_executor=io_pool,
                 # cancellation (pause, stop) reaches a recording only with a

@@ -234,13 +234,19 @@ def list_jobs(
     return items, total
 
 
-def start_job(db: Session, job_id: int, inputs: Sequence[str]) -> int:
-    """Mark a job running (one more attempt); return its attempt number."""
+def start_job(
+    db: Session, job_id: int, inputs: Sequence[str], *, temporal_attempt: int = 1
+) -> int:
+    """Mark a job running (one more attempt); return its attempt number.
+
+    An attempt killed before its row was written still counts: Temporal's attempt
+    number of this execution is a lower bound.
+    """
     job = db.get(PipelineJob, job_id)
     if job is None:
         raise LookupError(f"job {job_id} does not exist")
     job.status = StepStatus.RUNNING
-    job.attempt += 1
+    job.attempt = max(job.attempt + 1, temporal_attempt)
     job.inputs = list(inputs)
     job.error = None
     job.progress = 0.0

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator
 
@@ -32,6 +32,9 @@ from activities.processors.base import (
     template_values,
     unknown_placeholders,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +137,15 @@ class Upload(Processor[UploadConfig]):
             progress((n + 1) / len(inputs), dest)
         return StepOutput(files=kept, remote=remote)
 
-    async def _rclone(self, exe, ctx, config, src, dest, part) -> None:  # type: ignore[no-untyped-def]
+    async def _rclone(
+        self,
+        exe: Path,
+        ctx: StepContext,
+        config: UploadConfig,
+        src: Path,
+        dest: str,
+        part: Callable[[float, str], None],
+    ) -> None:
         verb = "moveto" if config.mode == "move" else "copyto"
         argv = [str(exe), verb, str(src), dest, "--use-json-log", "-v"]
         argv += ["--stats", STATS_PERIOD, "--stats-log-level", "NOTICE"]

@@ -67,7 +67,7 @@ class CrashyProcessor(Processor[CrashyConfig]):
                     os.kill(os.getpid(), signal.SIGKILL)
                 temp.write_bytes(data)
                 with (self.state / "effects").open("a") as fh:
-                    fh.write(f"{final.name}\n")
+                    fh.write(f"{final.name} by attempt {ctx.attempt}\n")
 
             outputs.append(str(await write_atomically(final, ctx.attempt, produce)))
         return StepOutput(files=outputs)

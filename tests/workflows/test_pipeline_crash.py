@@ -120,7 +120,7 @@ async def test_a_step_whose_worker_dies_runs_again_once(
     out = root / "seg.out"
     assert out.read_bytes() == src.read_bytes()
     assert sorted(p.name for p in root.iterdir()) == ["seg.out", "seg.ts"]
-    assert (state / "effects").read_text() == "seg.out\n"
+    assert (state / "effects").read_text() == "seg.out by attempt 2\n"
     with Session(engine) as db:
         run = crud_pipeline.get_run_by_workflow(db, handle.id)
         assert run is not None
