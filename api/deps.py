@@ -2,7 +2,8 @@
 
 Everything the routes need from outside the process goes through a dependency here,
 so tests swap it with `app.dependency_overrides`: `get_workflow_control` (start and
-signal streamer workflows, probe Temporal), `get_database_probe`,
+signal streamer workflows, probe Temporal), `get_pipeline_control` (start,
+retry and cancel pipeline runs), `get_database_probe`,
 `get_roots_probe`, `get_platforms` (the registry and the client that asks
 platforms), and for notifications `get_notify_control` (start redeliveries)
 and `get_channel_tester` (send a test message). Temporal errors become HTTP
@@ -47,6 +48,9 @@ from workflows.client import ForeignWorkflowError
 if TYPE_CHECKING:
     from fastapi.dependencies.models import Dependant
 
+if TYPE_CHECKING:
+    from activities.pipeline_contracts import PipelineInput
+
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECS = 5.0
@@ -73,6 +77,29 @@ class WorkflowControl(Protocol):
 
     async def health(self) -> dict[str, ComponentHealth]:
         """Report `temporal` and one `queue:<name>` component per task queue."""
+
+
+class PipelineControl(Protocol):
+    """What the pipeline routes ask of Temporal."""
+
+    async def start(self, workflow_id: str, inp: PipelineInput) -> None:
+        """Start a run unless it runs or ran (idempotent)."""
+
+    async def retry(
+        self, workflow_id: str, step_ids: list[str] | None, rerun: PipelineInput
+    ) -> list[str]:
+        """Re-run failed/cancelled steps; return those that will run.
+
+        Raises:
+            workflows.pipeline_client.NothingToDoError: nothing to retry.
+        """
+
+    async def cancel(self, workflow_id: str, step_ids: list[str] | None) -> list[str]:
+        """Cancel steps of a running run; return those cancelled.
+
+        Raises:
+            workflows.pipeline_client.NothingToDoError: nothing runs.
+        """
 
 
 class TemporalWorkflowControl:
@@ -419,6 +446,11 @@ def get_current_user(
     return user
 
 
+def get_pipeline_control(request: Request) -> PipelineControl:
+    control: PipelineControl = request.app.state.pipeline_control
+    return control
+
+
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 DbDep = Annotated[Session, Depends(get_db)]
 SignerDep = Annotated[TokenSigner, Depends(get_signer)]
@@ -429,3 +461,4 @@ PlatformsDep = Annotated[Platforms, Depends(get_platforms)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 NotifyControlDep = Annotated[NotifyControl, Depends(get_notify_control)]
 ChannelTesterDep = Annotated[ChannelTester, Depends(get_channel_tester)]
+PipelineControlDep = Annotated[PipelineControl, Depends(get_pipeline_control)]

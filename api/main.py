@@ -18,6 +18,7 @@ from activities.platforms import default_registry
 from api.auth import TokenSigner, ensure_admin
 from api.deps import Platforms, TemporalNotifyControl, TemporalWorkflowControl
 from api.errors import install_handlers
+from api.pipeline_control import TemporalPipelineControl
 from api.routes import api_router
 from api.settings import ApiSettings
 
@@ -70,6 +71,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.notify_control = TemporalNotifyControl(app.state.workflow_control)
         # channel secrets met by test sends never reach a log line
         REDACTOR.install()
+        app.state.pipeline_control = TemporalPipelineControl(app.state.workflow_control)
         try:
             yield
         finally:

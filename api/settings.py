@@ -60,6 +60,11 @@ class ApiSettings(BaseSettings):
     admin_password: SecretStr | None = Field(
         default=None, description="Password of the `admin` user created on first start"
     )
+    recordings_dir: Path | None = Field(
+        default=None,
+        description="The worker's recordings root (default <data_dir>/recordings): "
+        "pipeline output folders must stay inside it",
+    )
     api_host: str = Field(default="127.0.0.1", description="Interface to listen on")
     api_port: int = Field(default=8080, ge=1, le=65535, description="Port to listen on")
     host_map: str = Field(
@@ -120,7 +125,16 @@ class ApiSettings(BaseSettings):
             raise ValueError("database_url must be a SQLAlchemy URL (scheme://...)")
         if self.jwt_secret is None:
             self.jwt_secret = SecretStr(_load_or_create_jwt_secret(self.data_dir))
+        if self.recordings_dir is None:
+            self.recordings_dir = self.data_dir / "recordings"
+        self.recordings_dir = self.recordings_dir.expanduser().resolve()
         return self
+
+    @property
+    def recordings_path(self) -> Path:
+        """The recordings root (always set after validation)."""
+        assert self.recordings_dir is not None
+        return self.recordings_dir
 
     @property
     def jwt_key(self) -> str:

@@ -16,7 +16,7 @@ import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 from temporalio.worker import Worker
@@ -40,15 +40,21 @@ from activities.guards import (
 from activities.guards.slots import DEFAULT_MAX_WAITERS
 from activities.media import MediaActivities
 from activities.notify import Dispatcher
+from activities.pipeline import PipelineActivities
 from activities.platforms import default_registry
+from activities.processors import Tools
 from activities.record import RecordingActivities
 from activities.store import StoreActivities
+from activities.tools import ffmpeg_executable, rclone_executable
 from worker import notify_wiring
 from worker.http_client import build_http
 from workflows.client import Reconciled, connect, reconcile
+from workflows.pipeline import PipelineWorkflow
 from workflows.streamer import StreamerWorkflow
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import sqlalchemy as sa
     from temporalio.client import Client
 
@@ -172,11 +178,29 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         store = StoreActivities(db, settings.policy(), instance_id=instance_id)
         media = MediaActivities(db, instance_id=instance_id)
         notifications = notify_wiring.build(settings, dispatcher, client, http)
+        # --- post-processing pipelines (issue 11): run_step serves both step
+        # queues; the run and job rows are local activities of the workflow worker
+        pipeline = PipelineActivities(
+            db,
+            settings.recordings_path,
+            tools=Tools(ffmpeg=ffmpeg_executable(), rclone=rclone_executable()),
+        )
+        pipeline_rows: list[Callable[..., Any]] = [
+            pipeline.begin_run,
+            pipeline.mark_steps,
+            pipeline.finish_run,
+        ]
         workers = [
             Worker(
                 client,
                 task_queue=WORKFLOW_TASK_QUEUE,
-                workflows=[StreamerWorkflow, *notify_wiring.WORKFLOWS],
+                workflows=[
+                    StreamerWorkflow,
+                    PipelineWorkflow,
+                    *notify_wiring.WORKFLOWS,
+                ],
+                activities=pipeline_rows,
+                activity_executor=io_pool,
                 graceful_shutdown_timeout=grace,
             ),
             Worker(
@@ -190,6 +214,7 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
                     store.open_session,
                     store.close_session,
                     *notifications.activities(),
+                    pipeline.run_step,
                 ],
                 activity_executor=io_pool,
                 # cancellation (pause, stop) reaches a recording only with a
@@ -202,7 +227,7 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
             Worker(
                 client,
                 task_queue=CPU_TASK_QUEUE,
-                activities=[media.probe_segment],
+                activities=[media.probe_segment, pipeline.run_step],
                 activity_executor=cpu_pool,
                 max_concurrent_activities=settings.cpu_slots,
                 graceful_shutdown_timeout=grace,

@@ -6,6 +6,7 @@ from activities.db import (
     crud_notify,
     crud_notify_admin,
     crud_notify_breaker,
+    crud_pipeline,
 )
 from activities.db.engine import default_database_url, make_engine, migrate
 from activities.db.instance import app_instance_id
@@ -34,6 +35,13 @@ from activities.db.tables_notify import (
     NotifyDelivery,
     NotifySubscription,
 )
+from activities.db.tables_pipeline import (
+    PipelineJob,
+    PipelinePreset,
+    PipelinePresetBase,
+    PipelineRun,
+    PipelineUpload,
+)
 
 __all__ = [
     "AppInstance",
@@ -46,6 +54,11 @@ __all__ = [
     "NotifySubscription",
     "OutputRoot",
     "OutputRootBlock",
+    "PipelineJob",
+    "PipelinePreset",
+    "PipelinePresetBase",
+    "PipelineRun",
+    "PipelineUpload",
     "RecordingSlot",
     "RefreshToken",
     "Segment",
@@ -62,6 +75,7 @@ __all__ = [
     "crud_notify",
     "crud_notify_admin",
     "crud_notify_breaker",
+    "crud_pipeline",
     "default_database_url",
     "make_engine",
     "migrate",

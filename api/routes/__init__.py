@@ -6,7 +6,17 @@ from fastapi import APIRouter, Depends
 
 from api.deps import get_current_user, reject_unknown_query
 from api.params import AUTH_RESPONSES
-from api.routes import auth, health, notifications, platforms, sessions, streamers
+from api.routes import (
+    auth,
+    health,
+    notifications,
+    pipeline,
+    pipeline_jobs,
+    pipeline_presets,
+    platforms,
+    sessions,
+    streamers,
+)
 
 __all__ = ["api_router"]
 
@@ -24,6 +34,10 @@ protected_router.include_router(streamers.router)
 protected_router.include_router(sessions.router)
 protected_router.include_router(platforms.router)
 protected_router.include_router(notifications.router)
+protected_router.include_router(pipeline.router)
+protected_router.include_router(pipeline_jobs.router)
+protected_router.include_router(pipeline_presets.pipeline_router)
+protected_router.include_router(pipeline_presets.step_router)
 
 api_router = APIRouter(prefix="/api", dependencies=[Depends(reject_unknown_query)])
 api_router.include_router(public_router)

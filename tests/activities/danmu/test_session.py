@@ -95,7 +95,7 @@ async def test_rotation_under_load_and_reconnect_lose_nothing(tmp_path: Path) ->
     assert [c.kind for c in closed] == [ControlKind.STREAM_CLOSED]  # type: ignore[attr-defined]
     for f in result.files:
         ass = biliass.convert_to_ass(
-            Path(f.path).read_bytes(),  # noqa: ASYNC240 - a small test file
+            Path(f.path).read_bytes(),
             1280,
             720,
             reduce_comments=False,
