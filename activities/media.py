@@ -41,7 +41,7 @@ from activities.contracts import (
     ProbeSegmentInput,
     ProbeSegmentResult,
 )
-from activities.db import crud
+from activities.db import crud_sessions
 from activities.engines.flv.tags import FlvFormatError, FlvParser, FlvTag
 from activities.engines.layout import (
     flv_audio,
@@ -186,14 +186,14 @@ class MediaActivities:
         self.owner.check(inp)
         found = check_file(Path(inp.file_path))
         with Session(self.db) as db:
-            crud.set_segment_media(
+            crud_sessions.set_segment_media(
                 db,
                 session_id=inp.session_id,
                 index=inp.index,
                 valid=found.valid,
                 streams=[s.model_dump() for s in found.streams],
             )
-            row = crud.get_segment(db, inp.session_id, inp.index)
+            row = crud_sessions.get_segment(db, inp.session_id, inp.index)
             duration = row.duration_secs if row is not None else None
         return ProbeSegmentResult(
             duration_secs=duration,

@@ -49,7 +49,7 @@ from activities.contracts import (
     SegmentClosed,
     WaitReason,
 )
-from activities.db import crud
+from activities.db import crud_sessions
 from activities.engines.base import (
     DropSmallSegments,
     OutputPlan,
@@ -349,7 +349,7 @@ class RecordingActivities:
         """The session's closed segments, for the workflow's count (None: unknown)."""
         try:
             with Session(self.db) as db:
-                return crud.count_completed_segments(db, session_id)
+                return crud_sessions.count_completed_segments(db, session_id)
         except SQLAlchemyError as err:
             # the recording is done: a count the workflow misses is no reason to redo it
             log.warning("could not count segments of session %d: %s", session_id, err)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session
 
 from activities.contracts import MediaStream, SegmentClosed
-from activities.db import crud
+from activities.db import crud_sessions
 from activities.engines.base import finish_uncancelled, remove_staging
 from activities.media import FileCheck, check_file
 
@@ -103,7 +103,7 @@ class SegmentRows:
 
     def _begin(self, segment: SegmentState) -> None:
         with Session(self.db) as db:
-            crud.begin_segment(
+            crud_sessions.begin_segment(
                 db,
                 session_id=self.session_id,
                 index=segment.index,
@@ -112,7 +112,7 @@ class SegmentRows:
 
     def _progress(self, segment: SegmentState) -> None:
         with Session(self.db) as db:
-            crud.record_segment_progress(
+            crud_sessions.record_segment_progress(
                 db,
                 session_id=self.session_id,
                 index=segment.index,
@@ -127,7 +127,7 @@ class SegmentRows:
         session's segments are closed (the workflow's count rests on it)."""
         media = _media_of(segment)
         with Session(self.db) as db:
-            crud.complete_segment(
+            crud_sessions.complete_segment(
                 db,
                 session_id=self.session_id,
                 index=segment.index,
@@ -138,11 +138,11 @@ class SegmentRows:
                 valid=media.valid,
                 streams=_dumped(media.streams),
             )
-            return media, crud.count_completed_segments(db, self.session_id)
+            return media, crud_sessions.count_completed_segments(db, self.session_id)
 
     def _drop(self, segment: SegmentState) -> None:
         with Session(self.db) as db:
-            crud.delete_segment(db, self.session_id, segment.index)
+            crud_sessions.delete_segment(db, self.session_id, segment.index)
 
 
 @dataclass
@@ -171,16 +171,16 @@ def settle(db_engine: sa.Engine, session_id: int) -> Resume:
     """
     closed: list[SegmentClosed] = []
     with Session(db_engine) as db:
-        for row in crud.open_segments(db, session_id):
+        for row in crud_sessions.open_segments(db, session_id):
             path = Path(row.file_path)
             size = _cut_back(path, row.size_bytes)
             if size == 0:
                 path.unlink(missing_ok=True)
-                crud.delete_segment(db, session_id, row.index)
+                crud_sessions.delete_segment(db, session_id, row.index)
                 log.info("removed empty segment %d/%d", session_id, row.index)
                 continue
             media = check_file(path)
-            crud.complete_segment(
+            crud_sessions.complete_segment(
                 db,
                 session_id=session_id,
                 index=row.index,
@@ -204,10 +204,10 @@ def settle(db_engine: sa.Engine, session_id: int) -> Resume:
             )
             log.info("settled segment %d/%d at %d bytes", session_id, row.index, size)
         if closed:
-            completed = crud.count_completed_segments(db, session_id)
+            completed = crud_sessions.count_completed_segments(db, session_id)
             for item in closed:
                 item.session_segments = completed
-        rows = crud.list_segments(db, session_id)
+        rows = crud_sessions.list_segments(db, session_id)
         for directory in {Path(r.file_path).parent for r in rows}:
             if directory.is_dir():
                 remove_staging(directory, staging_tag(session_id))

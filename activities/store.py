@@ -31,7 +31,7 @@ from activities.contracts import (
     RecordingPolicy,
     StreamerConfig,
 )
-from activities.db import crud
+from activities.db import crud, crud_sessions
 from activities.ownership import Ownership
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class StoreActivities:
     def open_session(self, inp: OpenSessionInput) -> OpenSessionResult:
         self.owner.check(inp)
         with Session(self.db) as db:
-            session = crud.open_session(
+            session = crud_sessions.open_session(
                 db,
                 streamer_id=inp.streamer_id,
                 title=inp.title,
@@ -118,7 +118,7 @@ class StoreActivities:
         self.owner.check(inp)
         with Session(self.db) as db:
             try:
-                session = crud.close_session(db, inp.session_id, inp.end_time)
+                session = crud_sessions.close_session(db, inp.session_id, inp.end_time)
             except LookupError:
                 log.info("session %d is already gone", inp.session_id)
                 session = None
@@ -126,7 +126,7 @@ class StoreActivities:
                 return CloseSessionResult(
                     total_size_bytes=0, segment_count=0, removed=True
                 )
-            segments = crud.list_segments(db, inp.session_id)
+            segments = crud_sessions.list_segments(db, inp.session_id)
             return CloseSessionResult(
                 total_size_bytes=session.total_size_bytes,
                 segment_count=len(segments),

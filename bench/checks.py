@@ -9,7 +9,7 @@ from sqlmodel import Session
 from temporalio.api.enums.v1 import EventType, TimeoutType
 
 from activities.contracts import streamer_workflow_id
-from activities.db import crud, make_engine
+from activities.db import crud_sessions, make_engine
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -50,11 +50,11 @@ def check_streams(
     written: dict[int, int] = dict.fromkeys(clients, 0)
     db = make_engine(db_url)
     with Session(db) as session:
-        sessions, _ = crud.list_sessions(session, limit=10_000)
+        sessions, _ = crud_sessions.list_sessions(session, limit=10_000)
         for row in sessions:
             assert row.id is not None
             written[row.streamer_id] = written.get(row.streamer_id, 0) + sum(
-                s.size_bytes for s in crud.list_segments(session, row.id)
+                s.size_bytes for s in crud_sessions.list_segments(session, row.id)
             )
     db.dispose()
     checks = []

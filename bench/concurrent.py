@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session
 
 from activities.contracts import SIGNAL_STOP, streamer_workflow_id
-from activities.db import crud, make_engine
+from activities.db import crud_sessions, make_engine
 from bench.checks import (
     HistoryCheck,
     StreamCheck,
@@ -155,10 +155,10 @@ class Watcher:
         now = time.time()
         written = 0
         with Session(db) as session:
-            sessions, _ = crud.list_sessions(session, limit=10_000)
+            sessions, _ = crud_sessions.list_sessions(session, limit=10_000)
             for row in sessions:
                 assert row.id is not None
-                for segment in crud.list_segments(session, row.id):
+                for segment in crud_sessions.list_segments(session, row.id):
                     written += segment.size_bytes
                     done = segment.completed_at
                     if (

@@ -7,6 +7,7 @@ from activities.db import (
     crud_notify_admin,
     crud_notify_breaker,
     crud_pipeline,
+    crud_sessions,
 )
 from activities.db.engine import default_database_url, make_engine, migrate
 from activities.db.instance import app_instance_id
@@ -76,6 +77,7 @@ __all__ = [
     "crud_notify_admin",
     "crud_notify_breaker",
     "crud_pipeline",
+    "crud_sessions",
     "default_database_url",
     "make_engine",
     "migrate",

@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi import Path as PathParam
 from pydantic import ValidationError
 
-from activities.db import PipelineRun, crud, crud_pipeline
+from activities.db import PipelineRun, crud, crud_pipeline, crud_sessions
 from activities.pipeline_contracts import (
     PipelineContext,
     PipelineInput,
@@ -137,7 +137,7 @@ async def run_now(
 def _prepare_run(
     db: DbDep, root: Path, body: RunRequest
 ) -> tuple[RunStarted, PipelineInput]:
-    session = crud.get_session(db, body.session_id)
+    session = crud_sessions.get_session(db, body.session_id)
     if session is None or session.id is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "session not found")
     files = _chosen_files(db, root, body)
@@ -174,7 +174,9 @@ def _prepare_run(
 
 
 def _chosen_files(db: DbDep, root: Path, body: RunRequest) -> list[str]:
-    segments = {s.index: s.file_path for s in crud.list_segments(db, body.session_id)}
+    segments = {
+        s.index: s.file_path for s in crud_sessions.list_segments(db, body.session_id)
+    }
     wanted = sorted(segments) if body.segments is None else body.segments
     missing = [i for i in wanted if i not in segments]
     if missing:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from activities.db import crud
+from activities.db import crud_sessions
 from api.deps import DbDep
 from api.params import NOT_FOUND_RESPONSES, Limit, Offset, SessionId, StreamerIdFilter
 from api.schemas import Page, SegmentPublic, SessionPublic
@@ -20,7 +20,7 @@ def list_sessions(
     offset: Offset = 0,
 ) -> Page[SessionPublic]:
     """List sessions, newest first, optionally of one streamer."""
-    items, total = crud.list_sessions(
+    items, total = crud_sessions.list_sessions(
         db, streamer_id=streamer_id, limit=limit, offset=offset
     )
     return Page(
@@ -32,7 +32,7 @@ def list_sessions(
 @router.get("/{session_id}", responses=NOT_FOUND_RESPONSES)
 def get_session(session_id: SessionId, db: DbDep) -> SessionPublic:
     """One session (404 if missing)."""
-    session = crud.get_session(db, session_id)
+    session = crud_sessions.get_session(db, session_id)
     if session is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "session not found")
     return SessionPublic.model_validate(session, from_attributes=True)
@@ -43,9 +43,9 @@ def list_segments(
     session_id: SessionId, db: DbDep, limit: Limit = 500, offset: Offset = 0
 ) -> Page[SegmentPublic]:
     """The segment files of a session, in recording order."""
-    if crud.get_session(db, session_id) is None:
+    if crud_sessions.get_session(db, session_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "session not found")
-    segments = crud.list_segments(db, session_id)
+    segments = crud_sessions.list_segments(db, session_id)
     page = segments[offset : offset + limit]
     return Page(
         items=[SegmentPublic.model_validate(s, from_attributes=True) for s in page],

@@ -23,7 +23,7 @@ from activities.contracts import (
     SIGNAL_RESUME,
     SIGNAL_STOP,
 )
-from activities.db import Streamer, crud
+from activities.db import Streamer, crud, crud_sessions
 from api.deps import (
     ControlDep,
     DbDep,
@@ -216,7 +216,9 @@ async def delete_streamer(
     except (TemporalUnavailableError, ForeignWorkflowError) as err:
         log.warning("streamer %s deleted, workflow not stopped: %s", streamer_id, err)
     if delete_files:
-        paths = await asyncio.to_thread(crud.delete_streamer_sessions, db, streamer_id)
+        paths = await asyncio.to_thread(
+            crud_sessions.delete_streamer_sessions, db, streamer_id
+        )
         await asyncio.to_thread(_unlink_all, paths)
 
 

@@ -14,7 +14,8 @@ from activities import contracts
 MODELS = [
     obj
     for _, obj in inspect.getmembers(contracts, inspect.isclass)
-    if issubclass(obj, pydantic.BaseModel) and obj.__module__ == contracts.__name__
+    if issubclass(obj, pydantic.BaseModel)
+    and obj.__module__.startswith(f"{contracts.__name__}.")
 ]
 
 SAMPLES: dict[str, dict[str, object]] = {

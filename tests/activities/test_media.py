@@ -10,7 +10,7 @@ from sqlmodel import Session
 from temporalio.testing import ActivityEnvironment
 
 from activities.contracts import ProbeSegmentInput
-from activities.db import crud, make_engine, migrate
+from activities.db import crud_sessions, make_engine, migrate
 from activities.media import MediaActivities, check_file, pyav_check
 from tests.fakes.flv_samples import RESOURCES
 
@@ -93,8 +93,8 @@ def test_probe_activity_stores_the_check_and_keeps_the_engines_duration(
     path = tmp_path / "a_0.flv"
     path.write_bytes(SAMPLE.read_bytes())
     with Session(db) as s:
-        crud.begin_segment(s, session_id=3, index=0, file_path=str(path))
-        crud.complete_segment(
+        crud_sessions.begin_segment(s, session_id=3, index=0, file_path=str(path))
+        crud_sessions.complete_segment(
             s, session_id=3, index=0, size_bytes=path.stat().st_size, duration_secs=10.3
         )
     activity = MediaActivities(db).probe_segment
@@ -106,7 +106,7 @@ def test_probe_activity_stores_the_check_and_keeps_the_engines_duration(
         10.3,
     )
     with Session(db) as s:
-        row = crud.get_segment(s, 3, 0)
+        row = crud_sessions.get_segment(s, 3, 0)
     assert row is not None
     assert row.valid
     assert [s["codec"] for s in row.streams or []] == ["h264", "aac"]

@@ -23,6 +23,7 @@ from activities.db import (
     app_instance_id,
     crud,
     crud_guards,
+    crud_sessions,
     make_engine,
     migrate,
 )
@@ -48,9 +49,11 @@ def db(tmp_path: Path) -> Iterator[sa.Engine]:
             session,
             Streamer(name="bob", url="https://fake.tv/bob", platform="faketv"),
         )
-        opened = crud.open_session(session, streamer_id=1, title="t", start_time=NOW)
+        opened = crud_sessions.open_session(
+            session, streamer_id=1, title="t", start_time=NOW
+        )
         assert opened.id == 1
-        crud.begin_segment(session, session_id=1, index=0, file_path="/x/0.ts")
+        crud_sessions.begin_segment(session, session_id=1, index=0, file_path="/x/0.ts")
     yield engine
     engine.dispose()
 
@@ -63,10 +66,10 @@ def own(engine: sa.Engine) -> str:
 def snapshot(engine: sa.Engine) -> tuple[object, ...]:
     with Session(engine) as session:
         streamer = crud.get_streamer(session, 1)
-        opened = crud.get_session(session, 1)
+        opened = crud_sessions.get_session(session, 1)
         assert streamer is not None
         assert opened is not None
-        segment = crud.get_segment(session, 1, 0)
+        segment = crud_sessions.get_segment(session, 1, 0)
         assert segment is not None
         return (
             streamer.state,
@@ -74,7 +77,7 @@ def snapshot(engine: sa.Engine) -> tuple[object, ...]:
             streamer.updated_at,
             opened.end_time,
             segment.duration_secs,
-            len(crud.list_sessions(session)[0]),
+            len(crud_sessions.list_sessions(session)[0]),
             len(crud_guards.list_degraded_roots(session)),
         )
 

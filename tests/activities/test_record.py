@@ -26,7 +26,7 @@ from activities.contracts import (
     StreamKind,
     StreamSource,
 )
-from activities.db import crud, make_engine, migrate
+from activities.db import crud_sessions, make_engine, migrate
 from activities.engines.hls import HlsEngine
 from activities.record import RecordingActivities
 from tests.fakes.live_hls import LiveHls, assert_playable
@@ -140,13 +140,15 @@ def rows(db: sa.Engine, session_id: int = SESSION) -> list[tuple[int, int, bool]
     with Session(db) as s:
         return [
             (r.index, r.size_bytes, r.completed_at is not None)
-            for r in crud.list_segments(s, session_id)
+            for r in crud_sessions.list_segments(s, session_id)
         ]
 
 
 def row_paths(db: sa.Engine) -> dict[int, Path]:
     with Session(db) as s:
-        return {r.index: Path(r.file_path) for r in crud.list_segments(s, SESSION)}
+        return {
+            r.index: Path(r.file_path) for r in crud_sessions.list_segments(s, SESSION)
+        }
 
 
 # --- a real stream --------------------------------------------------------------------
@@ -212,7 +214,7 @@ async def test_records_until_the_stream_ends(
             (m.kind, m.codec, m.width, m.height, m.sample_rate) for m in closed.streams
         ] == layout
     with Session(db) as s:
-        for row in crud.list_segments(s, SESSION):
+        for row in crud_sessions.list_segments(s, SESSION):
             assert row.valid
             assert row.streams == [m.model_dump() for m in signalled[0].streams]
     assert all(isinstance(h, RecordProgress) for h in heartbeats)
@@ -322,8 +324,10 @@ def add_row(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     with Session(db) as s:
-        crud.begin_segment(s, session_id=session_id, index=index, file_path=str(path))
-        crud.record_segment_progress(
+        crud_sessions.begin_segment(
+            s, session_id=session_id, index=index, file_path=str(path)
+        )
+        crud_sessions.record_segment_progress(
             s,
             session_id=session_id,
             index=index,
@@ -332,7 +336,7 @@ def add_row(
             resume_marker=marker,
         )
         if completed:
-            crud.complete_segment(
+            crud_sessions.complete_segment(
                 s,
                 session_id=session_id,
                 index=index,
@@ -378,7 +382,11 @@ async def test_retry_settles_a_killed_attempt_and_resumes_after_it(
     assert [p.name for p in old.glob(".srec-*")] == [".srec-s12-0badf00d-000001.ts"]
     with Session(db) as s:
         # not media: checked, and said so, when settled or closed
-        assert [r.valid for r in crud.list_segments(s, SESSION)] == [None, False, False]
+        assert [r.valid for r in crud_sessions.list_segments(s, SESSION)] == [
+            None,
+            False,
+            False,
+        ]
     signalled = await collector.wait_for(2)
     assert [(s.index, s.size_bytes) for s in signalled] == [
         (1, len(joined(2, 3))),

@@ -37,7 +37,7 @@ from activities.contracts import (
     StreamSource,
     WaitReason,
 )
-from activities.db import crud, crud_guards, make_engine, migrate
+from activities.db import crud, crud_guards, crud_sessions, make_engine, migrate
 from activities.engines.base import SegmentState
 from activities.errors import OutputPathInaccessibleError, RecorderProcessError
 from activities.guards import (
@@ -150,7 +150,7 @@ def rows(db: sa.Engine) -> list[tuple[int, int, bool]]:
     with Session(db) as s:
         return [
             (r.index, r.size_bytes, r.completed_at is not None)
-            for r in crud.list_segments(s, SESSION)
+            for r in crud_sessions.list_segments(s, SESSION)
         ]
 
 
@@ -159,8 +159,8 @@ def add_open_row(db: sa.Engine, path: Path, size: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"y" * size)
     with Session(db) as s:
-        crud.begin_segment(s, session_id=SESSION, index=0, file_path=str(path))
-        crud.record_segment_progress(
+        crud_sessions.begin_segment(s, session_id=SESSION, index=0, file_path=str(path))
+        crud_sessions.record_segment_progress(
             s,
             session_id=SESSION,
             index=0,

@@ -23,7 +23,7 @@ from activities.contracts import (
     StreamKind,
     StreamSource,
 )
-from activities.db import crud, make_engine, migrate
+from activities.db import crud_sessions, make_engine, migrate
 from activities.engines.hls import HlsEngine
 from activities.engines.network import network_access
 from activities.record import RecordingActivities
@@ -87,7 +87,7 @@ def recorded(db: sa.Engine) -> list[Path]:
     from pathlib import Path
 
     with Session(db) as s:
-        segments = crud.list_segments(s, SESSION)
+        segments = crud_sessions.list_segments(s, SESSION)
         assert all(r.completed_at is not None for r in segments)
         return [Path(r.file_path) for r in segments]
 

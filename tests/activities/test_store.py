@@ -20,7 +20,7 @@ from activities.contracts import (
     StreamerState,
     StreamSelection,
 )
-from activities.db import Streamer, crud, make_engine, migrate
+from activities.db import Streamer, crud, crud_sessions, make_engine, migrate
 from activities.store import StoreActivities
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ def test_open_session_retried_after_its_commit_returns_the_same_session(
     retried = ActivityEnvironment().run(store.open_session, inp)
     assert retried.session_id == first.session_id
     with Session(db) as session:
-        assert crud.list_sessions(session)[1] == 1
+        assert crud_sessions.list_sessions(session)[1] == 1
 
 
 def test_close_session_removes_an_empty_session_and_may_be_retried(
@@ -144,7 +144,7 @@ def test_close_session_removes_an_empty_session_and_may_be_retried(
         result = ActivityEnvironment().run(store.close_session, inp)
         assert result.removed
     with Session(db) as session:
-        assert crud.list_sessions(session)[1] == 0
+        assert crud_sessions.list_sessions(session)[1] == 0
 
 
 def test_close_session_keeps_a_session_with_segments(db: sa.Engine) -> None:
@@ -153,10 +153,10 @@ def test_close_session_keeps_a_session_with_segments(db: sa.Engine) -> None:
         store.open_session, OpenSessionInput(streamer_id=1, title="", start_time=START)
     )
     with Session(db) as session:
-        crud.begin_segment(
+        crud_sessions.begin_segment(
             session, session_id=opened.session_id, index=0, file_path="/r/0.ts"
         )
-        crud.complete_segment(
+        crud_sessions.complete_segment(
             session,
             session_id=opened.session_id,
             index=0,

@@ -22,7 +22,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities import contracts as c
-from activities.db import Streamer, crud, make_engine, migrate
+from activities.db import Streamer, crud, crud_sessions, make_engine, migrate
 from activities.store import StoreActivities
 from tests.workflows.fakes import FakeActivities
 from tests.workflows.test_streamer import eventually, query, state_is
@@ -87,7 +87,7 @@ class World:
     def sessions(self) -> list[tuple[int | None, bool]]:
         """(id, ended) of every session in the database."""
         with Session(self.db) as db:
-            rows, _ = crud.list_sessions(db)
+            rows, _ = crud_sessions.list_sessions(db)
             return [(row.id, row.end_time is not None) for row in rows]
 
     async def start(self) -> WorkflowHandle[Any, Any]:
@@ -184,8 +184,10 @@ async def test_a_session_that_recorded_is_kept_and_counted(world):
     ((session_id, _),) = world.sessions()
     assert session_id is not None
     with Session(world.db) as db:
-        crud.begin_segment(db, session_id=session_id, index=0, file_path="/r/0.ts")
-        crud.complete_segment(
+        crud_sessions.begin_segment(
+            db, session_id=session_id, index=0, file_path="/r/0.ts"
+        )
+        crud_sessions.complete_segment(
             db, session_id=session_id, index=0, size_bytes=10, duration_secs=1.0
         )
     world.fakes.live = False

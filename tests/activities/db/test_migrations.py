@@ -12,7 +12,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlmodel import Session
 
-from activities.db import Streamer, crud, make_engine, migrate
+from activities.db import Streamer, crud, crud_sessions, make_engine, migrate
 from activities.db.engine import MIGRATIONS_DIR
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ def test_session_truth_upgrade_merges_urls_and_fixes_sessions(tmp_path: Path) ->
     with Session(engine) as db:
         streamers, _ = crud.list_streamers(db)
         assert [(s.id, s.url) for s in streamers] == [(1, "u1"), (3, "u2")]
-        sessions = {s.id: s for s in crud.list_sessions(db)[0]}
+        sessions = {s.id: s for s in crud_sessions.list_sessions(db)[0]}
         assert set(sessions) == {10, 11}
         assert sessions[10].streamer_id == 1  # moved to the streamer kept
         assert (sessions[10].total_size_bytes, sessions[10].duration_secs) == (50, 2)
@@ -188,7 +188,7 @@ def test_segment_media_upgrade_keeps_rows(tmp_path: Path) -> None:
     migrate(engine)
 
     with Session(engine) as db:
-        row = crud.get_segment(db, 1, 0)
+        row = crud_sessions.get_segment(db, 1, 0)
         assert row is not None
         # checked before this column existed: unknown, not invalid
         assert (row.size_bytes, row.valid, row.streams, row.resume_edge_ms) == (
@@ -197,8 +197,8 @@ def test_segment_media_upgrade_keeps_rows(tmp_path: Path) -> None:
             None,
             None,
         )
-        crud.begin_segment(db, session_id=1, index=1, file_path="/r/a_1.ts")
-        crud.complete_segment(
+        crud_sessions.begin_segment(db, session_id=1, index=1, file_path="/r/a_1.ts")
+        crud_sessions.complete_segment(
             db,
             session_id=1,
             index=1,
@@ -209,7 +209,7 @@ def test_segment_media_upgrade_keeps_rows(tmp_path: Path) -> None:
             streams=[{"kind": "audio", "codec": "aac"}],
         )
     with Session(engine) as db:
-        row = crud.get_segment(db, 1, 1)
+        row = crud_sessions.get_segment(db, 1, 1)
         assert row is not None
         assert (row.valid, row.streams, row.resume_edge_ms) == (
             True,

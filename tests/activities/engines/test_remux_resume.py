@@ -30,7 +30,7 @@ from activities.contracts import (
     StreamKind,
     StreamSource,
 )
-from activities.db import crud, make_engine, migrate
+from activities.db import crud_sessions, make_engine, migrate
 from activities.engines.remux.ffmpeg import STARTUP_SECS as FFMPEG_STARTUP_SECS
 from activities.engines.remux.ffmpeg import FfmpegEngine
 from activities.engines.remux.resume import (
@@ -141,7 +141,7 @@ def _rows(db: sa.Engine) -> list[tuple[int, int, bool, Path]]:
     with Session(db) as s:
         return [
             (r.index, r.size_bytes, r.completed_at is not None, Path(r.file_path))
-            for r in crud.list_segments(s, SESSION)
+            for r in crud_sessions.list_segments(s, SESSION)
         ]
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlmodel import Session
 
-from activities.db import Streamer, crud, crud_pipeline
+from activities.db import Streamer, crud, crud_pipeline, crud_sessions
 from activities.pipeline_contracts import (
     PipelineContext,
     PipelineInput,
@@ -81,10 +81,12 @@ def session_id(app: FastAPI, client: TestClient, settings: ApiSettings) -> int:
             db,
             Streamer(name="alice", url="https://fake.tv/alice", platform="faketv"),
         )
-        session = crud.open_session(db, streamer_id=1, title="t", start_time=START)
+        session = crud_sessions.open_session(
+            db, streamer_id=1, title="t", start_time=START
+        )
         assert session.id is not None
         for index in (0, 1):
-            crud.begin_segment(
+            crud_sessions.begin_segment(
                 db,
                 session_id=session.id,
                 index=index,

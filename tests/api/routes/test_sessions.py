@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlmodel import Session
 
-from activities.db import crud
+from activities.db import crud_sessions
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -19,18 +19,24 @@ START = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 def rows(app: FastAPI, client: TestClient) -> dict[str, int]:
     """Streamer 1 has a finished session (two segments) and a live one; 2 has one."""
     with Session(app.state.engine) as db:
-        done = crud.open_session(db, streamer_id=1, title="done", start_time=START)
+        done = crud_sessions.open_session(
+            db, streamer_id=1, title="done", start_time=START
+        )
         assert done.id is not None
         for index in (0, 1):
-            crud.begin_segment(
+            crud_sessions.begin_segment(
                 db, session_id=done.id, index=index, file_path=f"/r/{index}.ts"
             )
-            crud.complete_segment(
+            crud_sessions.complete_segment(
                 db, session_id=done.id, index=index, size_bytes=100, duration_secs=2.5
             )
-        crud.close_session(db, done.id, START + timedelta(hours=1))
-        live = crud.open_session(db, streamer_id=1, title="live", start_time=START)
-        other = crud.open_session(db, streamer_id=2, title="other", start_time=START)
+        crud_sessions.close_session(db, done.id, START + timedelta(hours=1))
+        live = crud_sessions.open_session(
+            db, streamer_id=1, title="live", start_time=START
+        )
+        other = crud_sessions.open_session(
+            db, streamer_id=2, title="other", start_time=START
+        )
         assert live.id is not None
         assert other.id is not None
         return {"done": done.id, "live": live.id, "other": other.id}
@@ -56,11 +62,11 @@ def test_a_live_session_shows_its_closed_segments(
 ) -> None:
     live = rows["live"]
     with Session(app.state.engine) as db:
-        crud.begin_segment(db, session_id=live, index=0, file_path="/r/l0.ts")
-        crud.complete_segment(
+        crud_sessions.begin_segment(db, session_id=live, index=0, file_path="/r/l0.ts")
+        crud_sessions.complete_segment(
             db, session_id=live, index=0, size_bytes=300, duration_secs=4.0
         )
-        crud.begin_segment(db, session_id=live, index=1, file_path="/r/l1.ts")
+        crud_sessions.begin_segment(db, session_id=live, index=1, file_path="/r/l1.ts")
     shown = client.get(f"/api/sessions/{live}").json()
     assert (shown["total_size_bytes"], shown["duration_secs"]) == (300, 4.0)
     listed = client.get("/api/sessions", params={"streamer_id": 1}).json()
@@ -72,7 +78,7 @@ def test_a_session_that_recorded_nothing_is_gone_once_closed(
     app: FastAPI, client: TestClient, rows: dict[str, int]
 ) -> None:
     with Session(app.state.engine) as db:
-        crud.close_session(db, rows["other"], START + timedelta(minutes=5))
+        crud_sessions.close_session(db, rows["other"], START + timedelta(minutes=5))
     assert client.get(f"/api/sessions/{rows['other']}").status_code == 404
     page = client.get("/api/sessions").json()
     assert [s["title"] for s in page["items"]] == ["live", "done"]

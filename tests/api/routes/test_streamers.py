@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlmodel import Session
 
-from activities.db import Streamer, crud
+from activities.db import Streamer, crud, crud_sessions
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -357,11 +357,13 @@ def _not_found_once() -> Any:
 def _session_with_segment(engine: sa.Engine, sid: int, file: Path) -> int:
     file.write_bytes(b"media")
     with Session(engine) as db:
-        session = crud.open_session(
+        session = crud_sessions.open_session(
             db, streamer_id=sid, title="t", start_time=datetime.now(UTC)
         )
         assert session.id is not None
-        crud.begin_segment(db, session_id=session.id, index=0, file_path=str(file))
+        crud_sessions.begin_segment(
+            db, session_id=session.id, index=0, file_path=str(file)
+        )
         return session.id
 
 
@@ -390,7 +392,7 @@ def test_delete_files_removes_rows_and_files(
     assert not file.exists()
     assert client.get(f"/api/sessions/{session_id}").status_code == 404
     with Session(app.state.engine) as db:
-        assert crud.list_segments(db, session_id) == []
+        assert crud_sessions.list_segments(db, session_id) == []
 
 
 def test_delete_while_temporal_is_down(
