@@ -36,6 +36,7 @@ from tests.fakes.platform.douyu import DouyuApi
 from tests.fakes.platform.huya import HuyaApi
 from tests.fakes.platform.redbook import RedbookApi
 from tests.fakes.platform.tiktok import TikTokApi
+from tests.fakes.platform.twitcasting import TwitcastingApi
 from tests.fakes.platform.twitch import TwitchApi
 from tests.fakes.platform.weibo import WeiboApi
 
@@ -57,6 +58,7 @@ APIS: tuple[type[PlatformApi], ...] = (
     DouyuApi,
     AcfunApi,
     BigoApi,
+    TwitcastingApi,
 )
 
 
