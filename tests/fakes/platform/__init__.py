@@ -35,6 +35,7 @@ from tests.fakes.platform.douyin import DouyinApi
 from tests.fakes.platform.douyu import DouyuApi
 from tests.fakes.platform.huya import HuyaApi
 from tests.fakes.platform.redbook import RedbookApi
+from tests.fakes.platform.soop import SoopApi
 from tests.fakes.platform.tiktok import TikTokApi
 from tests.fakes.platform.twitcasting import TwitcastingApi
 from tests.fakes.platform.twitch import TwitchApi
@@ -59,6 +60,7 @@ APIS: tuple[type[PlatformApi], ...] = (
     AcfunApi,
     BigoApi,
     TwitcastingApi,
+    SoopApi,
 )
 
 
