@@ -34,6 +34,7 @@ from tests.fakes.platform.bilibili import BilibiliApi
 from tests.fakes.platform.douyin import DouyinApi
 from tests.fakes.platform.douyu import DouyuApi
 from tests.fakes.platform.huya import HuyaApi
+from tests.fakes.platform.picarto import PicartoApi
 from tests.fakes.platform.redbook import RedbookApi
 from tests.fakes.platform.soop import SoopApi
 from tests.fakes.platform.tiktok import TikTokApi
@@ -61,6 +62,7 @@ APIS: tuple[type[PlatformApi], ...] = (
     BigoApi,
     TwitcastingApi,
     SoopApi,
+    PicartoApi,
 )
 
 
