@@ -34,6 +34,7 @@ from tests.fakes.platform.bilibili import BilibiliApi
 from tests.fakes.platform.douyin import DouyinApi
 from tests.fakes.platform.douyu import DouyuApi
 from tests.fakes.platform.huya import HuyaApi
+from tests.fakes.platform.pandatv import PandaTvApi
 from tests.fakes.platform.picarto import PicartoApi
 from tests.fakes.platform.redbook import RedbookApi
 from tests.fakes.platform.soop import SoopApi
@@ -63,6 +64,7 @@ APIS: tuple[type[PlatformApi], ...] = (
     TwitcastingApi,
     SoopApi,
     PicartoApi,
+    PandaTvApi,
 )
 
 
