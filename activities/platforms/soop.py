@@ -102,7 +102,7 @@ class Soop(Extractor):
         ),
         "station": re.compile(
             r"https?://(?:ch\.(?:sooplive\.co\.kr|sooplive\.com)|bj\.afreecatv\.com"
-            rf"|(?:www\.)?sooplive\.(?:com|co\.kr)/station)/{_ID}{_TAIL}"
+            rf"|(?:www\.)?sooplive\.com/station)/{_ID}{_TAIL}"
         ),
     }
 

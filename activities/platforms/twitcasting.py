@@ -129,7 +129,7 @@ class TwitCasting(Extractor):
             return await self._without_movie(user)
         if not server.movie.live:
             return answer(LiveOutcome.OFFLINE, author=user)
-        fields = await self._metadata(server.movie.id)
+        fields = {"author": user} | await self._metadata(server.movie.id)
         streams = api.streams_of(
             server, HEADERS, f"{SITE}/{user}", password=self._password
         )

@@ -89,7 +89,7 @@ class TestUrls(UrlTable):
     )
     should_match = (
         pytest.param(f"{ROOM}?pwd=1234", id="room-password-query"),
-        pytest.param(f"https://sooplive.co.kr/station/{BJID}/", id="station-kr"),
+        pytest.param(f"https://sooplive.com/station/{BJID}/", id="station-bare"),
     )
     should_not_match = (
         pytest.param("https://play.sooplive.co.kr/", id="play-root"),
