@@ -43,6 +43,7 @@ async def request(
     headers: Mapping[str, str] | None = None,
     json: Any = None,
     data: Mapping[str, str] | None = None,
+    files: Any = None,
     rate_limited: Collection[int] = (429,),
     follow_redirects: bool = True,
 ) -> httpx.Response:
@@ -57,6 +58,7 @@ async def request(
         headers: request headers (the module's, credentials included).
         json: a JSON body.
         data: a form body (`application/x-www-form-urlencoded`).
+        files: a multipart form body (httpx's `files`).
         rate_limited: statuses this platform uses to throttle.
         follow_redirects: False to read a redirect's Location yourself.
 
@@ -74,6 +76,7 @@ async def request(
             headers=headers,
             json=json,
             data=data,
+            files=files,
             follow_redirects=follow_redirects,
         )
     except httpx.HTTPError as err:

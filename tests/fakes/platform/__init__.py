@@ -34,8 +34,12 @@ from tests.fakes.platform.bilibili import BilibiliApi
 from tests.fakes.platform.douyin import DouyinApi
 from tests.fakes.platform.douyu import DouyuApi
 from tests.fakes.platform.huya import HuyaApi
+from tests.fakes.platform.pandatv import PandaTvApi
+from tests.fakes.platform.picarto import PicartoApi
 from tests.fakes.platform.redbook import RedbookApi
+from tests.fakes.platform.soop import SoopApi
 from tests.fakes.platform.tiktok import TikTokApi
+from tests.fakes.platform.twitcasting import TwitcastingApi
 from tests.fakes.platform.twitch import TwitchApi
 from tests.fakes.platform.weibo import WeiboApi
 
@@ -57,6 +61,10 @@ APIS: tuple[type[PlatformApi], ...] = (
     DouyuApi,
     AcfunApi,
     BigoApi,
+    TwitcastingApi,
+    SoopApi,
+    PicartoApi,
+    PandaTvApi,
 )
 
 
