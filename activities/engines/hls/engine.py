@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 
     from activities.contracts import StreamSource
     from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
-    from activities.engines.hls.playlist import Segment
     from activities.engines.network import NetworkAccess
+    from activities.hls.playlist import Segment
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
 
     from activities.engines.hls.http11 import LeanFetcher
-    from activities.engines.hls.playlist import ByteRange, InitSection, Key, Segment
+    from activities.hls.playlist import ByteRange, InitSection, Key, Segment
 
 log = logging.getLogger(__name__)
 

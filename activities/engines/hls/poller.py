@@ -34,8 +34,8 @@ marker is then ahead of the whole playlist, starts over.
 segment: a failing one is retried for as long as it does (see `fetch`).
 
 A master playlist is resolved first: its variants are ranked by the source's
-`selection` (see `select`), and the next ones are tried while the chosen one cannot
-be loaded.
+`selection` (see `activities.hls.select`), and the next ones are tried while the
+chosen one cannot be loaded.
 """
 
 from __future__ import annotations
@@ -48,21 +48,21 @@ from typing import TYPE_CHECKING
 import httpx
 
 from activities.engines.hls import crypto
-from activities.engines.hls.playlist import (
+from activities.errors import RecorderProcessError, StreamUnavailableError
+from activities.hls.playlist import (
     MasterPlaylist,
     MediaPlaylist,
     PlaylistError,
     parse_playlist,
 )
-from activities.engines.hls.select import candidates_of, rank
-from activities.errors import RecorderProcessError, StreamUnavailableError
+from activities.hls.select import candidates_of, rank
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from activities.contracts import StreamSource
     from activities.engines.hls.engine import HlsEngine
-    from activities.engines.hls.playlist import Segment
+    from activities.hls.playlist import Segment
 
 log = logging.getLogger(__name__)
 
