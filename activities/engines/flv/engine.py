@@ -8,6 +8,15 @@ file and kept monotonic, repeated sequence headers dropped, a new file on a chan
 header, onMetaData synthesised when missing and rewritten at close with duration
 and a keyframe index, GOPs the server re-sends dropped. Files split by size or
 duration only before a keyframe.
+
+Signed URLs that expire: given a `refresh` (`activities.engines.refresh`), a 403
+or 410 when connecting asks for a fresh URL, and a connection that ends or breaks
+after bringing new media is opened again (a CDN may close it at the URL's
+deadline): a 403/410 then asks for a fresh URL, a 404 or a failure means the
+stream is over. The new connection feeds the same repair, so the file goes on and
+its timeline continues (the new connection's headers are repeats, dropped; its
+timestamps are rebased like any jump). A refresh that finds the broadcast over
+ends the recording as `ended`.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from activities.engines.flv.meta import DEFAULT_KEYFRAME_SLOTS
 from activities.engines.flv.repair import DataGroup, FlvRepair
 from activities.engines.flv.tags import FlvFormatError, FlvHeader, FlvParser
 from activities.engines.flv.writer import FlvOutput
+from activities.engines.refresh import SourceRefresher, StreamEnded, is_expired
 from activities.errors import RecorderProcessError, StreamUnavailableError
 
 if TYPE_CHECKING:
@@ -35,6 +45,7 @@ if TYPE_CHECKING:
     from activities.engines.flv.repair import RepairAction
     from activities.engines.flv.tags import FlvTag
     from activities.engines.flv.writer import FileEvent, FileInfo
+    from activities.engines.refresh import Refresh, RefreshPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +65,16 @@ _SLOTS_MARGIN = 16
 # CDN edges repeat the last GOP forever after the streamer stopped (BililiveRecorder
 # issue 364, which disconnects after 10), so the recording ends.
 REPEATS_TO_END = 10
+# what a connection that ended or broke may be opened again after (with `refresh`)
+_RECONNECTABLE = frozenset({"ended", "disconnected"})
+
+
+class _Refused(Exception):
+    """The server answered the request with an HTTP error."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"FLV stream answered HTTP {status}")
+        self.status = status
 
 
 def keyframe_slots(plan: OutputPlan) -> int:
@@ -97,6 +118,11 @@ class FlvRecording:
         self._last_progress = clock()
         self._last_progress_ms = 0
         stats.next_index = plan.start_index
+
+    @property
+    def stats(self) -> RecordingStats:
+        """The counters this recording keeps current."""
+        return self._stats
 
     @property
     def repeating(self) -> bool:
@@ -179,13 +205,19 @@ class FlvEngine:
         http: the worker's shared client (its connect, write and pool timeouts).
         coalesce_secs: pause after a read that drained the socket (see
             `COALESCE_SECS`); 0 reads as the bytes arrive.
+        refresh_policy: how often to ask for fresh URLs.
     """
 
     def __init__(
-        self, http: httpx.AsyncClient, *, coalesce_secs: float = COALESCE_SECS
+        self,
+        http: httpx.AsyncClient,
+        *,
+        coalesce_secs: float = COALESCE_SECS,
+        refresh_policy: RefreshPolicy | None = None,
     ) -> None:
         self._http = http
         self._coalesce_secs = coalesce_secs
+        self._refresh_policy = refresh_policy
 
     async def record(
         self,
@@ -193,6 +225,8 @@ class FlvEngine:
         plan: OutputPlan,
         sink: SegmentSink,
         stats: RecordingStats,
+        *,
+        refresh: Refresh | None = None,
     ) -> str:
         """Record `source` until its body ends.
 
@@ -202,12 +236,14 @@ class FlvEngine:
             plan: where files go and when to cut them.
             sink: told as files open, grow and close.
             stats: kept current for the heartbeat.
+            refresh: asked for a fresh source when the URL expires (see the
+                module); with it, a connection that ends is opened again.
 
         Returns:
-            `ended` when the body ends, `stalled` when no byte came for the plan's
-            `stream_timeout_secs`, `disconnected` when the connection breaks
-            mid-stream, `repeating` when the server re-sent `REPEATS_TO_END` GOPs
-            in a row.
+            `ended` when the body ends (or a refresh found the broadcast over),
+            `stalled` when no byte came for the plan's `stream_timeout_secs`,
+            `disconnected` when the connection breaks mid-stream, `repeating`
+            when the server re-sent `REPEATS_TO_END` GOPs in a row.
 
         Raises:
             StreamUnavailableError: the request failed, was refused or got HTTP >= 400.
@@ -215,15 +251,58 @@ class FlvEngine:
             asyncio.CancelledError: after closing the current file.
         """
         recording = FlvRecording(plan, sink, stats)
+        refresher = SourceRefresher(source, refresh, stats, self._refresh_policy)
         http = self._http if source.proxy is None else self._proxy_client(source.proxy)
         try:
-            return await self._pump(http, source, recording, plan.stream_timeout_secs)
+            return await self._follow(
+                http, refresher, recording, plan.stream_timeout_secs
+            )
         finally:
             try:
                 await recording.close()
             finally:
+                await refresher.aclose()
                 if http is not self._http:
                     await http.aclose()
+
+    async def _follow(
+        self,
+        http: httpx.AsyncClient,
+        refresher: SourceRefresher,
+        recording: FlvRecording,
+        stream_timeout_secs: float,
+    ) -> str:
+        """Connect; connect again while fresh URLs keep the recording going."""
+        stats = recording.stats
+        said: str | None = None  # why the last connection that got media ended
+        while True:
+            generation = refresher.generation
+            written = stats.bytes_written
+            try:
+                reason = await self._pump(
+                    http, refresher.source, recording, stream_timeout_secs
+                )
+            except (_Refused, StreamUnavailableError) as err:
+                status = err.status if isinstance(err, _Refused) else 0
+                try:
+                    if is_expired(status) and await refresher.renew(
+                        f"the stream answered HTTP {status}", seen=generation
+                    ):
+                        continue
+                except StreamEnded:
+                    return "ended"
+                if said is None:  # nothing was received yet: the stream is not there
+                    raise StreamUnavailableError(str(err)) from err
+                logger.info("FLV stream not reopened (%s): %s", err, said)
+                return said
+            if (
+                reason not in _RECONNECTABLE
+                or not refresher.available
+                or stats.bytes_written == written
+            ):
+                return reason
+            said = reason
+            logger.info("FLV connection %s: opening it again", reason)
 
     def _proxy_client(self, proxy: str) -> httpx.AsyncClient:
         # The shared client cannot take a per-request proxy; the recording gets
@@ -257,9 +336,7 @@ class FlvEngine:
             raise StreamUnavailableError(f"FLV stream unreachable: {err!r}") from err
         try:
             if response.status_code >= 400:
-                raise StreamUnavailableError(
-                    f"FLV stream answered HTTP {response.status_code}"
-                )
+                raise _Refused(response.status_code)
             parser = FlvParser()
             try:
                 async for chunk in self._chunks(response):
