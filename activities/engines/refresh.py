@@ -107,6 +107,7 @@ class SourceRefresher:
         self._received = wall()
         self._asked: deque[float] = deque()
         self._refused_at: float | None = None
+        self._fruitless_at: float | None = None  # an ask that brought nothing new
         self._ahead_ok = True
         self._running: asyncio.Task[StreamSource | None] | None = None
         self._changed = asyncio.Event()
@@ -121,8 +122,9 @@ class SourceRefresher:
         expires = self.source.expires_at
         if not self.available or expires is None or not self._ahead_ok:
             return False
-        if self._asked and self._clock() - self._asked[-1] < self._spacing():
-            return False  # the last one failed or brought no later deadline
+        fruitless = self._fruitless_at
+        if fruitless is not None and self._clock() - fruitless < self._spacing():
+            return False  # not again so soon: the last ask was refused or failed
         deadline = expires.timestamp()
         lifetime = max(0.0, deadline - self._received)
         lead = min(self.policy.lead_secs, lifetime * self.policy.lead_fraction)
@@ -171,12 +173,15 @@ class SourceRefresher:
         return WINDOW_SECS / max(1, self.policy.max_per_minute)
 
     async def _ask(self, why: str) -> StreamSource | None:
+        fresh = None
         try:
-            if not self._allowed():
-                return None
-            return await self._fetch(why)
+            if self._allowed():
+                fresh = await self._fetch(why)
+            return fresh
         finally:
             self._running = None
+            if fresh is None:
+                self._fruitless_at = self._clock()
 
     def _allowed(self) -> bool:
         now = self._clock()

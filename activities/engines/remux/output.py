@@ -49,12 +49,14 @@ One ffmpeg run copies the stream (`-c copy`) through its segment muxer:
   attempt's media ended, so a retry continues where the last confirmed bytes end.
 * Signed URLs that expire (`activities.engines.refresh`): neither program can be
   handed a new URL, so the run is restarted with the fresh one, like a size cut.
-  Ahead of the deadline the refresh runs while the program records, and the
-  restart starts at the newest segment (as after a size cut); after a 403/410 (in
-  what either program printed: ffmpeg exits 0 when its playlist reload is refused,
-  streamlink keeps retrying) the restart continues from the live-edge time of the
-  last media written, as a retry does (`resume`). Each restart is a new file of
-  the same recording. A refresh that finds the broadcast over ends it (`ended`).
+  Ahead of the deadline the refresh runs while the program records; after a
+  403/410 (in what either program printed: ffmpeg exits 0 when its playlist
+  reload is refused, streamlink keeps retrying) the run is stopped first. Either
+  way the next run continues from the live-edge time of the last media written, as
+  a retry does (`resume`): nothing in the window is lost, and the start of the new
+  file repeats what the estimate over-shoots (about 2 s with ffmpeg on 1 s
+  segments). Each restart is a new file of the same recording. A refresh that
+  finds the broadcast over ends it (`ended`).
 * Stops (cancel, size restart, stall) go through `ProcessGroup`'s ladder: SIGINT, on
   which ffmpeg writes the trailer of the open file (MP4 and MKV stay playable), then
   SIGTERM and SIGKILL. The last file is reported closed either way.
@@ -68,6 +70,7 @@ One ffmpeg run copies the stream (`-c copy`) through its segment muxer:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -281,27 +284,32 @@ async def remux(
         await run.start(argv_for, inp.feeder, inp.feeder_name, edge=edge)
         await run.follow()
         runs += 1
-        if run.stop_reason in (SIZE_CUT, RENEWED):
-            # the newest segment next: the one being recorded when it stopped
-            if run.stop_reason == SIZE_CUT:
-                log.info("file %d reached its size: restarting", files.next_index - 1)
+        if run.stop_reason == SIZE_CUT:
+            # the newest segment next: the one being recorded at the cut
+            log.info("file %d reached its size: restarting", files.next_index - 1)
             after_cut, resume_ms = True, None
             continue
         if run.stop_reason == OVER:
             return "ended"
-        if refresher.available and run.met_expiry():
-            try:
-                fresh = await refresher.renew(
-                    f"{inp.feeder_name if inp.feeder else 'ffmpeg'} met HTTP 403/410",
-                    seen=generation,
-                )
-            except StreamEnded:
-                return "ended"
-            if fresh is not None:
-                # on from where the last media ends: the window moved meanwhile
-                after_cut, resume_ms = False, files.last_edge_ms
-                continue
+        if run.stop_reason == RENEWED or await _renewed(run, refresher, generation):
+            # on from where the last media ends, as a retry does: nothing lost
+            after_cut, resume_ms = False, files.last_edge_ms
+            continue
+        if refresher.ended:
+            return "ended"
         return _outcome(run, files, source, plan, restarted=runs > 1)
+
+
+async def _renewed(run: FfmpegRun, refresher: SourceRefresher, generation: int) -> bool:
+    """After a run that met 403/410: whether a fresh URL came for the next run."""
+    if not refresher.available or not run.met_expiry():
+        return False
+    with contextlib.suppress(StreamEnded):  # `refresher.ended` says it
+        return (
+            await refresher.renew("the URL was refused (403/410)", seen=generation)
+            is not None
+        )
+    return False
 
 
 async def _placement(
