@@ -156,7 +156,7 @@ async def record(options: RecordOptions, console: Console) -> int:
             title=status.title,
             name=name,
             platform=extractor.platform,
-            refresh=_refresh_hook(source, options, http),
+            refresh=refresh_hook(source, options, http),
         )
 
 
@@ -245,7 +245,7 @@ async def _progress(console: Console, stats: RecordingStats, interval: float) ->
         console.progress(stats)
 
 
-def _refresh_hook(
+def refresh_hook(
     source: StreamSource, options: RecordOptions, http: httpx.AsyncClient
 ) -> Refresh | None:
     """Fresh URLs of the recorded channel, with the command line's headers and proxy."""
