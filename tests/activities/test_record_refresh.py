@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +36,7 @@ from activities.db.tables import Streamer
 from activities.detect import DbOptionsProvider
 from activities.engines.flv import FlvEngine
 from activities.engines.hls import HlsEngine
+from activities.engines.refresh import RefreshPolicy
 from activities.engines.remux.ffmpeg import STARTUP_SECS as FFMPEG_STARTUP_SECS
 from activities.engines.remux.ffmpeg import FfmpegEngine
 from activities.engines.remux.streamlink import STARTUP_SECS as SL_STARTUP_SECS
@@ -247,7 +247,6 @@ async def test_native_flv_reconnects_on_a_fresh_url_and_repairs_on(
             await wait_until(lambda: recorded(db) > 0, LIMIT_SECS)
             before = recorded(db)
             cdn.revoke()  # the edge cuts the connection and refuses the old URL
-            await wait_until(lambda: recorded(db) > before + 50_000, LIMIT_SECS)
             result = await recording.result()  # the stream's end: 404 on reconnect
         finally:
             await recording.cancel()
@@ -258,6 +257,7 @@ async def test_native_flv_reconnects_on_a_fresh_url_and_repairs_on(
     [(_, size, done, path)] = rows(db)
     assert done
     assert path.stat().st_size == size
+    assert size > before + 50_000  # the same file went on after the refresh
     timeline = video_timeline([path])  # one timeline, nothing shown twice
     # the reconnect's gap is closed by the repair, not left in the timeline
     assert timeline.largest_gap_secs < 0.5
@@ -277,8 +277,10 @@ async def test_ffmpeg_and_streamlink_restart_on_a_fresh_url_in_the_next_file(
     tmp_path, ffmpeg, db, platforms, http, rendition, frames, kind: EngineKind
 ) -> None:
     api = platforms.bilibili
+    # 10 s of stream: the restart (streamlink starts in 1-3 s) is long done when
+    # the playlist ends (a program that loads an ended playlist plays it all)
     async with (
-        WindowHls(rendition, head_start=4) as origin,
+        WindowHls(rendition, head_start=2) as origin,
         SignedCdn(origin.url) as cdn,
     ):
         api.room(ROOM).go_live(cdn.url_for(origin.url))
@@ -287,7 +289,6 @@ async def test_ffmpeg_and_streamlink_restart_on_a_fresh_url_in_the_next_file(
         try:
             await recording.start()
             await wait_until(lambda: recorded(db) > 0, LIMIT_SECS)
-            await origin.wait_for_published(7)
             cdn.revoke()
             result = await recording.result()
         finally:
@@ -322,31 +323,33 @@ async def test_ffmpeg_restarts_on_a_fresh_url_before_the_deadline(
     tmp_path, ffmpeg, db, platforms, http, rendition, frames
 ) -> None:
     api = platforms.bilibili
-    # URLs good for 6 s: the first is refreshed 1.5 s ahead, the second outlives
-    # the stream
-    api.stream_ttl_secs = 6
+    # the first URL is good for 5 s: refreshed half its lifetime ahead (a margin
+    # for a loaded machine), mid-stream; the fresh one outlives the stream (a
+    # restart as the stream ends would read its final playlist from the start,
+    # ffmpeg's way with an ended playlist)
+    api.stream_ttl_secs = 5
     async with (
         WindowHls(rendition, head_start=4) as origin,
         SignedCdn(origin.url) as cdn,
     ):
         api.room(ROOM).go_live(cdn.url_for(origin.url))
-        recording = Recording(db, http, tmp_path / "rec", FfmpegEngine(ffmpeg))
+        engine = FfmpegEngine(ffmpeg, refresh_policy=RefreshPolicy(lead_fraction=0.5))
+        recording = Recording(db, http, tmp_path / "rec", engine)
         try:
             await recording.start()
+            api.stream_ttl_secs = 3600
             result = await recording.result()
         finally:
             await recording.cancel()
     assert result.reason == "ended"
-    assert result.url_refreshes >= 1
+    assert result.url_refreshes == 1
     assert 403 not in cdn.statuses(".m3u8")  # refreshed before the CDN refused it
     found = rows(db)
-    assert [index for index, *_ in found] == list(range(len(found)))
-    assert len(found) == result.url_refreshes + 1
+    assert [index for index, *_ in found] == [0, 1]
     assert all(done for _, _, done, _ in found)
-    runs = [frames.frames(path) for *_, path in found]
-    for earlier, later in itertools.pairwise(runs):
-        assert_seam(earlier, later, FFMPEG_STARTUP_SECS)
-    assert runs[-1][-1] == SEGMENTS * FPS - 1
+    first, second = (frames.frames(path) for *_, path in found)
+    assert_seam(first, second, FFMPEG_STARTUP_SECS)
+    assert second[-1] == SEGMENTS * FPS - 1
 
 
 async def test_a_refresh_that_finds_the_room_offline_ends_the_recording(
