@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from activities.contracts import CheckLiveInput
+from activities.engines.refresh import refreshable
 from activities.errors import RecorderError
 
 if TYPE_CHECKING:
@@ -35,11 +36,6 @@ if TYPE_CHECKING:
     from activities.platforms import PlatformRegistry
 
 log = logging.getLogger(__name__)
-
-
-def refreshable(source: StreamSource) -> bool:
-    """Whether resolving `source`'s channel again can give a fresh URL."""
-    return bool(source.channel_url) and source.channel_url != source.url
 
 
 class FreshUrls:

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, TypeVar
 from activities.contracts import StreamSelection
 from activities.engines.base import DropSmallSegments, RecordingStats, plan_for
 from activities.engines.network import network_access
+from activities.engines.refresh import refreshable
 from activities.engines.table import build_engines
 from activities.errors import RecorderError, UnsupportedUrlError
-from activities.fresh_urls import refreshable
 from activities.naming import NameFields
 from activities.platforms import default_registry
 from worker.console import ConsoleSink

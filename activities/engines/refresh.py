@@ -255,6 +255,13 @@ class SourceRefresher:
         self._changed = asyncio.Event()
 
 
+def refreshable(source: StreamSource) -> bool:
+    """Whether resolving `source`'s channel again can give a fresh URL: it names a
+    channel, and not its own URL (a direct `.m3u8`/`.flv`: asking again tells
+    nothing new)."""
+    return bool(source.channel_url) and source.channel_url != source.url
+
+
 def is_expired(status: int) -> bool:
     """Whether an HTTP status is how a CDN refuses an expired signed URL."""
     return status in EXPIRED_STATUSES

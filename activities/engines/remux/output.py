@@ -292,8 +292,10 @@ async def remux(
         if run.stop_reason == OVER:
             return "ended"
         if run.stop_reason == RENEWED or await _renewed(run, refresher, generation):
-            # on from where the last media ends, as a retry does: nothing lost
-            after_cut, resume_ms = False, files.last_edge_ms
+            # on from where the last media ends, as a retry does: nothing lost (a
+            # run that could not place itself keeps the point it was given)
+            edge_ms = files.last_edge_ms
+            after_cut, resume_ms = False, resume_ms if edge_ms is None else edge_ms
             continue
         if refresher.ended:
             return "ended"
