@@ -20,6 +20,11 @@ live-edge time: `engines.remux.resume`).
 
 Each closed segment is announced with its duration, validity and streams, checked
 here (`segments`), so the workflow schedules nothing per segment.
+
+A signed stream URL that expires mid-recording does not end it: the engine gets a
+refresh hook (`fresh_urls`) that resolves the channel again with the streamer's
+options from the DB, swaps in the fresh URL and goes on in the same file; the
+result counts the refreshes (`url_refreshes`).
 """
 
 from __future__ import annotations
@@ -70,6 +75,7 @@ if TYPE_CHECKING:
 
     from activities.db.crud_guards import SlotAnswer
     from activities.engines.base import Engine, EngineTable
+    from activities.fresh_urls import FreshUrls
     from activities.guards import Attempt, RecordingSlots, SlotLease
 
 log = logging.getLogger(__name__)
@@ -115,6 +121,8 @@ class RecordingActivities:
         gate: the write gate of `recordings_dir` (default: one that wakes blocked
             workflows through the running activity's client).
         instance_id: the database's instance id, if already read.
+        fresh_urls: builds each recording's refresh hook for expiring URLs;
+            None: an expired URL ends the recording as the engine sees it.
     """
 
     def __init__(
@@ -128,6 +136,7 @@ class RecordingActivities:
         breaker: CircuitBreaker | None = None,
         gate: WriteGate | None = None,
         instance_id: str | None = None,
+        fresh_urls: FreshUrls | None = None,
     ) -> None:
         self.engines = engines
         self.owner = Ownership(db, instance_id)
@@ -137,6 +146,7 @@ class RecordingActivities:
         self.slots = slots
         self.breaker = breaker or CircuitBreaker()
         self.gate = gate or WriteGate(db, recordings_dir)
+        self.fresh_urls = fresh_urls
         self._active = 0
 
     @property
@@ -195,6 +205,7 @@ class RecordingActivities:
             session_segments=await asyncio.to_thread(
                 self._count_completed, inp.session_id
             ),
+            url_refreshes=stats.url_refreshes,
         )
 
     async def _guarded(self, inp: RecordInput, engine: Engine, run: _Attempt) -> str:
@@ -236,6 +247,7 @@ class RecordingActivities:
                         inp.policy.min_segment_size_bytes,
                     ),
                     run.stats,
+                    refresh=self.fresh_urls.hook(inp) if self.fresh_urls else None,
                 )
             except OSError as err:
                 if not self.gate.owns(err):

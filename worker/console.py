@@ -139,10 +139,13 @@ class Console:
         """The final totals and why the recording stopped."""
         numbers = self._numbers(stats)
         wall = human_duration(numbers["wall_secs"])
+        refreshed = stats.url_refreshes
+        extra = f", stream URL refreshed {refreshed} time(s)" if refreshed else ""
         self._line(
-            f"{reason}: {self._text(numbers)} in {wall}",
+            f"{reason}: {self._text(numbers)} in {wall}{extra}",
             event="summary",
             reason=reason,
+            url_refreshes=refreshed,
             **numbers,
         )
 

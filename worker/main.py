@@ -31,6 +31,7 @@ from activities.db import app_instance_id, crud, make_engine, migrate
 from activities.detect import DbOptionsProvider, PlatformActivities
 from activities.engines.network import network_access
 from activities.engines.table import build_engines
+from activities.fresh_urls import FreshUrls
 from activities.guards import (
     CircuitBreaker,
     RecordingSlots,
@@ -150,9 +151,8 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         cpu_pool = stack.enter_context(
             ThreadPoolExecutor(settings.cpu_slots, "srec-cpu")
         )
-        platforms = PlatformActivities(
-            http, default_registry(), DbOptionsProvider(db, instance_id)
-        )
+        options = DbOptionsProvider(db, instance_id)
+        platforms = PlatformActivities(http, default_registry(), options)
         recording = RecordingActivities(
             build_engines(
                 http,
@@ -174,6 +174,7 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
             ),
             gate=gate,
             instance_id=instance_id,
+            fresh_urls=FreshUrls(http, default_registry(), options),
         )
         store = StoreActivities(db, settings.policy(), instance_id=instance_id)
         media = MediaActivities(db, instance_id=instance_id)

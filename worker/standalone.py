@@ -10,6 +10,10 @@ SIGINT or SIGTERM cancels the engine, which finalises its current file; `record`
 then shows a summary and returns 0, as it does when the stream ends or when
 `duration_secs` of recording have passed. A second signal exits at once, without
 finalising.
+
+A signed stream URL that expires is refreshed as the worker refreshes it: the
+channel is resolved again (same quality, CDN, transport) and the command line's
+headers and proxy are put on the fresh URL (`activities.engines.refresh`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import TYPE_CHECKING, TypeVar
 from activities.contracts import StreamSelection
 from activities.engines.base import DropSmallSegments, RecordingStats, plan_for
 from activities.engines.network import network_access
+from activities.engines.refresh import refreshable
 from activities.engines.table import build_engines
 from activities.errors import RecorderError, UnsupportedUrlError
 from activities.naming import NameFields
@@ -36,8 +41,11 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable
     from pathlib import Path
 
+    import httpx
+
     from activities.contracts import RecordingPolicy, StreamSource
     from activities.engines.base import Engine, EngineTable
+    from activities.engines.refresh import Refresh
     from worker.console import Console
 
 log = logging.getLogger("srec.record")
@@ -148,6 +156,7 @@ async def record(options: RecordOptions, console: Console) -> int:
             title=status.title,
             name=name,
             platform=extractor.platform,
+            refresh=refresh_hook(source, options, http),
         )
 
 
@@ -161,6 +170,7 @@ async def _record(
     title: str,
     name: str,
     platform: str,
+    refresh: Refresh | None,
 ) -> int:
     policy = options.policy
     fields = NameFields(streamer=name, title=title, platform=platform)
@@ -185,7 +195,9 @@ async def _record(
         timer = asyncio.get_running_loop().call_later(duration, duration_reached)
     code, reason = EXIT_OK, "stopped"
     try:
-        result = await _until(engine.record(source, plan, sink, stats), stop)
+        result = await _until(
+            engine.record(source, plan, sink, stats, refresh=refresh), stop
+        )
         if result is not None:
             reason = f"stream {result}"
         elif reached:
@@ -231,6 +243,20 @@ async def _progress(console: Console, stats: RecordingStats, interval: float) ->
     while True:
         await asyncio.sleep(interval)
         console.progress(stats)
+
+
+def refresh_hook(
+    source: StreamSource, options: RecordOptions, http: httpx.AsyncClient
+) -> Refresh | None:
+    """Fresh URLs of the recorded channel, with the command line's headers and proxy."""
+    if not refreshable(source):
+        return None
+
+    async def refresh(current: StreamSource) -> StreamSource:
+        fresh = await default_registry().refresh(current, http)
+        return _with_options(fresh, options)
+
+    return refresh
 
 
 def _with_options(source: StreamSource, options: RecordOptions) -> StreamSource:

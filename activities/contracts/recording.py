@@ -57,6 +57,9 @@ class RecordResult(BaseModel):
         default=None,
         description="Completed segments of the whole session in the DB at the end",
     )
+    url_refreshes: int = Field(
+        default=0, description="Fresh stream URLs asked for as signed ones expired"
+    )
 
 
 class SegmentClosed(BaseModel):

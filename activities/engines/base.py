@@ -4,7 +4,8 @@ An engine knows nothing about platforms or Temporal. It writes the stream into
 numbered files, tells its `SegmentSink` as each file opens, grows and closes, and keeps
 `RecordingStats` current for the heartbeat. Cancelling the task that runs
 `Engine.record` is how a recording is stopped: the engine closes its current file
-(reporting it to the sink) and re-raises `asyncio.CancelledError`.
+(reporting it to the sink) and re-raises `asyncio.CancelledError`. A signed URL that
+expires is replaced through the `refresh` hook (`activities.engines.refresh`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from activities.contracts import RecordingPolicy, StreamSource
+    from activities.engines.refresh import Refresh
     from activities.naming import NameFields
 
 log = logging.getLogger(__name__)
@@ -149,6 +151,7 @@ class RecordingStats:
     bytes_written: int = 0
     media_time_secs: float = 0.0
     segments_closed: int = 0
+    url_refreshes: int = 0  # fresh URLs this recording asked for (`refresh`)
 
 
 @dataclass
@@ -203,8 +206,19 @@ class Engine(Protocol):
         plan: OutputPlan,
         sink: SegmentSink,
         stats: RecordingStats,
+        *,
+        refresh: Refresh | None = None,
     ) -> str:
         """Record until the stream ends; return why it stopped (`ended`, `stalled`…).
+
+        Args:
+            source: the stream.
+            plan: where files go and when to cut them.
+            sink: told as files open, grow and close.
+            stats: kept current for the heartbeat.
+            refresh: asked for a fresh source when the URL expires (403/410, or
+                its deadline near; see `activities.engines.refresh`); None: the
+                recording ends as it would without one.
 
         Raises:
             StreamUnavailableError: the stream could not be reached at all.

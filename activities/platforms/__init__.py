@@ -41,12 +41,13 @@ How to add a platform (Huya as the example; copy `bilibili.py` and its tests):
 Expiry and fresh URLs: a signed stream URL says when it ends (`StreamInfo.
 expires_at`, carried into `StreamSource`), and `PlatformRegistry.refresh(source,
 http, options)` resolves the same channel again for the same quality, CDN and
-transport. The engines' hook, to be wired by the recording work: the record
-activity passes the engine `refresh = lambda: registry.refresh(source, http,
-options)` (options read from the DB as the live-check activity reads them); an
-engine that meets 403/410 on the stream or its playlist awaits it, swaps the URL
-and headers, and carries on in the same file instead of ending the session; a
-`StreamUnavailableError` from it means the broadcast really ended.
+transport. The record activity hands each engine that as its `refresh` hook
+(`activities.fresh_urls`, options read from the DB as the live-check activity
+reads them; `srec record` with the command line's); an engine that meets 403/410
+on the stream or its playlist, or nears the deadline, awaits it, swaps the URL and
+headers, and carries on in the same file instead of ending the session
+(`activities.engines.refresh`). A `StreamUnavailableError` from it means the
+broadcast ended; a `RateLimitedError` only "ask later".
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ from pydantic import ValidationError
 from activities.contracts import LiveOutcome, LiveStatus, StreamSelection
 from activities.errors import (
     ExtractorError,
+    RateLimitedError,
     StreamUnavailableError,
     UnsupportedUrlError,
 )
@@ -223,6 +225,7 @@ class PlatformRegistry:
         Raises:
             StreamUnavailableError: the channel is no longer live (the session may
                 end) or could not be asked.
+            RateLimitedError: the platform throttles: ask again later.
             ExtractorError: the platform's answer changed shape.
         """
         if not source.channel_url:
@@ -239,6 +242,11 @@ class PlatformRegistry:
         status = await extractor.check_live(source.channel_url, pinned)
         if status.source is None:
             outcome = status.result
+            if outcome is LiveOutcome.RATE_LIMITED:
+                raise RateLimitedError(
+                    f"{source.channel_url} is rate limited: {status.detail}",
+                    retry_after_secs=status.retry_after_secs,
+                )
             raise StreamUnavailableError(
                 f"{source.channel_url} is {outcome.value}: {status.detail}"
                 if outcome is not LiveOutcome.LIVE

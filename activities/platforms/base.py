@@ -45,12 +45,12 @@ from activities.contracts import (
     StreamSelection,
     StreamSource,
 )
-from activities.engines.hls.select import Candidate, rank
 from activities.errors import (
     ExtractorError,
     StreamUnavailableError,
     UnsupportedUrlError,
 )
+from activities.hls.select import Candidate, rank
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -322,7 +322,7 @@ def with_streams(
 
 
 def pick(streams: Sequence[StreamInfo], selection: StreamSelection) -> StreamInfo:
-    """The stream `selection` ranks first (`engines.hls.select`'s rule).
+    """The stream `selection` ranks first (`activities.hls.select`'s rule).
 
     Raises:
         ValueError: `streams` is empty.

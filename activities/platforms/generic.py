@@ -14,7 +14,7 @@ component.
 
 A master playlist is handed to the engine as it is, so the engine picks the variant
 with the streamer's `StreamSelection`; liveness is read from the variant the default
-selection ranks first (the ranking lives in one place, `engines.hls.select`).
+selection ranks first (the ranking lives in one place, `activities.hls.select`).
 """
 
 from __future__ import annotations
@@ -36,14 +36,14 @@ from activities.contracts import (
     StreamKind,
     StreamSelection,
 )
-from activities.engines.hls.playlist import (
+from activities.errors import ExtractorError, StreamUnavailableError
+from activities.hls.playlist import (
     MasterPlaylist,
     MediaPlaylist,
     PlaylistError,
     parse_playlist,
 )
-from activities.engines.hls.select import candidates_of, rank
-from activities.errors import ExtractorError, StreamUnavailableError
+from activities.hls.select import candidates_of, rank
 from activities.platforms.base import Channel, Extractor, PlatformOptions, answer
 
 if TYPE_CHECKING:

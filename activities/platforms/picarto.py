@@ -35,12 +35,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from typing_extensions import override
 
 from activities.contracts import LiveOutcome, LiveStatus, StreamInfo, StreamKind
-from activities.engines.hls.playlist import (
+from activities.errors import ExtractorError
+from activities.hls.playlist import (
     MasterPlaylist,
     PlaylistError,
     parse_playlist,
 )
-from activities.errors import ExtractorError
 from activities.platforms import _picarto_api as api
 from activities.platforms.base import Channel, Extractor, Outcome, answer
 from activities.platforms.web import BROWSER_UA, cookie_header, parse, request

@@ -43,12 +43,12 @@ from typing_extensions import override
 
 from activities.contracts import LiveOutcome, LiveStatus, StreamInfo, StreamKind
 from activities.danmu.models import DanmuConnectInfo
-from activities.engines.hls.playlist import (
+from activities.errors import ExtractorError
+from activities.hls.playlist import (
     MasterPlaylist,
     PlaylistError,
     parse_playlist,
 )
-from activities.errors import ExtractorError
 from activities.platforms import _twitch_api as api
 from activities.platforms.base import (
     Channel,

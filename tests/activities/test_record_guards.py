@@ -60,6 +60,7 @@ if TYPE_CHECKING:
         RecordingStats,
         SegmentSink,
     )
+    from activities.engines.refresh import Refresh
 
 SESSION = 7
 SOURCE = StreamSource(url="https://cdn.example.com/live/a.m3u8", kind=StreamKind.HLS)
@@ -86,6 +87,8 @@ class ScriptedEngine:
         plan: OutputPlan,
         sink: SegmentSink,
         stats: RecordingStats,
+        *,
+        refresh: Refresh | None = None,
     ) -> str:
         self.calls += 1
         if self.during is not None:
@@ -451,6 +454,8 @@ class BlockingEngine:
         plan: OutputPlan,
         sink: SegmentSink,
         stats: RecordingStats,
+        *,
+        refresh: Refresh | None = None,
     ) -> str:
         path = plan.path_for(plan.start_index, "ts")
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 
 `tags` parses and encodes FLV tags, `amf` AMF0 values, `repair` the pure rule set
 (timestamps, headers, file breaks), `meta` the onMetaData with its keyframe index,
-`writer` one output file, `engine` the HTTP engine, `fix` the offline repair.
+`writer` one output file, `recording` one recording's repair and files across its
+connections, `engine` the HTTP engine, `fix` the offline repair.
 """
 
 from activities.engines.flv.engine import FlvEngine

@@ -8,6 +8,15 @@ file and kept monotonic, repeated sequence headers dropped, a new file on a chan
 header, onMetaData synthesised when missing and rewritten at close with duration
 and a keyframe index, GOPs the server re-sends dropped. Files split by size or
 duration only before a keyframe.
+
+Signed URLs that expire: given a `refresh` (`activities.engines.refresh`), a 403
+or 410 when connecting asks for a fresh URL, and a connection that ends or breaks
+after bringing new media is opened again (a CDN may close it at the URL's
+deadline): a 403/410 then asks for a fresh URL, a 404 or a failure means the
+stream is over. The new connection feeds the same repair, so the file goes on and
+its timeline continues (the new connection's headers are repeats, dropped; its
+timestamps are rebased like any jump). A refresh that finds the broadcast over
+ends the recording as `ended`.
 """
 
 from __future__ import annotations
@@ -20,25 +29,20 @@ from typing import TYPE_CHECKING
 import httpcore
 import httpx
 
-from activities.engines.base import SegmentState
-from activities.engines.flv.meta import DEFAULT_KEYFRAME_SLOTS
-from activities.engines.flv.repair import DataGroup, FlvRepair
+from activities.engines.flv.recording import FlvRecording
 from activities.engines.flv.tags import FlvFormatError, FlvHeader, FlvParser
-from activities.engines.flv.writer import FlvOutput
+from activities.engines.refresh import SourceRefresher, StreamEnded, is_expired
 from activities.errors import RecorderProcessError, StreamUnavailableError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator
 
     from activities.contracts import StreamSource
     from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
-    from activities.engines.flv.repair import RepairAction
-    from activities.engines.flv.tags import FlvTag
-    from activities.engines.flv.writer import FileEvent, FileInfo
+    from activities.engines.refresh import Refresh, RefreshPolicy
 
 logger = logging.getLogger(__name__)
 
-PROGRESS_INTERVAL_SECS = 1.0
 # A live FLV body arrives tag by tag (~75 tags/s at 6 Mbps), and each read through
 # httpx costs ~0.5 ms: reading as it comes costs 4x `ffmpeg -c copy`. Once a read
 # finds the socket drained, the engine waits this long before reading again, so the
@@ -47,129 +51,16 @@ PROGRESS_INTERVAL_SECS = 1.0
 COALESCE_SECS = 0.25
 # A read that took this long waited for the network: the socket was drained.
 _WAITED_SECS = 0.001
-# Index slots per file when segments have a duration cap: one per second at most,
-# plus a margin; otherwise the default, which thins itself on long files.
-_SLOTS_MARGIN = 16
-# A server that re-sends this many GOPs in a row has nothing new to send: some
-# CDN edges repeat the last GOP forever after the streamer stopped (BililiveRecorder
-# issue 364, which disconnects after 10), so the recording ends.
-REPEATS_TO_END = 10
+# what a connection that ended or broke may be opened again after (with `refresh`)
+_RECONNECTABLE = frozenset({"ended", "disconnected"})
 
 
-def keyframe_slots(plan: OutputPlan) -> int:
-    """How many keyframes each file's onMetaData index holds for this plan."""
-    if plan.max_duration_secs > 0:
-        return min(DEFAULT_KEYFRAME_SLOTS, int(plan.max_duration_secs) + _SLOTS_MARGIN)
-    return DEFAULT_KEYFRAME_SLOTS
+class _Refused(Exception):
+    """The server answered the request with an HTTP error."""
 
-
-class FlvRecording:
-    """One recording: repair, files, sink reports and stats.
-
-    Args:
-        plan: where files go and when to cut them.
-        sink: told when files open, grow and close.
-        stats: kept current for the heartbeat.
-        clock: monotonic clock that paces `progressed` reports.
-    """
-
-    def __init__(
-        self,
-        plan: OutputPlan,
-        sink: SegmentSink,
-        stats: RecordingStats,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._sink = sink
-        self._stats = stats
-        self._clock = clock
-        self.repair = FlvRepair()
-        self.output = FlvOutput(
-            lambda index: plan.path_for(index, "flv"),
-            start_index=plan.start_index,
-            max_duration_ms=int(plan.max_duration_secs * 1000),
-            max_size_bytes=plan.max_size_bytes,
-            keyframe_slots=keyframe_slots(plan),
-            fixes=self.repair.fixes,
-        )
-        self._closed_bytes = 0
-        self._closed_ms = 0
-        self._last_progress = clock()
-        self._last_progress_ms = 0
-        stats.next_index = plan.start_index
-
-    @property
-    def repeating(self) -> bool:
-        """The server has only been re-sending data it already sent."""
-        return self.repair.repeats_in_a_row >= REPEATS_TO_END
-
-    def header(self, header: FlvHeader) -> None:
-        """The stream's FLV header arrived."""
-        self.output.header = header
-
-    async def write(self, tag: FlvTag) -> None:
-        """Repair and write one tag, reporting files and progress."""
-        for action in self.repair.feed(tag):
-            await self._apply(action)
-
-    async def close(self) -> None:
-        """Write what is pending and close the current file."""
-        for action in self.repair.flush():
-            await self._apply(action)
-        await self._report(self.output.close())
-        if self.repair.fixes:
-            logger.info(
-                "FLV repairs in this recording: %s",
-                ", ".join(f"{k}={n}" for k, n in sorted(self.repair.fixes.items())),
-            )
-
-    async def _apply(self, action: RepairAction) -> None:
-        await self._report(self.output.apply(action))
-        writer = self.output.current
-        if writer is None or not isinstance(action, DataGroup):
-            return
-        self._update_stats(writer.size, writer.duration_ms)
-        # Paced by media time as well as wall time: a stream that arrives in
-        # bursts still reports about once per second of media.
-        now = self._clock()
-        if (
-            now - self._last_progress >= PROGRESS_INTERVAL_SECS
-            or writer.duration_ms - self._last_progress_ms
-            >= PROGRESS_INTERVAL_SECS * 1000
-        ):
-            self._last_progress = now
-            self._last_progress_ms = writer.duration_ms
-            writer.flush()
-            await self._sink.progressed(_segment(writer.info()))
-
-    async def _report(self, events: list[FileEvent]) -> None:
-        for event in events:
-            info = event.file
-            if event.kind == "opened":
-                self._stats.next_index = info.index + 1
-                self._last_progress = self._clock()
-                self._last_progress_ms = 0
-                await self._sink.opened(_segment(info))
-            else:
-                self._closed_bytes += info.size_bytes
-                self._closed_ms += info.duration_ms
-                self._stats.segments_closed += 1
-                self._update_stats(0, 0)
-                await self._sink.closed(_segment(info))
-
-    def _update_stats(self, size: int, duration_ms: int) -> None:
-        self._stats.bytes_written = self._closed_bytes + size
-        self._stats.media_time_secs = (self._closed_ms + duration_ms) / 1000
-
-
-def _segment(info: FileInfo) -> SegmentState:
-    return SegmentState(
-        index=info.index,
-        path=info.path,
-        size_bytes=info.size_bytes,
-        duration_secs=info.duration_ms / 1000,
-        streams=info.streams,
-    )
+    def __init__(self, status: int) -> None:
+        super().__init__(f"FLV stream answered HTTP {status}")
+        self.status = status
 
 
 class FlvEngine:
@@ -179,13 +70,19 @@ class FlvEngine:
         http: the worker's shared client (its connect, write and pool timeouts).
         coalesce_secs: pause after a read that drained the socket (see
             `COALESCE_SECS`); 0 reads as the bytes arrive.
+        refresh_policy: how often to ask for fresh URLs.
     """
 
     def __init__(
-        self, http: httpx.AsyncClient, *, coalesce_secs: float = COALESCE_SECS
+        self,
+        http: httpx.AsyncClient,
+        *,
+        coalesce_secs: float = COALESCE_SECS,
+        refresh_policy: RefreshPolicy | None = None,
     ) -> None:
         self._http = http
         self._coalesce_secs = coalesce_secs
+        self._refresh_policy = refresh_policy
 
     async def record(
         self,
@@ -193,6 +90,8 @@ class FlvEngine:
         plan: OutputPlan,
         sink: SegmentSink,
         stats: RecordingStats,
+        *,
+        refresh: Refresh | None = None,
     ) -> str:
         """Record `source` until its body ends.
 
@@ -202,12 +101,14 @@ class FlvEngine:
             plan: where files go and when to cut them.
             sink: told as files open, grow and close.
             stats: kept current for the heartbeat.
+            refresh: asked for a fresh source when the URL expires (see the
+                module); with it, a connection that ends is opened again.
 
         Returns:
-            `ended` when the body ends, `stalled` when no byte came for the plan's
-            `stream_timeout_secs`, `disconnected` when the connection breaks
-            mid-stream, `repeating` when the server re-sent `REPEATS_TO_END` GOPs
-            in a row.
+            `ended` when the body ends (or a refresh found the broadcast over),
+            `stalled` when no byte came for the plan's `stream_timeout_secs`,
+            `disconnected` when the connection breaks mid-stream, `repeating`
+            when the server re-sent `recording.REPEATS_TO_END` GOPs in a row.
 
         Raises:
             StreamUnavailableError: the request failed, was refused or got HTTP >= 400.
@@ -215,15 +116,58 @@ class FlvEngine:
             asyncio.CancelledError: after closing the current file.
         """
         recording = FlvRecording(plan, sink, stats)
+        refresher = SourceRefresher(source, refresh, stats, self._refresh_policy)
         http = self._http if source.proxy is None else self._proxy_client(source.proxy)
         try:
-            return await self._pump(http, source, recording, plan.stream_timeout_secs)
+            return await self._follow(
+                http, refresher, recording, plan.stream_timeout_secs
+            )
         finally:
             try:
                 await recording.close()
             finally:
+                await refresher.aclose()
                 if http is not self._http:
                     await http.aclose()
+
+    async def _follow(
+        self,
+        http: httpx.AsyncClient,
+        refresher: SourceRefresher,
+        recording: FlvRecording,
+        stream_timeout_secs: float,
+    ) -> str:
+        """Connect; connect again while fresh URLs keep the recording going."""
+        stats = recording.stats
+        said: str | None = None  # why the last connection that got media ended
+        while True:
+            generation = refresher.generation
+            written = stats.bytes_written
+            try:
+                reason = await self._pump(
+                    http, refresher.source, recording, stream_timeout_secs
+                )
+            except (_Refused, StreamUnavailableError) as err:
+                status = err.status if isinstance(err, _Refused) else 0
+                try:
+                    if is_expired(status) and await refresher.renew(
+                        f"the stream answered HTTP {status}", seen=generation
+                    ):
+                        continue
+                except StreamEnded:
+                    return "ended"
+                if said is None:  # nothing was received yet: the stream is not there
+                    raise StreamUnavailableError(str(err)) from err
+                logger.info("FLV stream not reopened (%s): %s", err, said)
+                return said
+            if (
+                reason not in _RECONNECTABLE
+                or not refresher.available
+                or stats.bytes_written == written
+            ):
+                return reason
+            said = reason
+            logger.info("FLV connection %s: opening it again", reason)
 
     def _proxy_client(self, proxy: str) -> httpx.AsyncClient:
         # The shared client cannot take a per-request proxy; the recording gets
@@ -257,9 +201,7 @@ class FlvEngine:
             raise StreamUnavailableError(f"FLV stream unreachable: {err!r}") from err
         try:
             if response.status_code >= 400:
-                raise StreamUnavailableError(
-                    f"FLV stream answered HTTP {response.status_code}"
-                )
+                raise _Refused(response.status_code)
             parser = FlvParser()
             try:
                 async for chunk in self._chunks(response):

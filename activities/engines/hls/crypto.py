@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from activities.errors import RecorderProcessError
 
 if TYPE_CHECKING:
-    from activities.engines.hls.playlist import Key
+    from activities.hls.playlist import Key
 
 AES_128 = "AES-128"
 KEY_BYTES = 16

@@ -12,7 +12,9 @@ A stall is not the end of the stream (see `poller`): the recording ends at ENDLI
 when the playlist is gone for good, or when no segment was written for the plan's
 `stream_timeout_secs` (`stalled`). A failing segment is retried while the playlist
 still lists it; one given up is a gap, counted and logged, and the file goes on
-(see `output` for why a gap never needs a new file).
+(see `output` for why a gap never needs a new file). Nor is an expired signed URL:
+given a `refresh`, the engine swaps in a fresh URL ahead of the deadline or at the
+first 403/410 and goes on after the last segment queued, in the same file.
 
 Cancelling `record` cancels both tasks and the downloads, lets a file write in
 progress finish, closes the current file and re-raises (a segment download in a
@@ -35,6 +37,7 @@ from activities.engines.hls.fetch import Fetched, OrderedWindow, SegmentFetcher
 from activities.engines.hls.http11 import LeanFetcher, usable_proxy
 from activities.engines.hls.output import Output, Piece
 from activities.engines.hls.poller import PlaylistPoller
+from activities.engines.refresh import SourceRefresher
 from activities.errors import RecorderProcessError
 
 if TYPE_CHECKING:
@@ -42,8 +45,9 @@ if TYPE_CHECKING:
 
     from activities.contracts import StreamSource
     from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
-    from activities.engines.hls.playlist import Segment
     from activities.engines.network import NetworkAccess
+    from activities.engines.refresh import Refresh, RefreshPolicy
+    from activities.hls.playlist import Segment
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +71,10 @@ class HlsEngine:
             seen, that mean the encoder restarted its numbering.
         request_timeout_secs: deadline of every single request.
         variant_tries: variants of a master playlist tried before giving up.
+        refresh_policy: how often and how early to ask for fresh URLs.
         clock: monotonic clock in seconds, replaceable in tests.
         sleep: async sleep, replaceable in tests.
+        wall: Unix time in seconds (URL deadlines), replaceable in tests.
     """
 
     def __init__(
@@ -85,8 +91,10 @@ class HlsEngine:
         restart_reloads: int = 3,
         request_timeout_secs: float = 30.0,
         variant_tries: int = 3,
+        refresh_policy: RefreshPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.http = http
         self.network = network
@@ -99,8 +107,10 @@ class HlsEngine:
         self.restart_reloads = restart_reloads
         self.request_timeout_secs = request_timeout_secs
         self.variant_tries = variant_tries
+        self.refresh_policy = refresh_policy
         self.clock = clock
         self.sleep = sleep
+        self.wall = wall
 
     async def record(
         self,
@@ -108,20 +118,40 @@ class HlsEngine:
         plan: OutputPlan,
         sink: SegmentSink,
         stats: RecordingStats,
+        *,
+        refresh: Refresh | None = None,
     ) -> str:
         """Record until ENDLIST or a vanished playlist (`ended`), or a stall.
 
+        Args:
+            source: the playlist (media or master) and its headers.
+            plan: where files go and when to cut them.
+            sink: told as files open, grow and close.
+            stats: kept current for the heartbeat.
+            refresh: asked for a fresh source when the URL expires.
+
         Returns:
-            `ended`, or `stalled` (no segment written for the plan's
-            `stream_timeout_secs`).
+            `ended` (also when a refresh found the broadcast over), or `stalled`
+            (no segment written for the plan's `stream_timeout_secs`).
 
         Raises:
             RecorderProcessError: the stream uses something that cannot be
                 recorded (SAMPLE-AES, DRM, an unparseable or nested playlist).
             asyncio.CancelledError: after closing the current file.
         """
-        async with self._client_for(source) as http:
-            return await _Run(self, http, source, plan, sink, stats).run()
+        refresher = SourceRefresher(
+            source,
+            refresh,
+            stats,
+            self.refresh_policy,
+            clock=self.clock,
+            wall=self.wall,
+        )
+        try:
+            async with self._client_for(source) as http:
+                return await _Run(self, http, refresher, plan, sink, stats).run()
+        finally:
+            await refresher.aclose()
 
     def lean_fetcher_for(
         self, source: StreamSource, http: httpx.AsyncClient | None = None
@@ -192,16 +222,17 @@ class _Run:
         self,
         engine: HlsEngine,
         http: httpx.AsyncClient,
-        source: StreamSource,
+        refresher: SourceRefresher,
         plan: OutputPlan,
         sink: SegmentSink,
         stats: RecordingStats,
     ) -> None:
         self.engine = engine
         self.output = Output(plan, sink, stats)
+        source = refresher.source
         self.fetcher = SegmentFetcher(
             http,
-            source.headers,
+            refresher,
             tries=engine.segment_tries,
             retry_delay_secs=engine.retry_delay_secs,
             max_retry_delay_secs=engine.max_retry_delay_secs,
@@ -217,7 +248,7 @@ class _Run:
         self.poller = PlaylistPoller(
             engine,
             http,
-            source,
+            refresher,
             plan.resume_marker,
             self._queue,
             stream_timeout_secs=plan.stream_timeout_secs,
@@ -269,7 +300,9 @@ class _Run:
 
     async def _fetch(self, segment: Segment, epoch: int) -> _Job:
         listed = functools.partial(self.poller.listed, segment.sequence, epoch)
-        return _Job(epoch=epoch, fetched=await self.fetcher.fetch(segment, listed))
+        current = functools.partial(self.poller.current, segment, epoch)
+        fetched = await self.fetcher.fetch(segment, listed, current)
+        return _Job(epoch=epoch, fetched=fetched)
 
     # --- writer -------------------------------------------------------------------
 

@@ -14,6 +14,12 @@ a playlist never drops (EVENT playlists, the final window after ENDLIST) costs a
 gap, not the recording. A segment given up comes back without data: a gap the
 engine counts. Segment bodies go through the lean threaded fetcher (`http11`) when
 the engine gives one, everything else through httpx.
+
+Each try asks for the segment as the latest playlist lists it, with the source's
+current headers. A 403/410 (a signed URL that expired) asks the recording's
+`SourceRefresher` for a fresh URL, shared by every download that met it; the
+poller then loads the fresh playlist and the next try fetches the segment from
+there. A refresh that finds the broadcast over gives the segment up at once.
 """
 
 from __future__ import annotations
@@ -29,12 +35,14 @@ import httpx
 from activities.engines.hls import crypto
 from activities.engines.hls.cache import OnceCache
 from activities.engines.hls.http11 import LeanFetchError
+from activities.engines.refresh import StreamEnded, is_expired
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Awaitable, Callable
 
     from activities.engines.hls.http11 import LeanFetcher
-    from activities.engines.hls.playlist import ByteRange, InitSection, Key, Segment
+    from activities.engines.refresh import SourceRefresher
+    from activities.hls.playlist import ByteRange, InitSection, Key, Segment
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +123,16 @@ class OrderedWindow(Generic[T]):
 
 
 class _FetchFailed(Exception):
-    """One attempt at a segment, its key or its init section failed."""
+    """One attempt at a segment, its key or its init section failed.
+
+    Args:
+        problem: what went wrong.
+        status: the HTTP status that said so, if one did.
+    """
+
+    def __init__(self, problem: str, status: int | None = None) -> None:
+        super().__init__(problem)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -140,7 +157,8 @@ class SegmentFetcher:
 
     Args:
         http: the client (the shared one, or the recording's proxy client).
-        headers: sent with every request (cookies, referer).
+        refresher: the source, whose headers go with every request (cookies,
+            referer), and fresh URLs when they expire.
         tries: attempts per segment, listed or not, before it may be given up.
         retry_delay_secs: pause after failed attempt n is n times this...
         max_retry_delay_secs: ...but never more than this.
@@ -154,7 +172,7 @@ class SegmentFetcher:
     def __init__(
         self,
         http: httpx.AsyncClient,
-        headers: Mapping[str, str],
+        refresher: SourceRefresher,
         *,
         tries: int,
         retry_delay_secs: float,
@@ -167,7 +185,7 @@ class SegmentFetcher:
     ) -> None:
         self.http = http
         self.lean = lean
-        self.headers = dict(headers)
+        self.refresher = refresher
         self.tries = max(1, tries)
         self.retry_delay_secs = retry_delay_secs
         self.max_retry_delay_secs = max_retry_delay_secs
@@ -187,12 +205,19 @@ class SegmentFetcher:
         if self.lean is not None:
             self.lean.close()
 
-    async def fetch(self, segment: Segment, listed: Callable[[], bool]) -> Fetched:
+    async def fetch(
+        self,
+        segment: Segment,
+        listed: Callable[[], bool],
+        current: Callable[[], Segment] | None = None,
+    ) -> Fetched:
         """Download, decrypt and return `segment`; never raises for network trouble.
 
         Args:
             segment: the playlist's segment.
             listed: whether the playlist still lists it (asked after each failure).
+            current: the segment as the latest playlist lists it (asked before
+                each try); None keeps `segment`.
 
         Returns:
             The segment's bytes (and init section), or `data=None` once it was
@@ -202,10 +227,17 @@ class SegmentFetcher:
         attempt = 0
         while True:
             attempt += 1
+            if current is not None:
+                segment = current()
+            generation = self.refresher.generation
             try:
                 return await self._attempt(segment)
             except _FetchFailed as err:
                 problem = str(err)
+                if err.status is not None and await self._expired(
+                    err.status, segment, generation
+                ):
+                    return Fetched(segment=segment, data=None, problem=problem)
             except crypto.DecryptError as err:
                 problem = str(err)
                 if segment.key is not None and segment.key.url:
@@ -227,6 +259,18 @@ class SegmentFetcher:
             problem,
         )
         return Fetched(segment=segment, data=None, problem=problem)
+
+    async def _expired(self, status: int, segment: Segment, generation: int) -> bool:
+        """Ask for a fresh URL after a 403/410; True when the broadcast is over."""
+        if not is_expired(status) or not self.refresher.available:
+            return False
+        why = f"segment {segment.sequence} answered HTTP {status}"
+        try:
+            await self.refresher.renew(why, seen=generation)
+        except StreamEnded:
+            log.info("segment %d given up: the broadcast is over", segment.sequence)
+            return True
+        return False
 
     async def _attempt(self, segment: Segment) -> Fetched:
         init = None
@@ -271,7 +315,7 @@ class SegmentFetcher:
         Raises:
             _FetchFailed: a network error, a timeout, or a status other than 2xx.
         """
-        headers = self.headers
+        headers = self.refresher.source.headers
         if byterange is not None:
             headers = {**headers, "Range": byterange.header()}
         try:
@@ -287,7 +331,7 @@ class SegmentFetcher:
         except (httpx.HTTPError, httpx.InvalidURL, LeanFetchError) as err:
             raise _FetchFailed(repr(err)) from err
         if status not in (200, 206):
-            raise _FetchFailed(f"HTTP {status}")
+            raise _FetchFailed(f"HTTP {status}", status)
         if byterange is not None and status == 200:
             # the server ignored Range and sent the whole resource
             end = byterange.offset + byterange.length

@@ -31,11 +31,21 @@ like a stale copy; it ends at the stream timeout, and the next attempt, whose re
 marker is then ahead of the whole playlist, starts over.
 
 `listed` tells the downloads whether the latest window accepted still lists a
-segment: a failing one is retried for as long as it does (see `fetch`).
+segment: a failing one is retried for as long as it does (see `fetch`), each try at
+the URI the latest window gives it (`current`: tokens in segment URIs change).
+
+A signed URL that expires (`activities.engines.refresh`) is replaced, not the end:
+ahead of its deadline, or when the playlist answers 403/410, the poller asks the
+recording's `SourceRefresher` for a fresh one, and a download that meets 403/410
+does the same; either way the poller wakes, loads the fresh playlist (a master is
+resolved again) and goes on after the last sequence queued, so the file continues
+with nothing repeated. A refresh that finds the broadcast over ends it (`ended`);
+one that cannot be had (none offered, or the bound reached) leaves the poller to
+treat the answer as before: 403 a failed reload, 410 a vanished playlist.
 
 A master playlist is resolved first: its variants are ranked by the source's
-`selection` (see `select`), and the next ones are tried while the chosen one cannot
-be loaded.
+`selection` (see `activities.hls.select`), and the next ones are tried while the
+chosen one cannot be loaded.
 """
 
 from __future__ import annotations
@@ -48,21 +58,22 @@ from typing import TYPE_CHECKING
 import httpx
 
 from activities.engines.hls import crypto
-from activities.engines.hls.playlist import (
+from activities.engines.refresh import StreamEnded, is_expired
+from activities.errors import RecorderProcessError, StreamUnavailableError
+from activities.hls.playlist import (
     MasterPlaylist,
     MediaPlaylist,
     PlaylistError,
     parse_playlist,
 )
-from activities.engines.hls.select import candidates_of, rank
-from activities.errors import RecorderProcessError, StreamUnavailableError
+from activities.hls.select import candidates_of, rank
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from activities.contracts import StreamSource
     from activities.engines.hls.engine import HlsEngine
-    from activities.engines.hls.playlist import Segment
+    from activities.engines.refresh import SourceRefresher
+    from activities.hls.playlist import Segment
 
 log = logging.getLogger(__name__)
 
@@ -79,13 +90,21 @@ class _Gone(Exception):
     """The playlist is not there any more (404/410, connection refused)."""
 
 
+class _Expired(Exception):
+    """The playlist answered 403/410 and the recording can ask for a fresh URL."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
 class PlaylistPoller:
     """Follows one stream's playlist and queues each new segment once.
 
     Args:
         engine: the settings (tries, limits, clock and sleep).
         http: the client of this recording.
-        source: the stream (URL, headers, selection).
+        refresher: the stream (URL, headers, selection), and fresh URLs of it.
         resume_marker: the last media sequence an earlier attempt wrote.
         queue: takes a new segment and its stream epoch.
         stream_timeout_secs: no segment written for this long means `stalled`.
@@ -96,7 +115,7 @@ class PlaylistPoller:
         self,
         engine: HlsEngine,
         http: httpx.AsyncClient,
-        source: StreamSource,
+        refresher: SourceRefresher,
         resume_marker: int | None,
         queue: Callable[[Segment, int], None],
         *,
@@ -105,7 +124,7 @@ class PlaylistPoller:
     ) -> None:
         self.engine = engine
         self.http = http
-        self.source = source
+        self.refresher = refresher
         self.queue = queue
         self.stream_timeout_secs = stream_timeout_secs
         self.last_written = last_written
@@ -117,6 +136,8 @@ class PlaylistPoller:
         self.listed_from: int | None = None  # first sequence of the latest window
         self.following = True  # False once the stream is gone or stalled
         self._recent: OrderedDict[int, str] = OrderedDict()
+        self._window: dict[int, Segment] = {}  # the latest window accepted
+        self._generation = refresher.generation  # the source being followed
 
     def listed(self, sequence: int, epoch: int) -> bool:
         """Whether the latest window accepted still lists this segment.
@@ -130,6 +151,12 @@ class PlaylistPoller:
             and self.listed_from is not None
             and sequence >= self.listed_from
         )
+
+    def current(self, segment: Segment, epoch: int) -> Segment:
+        """`segment` as the latest window lists it (its URI may carry a new token)."""
+        if epoch != self.epoch:
+            return segment
+        return self._window.get(segment.sequence, segment)
 
     async def follow(self) -> str:
         """Follow the playlist until it ends (`ended`) or stalls (`stalled`).
@@ -147,11 +174,21 @@ class PlaylistPoller:
         target = DEFAULT_TARGET_SECS
         gone = 0
         gone_since = 0.0
-        url = self.source.url
+        url = self.refresher.source.url
         fallbacks: list[str] = []
         resolved = False
         loaded = False
         while True:
+            try:
+                if self.refresher.due():
+                    await self.refresher.renew("its deadline is near")
+            except StreamEnded:
+                return _FINAL
+            if self.refresher.ended:
+                return _FINAL  # a download's refresh found the broadcast over
+            if self.refresher.generation != self._generation:
+                self._generation = self.refresher.generation
+                url, fallbacks, resolved = self.refresher.source.url, [], False
             started = engine.clock()
             idle = started - self.last_written()
             # at least two target durations: a segment longer than the timeout is
@@ -168,11 +205,21 @@ class PlaylistPoller:
                 return "stalled"
             try:
                 playlist = await self._load(url, first=not loaded)
-            except (_Gone, StreamUnavailableError) as why:
+            except (_Gone, _Expired, StreamUnavailableError) as failed:
                 if not loaded and fallbacks:
-                    log.warning("variant %s failed (%s); trying the next", url, why)
+                    log.warning("variant %s failed (%s); trying the next", url, failed)
                     url = fallbacks.pop(0)
                     continue
+                why = failed
+                if isinstance(failed, _Expired):
+                    try:
+                        if await self.refresher.renew(
+                            f"the playlist answered {failed}", seen=self._generation
+                        ):
+                            continue  # the fresh URL is taken at the loop's top
+                    except StreamEnded:
+                        return _FINAL
+                    why = _Gone(str(failed)) if failed.status in _GONE else failed
                 if isinstance(why, _Gone):
                     gone += 1
                     if gone == 1:
@@ -184,7 +231,7 @@ class PlaylistPoller:
                         log.info("playlist %s is gone (%s)", url, why)
                         return "ended"
                 log.warning("playlist reload failed: %s", why)
-                await engine.sleep(target / 2)
+                await self._nap(target / 2)
                 continue
             gone = 0
             if isinstance(playlist, MasterPlaylist):
@@ -203,10 +250,24 @@ class PlaylistPoller:
                 delay = target / 2
             if playlist.ended:
                 return _FINAL
-            await engine.sleep(max(0.0, started + delay - engine.clock()))
+            await self._nap(max(0.0, started + delay - engine.clock()))
+
+    async def _nap(self, secs: float) -> None:
+        """Sleep `secs`, or less: a fresh URL (from a download's refresh) wakes it."""
+        sleep = asyncio.ensure_future(self.engine.sleep(secs))
+        if not self.refresher.available:
+            await sleep
+            return
+        woken = asyncio.ensure_future(self.refresher.wait_changed(self._generation))
+        try:
+            await asyncio.wait({sleep, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleep, woken):
+                task.cancel()
+            await asyncio.wait({sleep, woken})
 
     def _choose_variant(self, master: MasterPlaylist) -> tuple[str, list[str]]:
-        ranked = rank(candidates_of(master), self.source.selection)
+        ranked = rank(candidates_of(master), self.refresher.source.selection)
         if not ranked:
             raise RecorderProcessError(f"master playlist {master.url} has no variants")
         log.info("recording variant %s", ranked[0].describe())
@@ -216,13 +277,17 @@ class PlaylistPoller:
     async def _load(self, url: str, *, first: bool) -> MediaPlaylist | MasterPlaylist:
         try:
             async with asyncio.timeout(self.engine.request_timeout_secs):
-                response = await self.http.get(url, headers=self.source.headers)
+                response = await self.http.get(
+                    url, headers=self.refresher.source.headers
+                )
         except httpx.ConnectError as err:
             raise _Gone(f"connection failed: {err}") from err
         except TimeoutError as err:
             raise StreamUnavailableError(f"loading {url}: timed out") from err
         except (httpx.HTTPError, httpx.InvalidURL) as err:
             raise StreamUnavailableError(f"loading {url}: {err!r}") from err
+        if is_expired(response.status_code) and self.refresher.available:
+            raise _Expired(response.status_code)
         if response.status_code in _GONE:
             raise _Gone(f"HTTP {response.status_code}")
         if response.status_code >= 400:
@@ -267,6 +332,7 @@ class PlaylistPoller:
                 self._restart()
         self.behind = 0
         self.listed_from = playlist.segments[0].sequence
+        self._window = {s.sequence: s for s in playlist.segments}
         fresh = [
             s
             for s in playlist.segments
@@ -309,6 +375,7 @@ class PlaylistPoller:
     def _restart(self) -> None:
         self.last_queued = None
         self.listed_from = None
+        self._window = {}
         self.epoch += 1
         self.behind = 0
         self._recent.clear()

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from activities.contracts import StreamKind
+from activities.engines.refresh import SourceRefresher
 from activities.engines.remux.output import RemuxInput, RemuxSettings, remux
 from activities.errors import RecorderProcessError
 from activities.process import StopTimeouts
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
     from activities.contracts import StreamSource
     from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
+    from activities.engines.refresh import Refresh, RefreshPolicy
 
 RECONNECT_DELAY_MAX_SECS = 2
 # ffmpeg's start-up before its first playlist load: under 0.1 s on an idle machine,
@@ -89,9 +91,11 @@ class FfmpegEngine:
             its trailer before SIGTERM.
         terminate_timeout_secs: time after SIGTERM before SIGKILL.
         rw_timeout_secs: ffmpeg's network timeout (`-rw_timeout`).
-        stall_timeout_secs: no new media for this long ends the recording
-            (`stalled`), or fails it when nothing was recorded at all.
         progress_interval_secs: least time between two `sink.progressed` calls.
+        refresh_policy: how often and how early to ask for fresh URLs.
+
+    No new media for the plan's `stream_timeout_secs` ends a recording
+    (`stalled`), or fails it when nothing was recorded at all.
     """
 
     def __init__(
@@ -101,8 +105,8 @@ class FfmpegEngine:
         interrupt_timeout_secs: float = 10.0,
         terminate_timeout_secs: float = 5.0,
         rw_timeout_secs: float = 15.0,
-        stall_timeout_secs: float = 30.0,
         progress_interval_secs: float = 1.0,
+        refresh_policy: RefreshPolicy | None = None,
     ) -> None:
         self.settings = RemuxSettings(
             ffmpeg=ffmpeg,
@@ -110,11 +114,11 @@ class FfmpegEngine:
                 interrupt_secs=interrupt_timeout_secs,
                 terminate_secs=terminate_timeout_secs,
             ),
-            stall_timeout_secs=stall_timeout_secs,
             progress_interval_secs=progress_interval_secs,
             startup_secs=STARTUP_SECS,
         )
         self.rw_timeout_secs = rw_timeout_secs
+        self.refresh_policy = refresh_policy
 
     async def record(
         self,
@@ -122,8 +126,13 @@ class FfmpegEngine:
         plan: OutputPlan,
         sink: SegmentSink,
         stats: RecordingStats,
+        *,
+        refresh: Refresh | None = None,
     ) -> str:
         """Record until the stream ends (`ended`) or stalls (`stalled`).
+
+        Given `refresh`, an expiring URL is replaced by restarting ffmpeg on a
+        fresh one (`activities.engines.remux.output`).
 
         Raises:
             StreamUnavailableError: ffmpeg could not open the URL, or got no media.
@@ -132,11 +141,15 @@ class FfmpegEngine:
             asyncio.CancelledError: after ffmpeg finished the current file.
         """
 
-        def inputs(live_edge: int | None) -> RemuxInput:
+        def inputs(current: StreamSource, live_edge: int | None) -> RemuxInput:
             return RemuxInput(
                 input_args(
-                    source, rw_timeout_secs=self.rw_timeout_secs, live_edge=live_edge
+                    current, rw_timeout_secs=self.rw_timeout_secs, live_edge=live_edge
                 )
             )
 
-        return await remux(self.settings, inputs, source, plan, sink, stats)
+        refresher = SourceRefresher(source, refresh, stats, self.refresh_policy)
+        try:
+            return await remux(self.settings, inputs, refresher, plan, sink, stats)
+        finally:
+            await refresher.aclose()

@@ -254,6 +254,11 @@ class SegmentFiles:
             )
         )
 
+    @property
+    def last_edge_ms(self) -> int | None:
+        """The live-edge time of the last media this run wrote (None: unknown)."""
+        return self._edge_at(max(self.out_time, self.run_closed_secs))
+
     def _open_secs(self) -> float:
         return max(0.0, self.out_time - self.run_closed_secs)
 

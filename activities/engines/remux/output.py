@@ -21,7 +21,8 @@ One ffmpeg run copies the stream (`-c copy`) through its segment muxer:
 * Progress. `-progress pipe:1` gives the media time (`out_time_us`) and `speed`;
   sizes come from `stat`. Each tick updates `RecordingStats` (the heartbeat only
   reads it), calls `sink.progressed` at most every `progress_interval_secs`, and
-  watches for a stall: no new media for `stall_timeout_secs` stops ffmpeg (`stalled`).
+  watches for a stall: no new media for the plan's `stream_timeout_secs` stops
+  ffmpeg (`stalled`).
 * Splitting by duration is the segment muxer's, at the first keyframe at or after
   `max_duration_secs`: no gap, no overlap.
 * Splitting by size restarts ffmpeg once the open file reaches `max_size_bytes` (the
@@ -46,6 +47,16 @@ One ffmpeg run copies the stream (`-c copy`) through its segment muxer:
   default (3) for a fresh recording, 1 after a size cut, and after a crash (or a
   drop within the session) as far back as `plan.resume_edge_ms` says the last
   attempt's media ended, so a retry continues where the last confirmed bytes end.
+* Signed URLs that expire (`activities.engines.refresh`): neither program can be
+  handed a new URL, so the run is restarted with the fresh one, like a size cut.
+  Ahead of the deadline the refresh runs while the program records; after a
+  403/410 (in what either program printed: ffmpeg exits 0 when its playlist
+  reload is refused, streamlink keeps retrying) the run is stopped first. Either
+  way the next run continues from the live-edge time of the last media written, as
+  a retry does (`resume`): nothing in the window is lost, and the start of the new
+  file repeats what the estimate over-shoots (about 2 s with ffmpeg on 1 s
+  segments). Each restart is a new file of the same recording. A refresh that
+  finds the broadcast over ends it (`ended`).
 * Stops (cancel, size restart, stall) go through `ProcessGroup`'s ladder: SIGINT, on
   which ffmpeg writes the trailer of the open file (MP4 and MKV stay playable), then
   SIGTERM and SIGKILL. The last file is reported closed either way.
@@ -59,15 +70,17 @@ One ffmpeg run copies the stream (`-c copy`) through its segment muxer:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from activities.contracts import Container, StreamKind
+from activities.engines.refresh import StreamEnded
 from activities.engines.remux.files import SegmentFiles
 from activities.engines.remux.resume import EdgeClock, load_window, resume_back
-from activities.engines.remux.run import SIZE_CUT, STALLED, FfmpegRun
+from activities.engines.remux.run import OVER, RENEWED, SIZE_CUT, STALLED, FfmpegRun
 from activities.errors import RecorderProcessError, StreamUnavailableError
 from activities.process import StopTimeouts
 
@@ -77,6 +90,7 @@ if TYPE_CHECKING:
 
     from activities.contracts import StreamSource
     from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
+    from activities.engines.refresh import SourceRefresher
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +187,6 @@ class RemuxSettings:
     Attributes:
         ffmpeg: the ffmpeg binary.
         stop: the stop ladder's waits.
-        stall_timeout_secs: no new media for this long stops the recording.
         progress_interval_secs: least time between two `sink.progressed` calls.
         live_edge_segments: HLS segments back from the live edge a fresh
             recording starts at.
@@ -183,7 +196,6 @@ class RemuxSettings:
 
     ffmpeg: Path
     stop: StopTimeouts = field(default_factory=StopTimeouts)
-    stall_timeout_secs: float = 30.0
     progress_interval_secs: float = 1.0
     live_edge_segments: int = 3
     startup_secs: float = 1.0
@@ -206,8 +218,8 @@ class RemuxInput:
 
 async def remux(
     settings: RemuxSettings,
-    inputs: Callable[[int | None], RemuxInput],
-    source: StreamSource,
+    inputs: Callable[[StreamSource, int | None], RemuxInput],
+    refresher: SourceRefresher,
     plan: OutputPlan,
     sink: SegmentSink,
     stats: RecordingStats,
@@ -216,24 +228,25 @@ async def remux(
 
     Args:
         settings: the engine's settings.
-        inputs: where each ffmpeg run reads the stream; its argument is how many
-            HLS segments back from the live edge the run starts at (None: the
-            program's default, and always for HTTP-FLV).
-        source: the stream (for messages and the container's default).
+        inputs: where each ffmpeg run reads the stream (the current source), and
+            how many HLS segments back from the live edge the run starts at
+            (None: the program's default, and always for HTTP-FLV).
+        refresher: the stream, and fresh URLs when it expires.
         plan: where files go and when to cut them.
         sink: told as files open, grow and close.
         stats: kept current for the heartbeat.
 
     Returns:
-        `ended` (ffmpeg finished, or the stream was gone after a size cut) or
-        `stalled` (no media for `stall_timeout_secs`).
+        `ended` (ffmpeg finished, the stream was gone after a restart, or a
+        refresh found the broadcast over) or `stalled` (no media for the plan's
+        `stream_timeout_secs`).
 
     Raises:
         StreamUnavailableError: the input could not be opened, or gave no media.
         RecorderProcessError: ffmpeg (or the feeder) failed otherwise.
         asyncio.CancelledError: after ffmpeg finished the current file.
     """
-    muxer, ext = output_format(plan.container, source.kind)
+    muxer, ext = output_format(plan.container, refresher.source.kind)
     files = SegmentFiles(
         plan,
         ext,
@@ -242,9 +255,12 @@ async def remux(
         progress_interval_secs=settings.progress_interval_secs,
     )
     after_cut = False
+    runs = 0
+    resume_ms = plan.resume_edge_ms
     while True:
-        back, edge = await _placement(settings, source, plan, after_cut=after_cut)
-        inp = inputs(back)
+        source, generation = refresher.source, refresher.generation
+        back, edge = await _placement(settings, source, resume_ms, after_cut=after_cut)
+        inp = inputs(source, back)
 
         def argv_for(list_fd: int, pattern: str, inp: RemuxInput = inp) -> list[str]:
             return [
@@ -258,35 +274,66 @@ async def remux(
             ]
 
         run = FfmpegRun(
-            files, settings, url=source.url, max_size_bytes=plan.max_size_bytes
+            files,
+            settings,
+            url=source.url,
+            max_size_bytes=plan.max_size_bytes,
+            stall_timeout_secs=plan.stream_timeout_secs,
+            refresher=refresher,
         )
         await run.start(argv_for, inp.feeder, inp.feeder_name, edge=edge)
         await run.follow()
-        if run.stop_reason != SIZE_CUT:
-            return _outcome(run, files, source, settings, after_cut=after_cut)
-        log.info("file %d reached its size: restarting ffmpeg", files.next_index - 1)
-        after_cut = True
+        runs += 1
+        if run.stop_reason == SIZE_CUT:
+            # the newest segment next: the one being recorded at the cut
+            log.info("file %d reached its size: restarting", files.next_index - 1)
+            after_cut, resume_ms = True, None
+            continue
+        if run.stop_reason == OVER:
+            return "ended"
+        if run.stop_reason == RENEWED or await _renewed(run, refresher, generation):
+            # on from where the last media ends, as a retry does: nothing lost (a
+            # run that could not place itself keeps the point it was given)
+            edge_ms = files.last_edge_ms
+            after_cut, resume_ms = False, resume_ms if edge_ms is None else edge_ms
+            continue
+        if refresher.ended:
+            return "ended"
+        return _outcome(run, files, source, plan, restarted=runs > 1)
+
+
+async def _renewed(run: FfmpegRun, refresher: SourceRefresher, generation: int) -> bool:
+    """After a run that met 403/410: whether a fresh URL came for the next run."""
+    if not refresher.available or not run.met_expiry():
+        return False
+    with contextlib.suppress(StreamEnded):  # `refresher.ended` says it
+        return (
+            await refresher.renew("the URL was refused (403/410)", seen=generation)
+            is not None
+        )
+    return False
 
 
 async def _placement(
     settings: RemuxSettings,
     source: StreamSource,
-    plan: OutputPlan,
+    resume_ms: int | None,
     *,
     after_cut: bool,
 ) -> tuple[int | None, EdgeClock | None]:
     """Segments back from the live edge the next HLS run starts at, and its clock.
 
-    The first run resumes from `plan.resume_edge_ms` when there is one; a run after
-    a size cut starts at the newest segment, the one being recorded at the cut.
+    A run resumes from `resume_ms` (the last attempt's, or the last run's before a
+    refused URL) when there is one; a run after a size cut or a fresh URL starts at
+    the newest segment, the one being recorded when the last run stopped.
     """
     if source.kind != StreamKind.HLS:
         return None, None
     window = await load_window(source)
     if after_cut:
         back = 1
-    elif plan.resume_edge_ms is not None and window is not None:
-        back = resume_back(window, plan.resume_edge_ms, settings.startup_secs)
+    elif resume_ms is not None and window is not None:
+        back = resume_back(window, resume_ms, settings.startup_secs)
     else:
         back = settings.live_edge_segments
     return back, EdgeClock(window, back) if window is not None else None
@@ -296,23 +343,23 @@ def _outcome(
     run: FfmpegRun,
     files: SegmentFiles,
     source: StreamSource,
-    settings: RemuxSettings,
+    plan: OutputPlan,
     *,
-    after_cut: bool,
+    restarted: bool,
 ) -> str:
     if run.stop_reason == STALLED:
         if not files.produced:
             raise StreamUnavailableError(
                 f"no media from {source.url} within "
-                f"{settings.stall_timeout_secs:g} s ({run.failure()})"
+                f"{plan.stream_timeout_secs:g} s ({run.failure()})"
             )
         return "stalled"
     if run.exit_code == 0:
         return "ended"
     ffmpeg_said = "\n".join(run.ffmpeg.tail) if run.ffmpeg else ""
     if not files.run_produced and _UNAVAILABLE.search(ffmpeg_said):
-        if after_cut:
-            log.info("%s is gone after a size cut: %s", source.url, run.failure())
+        if restarted and files.produced:
+            log.info("%s is gone after a restart: %s", source.url, run.failure())
             return "ended"
         raise StreamUnavailableError(f"cannot read {source.url}: {run.failure()}")
     raise RecorderProcessError(run.failure())

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from activities.engines.hls.playlist import (
+from activities.hls.playlist import (
     MasterPlaylist,
     MediaPlaylist,
     PlaylistError,

@@ -7,6 +7,12 @@ files (`SegmentFiles.poll`), watches for a stall and for the size limit, and ask
 process group to stop when one is reached; it ends when ffmpeg has exited and its list
 pipe is drained. A cancel (or a failing sink) stops the group and drains the same way
 before it propagates, so the last file is closed and reported.
+
+With a `SourceRefresher` that can refresh, each tick also watches the URL: a 403/410
+in what the programs said stops the run (`expired`), and near the URL's deadline a
+refresh is asked for while the run goes on; once a fresh URL arrives the run stops
+(`renewed`) so the next one reads it; a refresh that finds the broadcast over stops
+it too (`over`).
 """
 
 from __future__ import annotations
@@ -16,16 +22,19 @@ import contextlib
 import csv
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from activities.engines.base import finish_uncancelled
+from activities.engines.refresh import StreamEnded
 from activities.process import ProcessGroup
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from activities.engines.refresh import SourceRefresher
     from activities.engines.remux.files import SegmentFiles
     from activities.engines.remux.output import RemuxSettings
     from activities.engines.remux.resume import EdgeClock
@@ -39,6 +48,12 @@ LIST_EOF_SECS = 2.0
 STALLED = "stalled"
 SIZE_CUT = "size"
 CANCELLED = "cancelled"
+EXPIRED = "expired"
+RENEWED = "renewed"
+OVER = "over"
+# how ffmpeg ("HTTP error 403 Forbidden", "Server returned 410 Gone") and streamlink
+# ("403 Client Error: Forbidden") report a refused signed URL
+_EXPIRED = re.compile(r"\b(?:403|410) (?:Forbidden|Gone|Client Error)")
 
 
 @dataclass
@@ -53,13 +68,16 @@ class FfmpegRun:
 
     Args:
         files: the recording's files, carried from run to run.
-        settings: stop ladder, stall timeout.
+        settings: stop ladder, progress pace.
         url: the stream, for log lines.
         max_size_bytes: stop once the open file reaches this size; 0 = never.
+        stall_timeout_secs: no new media for this long stops ffmpeg (`stalled`).
+        refresher: watches the URL's deadline (see the module); None: no refresh.
 
     Attributes:
         stop_reason: why this side stopped ffmpeg (`stalled`, `size`,
-            `cancelled`), or None when ffmpeg exited on its own.
+            `cancelled`, `expired`, `renewed`, `over`), or None when ffmpeg
+            exited on its own.
         exit_code: ffmpeg's exit status.
         ffmpeg: the ffmpeg process.
         feeder: the feeder process, if any.
@@ -72,11 +90,17 @@ class FfmpegRun:
         *,
         url: str,
         max_size_bytes: int,
+        stall_timeout_secs: float,
+        refresher: SourceRefresher | None = None,
     ) -> None:
         self.files = files
         self.settings = settings
         self.url = url
         self.max_size_bytes = max_size_bytes
+        self.stall_timeout_secs = stall_timeout_secs
+        self.refresher = refresher
+        self.generation = refresher.generation if refresher else 0
+        self._renewal: asyncio.Task[None] | None = None
         self.group = ProcessGroup(settings.stop)
         self.events: asyncio.Queue[_Event] = asyncio.Queue()
         self.ffmpeg: Child | None = None
@@ -95,6 +119,15 @@ class FfmpegRun:
     def failure(self) -> str:
         """What the programs said, for an error message."""
         return "; ".join(c.describe() for c in (self.feeder, self.ffmpeg) if c)
+
+    def met_expiry(self) -> bool:
+        """Whether a program said the server refused the URL with 403 or 410."""
+        return any(
+            _EXPIRED.search(line)
+            for child in (self.feeder, self.ffmpeg)
+            if child is not None
+            for line in child.tail
+        )
 
     async def start(
         self,
@@ -244,7 +277,7 @@ class FfmpegRun:
             return
         if self.files.out_time > self._seen_time:
             self._seen_time, self._last_advance = self.files.out_time, now
-        elif now - self._last_advance > self.settings.stall_timeout_secs:
+        elif now - self._last_advance > self.stall_timeout_secs:
             log.info(
                 "no media from %s for %.0f s: stopping",
                 self.url,
@@ -253,6 +286,32 @@ class FfmpegRun:
             self._stop(STALLED)
         if 0 < self.max_size_bytes <= self.files.current_size:
             self._stop(SIZE_CUT)
+        self._watch_url()
+
+    def _watch_url(self) -> None:
+        """Stop for a refused URL, or once a refresh ahead of its deadline came."""
+        refresher = self.refresher
+        if refresher is None or self.stop_reason is not None:
+            return
+        renewal = self._renewal
+        if renewal is not None and renewal.done():
+            self._renewal = None
+            if refresher.ended:
+                self._stop(OVER)
+            elif refresher.generation != self.generation:
+                log.info("a fresh URL came before the deadline: restarting")
+                self._stop(RENEWED)
+        elif not refresher.available:
+            return
+        elif self.met_expiry():
+            self._stop(EXPIRED)
+        elif renewal is None and refresher.due():
+            self._renewal = asyncio.create_task(self._renew(refresher))
+
+    async def _renew(self, refresher: SourceRefresher) -> None:
+        # the outcome is read from the refresher (`ended`, `generation`)
+        with contextlib.suppress(StreamEnded):
+            await refresher.renew("its deadline is near")
 
     def _stop(self, reason: str) -> None:
         if self.stop_reason is None:
@@ -270,6 +329,10 @@ class FfmpegRun:
             log.exception("while finishing %s after a stop", self.url)
 
     async def _cleanup(self) -> None:
+        renewal, self._renewal = self._renewal, None
+        if renewal is not None:
+            renewal.cancel()
+            await asyncio.gather(renewal, return_exceptions=True)
         if self._stopper is not None:
             await self._stopper
         await self.group.close()

@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from activities.contracts import StreamKind
+from activities.engines.refresh import SourceRefresher
 from activities.engines.remux.output import RemuxInput, RemuxSettings, remux
 from activities.process import StopTimeouts
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
     from activities.contracts import StreamSelection, StreamSource
     from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
+    from activities.engines.refresh import Refresh, RefreshPolicy
 
 # a `streamlink` source is a page URL: its plugin resolves it again in the CLI
 _SCHEMES = {
@@ -108,13 +110,15 @@ class StreamlinkEngine:
         interrupt_timeout_secs: on a stop, time the pipeline gets after SIGINT
             (ffmpeg writes its trailer) before SIGTERM.
         terminate_timeout_secs: time after SIGTERM before SIGKILL.
-        stream_timeout_secs: streamlink's `--stream-timeout`.
-        stall_timeout_secs: no new media for this long ends the recording
-            (`stalled`), or fails it when nothing was recorded at all.
         progress_interval_secs: least time between two `sink.progressed` calls.
         hls_live_edge: streamlink's `--hls-live-edge` for a fresh recording.
         startup_secs: about how long streamlink takes to load its first playlist;
             a resumed recording rewinds this much further (see `resume`).
+        refresh_policy: how often and how early to ask for fresh URLs.
+
+    The plan's `stream_timeout_secs` is streamlink's `--stream-timeout`, and no new
+    media for that long ends a recording (`stalled`), or fails it when nothing was
+    recorded at all.
     """
 
     def __init__(
@@ -124,11 +128,10 @@ class StreamlinkEngine:
         *,
         interrupt_timeout_secs: float = 10.0,
         terminate_timeout_secs: float = 5.0,
-        stream_timeout_secs: float = 20.0,
-        stall_timeout_secs: float = 30.0,
         progress_interval_secs: float = 1.0,
         hls_live_edge: int = 3,
         startup_secs: float = STARTUP_SECS,
+        refresh_policy: RefreshPolicy | None = None,
     ) -> None:
         self.settings = RemuxSettings(
             ffmpeg=ffmpeg,
@@ -136,14 +139,13 @@ class StreamlinkEngine:
                 interrupt_secs=interrupt_timeout_secs,
                 terminate_secs=terminate_timeout_secs,
             ),
-            stall_timeout_secs=stall_timeout_secs,
             progress_interval_secs=progress_interval_secs,
             live_edge_segments=hls_live_edge,
             startup_secs=startup_secs,
         )
         self.streamlink = streamlink
-        self.stream_timeout_secs = stream_timeout_secs
         self.hls_live_edge = hls_live_edge
+        self.refresh_policy = refresh_policy
 
     async def record(
         self,
@@ -151,8 +153,13 @@ class StreamlinkEngine:
         plan: OutputPlan,
         sink: SegmentSink,
         stats: RecordingStats,
+        *,
+        refresh: Refresh | None = None,
     ) -> str:
         """Record until the stream ends (`ended`) or stalls (`stalled`).
+
+        Given `refresh`, an expiring URL is replaced by restarting the pipeline on
+        a fresh one (`activities.engines.remux.output`).
 
         Raises:
             StreamUnavailableError: streamlink could not open the stream, or it
@@ -162,14 +169,18 @@ class StreamlinkEngine:
             asyncio.CancelledError: after ffmpeg finished the current file.
         """
 
-        def inputs(live_edge: int | None) -> RemuxInput:
+        def inputs(current: StreamSource, live_edge: int | None) -> RemuxInput:
             feeder = streamlink_args(
                 self.streamlink,
-                source,
-                stream_timeout_secs=self.stream_timeout_secs,
+                current,
+                stream_timeout_secs=plan.stream_timeout_secs,
                 hls_live_edge=live_edge or self.hls_live_edge,
             )
             args = ["-analyzeduration", str(ANALYZE_MICROSECONDS), "-i", "pipe:0"]
             return RemuxInput(args, feeder, "streamlink")
 
-        return await remux(self.settings, inputs, source, plan, sink, stats)
+        refresher = SourceRefresher(source, refresh, stats, self.refresh_policy)
+        try:
+            return await remux(self.settings, inputs, refresher, plan, sink, stats)
+        finally:
+            await refresher.aclose()

@@ -123,11 +123,12 @@ async def test_proxy_carries_the_request(tmp_path, ffmpeg, refusing: Refusing) -
 async def test_a_server_that_never_answers_is_unavailable(
     tmp_path, ffmpeg, silent
 ) -> None:
-    engine = FfmpegEngine(ffmpeg, rw_timeout_secs=1.0, stall_timeout_secs=2.0)
+    engine = FfmpegEngine(ffmpeg, rw_timeout_secs=1.0)
     source = StreamSource(url=silent, kind=StreamKind.FLV)
     started = time.monotonic()
+    plan = plan_in(tmp_path, stream_timeout_secs=2.0)
     with pytest.raises(StreamUnavailableError):
-        await record(engine, source, plan_in(tmp_path), limit_secs=10)
+        await record(engine, source, plan, limit_secs=10)
     assert time.monotonic() - started < 5
 
 

@@ -281,7 +281,7 @@ async def test_an_edge_repeating_its_last_gop_ends_the_recording(
     loop = [t for i in range(1, 40) for t in restamped(last, 1000 * i)]
     body = flv_bytes(METADATA, AVC_SEQ, AAC_SEQ, *live, *loop)
     reason, sink, _ = await record_bytes(tmp_path, body, chunk=1000)
-    # after REPEATS_TO_END copies the stream is over, as if the body ended
+    # after recording.REPEATS_TO_END copies the stream is over, as if the body ended
     assert reason == "repeating"
     [closed] = sink.of("closed")
     _, media = split_prelude(parse_file(closed.path)[1])[::2]

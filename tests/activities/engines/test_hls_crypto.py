@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import httpx
@@ -11,8 +12,8 @@ import pytest
 from activities.contracts import StreamKind, StreamSource
 from activities.engines.base import OutputPlan, RecordingStats
 from activities.engines.hls import HlsEngine, crypto
-from activities.engines.hls.playlist import Key
 from activities.errors import RecorderProcessError
+from activities.hls.playlist import Key, MediaPlaylist, parse_playlist
 from tests.activities.engines.hls_support import check_files, make_plan, record
 from tests.fakes.clock import VirtualClock
 from tests.fakes.hls_media import check_recording, encrypt, sequence_iv
@@ -41,6 +42,38 @@ def test_iv_is_explicit_or_the_media_sequence() -> None:
         crypto.iv_for(Key("AES-128", "k", iv="0xZZ"), 0)
     with pytest.raises(RecorderProcessError, match="longer than 128 bits"):
         crypto.iv_for(Key("AES-128", "k", iv="0x" + "1" * 34), 0)
+
+
+def parsed_keys(text: str) -> list[Key | None]:
+    playlist = parse_playlist(text, "https://example.com/live/index.m3u8")
+    assert isinstance(playlist, MediaPlaylist)
+    return [s.key for s in playlist.segments]
+
+
+def test_ivs_of_real_playlists() -> None:
+    corpus = json.loads((RESOURCES / "m3u8" / "playlists.json").read_text())
+    keys = parsed_keys(
+        corpus["PLAYLIST_WITH_MULTIPLE_KEYS_UNENCRYPTED_AND_ENCRYPTED_NONE"]
+    )
+    assert keys[2] is not None
+    assert crypto.iv_for(keys[2], 0) == bytes.fromhex(
+        "10ef8f758ca555115584bb5b3c687f52"
+    )
+    rotated = parsed_keys(
+        (RESOURCES / "yt-dlp" / "livestream_encrypted.m3u8").read_text()
+    )
+    assert rotated[0] is not None
+    assert rotated[2] is not None
+    assert crypto.iv_for(rotated[0], 500) == (1).to_bytes(16, "big")
+    assert crypto.iv_for(rotated[2], 502) == (502).to_bytes(16, "big")
+
+
+def test_a_placeholder_iv_fails_only_the_recording_that_needs_it() -> None:
+    corpus = json.loads((RESOURCES / "m3u8" / "playlists.json").read_text())
+    [key, *_] = parsed_keys(corpus["PLAYLIST_WITH_TAG_MEDIA_READY"])
+    assert key is not None
+    with pytest.raises(RecorderProcessError, match=r"IV=\[IV\]"):
+        crypto.check_supported(key)
 
 
 def test_decrypt_round_trip_and_wrong_key() -> None:

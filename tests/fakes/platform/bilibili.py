@@ -66,6 +66,7 @@ class BilibiliApi(PlatformApi):
         super().__init__()
         self.shares: dict[str, str] = {}
         self.signed_urls = 0
+        self.stream_ttl_secs = STREAM_TTL_SECS  # the signed URLs' lifetime
 
     def share(self, code: str, ref: str) -> None:
         """`https://b23.tv/<code>` redirects to the room `ref`."""
@@ -209,7 +210,7 @@ class BilibiliApi(PlatformApi):
         """The one stream of the room, in getRoomPlayInfo's shape."""
         parts = urlsplit(url)
         flv = parts.path.endswith(".flv")
-        expires = int(time.time()) + STREAM_TTL_SECS
+        expires = int(time.time()) + self.stream_ttl_secs
         self.signed_urls += 1  # every answer signs a new URL
         trid = f"{self.signed_urls:032x}"
         extra = f"expires={expires}&len=0&qn=10000&trid={trid}&cdn=fake01&order=1"
@@ -222,7 +223,7 @@ class BilibiliApi(PlatformApi):
                 {
                     "host": f"{parts.scheme}://{parts.netloc}",
                     "extra": extra,
-                    "stream_ttl": STREAM_TTL_SECS,
+                    "stream_ttl": self.stream_ttl_secs,
                 }
             ],
             "hdr_qn": None,

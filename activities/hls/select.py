@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from activities.contracts import StreamSelection
-    from activities.engines.hls.playlist import MasterPlaylist, Variant
+    from activities.hls.playlist import MasterPlaylist, Variant
 
 log = logging.getLogger(__name__)
 
