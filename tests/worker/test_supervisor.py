@@ -71,7 +71,7 @@ def test_up_serves_everything_stops_cleanly_and_resumes(tmp_path):
         wait_until(password_file.exists, 60, "the admin password file")
         assert password_file.stat().st_mode & 0o777 == 0o600
         password = password_file.read_text().strip()
-        token = wait_until(lambda: login(base, password), 30, "login")
+        token = wait_until(lambda: login(base, password), 120, "login")
         wait_until(lambda: ready(base, token), 60, "a worker on every queue")
         assert httpx.get(f"http://127.0.0.1:{ports['ui']}/").status_code == 200
         created = httpx.post(
@@ -90,7 +90,7 @@ def test_up_serves_everything_stops_cleanly_and_resumes(tmp_path):
     # a second start on the same data dir resumes: same user, same streamer
     proc = srec_up(data, ports)
     try:
-        token = wait_until(lambda: login(base, password), 60, "login after restart")
+        token = wait_until(lambda: login(base, password), 120, "login after restart")
         streamers = httpx.get(
             f"{base}/api/streamers", headers={"Authorization": f"Bearer {token}"}
         ).json()
