@@ -20,6 +20,11 @@ live-edge time: `engines.remux.resume`).
 
 Each closed segment is announced with its duration, validity and streams, checked
 here (`segments`), so the workflow schedules nothing per segment.
+
+The activity reads its streamer's configuration from the database itself
+(`activities.config.follow`): the segment limits as they are now (the workflow's may
+be older), again whenever the configuration changes (a new limit applies at the next
+segment boundary), and the proxy's password, which never travels in an input.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.service import RPCError
 
+from activities.config.follow import ConfigWatch, LivePolicy, apply_limits, proxy_url
+from activities.config.secrets import application_error, register
 from activities.contracts import (
     SIGNAL_RECORDING_WAIT,
     SIGNAL_SEGMENT_CLOSED,
@@ -57,7 +64,7 @@ from activities.engines.base import (
     finish_uncancelled,
     plan_for,
 )
-from activities.errors import RecorderError, to_application_error
+from activities.errors import RecorderError
 from activities.guards import CircuitBreaker, WriteGate, breaker_key
 from activities.naming import NameFields
 from activities.ownership import Ownership
@@ -115,6 +122,8 @@ class RecordingActivities:
         gate: the write gate of `recordings_dir` (default: one that wakes blocked
             workflows through the running activity's client).
         instance_id: the database's instance id, if already read.
+        watch: reads the configuration generation for every recording (default:
+            a watch of `db`).
     """
 
     def __init__(
@@ -128,6 +137,7 @@ class RecordingActivities:
         breaker: CircuitBreaker | None = None,
         gate: WriteGate | None = None,
         instance_id: str | None = None,
+        watch: ConfigWatch | None = None,
     ) -> None:
         self.engines = engines
         self.owner = Ownership(db, instance_id)
@@ -137,6 +147,7 @@ class RecordingActivities:
         self.slots = slots
         self.breaker = breaker or CircuitBreaker()
         self.gate = gate or WriteGate(db, recordings_dir)
+        self.watch = watch or ConfigWatch(db)
         self._active = 0
 
     @property
@@ -181,7 +192,10 @@ class RecordingActivities:
         try:
             reason = await self._run(self._guarded(inp, engine, run))
         except RecorderError as err:
-            raise to_application_error(err) from err
+            converted, cut = application_error(err)
+            if cut:  # it quoted a credential: the original must not be the cause
+                raise converted from None
+            raise converted from err
         finally:
             heartbeat_task.cancel()
             self._active -= 1
@@ -219,24 +233,40 @@ class RecordingActivities:
         )
         try:
             await self._take_slot(inp, run)
+            live = LivePolicy(self.db, inp.streamer_id, self.watch)
+            resolved = await asyncio.to_thread(live.load)
+            proxy = (
+                proxy_url(resolved.config.policy, resolved.merged.options())
+                if resolved is not None
+                else proxy_url(inp.policy, {})
+            )
+            if resolved is not None:
+                register(
+                    c.get_secret_value() for c in resolved.merged.credentials.values()
+                )
+            if proxy:
+                register([proxy])
+            # the streamer's preferences pick among a master playlist's variants
+            source = inp.source.model_copy(
+                update={
+                    "selection": inp.policy.selection,
+                    "proxy": proxy or inp.source.proxy,
+                }
+            )
+            plan = self._plan(inp, start_index, resume)
+            small = DropSmallSegments(
+                SegmentRows(
+                    self.db,
+                    inp.session_id,
+                    functools.partial(_signal_closed, inp.workflow_id),
+                ),
+                inp.policy.min_segment_size_bytes,
+            )
+            if resolved is not None:
+                apply_limits(resolved.config.policy, plan, small, inp.streamer_id)
+            follower = asyncio.create_task(live.follow(plan, small))
             try:
-                # the streamer's preferences pick among a master playlist's variants
-                source = inp.source.model_copy(
-                    update={"selection": inp.policy.selection}
-                )
-                reason = await engine.record(
-                    source,
-                    self._plan(inp, start_index, resume),
-                    DropSmallSegments(
-                        SegmentRows(
-                            self.db,
-                            inp.session_id,
-                            functools.partial(_signal_closed, inp.workflow_id),
-                        ),
-                        inp.policy.min_segment_size_bytes,
-                    ),
-                    run.stats,
-                )
+                reason = await engine.record(source, plan, small, run.stats)
             except OSError as err:
                 if not self.gate.owns(err):
                     attempt.failed()
@@ -245,6 +275,8 @@ class RecordingActivities:
             except RecorderError:
                 attempt.failed()
                 raise
+            finally:
+                follower.cancel()
             attempt.succeeded()
             return reason
         finally:

@@ -38,6 +38,8 @@ TICK_SECS = 0.25
 LIST_EOF_SECS = 2.0
 STALLED = "stalled"
 SIZE_CUT = "size"
+# the plan's duration limit changed: the segment muxer's is fixed at start
+LIMIT_CUT = "limits"
 CANCELLED = "cancelled"
 
 
@@ -56,9 +58,14 @@ class FfmpegRun:
         settings: stop ladder, stall timeout.
         url: the stream, for log lines.
         max_size_bytes: stop once the open file reaches this size; 0 = never.
+        limits: when given, read every tick instead: `(max_duration_secs,
+            max_size_bytes)`; a duration other than `duration_secs` (the one
+            the run's segment muxer was started with) stops the run (`limits`),
+            so the next one cuts by the new duration.
+        duration_secs: the duration limit ffmpeg was started with.
 
     Attributes:
-        stop_reason: why this side stopped ffmpeg (`stalled`, `size`,
+        stop_reason: why this side stopped ffmpeg (`stalled`, `size`, `limits`,
             `cancelled`), or None when ffmpeg exited on its own.
         exit_code: ffmpeg's exit status.
         ffmpeg: the ffmpeg process.
@@ -71,12 +78,15 @@ class FfmpegRun:
         settings: RemuxSettings,
         *,
         url: str,
-        max_size_bytes: int,
+        max_size_bytes: int = 0,
+        limits: Callable[[], tuple[float, int]] | None = None,
+        duration_secs: float = 0.0,
     ) -> None:
         self.files = files
         self.settings = settings
         self.url = url
-        self.max_size_bytes = max_size_bytes
+        self.limits = limits or (lambda: (duration_secs, max_size_bytes))
+        self.duration_secs = duration_secs
         self.group = ProcessGroup(settings.stop)
         self.events: asyncio.Queue[_Event] = asyncio.Queue()
         self.ffmpeg: Child | None = None
@@ -251,8 +261,12 @@ class FfmpegRun:
                 now - self._last_advance,
             )
             self._stop(STALLED)
-        if 0 < self.max_size_bytes <= self.files.current_size:
+        duration, size = self.limits()
+        if 0 < size <= self.files.current_size:
             self._stop(SIZE_CUT)
+        elif duration != self.duration_secs:
+            log.info("the duration limit is now %g s: restarting ffmpeg", duration)
+            self._stop(LIMIT_CUT)
 
     def _stop(self, reason: str) -> None:
         if self.stop_reason is None:
