@@ -28,7 +28,7 @@ from api.deps import TemporalUnavailableError
 from workflows.client import ForeignWorkflowError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Awaitable, Callable, Iterable
 
     from api.deps import WorkflowControl
 
@@ -47,6 +47,7 @@ class ConfigNotifier:
         batch: signals sent together.
         retry_secs: wait after Temporal was unreachable.
         rng: the jitter's source (tests pass a seeded one).
+        sleep: how the pauses are waited (tests record them).
     """
 
     def __init__(
@@ -56,11 +57,13 @@ class ConfigNotifier:
         batch: int = BATCH,
         retry_secs: float = RETRY_SECS,
         rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.rate = rate
         self.batch = batch
         self.retry_secs = retry_secs
         self._rng = rng or random.Random()
+        self._sleep = sleep
         self._pending: dict[int, None] = {}
         self._control: WorkflowControl | None = None
         self._task: asyncio.Task[None] | None = None
@@ -102,10 +105,10 @@ class ConfigNotifier:
                     len(self._pending),
                     self.retry_secs,
                 )
-                await asyncio.sleep(self.retry_secs)
+                await self._sleep(self.retry_secs)
                 continue
             pause = len(batch) / self.rate
-            await asyncio.sleep(pause * self._rng.uniform(1 - JITTER, 1 + JITTER))
+            await self._sleep(pause * self._rng.uniform(1 - JITTER, 1 + JITTER))
 
     async def _send(self, batch: list[int]) -> list[int]:
         """Signal a batch; return the streamers Temporal could not be asked about."""

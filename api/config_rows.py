@@ -172,13 +172,6 @@ def secrets_of(registry: PlatformRegistry, platform: str) -> frozenset[str]:
         return frozenset()
 
 
-def all_secrets(registry: PlatformRegistry) -> frozenset[str]:
-    """Every platform's credential names (a template's options span platforms)."""
-    return frozenset().union(
-        *(secrets_of(registry, e.platform) for e in registry.extractors)
-    )
-
-
 def read_rows(db: Session) -> ConfigRows:
     """Every level above the streamers, for merging many streamers."""
     return ConfigRows.read(db, every=True)

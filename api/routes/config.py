@@ -34,7 +34,13 @@ from api.config_rows import (
     secrets_of,
     shown_options,
 )
-from api.deps import ControlDep, DbDep, PlatformsDep, SettingsDep
+from api.deps import (
+    ControlDep,
+    DbDep,
+    PlatformsDep,
+    SettingsDep,
+    TemporalUnavailableError,
+)
 from api.params import (
     BODY_RESPONSES,
     CONFLICT_RESPONSES,
@@ -50,6 +56,7 @@ from api.schemas_config import (
     PlatformConfigPublic,
     PlatformConfigPut,
 )
+from workflows.client import ForeignWorkflowError
 
 router = APIRouter(prefix="/config", tags=["config"])
 streamer_router = APIRouter(prefix="/streamers", tags=["streamers"])
@@ -224,9 +231,6 @@ async def import_config(
 
 
 async def _start(control: ControlDep, streamer_id: int) -> None:
-    from api.deps import TemporalUnavailableError
-    from workflows.client import ForeignWorkflowError
-
     try:
         await control.start(streamer_id)
     except (TemporalUnavailableError, ForeignWorkflowError):
