@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlmodel import Session
 from temporalio import activity
 
-from activities.config import options_of, streamer_config
+from activities.config.resolve import options_of, streamer_config
 from activities.config.secrets import application_error, register_options
 from activities.contracts import (
     ACTIVITY_CHECK_LIVE,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session
 from temporalio import activity
 
-from activities.config import streamer_config
+from activities.config.resolve import streamer_config
 from activities.contracts import (
     ACTIVITY_CLOSE_SESSION,
     ACTIVITY_LOAD_STREAMER,

@@ -15,13 +15,9 @@ from typing import TYPE_CHECKING, Any
 from fastapi import HTTPException, status
 from pydantic import ValidationError
 
-from activities.config import (
-    ConfigRows,
-    patch_overrides,
-    secret_options,
-    validate_overrides,
-)
+from activities.config import patch_overrides, validate_overrides
 from activities.config.pipelines import pipeline_problems
+from activities.config.resolve import ConfigRows, secret_options
 from activities.db import crud_pipeline
 from activities.errors import ExtractorError
 

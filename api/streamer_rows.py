@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException, status
 
-from activities.config import ConfigRows, effective
+from activities.config.resolve import ConfigRows, effective
 from activities.db import Streamer, crud
 from activities.errors import UnsupportedUrlError
 from api.config_rows import checked_options, shown_options

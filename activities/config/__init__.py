@@ -8,7 +8,8 @@ derives the rest from it and merges the levels:
 * `merge`: the one pure merge (`merge`), which also says where each value came from
   and keeps credentials apart;
 * `resolve`: a streamer's levels read from the database and merged, and the version
-  the streamer workflow compares to notice a change;
+  the streamer workflow compares to notice a change (import it from the module: the
+  package itself stays free of the database, for `srec record`);
 * `pipelines`: the pipelines of a level checked against the processors and presets;
 * `seed`: the global level's first values, from the `SREC_*` environment;
 * `follow`: a running recording follows changes of its segment limits.
@@ -26,16 +27,6 @@ from activities.config.fields import (
     validate_overrides,
 )
 from activities.config.merge import Effective, Level, LevelValues, merge
-from activities.config.resolve import (
-    ConfigRows,
-    Resolved,
-    config_version,
-    effective,
-    options_of,
-    secret_options,
-    streamer_config,
-    streamer_levels,
-)
 
 __all__ = [
     "FIELDS",
@@ -43,20 +34,12 @@ __all__ = [
     "OVERRIDES",
     "PIPELINES",
     "UNIONS",
-    "ConfigRows",
     "Effective",
     "Level",
     "LevelValues",
-    "Resolved",
     "check_proxy",
-    "config_version",
-    "effective",
     "merge",
-    "options_of",
     "parse_stored",
     "patch_overrides",
-    "secret_options",
-    "streamer_config",
-    "streamer_levels",
     "validate_overrides",
 ]

@@ -16,14 +16,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
-from activities.config import (
-    ConfigRows,
-    Level,
-    LevelValues,
-    effective,
-    merge,
-    parse_stored,
-)
+from activities.config import Level, LevelValues, merge, parse_stored
+from activities.config.resolve import ConfigRows, effective
 from activities.db import crud, crud_config
 from api.config_io import export_document, import_document
 from api.config_notify import NotifierDep

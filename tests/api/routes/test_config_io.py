@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from activities.config import streamer_config
+from activities.config.resolve import streamer_config
 from activities.db import crud
 from api.deps import Platforms, get_platforms, get_workflow_control
 from api.main import create_app
