@@ -4,33 +4,35 @@ The activity reads the streamer's platform options (cookies, tokens) from the ap
 DB itself, through an `OptionsProvider`: credentials never travel in activity
 inputs, so workflow histories and the Temporal UI never show them.
 
-Options today: one JSON object per streamer (`streamer.platform_options`),
-validated by the platform's options model on the way in (API) and out (here). The
-configuration issue's levels (global → platform → template → streamer) replace
-`DbOptionsProvider` without touching the extractors: they take a validated model.
+The options are merged from the configuration levels (platform → template →
+streamer, `activities.config`) and validated by the platform's options model. The
+same read tells whether the streamer's configuration changed since its workflow
+loaded it (`CheckLiveInput.config_version`): the answer says `config_stale`, and the
+workflow reloads, also when the API's signal about the change was lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlmodel import Session
 from temporalio import activity
 
+from activities.config.resolve import options_of, streamer_config
+from activities.config.secrets import application_error, register_options
 from activities.contracts import (
     ACTIVITY_CHECK_LIVE,
     CheckLiveInput,
     LiveOutcome,
     LiveStatus,
 )
-from activities.db import crud
 from activities.errors import (
     RateLimitedError,
     RecorderError,
     StreamUnavailableError,
-    to_application_error,
 )
 from activities.ownership import Ownership
 
@@ -40,16 +42,30 @@ if TYPE_CHECKING:
     import httpx
     import sqlalchemy as sa
 
+    from activities.contracts import OwnedInput
     from activities.platforms import PlatformRegistry
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class StoredOptions:
+    """What the database holds for a check's streamer.
+
+    Attributes:
+        options: the merged platform options, credentials in clear ({}: none).
+        version: the streamer's configuration version (None: unknown).
+    """
+
+    options: Mapping[str, Any] = field(default_factory=dict)
+    version: str | None = None
+
+
 class OptionsProvider(Protocol):
     """Where the activity finds a streamer's stored platform options."""
 
-    async def stored_options(self, inp: CheckLiveInput) -> Mapping[str, Any]:
-        """The options object stored for the check's streamer ({} when none).
+    async def lookup(self, inp: CheckLiveInput) -> StoredOptions:
+        """The options and configuration version of the check's streamer.
 
         Raises:
             ApplicationError: `ForeignInstance` when the workflow asking belongs to
@@ -59,7 +75,7 @@ class OptionsProvider(Protocol):
 
 
 class DbOptionsProvider:
-    """Reads `streamer.platform_options` from the app DB (off the event loop).
+    """Reads a streamer's merged platform options from the app DB (off the loop).
 
     Args:
         db: the app database engine.
@@ -70,19 +86,36 @@ class DbOptionsProvider:
         self.db = db
         self.owner = Ownership(db, instance_id)
 
-    async def stored_options(self, inp: CheckLiveInput) -> Mapping[str, Any]:
-        streamer_id = inp.streamer_id
-        if streamer_id is None:
-            return {}
+    async def lookup(
+        self, inp: OwnedInput, streamer_id: int | None = None
+    ) -> StoredOptions:
+        """Merge the streamer's levels (platform, template, streamer).
 
-        def read() -> Mapping[str, Any]:
+        Args:
+            inp: the activity's input, checked for ownership first.
+            streamer_id: whose options (default: a live check's `streamer_id`).
+        """
+        sid = streamer_id
+        if sid is None and isinstance(inp, CheckLiveInput):
+            sid = inp.streamer_id
+        if sid is None:
+            return StoredOptions()
+
+        def read() -> StoredOptions:
             # another instance's streamer 1 is not ours: never hand it our cookies
             self.owner.check(inp)
             with Session(self.db) as session:
-                row = crud.get_streamer(session, streamer_id)
-                return dict(row.platform_options) if row is not None else {}
+                resolved = streamer_config(session, sid)
+            return StoredOptions(
+                options=options_of(resolved),
+                version=resolved.version if resolved is not None else None,
+            )
 
         return await asyncio.to_thread(read)
+
+    async def stored_options(self, inp: OwnedInput) -> Mapping[str, Any]:
+        """The merged options of the input's streamer ({} when none)."""
+        return (await self.lookup(inp)).options
 
 
 class PlatformActivities:
@@ -123,18 +156,27 @@ class PlatformActivities:
         """
         try:
             platform = self.registry.resolve(inp.url).platform
-            stored: Mapping[str, Any] = {}
+            stored = StoredOptions()
             if self.options is not None:
-                stored = await self.options.stored_options(inp)
-            options = self.registry.options_for(platform, stored)
-            extractor = self.registry.extractor_for(inp.url, self.http, options)
+                stored = await self.options.lookup(inp)
+            options = self.registry.options_for(platform, stored.options)
+            register_options(options)
+            extractor = self.registry.extractor_for(
+                inp.url, self.http, options, choice=inp.extractor
+            )
             status = await extractor.check_live(inp.url, inp.selection)
             _raise_if_passing(status, inp.url)
         except RecorderError as err:
-            raise to_application_error(err) from err
+            converted, cut = application_error(err)
+            if cut:  # it quoted a credential: the original must not be the cause
+                raise converted from None
+            raise converted from err
         if status.result.fatal:
             log.warning("%s: %s (%s)", inp.url, status.result.value, status.detail)
-        return status.model_copy(update={"streams": []})
+        stale = None not in (inp.config_version, stored.version) and (
+            inp.config_version != stored.version
+        )
+        return status.model_copy(update={"streams": [], "config_stale": stale})
 
 
 def _raise_if_passing(status: LiveStatus, url: str) -> None:

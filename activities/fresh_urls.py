@@ -75,7 +75,7 @@ class FreshUrls:
             stored: Mapping[str, Any] = {}
             if self.options is not None:
                 try:
-                    stored = await self.options.stored_options(ask)
+                    stored = (await self.options.lookup(ask)).options
                 except SQLAlchemyError as err:
                     raise RecorderError(
                         f"cannot read the options of streamer {inp.streamer_id}: {err}"

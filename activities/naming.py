@@ -1,9 +1,11 @@
 """Output file names of recorded segments.
 
-A segment's path under the recordings root comes from a template (default
-`{streamer}/{streamer}-%Y%m%d-%H%M%S-{title}_%i`): placeholders `{streamer}`, `{title}`,
-`{platform}`, `{streamer_id}`, `{session_id}`, strftime codes in the template's own text
-(local time at which the file was created) and `%i` for the segment index. Streamer
+A segment's path under the recordings root comes from two templates, a folder
+(`output_folder`, default `{streamer}`) and a file name (`filename_template`, default
+`{streamer}-%Y%m%d-%H%M%S-{title}_%i`), joined by `join_template`: placeholders
+`{streamer}`, `{title}`, `{platform}`, `{streamer_id}`, `{session_id}`, strftime codes
+in the template's own text (local time at which the file was created) and `%i` for the
+segment index. Streamer
 names and titles come from users and platforms, so every component is sanitised: no
 separators or traversal, no control or reserved characters, no leading dots, no Windows
 device names, and the file name fits in 200 bytes of UTF-8. A template that could leave
@@ -85,8 +87,30 @@ class NameFields:
     session_id: int = 0
 
 
+def _check_parts(template: str, what: str) -> list[str]:
+    """The template's path components, each checked; raises ValueError naming `what`."""
+    if template.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", template):
+        raise ValueError(
+            f"the {what} {template!r} is absolute; it must stay inside the output root"
+        )
+    parts = re.split(r"[/\\]", template)
+    for part in parts:
+        if part.strip() in {"", ".", ".."}:
+            raise ValueError(
+                f"the {what} {template!r} has an empty, '.' or '..' path component: "
+                "it must stay inside the output root"
+            )
+        for name in _PLACEHOLDER.findall(part):
+            if name not in PLACEHOLDERS:
+                raise ValueError(
+                    f"unknown placeholder {{{name}}} in the {what}; known: "
+                    f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)}"
+                )
+    return parts
+
+
 def validate_template(template: str) -> None:
-    """Check a file-name template before it is stored (the API answers 422 on error).
+    """Check a segment path template (folder and file name joined).
 
     Raises:
         ValueError: with the reason: empty, absolute, escaping the root with `..`,
@@ -95,29 +119,43 @@ def validate_template(template: str) -> None:
     """
     if not template.strip():
         raise ValueError("the file name template is empty")
-    if template.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", template):
-        raise ValueError(
-            f"the file name template {template!r} is absolute; "
-            "it must stay inside the output root"
-        )
-    parts = re.split(r"[/\\]", template)
-    for part in parts:
-        if part.strip() in {"", ".", ".."}:
-            raise ValueError(
-                f"the file name template {template!r} has an empty, '.' or '..' "
-                "path component: it must stay inside the output root"
-            )
-        for name in _PLACEHOLDER.findall(part):
-            if name not in PLACEHOLDERS:
-                raise ValueError(
-                    f"unknown placeholder {{{name}}} in the file name template; "
-                    f"known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)}"
-                )
+    parts = _check_parts(template, "file name template")
     if "%i" not in parts[-1]:
         raise ValueError(
             "the file name template needs %i (the segment index) in its last "
             "component, or segments would overwrite each other"
         )
+
+
+def validate_file_template(template: str) -> None:
+    """Check `filename_template` before it is stored (the API answers 422 on error).
+
+    Raises:
+        ValueError: as `validate_template`, or a path separator in it (folders go
+            into `output_folder`).
+    """
+    if re.search(r"[/\\]", template):
+        raise ValueError(
+            f"the file name template {template!r} holds a folder: put folders into "
+            "output_folder"
+        )
+    validate_template(template)
+
+
+def validate_folder_template(template: str) -> None:
+    """Check `output_folder` (empty: the recordings root itself).
+
+    Raises:
+        ValueError: absolute, escaping the root, an empty component or an unknown
+            placeholder.
+    """
+    if template:
+        _check_parts(template, "output folder")
+
+
+def join_template(folder: str, name: str) -> str:
+    """The segment path template of an output folder and a file-name template."""
+    return f"{folder.rstrip('/')}/{name}" if folder else name
 
 
 def _render(part: str, values: dict[str, str], created: datetime, index: int) -> str:

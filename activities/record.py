@@ -25,6 +25,11 @@ A signed stream URL that expires mid-recording does not end it: the engine gets 
 refresh hook (`fresh_urls`) that resolves the channel again with the streamer's
 options from the DB, swaps in the fresh URL and goes on in the same file; the
 result counts the refreshes (`url_refreshes`).
+
+The activity reads its streamer's configuration from the database itself
+(`activities.config.follow`): the segment limits as they are now (the workflow's may
+be older), again whenever the configuration changes (a new limit applies at the next
+segment boundary), and the proxy's password, which never travels in an input.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.service import RPCError
 
+from activities.config.follow import ConfigWatch, LivePolicy, apply_limits, proxy_url
+from activities.config.secrets import application_error, register
 from activities.contracts import (
     SIGNAL_RECORDING_WAIT,
     SIGNAL_SEGMENT_CLOSED,
@@ -62,7 +69,7 @@ from activities.engines.base import (
     finish_uncancelled,
     plan_for,
 )
-from activities.errors import RecorderError, to_application_error
+from activities.errors import RecorderError
 from activities.guards import CircuitBreaker, WriteGate, breaker_key
 from activities.naming import NameFields
 from activities.ownership import Ownership
@@ -123,6 +130,8 @@ class RecordingActivities:
         instance_id: the database's instance id, if already read.
         fresh_urls: builds each recording's refresh hook for expiring URLs;
             None: an expired URL ends the recording as the engine sees it.
+        watch: reads the configuration generation for every recording (default:
+            a watch of `db`).
     """
 
     def __init__(
@@ -137,6 +146,7 @@ class RecordingActivities:
         gate: WriteGate | None = None,
         instance_id: str | None = None,
         fresh_urls: FreshUrls | None = None,
+        watch: ConfigWatch | None = None,
     ) -> None:
         self.engines = engines
         self.owner = Ownership(db, instance_id)
@@ -147,6 +157,7 @@ class RecordingActivities:
         self.breaker = breaker or CircuitBreaker()
         self.gate = gate or WriteGate(db, recordings_dir)
         self.fresh_urls = fresh_urls
+        self.watch = watch or ConfigWatch(db)
         self._active = 0
 
     @property
@@ -191,7 +202,10 @@ class RecordingActivities:
         try:
             reason = await self._run(self._guarded(inp, engine, run))
         except RecorderError as err:
-            raise to_application_error(err) from err
+            converted, cut = application_error(err)
+            if cut:  # it quoted a credential: the original must not be the cause
+                raise converted from None
+            raise converted from err
         finally:
             heartbeat_task.cancel()
             self._active -= 1
@@ -230,22 +244,43 @@ class RecordingActivities:
         )
         try:
             await self._take_slot(inp, run)
-            try:
-                # the streamer's preferences pick among a master playlist's variants
-                source = inp.source.model_copy(
-                    update={"selection": inp.policy.selection}
+            live = LivePolicy(self.db, inp.streamer_id, self.watch)
+            resolved = await asyncio.to_thread(live.load)
+            proxy = (
+                proxy_url(resolved.config.policy, resolved.merged.options())
+                if resolved is not None
+                else proxy_url(inp.policy, {})
+            )
+            if resolved is not None:
+                register(
+                    c.get_secret_value() for c in resolved.merged.credentials.values()
                 )
+            if proxy:
+                register([proxy])
+            # the streamer's preferences pick among a master playlist's variants
+            source = inp.source.model_copy(
+                update={
+                    "selection": inp.policy.selection,
+                    "proxy": proxy or inp.source.proxy,
+                }
+            )
+            plan = self._plan(inp, start_index, resume)
+            small = DropSmallSegments(
+                SegmentRows(
+                    self.db,
+                    inp.session_id,
+                    functools.partial(_signal_closed, inp.workflow_id),
+                ),
+                inp.policy.min_segment_size_bytes,
+            )
+            if resolved is not None:
+                apply_limits(resolved.config.policy, plan, small, inp.streamer_id)
+            follower = asyncio.create_task(live.follow(plan, small))
+            try:
                 reason = await engine.record(
                     source,
-                    self._plan(inp, start_index, resume),
-                    DropSmallSegments(
-                        SegmentRows(
-                            self.db,
-                            inp.session_id,
-                            functools.partial(_signal_closed, inp.workflow_id),
-                        ),
-                        inp.policy.min_segment_size_bytes,
-                    ),
+                    plan,
+                    small,
                     run.stats,
                     refresh=self.fresh_urls.hook(inp) if self.fresh_urls else None,
                 )
@@ -257,6 +292,8 @@ class RecordingActivities:
             except RecorderError:
                 attempt.failed()
                 raise
+            finally:
+                follower.cancel()
             attempt.succeeded()
             return reason
         finally:

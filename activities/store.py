@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session
 from temporalio import activity
 
-from activities.config import merge_policy, parse_stored_overrides
+from activities.config.resolve import streamer_config
 from activities.contracts import (
     ACTIVITY_CLOSE_SESSION,
     ACTIVITY_LOAD_STREAMER,
@@ -25,11 +25,8 @@ from activities.contracts import (
     LoadStreamerResult,
     OpenSessionInput,
     OpenSessionResult,
-    Priority,
     ProjectStateInput,
     ProjectStateResult,
-    RecordingPolicy,
-    StreamerConfig,
 )
 from activities.db import crud, crud_sessions
 from activities.ownership import Ownership
@@ -45,41 +42,31 @@ class StoreActivities:
 
     Args:
         db: the app database engine.
-        policy: the worker-wide recording policy; each streamer's stored
-            settings are merged over it (`activities.config.merge_policy`).
         instance_id: the database's instance id, if already read.
     """
 
-    def __init__(
-        self, db: sa.Engine, policy: RecordingPolicy, *, instance_id: str | None = None
-    ) -> None:
+    def __init__(self, db: sa.Engine, *, instance_id: str | None = None) -> None:
         self.db = db
-        self.policy = policy
         self.owner = Ownership(db, instance_id)
 
     @activity.defn(name=ACTIVITY_LOAD_STREAMER)
     def load_streamer(self, inp: LoadStreamerInput) -> LoadStreamerResult:
-        """Read a streamer and its effective policy (None when it was deleted)."""
+        """Read a streamer and its effective configuration (None when deleted).
+
+        The four levels are merged here (`activities.config`); credentials stay
+        out of the result, which goes into workflow history.
+        """
         self.owner.check(inp)
         instance_id = self.owner.instance_id
         with Session(self.db) as db:
-            row = crud.get_streamer(db, inp.streamer_id)
-            if row is None or row.id is None:
-                return LoadStreamerResult(config=None, instance_id=instance_id)
-            return LoadStreamerResult(
-                instance_id=instance_id,
-                config=StreamerConfig(
-                    streamer_id=row.id,
-                    name=row.name,
-                    url=row.url,
-                    platform=row.platform,
-                    priority=Priority(row.priority),
-                    enabled=row.enabled,
-                    policy=merge_policy(
-                        self.policy, parse_stored_overrides(row.settings)
-                    ),
-                ),
-            )
+            resolved = streamer_config(db, inp.streamer_id)
+        if resolved is None:
+            return LoadStreamerResult(config=None, instance_id=instance_id)
+        return LoadStreamerResult(
+            instance_id=instance_id,
+            config=resolved.config,
+            config_version=resolved.version,
+        )
 
     @activity.defn(name=ACTIVITY_PROJECT_STATE)
     def project_state(self, inp: ProjectStateInput) -> ProjectStateResult:

@@ -11,11 +11,13 @@ import uvicorn
 from fastapi import FastAPI
 from sqlmodel import Session
 
+from activities.config.seed import read_seed, seed_global
 from activities.db import app_instance_id, make_engine, migrate
 from activities.host_map import HostMapTransport, parse_host_map
 from activities.notify import REDACTOR
 from activities.platforms import default_registry
 from api.auth import TokenSigner, ensure_admin
+from api.config_notify import ConfigNotifier
 from api.deps import Platforms, TemporalNotifyControl, TemporalWorkflowControl
 from api.errors import install_handlers
 from api.pipeline_control import TemporalPipelineControl
@@ -51,6 +53,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(resolved.database_url)
         migrate(engine)
+        # the global configuration level: from SREC_* on the first start only
+        seed_global(engine, read_seed(), resolved.recordings_path)
         with Session(engine) as db:
             ensure_admin(db, resolved.data_dir, resolved.admin_password)
             instance_id = app_instance_id(db)
@@ -72,9 +76,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         # channel secrets met by test sends never reach a log line
         REDACTOR.install()
         app.state.pipeline_control = TemporalPipelineControl(app.state.workflow_control)
+        # hot reload: configuration changes reach their workflows spread out
+        app.state.config_notifier = ConfigNotifier(rate=resolved.config_reload_rate)
         try:
             yield
         finally:
+            await app.state.config_notifier.close()
             await http.aclose()
             engine.dispose()
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 
 from api.schemas import Conflict, ErrorDetail, ValidationFailed
+from api.schemas_base import MAX_ID
 
 __all__ = [
     "AUTH_RESPONSES",
@@ -33,7 +34,6 @@ __all__ = [
     "StreamerIdFilter",
 ]
 
-MAX_ID = 2**63 - 1
 MAX_PAGE = 500
 
 StreamerId = Annotated[

@@ -13,7 +13,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import Field as SQLField
 
-from activities.config import RecordingOverrides, parse_stored_overrides
+from activities.config import parse_stored
 from activities.contracts import (
     LiveOutcome,
     Priority,
@@ -22,6 +22,7 @@ from activities.contracts import (
     StreamSelection,
 )
 from activities.db import SegmentBase, StreamerBase, StreamSessionBase
+from api.schemas_base import MAX_ID, ConfigOverrides
 from api.settings import MIN_PASSWORD_LENGTH
 
 T = TypeVar("T")
@@ -50,16 +51,28 @@ class Page(BaseModel, Generic[T]):
     total: int = Field(description="Number of matching items over all pages")
 
 
+TEMPLATE_ID_DESCRIPTION = (
+    "The configuration template the streamer uses (its id, 1 to 2^63-1)"
+)
+
+
 class StreamerCreate(StreamerBase):
     """Body of `POST /api/streamers`."""
 
     name: str = SQLField(min_length=1, max_length=NAME_MAX_LENGTH)
     url: str = SQLField(min_length=1, max_length=URL_MAX_LENGTH)
-    priority: Priority = Priority.NORMAL
+    priority: Priority | None = Field(
+        default=None,
+        description="Shorthand for `settings.priority` (omitted: inherited)",
+    )
     enabled: bool = True
-    settings: RecordingOverrides = SQLField(  # type: ignore[assignment]
-        default_factory=RecordingOverrides,
-        description="Recording settings that override the worker's defaults",
+    template_id: int | None = SQLField(
+        default=None, ge=1, le=MAX_ID, description=TEMPLATE_ID_DESCRIPTION
+    )
+    settings: ConfigOverrides = SQLField(  # type: ignore[assignment]
+        default_factory=ConfigOverrides,
+        description="Configuration fields set for this streamer; the rest come "
+        "from its template, its platform and the global level",
     )
 
     _strip_text = field_validator("name", "url", mode="before")(_strip)
@@ -86,9 +99,18 @@ class StreamerUpdate(StreamerBase):
 
     name: str = SQLField(default=None, min_length=1, max_length=NAME_MAX_LENGTH)
     url: str = SQLField(default=None, min_length=1, max_length=URL_MAX_LENGTH)
-    priority: Priority = None  # type: ignore[assignment]
+    priority: Priority = Field(
+        default=None,  # type: ignore[assignment]
+        description="Shorthand for `settings.priority`",
+    )
     enabled: bool = None  # type: ignore[assignment]
-    settings: RecordingOverrides = SQLField(  # type: ignore[assignment]
+    template_id: int | None = SQLField(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description=f"{TEMPLATE_ID_DESCRIPTION}; null: none",
+    )
+    settings: ConfigOverrides = SQLField(  # type: ignore[assignment]
         default=None,
         description="Merged into the stored settings: a field sent replaces the "
         "stored one, a field sent as null is inherited again, others stay",
@@ -106,7 +128,10 @@ class StreamerUpdate(StreamerBase):
     @classmethod
     def _no_nulls(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            nulls = sorted(str(k) for k, v in data.items() if v is None)
+            # a null template_id means "no template"
+            nulls = sorted(
+                str(k) for k, v in data.items() if v is None and k != "template_id"
+            )
             if nulls:
                 raise ValueError(
                     f"fields may be omitted but not null: {', '.join(nulls)}"
@@ -133,17 +158,22 @@ class StreamerPublic(StreamerBase):
     )
     created_at: datetime
     updated_at: datetime
-    settings: RecordingOverrides = SQLField(  # type: ignore[assignment]
-        default_factory=RecordingOverrides,
-        description="Recording settings that override the worker's defaults; "
-        "null fields are inherited",
+    priority: Priority = Field(
+        default=Priority.NORMAL,
+        description="The effective priority (its own, its template's, …); "
+        "`GET /api/streamers/{id}/config` says where every value comes from",
+    )
+    settings: ConfigOverrides = SQLField(  # type: ignore[assignment]
+        default_factory=ConfigOverrides,
+        description="Configuration fields set for this streamer (the streamer "
+        "level); the others are inherited",
     )
 
     @field_validator("settings", mode="before")
     @classmethod
     def _stored_settings(cls, value: Any) -> Any:
         # a row edited by hand must not make the streamer unreadable
-        return parse_stored_overrides(value) if isinstance(value, dict) else value
+        return parse_stored(value) if isinstance(value, dict) else value
 
 
 class SessionPublic(StreamSessionBase):

@@ -65,6 +65,13 @@ class ApiSettings(BaseSettings):
         description="The worker's recordings root (default <data_dir>/recordings): "
         "pipeline output folders must stay inside it",
     )
+    config_reload_rate: float = Field(
+        default=50.0,
+        gt=0,
+        le=10_000,
+        description="Workflows told of a configuration change per second at most: "
+        "a global change reaches every streamer spread over time, not at once",
+    )
     api_host: str = Field(default="127.0.0.1", description="Interface to listen on")
     api_port: int = Field(default=8080, ge=1, le=65535, description="Port to listen on")
     host_map: str = Field(

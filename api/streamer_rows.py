@@ -1,9 +1,10 @@
 """What the streamer routes do to a row before it is saved, and how they show it.
 
 Settings and platform options arrive as partial updates (JSON merge patch, one
-level) and are validated whole; a name or URL another streamer holds is a 409 that
-names it, also when a concurrent request takes it between the check and the write
-(the database's unique indexes decide then); options are shown without secrets.
+level) and are validated whole (`api.config_rows`); a name or URL another streamer
+holds is a 409 that names it, also when a concurrent request takes it between the
+check and the write (the database's unique indexes decide then); options are shown
+without secrets, and the priority shown is the effective one (levels merged).
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException, status
-from pydantic import ValidationError
 
-from activities.config import RecordingOverrides, parse_stored_overrides
+from activities.config.resolve import ConfigRows, effective
 from activities.db import Streamer, crud
-from activities.errors import ExtractorError, UnsupportedUrlError
+from activities.errors import UnsupportedUrlError
+from api.config_rows import checked_options, shown_options
 from api.errors import ConflictError
 from api.schemas import StreamerPublic, StreamerRef
 
@@ -28,14 +29,35 @@ if TYPE_CHECKING:
     from api.deps import Platforms
 
 
-def public(streamer: Streamer, registry: PlatformRegistry) -> StreamerPublic:
-    """The streamer as the API shows it: secrets (cookies, tokens) never."""
-    shown_row = StreamerPublic.model_validate(streamer, from_attributes=True)
-    try:
-        shown = registry.public_options(streamer.platform, streamer.platform_options)
-    except ExtractorError:  # a platform this build no longer has
-        shown = {}
-    return shown_row.model_copy(update={"platform_options": shown})
+def public(
+    db: Session,
+    streamer: Streamer,
+    registry: PlatformRegistry,
+    rows: ConfigRows | None = None,
+) -> StreamerPublic:
+    """The streamer as the API shows it: secrets (cookies, tokens) never.
+
+    Args:
+        db: the session (to read the levels above the streamer).
+        streamer: the row.
+        registry: the platforms (which options are secret).
+        rows: the levels above the streamer, when already read (a listing).
+    """
+    if rows is None:
+        rows = ConfigRows.read(
+            db, platform=streamer.platform, template_id=streamer.template_id
+        )
+    priority = effective(streamer, rows).policy.priority
+    shown_row = StreamerPublic.model_validate(
+        {
+            **streamer.model_dump(),
+            "priority": priority,
+            "platform_options": shown_options(
+                registry, streamer.platform, streamer.platform_options
+            ),
+        }
+    )
+    return shown_row
 
 
 def detect(platforms: Platforms, url: str) -> Channel:
@@ -55,41 +77,11 @@ def platform_options(
     """Merge sent options into the stored ones (null removes), validated.
 
     Raises:
-        HTTPException: 422 when the platform's options model refuses them.
+        HTTPException: 422 naming the options the platform's model refuses.
     """
-    merged = {k: v for k, v in (stored | (sent or {})).items() if v is not None}
-    model = registry.named(platform).options_model
-    try:
-        model.model_validate(merged)
-    except ValidationError as err:
-        reasons = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
-        )
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"invalid {platform} options: {reasons}",
-        ) from err
-    return merged
-
-
-def merge_settings(stored: dict[str, Any], sent: RecordingOverrides) -> dict[str, Any]:
-    """Apply a PATCH's settings to the stored ones (JSON merge patch, one level).
-
-    Raises:
-        HTTPException: 422 when the merged settings do not validate together.
-    """
-    merged = parse_stored_overrides(stored).stored() | sent.model_dump(
-        mode="json", exclude_unset=True
+    return checked_options(
+        registry, platform, stored, sent, replace=False, loc=("platform_options",)
     )
-    try:
-        return RecordingOverrides.model_validate(
-            {k: v for k, v in merged.items() if v is not None}
-        ).stored()
-    except ValidationError as err:
-        reasons = "; ".join(e["msg"] for e in err.errors())
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, f"invalid settings: {reasons}"
-        ) from err
 
 
 def _conflict(other: Streamer, what: str) -> ConflictError:

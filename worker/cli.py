@@ -141,10 +141,15 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _worker(_args: argparse.Namespace) -> int:
+    from activities.config.seed import ConfigSeedError
     from worker import main as worker_main
     from worker.settings import WorkerSettings
 
-    worker_main.main(WorkerSettings())
+    try:
+        worker_main.main(WorkerSettings())
+    except ConfigSeedError as err:
+        log.error("%s", err)
+        return 2
     return 0
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session
 from temporalio.worker import Worker
 
+from activities.config.seed import read_seed, seed_global
 from activities.contracts import (
     CPU_TASK_QUEUE,
     IO_TASK_QUEUE,
@@ -111,6 +112,8 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
     """
     db = make_engine(settings.database_url)
     migrate(db)
+    # the global configuration level: from SREC_* on the database's first start only
+    seed_global(db, read_seed(), settings.recordings_path)
     with Session(db) as session:
         instance_id = app_instance_id(session)
     client = await connect(settings.temporal_address, settings.temporal_namespace)
@@ -176,7 +179,7 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
             instance_id=instance_id,
             fresh_urls=FreshUrls(http, default_registry(), options),
         )
-        store = StoreActivities(db, settings.policy(), instance_id=instance_id)
+        store = StoreActivities(db, instance_id=instance_id)
         media = MediaActivities(db, instance_id=instance_id)
         notifications = notify_wiring.build(settings, dispatcher, client, http)
         # --- post-processing pipelines (issue 11): run_step serves both step

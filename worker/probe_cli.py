@@ -53,19 +53,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _probe(args: argparse.Namespace, out: TextIO) -> int:
+    from activities.contracts import ExtractorChoice
     from activities.engines.network import network_access
     from activities.errors import ExtractorError, UnsupportedUrlError
-    from activities.platforms import PlatformOptions, default_registry
+    from activities.platforms import default_registry
     from worker.http_client import HttpSettings, build_http
 
     registry = default_registry()
     url = args.url.strip()
-    options = PlatformOptions(extractor="streamlink") if args.streamlink else None
+    choice = ExtractorChoice.STREAMLINK if args.streamlink else None
     async with build_http(
         network_access(), host_map=HttpSettings().host_routes
     ) as http:
         try:
-            found = await registry.probe(url, http, options)
+            found = await registry.probe(url, http, choice=choice)
         except UnsupportedUrlError as err:
             log.error("%s", err)
             return EXIT_USAGE

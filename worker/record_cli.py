@@ -21,13 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from activities.config import RecordingOverrides, SelectionOverride, merge_policy
+from activities.config import Level, LevelValues, merge, validate_overrides
 from activities.contracts import (
     DEFAULT_FILENAME_TEMPLATE,
+    DEFAULT_OUTPUT_FOLDER,
     Container,
     EngineKind,
-    RecordingPolicy,
 )
+from activities.contracts.policy import split_path_template
+from activities.naming import join_template, validate_template
 
 if TYPE_CHECKING:
     from worker.standalone import RecordOptions
@@ -139,7 +141,7 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     p.add_argument(
         "--template",
-        default=DEFAULT_FILENAME_TEMPLATE,
+        default=join_template(DEFAULT_OUTPUT_FOLDER, DEFAULT_FILENAME_TEMPLATE),
         help="file path under --out, without extension (default: %(default)s)",
     )
     p.add_argument("--name", help="streamer name in file names (default: channel)")
@@ -186,21 +188,23 @@ def options_from(args: argparse.Namespace, *, tty: bool) -> RecordOptions:
     """
     if args.stream_timeout is not None and args.stream_timeout <= 0:
         raise UsageError("--stream-timeout must be above 0")
+    values: dict[str, Any] = {
+        "engine": args.engine,
+        "container": args.container,
+        "max_segment_duration_secs": args.max_duration,
+        "max_segment_size_bytes": args.max_size,
+        "min_segment_size_bytes": args.min_size,
+        "stream_timeout_secs": args.stream_timeout,
+        "selection": {"qualities": args.quality} if args.quality else None,
+    }
     try:
-        overrides = RecordingOverrides(
-            engine=args.engine,
-            container=args.container,
-            filename_template=args.template,
-            max_segment_duration_secs=args.max_duration,
-            max_segment_size_bytes=args.max_size,
-            min_segment_size_bytes=args.min_size,
-            stream_timeout_secs=args.stream_timeout,
-            selection=(
-                SelectionOverride(qualities=args.quality) if args.quality else None
-            ),
-        )
-    except ValidationError as err:
-        raise UsageError(_reason(err)) from err
+        # one path here; the configuration keeps folder and file name apart
+        validate_template(args.template)
+        values |= split_path_template(args.template)
+        settings = validate_overrides(values)
+    except ValueError as err:
+        reason = _reason(err) if isinstance(err, ValidationError) else str(err)
+        raise UsageError(reason) from err
     if args.progress_interval is not None and args.progress_interval <= 0:
         raise UsageError("--progress-interval must be above 0")
     if args.duration is not None and args.duration <= 0:
@@ -215,7 +219,7 @@ def options_from(args: argparse.Namespace, *, tty: bool) -> RecordOptions:
     return RecordOptions(
         url=args.url.strip(),
         out=out.resolve(),
-        policy=merge_policy(RecordingPolicy(), overrides),
+        policy=merge([LevelValues(Level.STREAMER, settings)]).policy,
         name=args.name,
         headers=dict(args.header),
         proxy=args.proxy,

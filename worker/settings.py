@@ -1,4 +1,9 @@
-"""The worker process's settings (env prefix `SREC_`), validated at start-up."""
+"""The worker process's settings (env prefix `SREC_`), validated at start-up.
+
+How streamers are recorded (engine, segments, intervals, …) is configuration in the
+app database (`activities.config`); its `SREC_<FIELD>` variables seed the global
+level on the database's first start only (`activities.config.seed`).
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,8 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from activities.config import (
-    MAX_BYTES,
-    MAX_INTERVAL_SECS,
-    MAX_SEGMENT_SECS,
-    MIN_POLL_SECS,
-)
-from activities.contracts import (
-    DEFAULT_FILENAME_TEMPLATE,
-    DEFAULT_STREAM_TIMEOUT_SECS,
-    Container,
-    EngineKind,
-    RecordingPolicy,
-)
 from activities.db import default_database_url
 from activities.host_map import parse_host_map
-from activities.naming import validate_template
 
 
 class WorkerSettings(BaseSettings):
@@ -37,24 +28,6 @@ class WorkerSettings(BaseSettings):
     temporal_namespace: str = "default"
     recordings_dir: Path | None = Field(
         default=None, description="Default: <data_dir>/recordings"
-    )
-    # the bounds of a streamer's overrides (activities.config), so no level can
-    # configure what another refuses
-    poll_interval_secs: float = Field(
-        default=30.0, ge=MIN_POLL_SECS, le=MAX_INTERVAL_SECS
-    )
-    grace_secs: float = Field(default=60.0, ge=0, le=MAX_INTERVAL_SECS)
-    max_segment_duration_secs: float = Field(default=0.0, ge=0, le=MAX_SEGMENT_SECS)
-    max_segment_size_bytes: int = Field(default=8 * 1024**3, ge=0, le=MAX_BYTES)
-    error_backoff_secs: float = Field(default=60.0, gt=0, le=MAX_INTERVAL_SECS)
-    min_segment_size_bytes: int = Field(default=0, ge=0, le=MAX_BYTES)
-    engine: EngineKind = EngineKind.NATIVE
-    container: Container = Container.AUTO
-    filename_template: str = DEFAULT_FILENAME_TEMPLATE
-    stream_timeout_secs: float = Field(
-        default=DEFAULT_STREAM_TIMEOUT_SECS,
-        gt=0,
-        description="End a recording after this long without new media",
     )
     engine_stop_timeout_secs: float = Field(
         default=10.0,
@@ -126,12 +99,6 @@ class WorkerSettings(BaseSettings):
         description="How often the event log and dead letters are pruned",
     )
 
-    @field_validator("filename_template")
-    @classmethod
-    def _check_template(cls, template: str) -> str:
-        validate_template(template)
-        return template
-
     @model_validator(mode="after")
     def _derive_paths(self) -> WorkerSettings:
         self.data_dir = self.data_dir.expanduser().resolve()
@@ -146,18 +113,3 @@ class WorkerSettings(BaseSettings):
     def recordings_path(self) -> Path:
         assert self.recordings_dir is not None
         return self.recordings_dir
-
-    def policy(self) -> RecordingPolicy:
-        """The recording policy every streamer gets."""
-        return RecordingPolicy(
-            poll_interval_secs=self.poll_interval_secs,
-            grace_secs=self.grace_secs,
-            max_segment_duration_secs=self.max_segment_duration_secs,
-            max_segment_size_bytes=self.max_segment_size_bytes,
-            error_backoff_secs=self.error_backoff_secs,
-            min_segment_size_bytes=self.min_segment_size_bytes,
-            engine=self.engine,
-            container=self.container,
-            filename_template=self.filename_template,
-            stream_timeout_secs=self.stream_timeout_secs,
-        )

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from temporalio.common import RetryPolicy
+
+if TYPE_CHECKING:
+    from activities.contracts import RetrySettings
 
 # Detection: a live check re-fetches a playlist for up to ~20 s to see it advance.
 CHECK_LIVE_TIMEOUT = timedelta(seconds=60)
@@ -28,7 +32,8 @@ FOREIGN_INSTANCE_WAIT = timedelta(minutes=1)
 
 # Recording: one attempt may run for a day; a dead worker is noticed within the
 # heartbeat timeout, short enough that a retry resumes inside a typical live HLS
-# playlist window (about 30 s). Each retry continues in a new segment.
+# playlist window (about 30 s). Each retry continues in a new segment. The retry
+# policy is configured (`RecordingPolicy.record_retry`); these are its defaults.
 RECORD_TIMEOUT = timedelta(hours=24)
 RECORD_HEARTBEAT_TIMEOUT = timedelta(seconds=15)
 RECORD_RETRY = RetryPolicy(
@@ -38,6 +43,19 @@ RECORD_RETRY = RetryPolicy(
     maximum_attempts=8,
 )
 
+
+def record_retry(settings: RetrySettings) -> RetryPolicy:
+    """The record activity's retry policy as the streamer's configuration says."""
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=settings.initial_interval_secs),
+        backoff_coefficient=settings.backoff,
+        maximum_interval=timedelta(
+            seconds=max(settings.max_interval_secs, settings.initial_interval_secs)
+        ),
+        maximum_attempts=settings.max_attempts,
+    )
+
+
 # The record activity checks each segment before announcing it; sessions whose
 # history predates that schedule a probe activity per segment, with these options.
 # Deprecate the patch once no running history can hold a probe: every session ends
@@ -46,7 +64,8 @@ NO_PROBE_PATCH = "segment-checked-by-recorder"
 PROBE_TIMEOUT = timedelta(minutes=10)
 PROBE_RETRY = RetryPolicy(maximum_attempts=3)
 
-# While the session is in its grace window, check at least this often.
+# While the session is in its grace window (offline_check_count x
+# offline_check_delay_secs), check at least this often.
 GRACE_POLL_MAX_SECS = 10.0
 
 # After a recording guard refused (no slot, breaker open, output root degraded), wait

@@ -1,7 +1,8 @@
 """One recording session of a streamer, run inside `StreamerWorkflow`.
 
-Open the session, record, keep it open through short drops (the grace window) and
-through guard refusals, then close it:
+Open the session, record, keep it open through short drops (the grace window:
+`offline_check_count` x `offline_check_delay_secs`, checked every poll interval, at
+most `GRACE_POLL_MAX_SECS`) and through guard refusals, then close it:
 
     open ─► record ─┬─ ended/failed ──► grace window ─┬─ live again ──► record
                     │                                  └─ not live ────► close
@@ -34,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows import options as o
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from temporalio.workflow import ActivityHandle
 
 T = TypeVar("T")
@@ -57,7 +60,7 @@ class SessionHost(Protocol):
 
     async def check_live(self) -> c.LiveStatus | None: ...
 
-    async def sleep(self, seconds: float) -> None: ...
+    async def sleep(self, seconds: float | Callable[[], float]) -> None: ...
 
     async def set_state(self, state: c.StreamerState) -> None: ...
 
@@ -188,7 +191,7 @@ class RecordingSession:
             task_queue=c.IO_TASK_QUEUE,
             start_to_close_timeout=o.RECORD_TIMEOUT,
             heartbeat_timeout=o.RECORD_HEARTBEAT_TIMEOUT,
-            retry_policy=o.RECORD_RETRY,
+            retry_policy=o.record_retry(cfg.policy.record_retry),
             cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             result_type=c.RecordResult,
         )

@@ -22,10 +22,18 @@ degraded) while staying LIVE, with `waiting_for` in the state query saying why.
 Why the last live check failed (or could not reach the stream) is kept as
 `last_error`, shown in the state query and projected to the DB when it changes,
 until a check succeeds.
+
+Configuration changes (hot reload): `config_changed` makes the workflow reload at
+once but not check: the wait it is in goes on, measured with the new interval from
+when it began, so a global change signalled to every streamer never makes them all
+check together. A live check that finds the configuration changed since the load
+(`LiveStatus.config_stale`: the signal was lost, Temporal was down) reloads too.
+Both behind patches: older runs checked at once on `config_changed`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -50,6 +58,10 @@ T = TypeVar("T")
 
 # Histories recorded before `last_error` was kept replay without its projections.
 PATCH_LAST_ERROR = "project-last-check-error"
+# config_changed reloads without a live check (older runs also checked at once)
+PATCH_GENTLE_RELOAD = "config-changed-reloads-without-check"
+# a live check that says the config is stale reloads it
+PATCH_STALE_RELOAD = "config-stale-reloads"
 
 
 def _log_signal(name: str, inp: c.SignalInput | None) -> None:
@@ -73,6 +85,7 @@ class StreamerWorkflow:
         self._opened = 0  # sessions opened by this run
         self._session: RecordingSession | None = None
         self._last_error: str | None = None
+        self._version: str | None = None  # of the config loaded
 
     @workflow.run
     async def run(self, inp: c.StreamerWorkflowInput) -> c.StreamerWorkflowResult:
@@ -102,7 +115,7 @@ class StreamerWorkflow:
                 continue
             status = await self.check_live()
             if status is None:
-                await self.sleep(self._cfg.policy.error_backoff_secs)
+                await self.sleep(lambda: self._cfg.policy.error_backoff_secs)
             elif status.is_live and status.source is not None:
                 await self._record_session(status)
                 if not self._stop:
@@ -111,7 +124,7 @@ class StreamerWorkflow:
                 await self.set_state(c.StreamerState.NOT_LIVE)
                 if workflow.info().is_continue_as_new_suggested():
                     await self._continue_as_new(inp.streamer_id)
-                await self.sleep(self._cfg.policy.poll_interval_secs)
+                await self.sleep(lambda: self._cfg.policy.poll_interval_secs)
         return c.StreamerWorkflowResult(reason="stopped")
 
     # --- messages -------------------------------------------------------------------
@@ -141,7 +154,8 @@ class StreamerWorkflow:
     def config_changed(self, inp: c.SignalInput | None = None) -> None:
         _log_signal("config_changed", inp)
         self._reload = True
-        self._check_now = True
+        if not workflow.patched(PATCH_GENTLE_RELOAD):
+            self._check_now = True
 
     @workflow.signal(name=c.SIGNAL_SEGMENT_CLOSED)
     def segment_closed(self, inp: c.SegmentClosed | None = None) -> None:
@@ -228,6 +242,7 @@ class StreamerWorkflow:
         if self._config is not None and loaded.config.name != self._config.name:
             workflow.upsert_search_attributes([STREAMER.value_set(loaded.config.name)])
         self._config = loaded.config
+        self._version = loaded.config_version
         return True
 
     async def check_live(self) -> c.LiveStatus | None:
@@ -241,6 +256,8 @@ class StreamerWorkflow:
                     url=self._cfg.url,
                     streamer_id=self._cfg.streamer_id,
                     selection=self._cfg.policy.selection,
+                    extractor=self._cfg.policy.extractor,
+                    config_version=self._version,
                     instance_id=self._instance,
                 ),
                 task_queue=c.IO_TASK_QUEUE,
@@ -257,6 +274,10 @@ class StreamerWorkflow:
             # the platform's own answer (banned, not found…): the user must act
             error = f"{status.result.value}: {status.detail}".rstrip(": ")
         await self._checked(error)
+        if status.config_stale and workflow.patched(PATCH_STALE_RELOAD):
+            workflow.logger.info("configuration changed: reloading")
+            if not await self._load(self._cfg.streamer_id):
+                return None  # deleted meanwhile: the caller's wait ends at once
         return status
 
     async def _checked(self, error: str | None) -> None:
@@ -267,15 +288,32 @@ class StreamerWorkflow:
         if workflow.patched(PATCH_LAST_ERROR):
             await self._project()
 
-    async def sleep(self, seconds: float) -> None:
-        """Wait, cut short by check_now, pause, stop or a config change."""
-        try:
-            await workflow.wait_condition(
-                lambda: self._check_now or self._paused or self._stop or self._reload,
-                timeout=timedelta(seconds=seconds),
-            )
-        except TimeoutError:
-            pass
+    async def sleep(self, seconds: float | Callable[[], float]) -> None:
+        """Wait, cut short by check_now, pause or stop.
+
+        A config change wakes it to reload; then it waits on until `seconds`
+        (re-read when a callable) have passed since it began. In runs from before
+        `PATCH_GENTLE_RELOAD` a config change also asks for a check: it ends the wait.
+        """
+        length = seconds if callable(seconds) else (lambda: seconds)
+        start = workflow.now()
+        while True:
+            remaining = start + timedelta(seconds=length()) - workflow.now()
+            if remaining <= timedelta(0):
+                return
+            try:
+                await workflow.wait_condition(
+                    lambda: (
+                        self._check_now or self._paused or self._stop or self._reload
+                    ),
+                    timeout=remaining,
+                )
+            except TimeoutError:
+                return
+            if self._check_now or self._paused or self._stop:
+                return
+            if not await self._load(self._cfg.streamer_id):
+                return
 
     async def set_state(self, state: c.StreamerState, *, force: bool = False) -> None:
         if state == self._state and not force:

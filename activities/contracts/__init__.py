@@ -2,12 +2,14 @@
 
 Task-queue names, workflow ids, signal/query names, search attributes and the pydantic
 models that cross a Temporal boundary (activity inputs and results, signal payloads).
-This package imports only pydantic and the standard library, so `api`, `worker`,
-`workflows` and `activities` can all depend on it. Import names from the package
+This package imports only pydantic, the standard library and its sibling contract
+module `activities.pipeline_contracts`, so `api`, `worker`, `workflows` and
+`activities` can all depend on it. Import names from the package
 (`from activities.contracts import LiveStatus`); the modules only group them:
 
 * `names`: queues, workflow ids, signals, queries, search attributes, activity names;
-* `streams`: transports, engines, containers, selection, sources, the recording policy;
+* `streams`: transports, engines, containers, selection, sources;
+* `policy`: the recording policy, the one list of configuration fields;
 * `streamer`: the streamer workflow's state, config, store activities and query;
 * `platform`: the live check;
 * `recording`: the recording activity and its segment signals.
@@ -53,6 +55,18 @@ from activities.contracts.platform import (
     LiveOutcome,
     LiveStatus,
 )
+from activities.contracts.policy import (
+    DEFAULT_FILENAME_TEMPLATE,
+    DEFAULT_OUTPUT_FOLDER,
+    DEFAULT_STREAM_TIMEOUT_SECS,
+    MAX_BYTES,
+    MAX_INTERVAL_SECS,
+    MAX_SEGMENT_SECS,
+    MIN_POLL_SECS,
+    ExtractorChoice,
+    RecordingPolicy,
+    RetrySettings,
+)
 from activities.contracts.recording import (
     ProbeSegmentInput,
     ProbeSegmentResult,
@@ -83,13 +97,10 @@ from activities.contracts.streamer import (
     WaitReason,
 )
 from activities.contracts.streams import (
-    DEFAULT_FILENAME_TEMPLATE,
-    DEFAULT_STREAM_TIMEOUT_SECS,
     Container,
     EngineKind,
     MediaStream,
     Priority,
-    RecordingPolicy,
     StreamInfo,
     StreamKind,
     StreamSelection,
@@ -106,6 +117,7 @@ __all__ = [
     "ACTIVITY_RECORD_STREAM",
     "CPU_TASK_QUEUE",
     "DEFAULT_FILENAME_TEMPLATE",
+    "DEFAULT_OUTPUT_FOLDER",
     "DEFAULT_STREAM_TIMEOUT_SECS",
     "ERROR_ENGINE_CIRCUIT_OPEN",
     "ERROR_FOREIGN_INSTANCE",
@@ -115,6 +127,10 @@ __all__ = [
     "EVENT_OUTPUT_PATH_RECOVERED",
     "GUARD_ERRORS",
     "IO_TASK_QUEUE",
+    "MAX_BYTES",
+    "MAX_INTERVAL_SECS",
+    "MAX_SEGMENT_SECS",
+    "MIN_POLL_SECS",
     "QUERY_STATE",
     "SEARCH_ATTRIBUTES",
     "SEARCH_ATTRIBUTE_INSTANCE",
@@ -136,6 +152,7 @@ __all__ = [
     "CloseSessionResult",
     "Container",
     "EngineKind",
+    "ExtractorChoice",
     "LiveOutcome",
     "LiveStatus",
     "LoadStreamerInput",
@@ -154,6 +171,7 @@ __all__ = [
     "RecordResult",
     "RecordingPolicy",
     "RecordingWait",
+    "RetrySettings",
     "SegmentClosed",
     "SignalInput",
     "StateQueryResult",

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from activities.contracts.policy import ExtractorChoice
 from activities.contracts.streamer import OwnedInput
 from activities.contracts.streams import (
     StreamInfo,
@@ -22,6 +23,14 @@ class CheckLiveInput(OwnedInput):
     )
     selection: StreamSelection | None = Field(
         default=None, description="Which offered stream to pick (default: the best)"
+    )
+    extractor: ExtractorChoice | None = Field(
+        default=None, description="Who resolves the URL (None: auto)"
+    )
+    config_version: str | None = Field(
+        default=None,
+        description="The workflow's `LoadStreamerResult.config_version`: the "
+        "activity answers `config_stale` when the database holds another",
     )
 
 
@@ -84,6 +93,11 @@ class LiveStatus(BaseModel):
         default_factory=list,
         description="Every stream on offer (the API and CLI show them; the live-check "
         "activity leaves them out of workflow history and keeps `source`)",
+    )
+    config_stale: bool = Field(
+        default=False,
+        description="The streamer's configuration changed since the workflow "
+        "loaded it (`CheckLiveInput.config_version`): it reloads",
     )
 
     @property

@@ -7,11 +7,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from activities.contracts.policy import RecordingPolicy
 from activities.contracts.streamer import OwnedInput, WaitReason
 from activities.contracts.streams import (
     MediaStream,
     Priority,
-    RecordingPolicy,
     StreamSource,
 )
 
@@ -28,7 +28,9 @@ class RecordInput(OwnedInput):
     priority: Priority = Priority.NORMAL
     policy: RecordingPolicy = Field(
         default_factory=RecordingPolicy,
-        description="Engine, splitting, naming and stream selection",
+        description="Engine, splitting, naming and stream selection, as the "
+        "workflow last loaded them: the activity follows later changes of the "
+        "segment limits itself (`activities.config.follow`)",
     )
     workflow_id: str = Field(description="Workflow to signal `segment_closed` to")
     announce_start: bool = Field(

@@ -13,7 +13,8 @@ from activities.contracts.names import (
     ERROR_NO_RECORDING_SLOT,
     ERROR_OUTPUT_PATH_INACCESSIBLE,
 )
-from activities.contracts.streams import Priority, RecordingPolicy
+from activities.contracts.policy import RecordingPolicy
+from activities.contracts.streams import Priority
 
 
 class StreamerState(StrEnum):
@@ -40,7 +41,11 @@ GUARD_ERRORS: dict[str, WaitReason] = {
 
 
 class StreamerConfig(BaseModel):
-    """Everything the streamer workflow needs to know about its streamer."""
+    """Everything the streamer workflow needs to know about its streamer.
+
+    `policy` is the streamer's effective configuration (every level merged);
+    `priority` repeats `policy.priority` for histories recorded before it was there.
+    """
 
     streamer_id: int
     name: str
@@ -77,6 +82,11 @@ class LoadStreamerResult(BaseModel):
         default=None,
         description="Instance id of the database read (a workflow without one "
         "adopts it)",
+    )
+    config_version: str | None = Field(
+        default=None,
+        description="Names the effective configuration read; a live check that "
+        "finds another one in the database says the config is stale",
     )
 
 

@@ -1,5 +1,5 @@
 """What a stream is and how a recording is shaped: transports, engines, containers,
-stream selection, resolved sources and the recording policy."""
+stream selection and resolved sources (the recording policy is in `policy`)."""
 
 from __future__ import annotations
 
@@ -75,8 +75,12 @@ class StreamSelection(BaseModel):
     cdn_blacklist: list[str] = Field(
         default_factory=list, description="CDN names or host substrings never to use"
     )
-    min_bitrate_bps: int = Field(default=0, ge=0, description="0 = no lower bound")
-    max_bitrate_bps: int = Field(default=0, ge=0, description="0 = no upper bound")
+    min_bitrate_bps: int = Field(
+        default=0, ge=0, le=2**63 - 1, description="0 = no lower bound"
+    )
+    max_bitrate_bps: int = Field(
+        default=0, ge=0, le=2**63 - 1, description="0 = no upper bound"
+    )
 
 
 class StreamSource(BaseModel):
@@ -106,59 +110,6 @@ class StreamSource(BaseModel):
     quality: str = Field(default="", description="The platform's quality name")
     cdn: str = Field(default="", description="CDN or host group serving the stream")
     codec: str = Field(default="", description="Video codec (avc, hevc, av1)")
-
-
-DEFAULT_FILENAME_TEMPLATE = "{streamer}/{streamer}-%Y%m%d-%H%M%S-{title}_%i"
-
-
-# as streamlink's --stream-timeout: CDN stalls of seconds are recorded through
-DEFAULT_STREAM_TIMEOUT_SECS = 60.0
-
-
-class RecordingPolicy(BaseModel):
-    """Settings that shape one streamer's recordings and its state machine."""
-
-    poll_interval_secs: float = Field(
-        default=30.0, description="Seconds between live checks while offline"
-    )
-    grace_secs: float = Field(
-        default=60.0,
-        description="A stream that returns within this window continues its session",
-    )
-    max_segment_duration_secs: float = Field(
-        default=0.0, description="Close a segment after this much media; 0 = never"
-    )
-    max_segment_size_bytes: int = Field(
-        default=8 * 1024**3, description="Close a segment at this size; 0 = never"
-    )
-    error_backoff_secs: float = Field(
-        default=60.0, description="Wait after a failed detection before retrying"
-    )
-    min_segment_size_bytes: int = Field(
-        default=0,
-        ge=0,
-        description="Delete a closed segment smaller than this (a blip); 0 = keep all",
-    )
-    engine: EngineKind = Field(
-        default=EngineKind.NATIVE, description="Which recorder writes the stream"
-    )
-    container: Container = Field(
-        default=Container.AUTO, description="Output container of ffmpeg/streamlink"
-    )
-    filename_template: str = Field(
-        default=DEFAULT_FILENAME_TEMPLATE,
-        description="Segment path under the recordings root, without extension. "
-        "Placeholders: {streamer} {title} {platform} {streamer_id} {session_id}, "
-        "strftime codes (%Y%m%d-%H%M%S) and %i (segment index)",
-    )
-    selection: StreamSelection = Field(default_factory=StreamSelection)
-    stream_timeout_secs: float = Field(
-        default=DEFAULT_STREAM_TIMEOUT_SECS,
-        gt=0,
-        description="The native engines end a recording after this long without "
-        "new media (no HLS segment, no FLV bytes); stalls shorter than this are "
-        "recorded through",
-    )
 
 
 class StreamInfo(BaseModel):

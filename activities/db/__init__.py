@@ -2,6 +2,7 @@
 
 from activities.db import (
     crud,
+    crud_config,
     crud_guards,
     crud_notify,
     crud_notify_admin,
@@ -27,6 +28,12 @@ from activities.db.tables import (
     UserBase,
     utcnow,
 )
+from activities.db.tables_config import (
+    ConfigTemplate,
+    ConfigTemplateBase,
+    GlobalConfig,
+    PlatformConfig,
+)
 from activities.db.tables_notify import (
     Event,
     NotifyBreaker,
@@ -46,7 +53,10 @@ from activities.db.tables_pipeline import (
 
 __all__ = [
     "AppInstance",
+    "ConfigTemplate",
+    "ConfigTemplateBase",
     "Event",
+    "GlobalConfig",
     "NotifyBreaker",
     "NotifyChannel",
     "NotifyChannelBase",
@@ -60,6 +70,7 @@ __all__ = [
     "PipelinePresetBase",
     "PipelineRun",
     "PipelineUpload",
+    "PlatformConfig",
     "RecordingSlot",
     "RefreshToken",
     "Segment",
@@ -72,6 +83,7 @@ __all__ = [
     "UserBase",
     "app_instance_id",
     "crud",
+    "crud_config",
     "crud_guards",
     "crud_notify",
     "crud_notify_admin",

@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from activities.db.crud_config import bump_generation
 from activities.db.tables import (
     LAST_ERROR_MAX_LENGTH,
     RefreshToken,
@@ -51,6 +52,9 @@ def _commit_streamer(db: Session, streamer: Streamer) -> Streamer:
     url, name = streamer.url, streamer.name
     try:
         db.add(streamer)
+        db.flush()
+        # the streamer level of the configuration changed (running recordings look)
+        bump_generation(db)
         db.commit()
     except IntegrityError:
         db.rollback()
@@ -104,6 +108,7 @@ def update_streamer(
 
 def delete_streamer(db: Session, streamer: Streamer) -> None:
     db.delete(streamer)
+    bump_generation(db)
     db.commit()
 
 

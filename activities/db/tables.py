@@ -44,21 +44,26 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 class StreamerBase(SQLModel):
     name: str = Field(max_length=100, description="Display name, used in file names")
     url: str = Field(max_length=2048, description="Channel or stream URL")
-    priority: str = Field(default="normal", max_length=10)
     enabled: bool = Field(default=True)
-    # only the fields the streamer overrides: `activities.config.RecordingOverrides`
-    # validates them on the way in (API) and out (load_streamer)
+    template_id: int | None = Field(
+        default=None,
+        foreign_key="config_template.id",
+        index=True,
+        description="The configuration template the streamer uses, if any",
+    )
+    # the streamer level: only the fields it sets. `activities.config.OVERRIDES`
+    # validates them on the way in (API) and out (every reader)
     settings: dict[str, Any] = Field(
         default_factory=dict,
         sa_column=sa.Column(sa.JSON(), nullable=False, server_default=sa.text("'{}'")),
-        description="Recording settings that override the worker's defaults",
+        description="Configuration fields set for this streamer (the streamer level)",
     )
     # the platform's options model validates them on the way in (API) and out
-    # (the live-check activity); secrets among them are never shown back
+    # (the activities); secrets among them are never shown back
     platform_options: dict[str, Any] = Field(
         default_factory=dict,
         sa_column=sa.Column(sa.JSON(), nullable=False, server_default=sa.text("'{}'")),
-        description="Platform options: cookies, tokens, quality, extractor",
+        description="Platform options of this streamer: cookies, tokens, quality",
     )
 
 

@@ -25,7 +25,7 @@ from activities.contracts import (
     MediaStream,
     StreamKind,
 )
-from activities.naming import segment_path
+from activities.naming import join_template, segment_path
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -74,7 +74,9 @@ class OutputPlan:
             time of the call, so engines call it when the file is created.
         start_index: index of the first file this run writes.
         max_duration_secs: close a file after this much media; 0 = never.
-        max_size_bytes: close a file once it reaches this size; 0 = never.
+        max_size_bytes: close a file once it reaches this size; 0 = never. The
+            record activity changes both limits while a recording runs (the
+            configuration changed): engines read them at each segment boundary.
         resume_marker: engine-specific point already recorded by an earlier attempt
             (for HLS the last media sequence written); the engine continues after it.
         resume_edge_ms: where an earlier attempt's media ended, as the Unix time
@@ -111,7 +113,7 @@ def plan_for(
     """The output plan a recording policy asks for: file names, splits, container.
 
     Args:
-        root: the recordings root the file-name template is rendered under.
+        root: the recordings root the output folder is rendered under.
         policy: the streamer's recording policy.
         fields: what the file names may say about the recording.
         start_index: index of the first file.
@@ -120,10 +122,12 @@ def plan_for(
         staging_tag: names the recording's temporary files (see `OutputPlan`).
     """
 
+    template = join_template(policy.output_folder, policy.filename_template)
+
     def path_for(index: int, ext: str) -> Path:
         return segment_path(
             root,
-            policy.filename_template,
+            template,
             fields,
             created=datetime.now(UTC),
             index=index,

@@ -60,7 +60,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from activities.contracts import LiveOutcome, LiveStatus, StreamSelection
+from activities.contracts import (
+    ExtractorChoice,
+    LiveOutcome,
+    LiveStatus,
+    StreamSelection,
+)
 from activities.errors import (
     ExtractorError,
     RateLimitedError,
@@ -176,6 +181,7 @@ class PlatformRegistry:
         http: httpx.AsyncClient,
         options: PlatformOptions | None = None,
         selection: StreamSelection | None = None,
+        choice: ExtractorChoice | None = None,
     ) -> Probe:
         """Everything srec can tell about `url` (`POST /api/parse`, `srec probe`).
 
@@ -184,7 +190,7 @@ class PlatformRegistry:
             ExtractorError: the platform's answer changed shape.
         """
         channel = self.channel(url)
-        extractor = self.extractor_for(url, http, options)
+        extractor = self.extractor_for(url, http, options, choice=choice)
         status = await extractor.check_live(url, selection)
         return Probe(channel=channel, extractor=extractor.platform, status=status)
 
@@ -193,19 +199,29 @@ class PlatformRegistry:
         url: str,
         http: httpx.AsyncClient,
         options: PlatformOptions | None = None,
+        *,
+        choice: ExtractorChoice | None = None,
     ) -> Extractor:
-        """Build the extractor for `url`; `options.extractor` may force streamlink.
+        """Build the extractor for `url` as the configured `extractor` field says.
+
+        `auto` (None) takes the registry's pick, `streamlink` forces streamlink's
+        plugin, `native` refuses a URL only streamlink handles.
 
         Raises:
             UnsupportedUrlError: nothing handles the URL (also when streamlink is
-                forced and has no plugin for it).
+                forced and has no plugin for it, or refused and the only one).
         """
         extractor = self.resolve(url)
-        if options is not None and options.extractor == STREAMLINK:
+        if choice is ExtractorChoice.STREAMLINK:
             forced = self.named(STREAMLINK)
             if not forced.match(url.strip()):
                 raise UnsupportedUrlError(f"streamlink has no plugin for {url}")
             extractor = forced
+        elif choice is ExtractorChoice.NATIVE and extractor.platform == STREAMLINK:
+            raise UnsupportedUrlError(
+                f"only streamlink handles {url}, and the extractor setting is "
+                "`native`: set it to `auto` or `streamlink`"
+            )
         return extractor(http, options)
 
     async def refresh(

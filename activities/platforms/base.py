@@ -34,7 +34,7 @@ import logging
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -68,19 +68,21 @@ class PlatformOptions(BaseModel):
     """Options every platform takes; a platform's model adds its own fields.
 
     Unknown fields are refused when configured (a typo must not pass silently).
-    Secrets are `SecretStr`: they print and serialise masked.
+    Secrets are `SecretStr`: they print and serialise masked, and the configuration
+    treats them as credentials (never in the policy, the API or workflow history).
+    Which extractor resolves a URL is the `extractor` configuration field.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    extractor: Literal["native", "streamlink"] = Field(
-        default="native",
-        description="`streamlink` resolves this URL through streamlink's plugin "
-        "instead of srec's own module",
-    )
     cookies: SecretStr | None = Field(
         default=None,
         description="Cookie header for the platform's API (`name=value; …`)",
+    )
+    proxy_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the configured `proxy` (a credential, so it is not "
+        "part of the proxy URL)",
     )
 
 

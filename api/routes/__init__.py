@@ -8,6 +8,7 @@ from api.deps import get_current_user, reject_unknown_query
 from api.params import AUTH_RESPONSES
 from api.routes import (
     auth,
+    config,
     health,
     notifications,
     pipeline,
@@ -16,6 +17,7 @@ from api.routes import (
     platforms,
     sessions,
     streamers,
+    templates,
 )
 
 __all__ = ["api_router"]
@@ -31,6 +33,9 @@ protected_router = APIRouter(
 protected_router.include_router(auth.router)
 protected_router.include_router(health.router)
 protected_router.include_router(streamers.router)
+protected_router.include_router(config.streamer_router)
+protected_router.include_router(config.router)
+protected_router.include_router(templates.router)
 protected_router.include_router(sessions.router)
 protected_router.include_router(platforms.router)
 protected_router.include_router(notifications.router)

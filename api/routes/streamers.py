@@ -13,21 +13,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 
+from activities.config import parse_stored
 from activities.contracts import (
     SIGNAL_CHECK_NOW,
     SIGNAL_CONFIG_CHANGED,
     SIGNAL_PAUSE,
     SIGNAL_RESUME,
     SIGNAL_STOP,
+    Priority,
 )
-from activities.db import Streamer, crud, crud_sessions
+from activities.db import Streamer, crud, crud_config, crud_sessions
+from api.config_rows import new_settings, patched_settings, read_rows, unprocessable
 from api.deps import (
     ControlDep,
     DbDep,
     PlatformsDep,
+    SettingsDep,
     TemporalUnavailableError,
     WorkflowControl,
     temporal_errors,
@@ -51,7 +56,6 @@ from api.schemas import (
 )
 from api.streamer_rows import (
     detect,
-    merge_settings,
     platform_options,
     public,
     save,
@@ -69,6 +73,37 @@ def _found(streamer: Streamer | None) -> Streamer:
     return streamer
 
 
+def _check_template(db: DbDep, template_id: int | None) -> None:
+    """422 naming `template_id` when no such template exists."""
+    if template_id is not None and crud_config.get_template(db, template_id) is None:
+        raise unprocessable(
+            [
+                {
+                    "loc": ["body", "template_id"],
+                    "msg": f"no template has the id {template_id}",
+                    "type": "value_error",
+                }
+            ]
+        )
+
+
+def _with_priority(sent: dict[str, Any], priority: Priority | None) -> dict[str, Any]:
+    """The top-level `priority` is `settings.priority` under another name."""
+    if priority is None:
+        return sent
+    if sent.get("priority") not in (None, priority.value):
+        raise unprocessable(
+            [
+                {
+                    "loc": ["body", "priority"],
+                    "msg": "differs from settings.priority: send one of them",
+                    "type": "value_error",
+                }
+            ]
+        )
+    return sent | {"priority": priority.value}
+
+
 async def _nudge(control: WorkflowControl, streamer_id: int, signal: str) -> None:
     """Signal the workflow, starting it first if it does not run."""
     if not await control.signal(streamer_id, signal):
@@ -82,22 +117,36 @@ async def _nudge(control: WorkflowControl, streamer_id: int, signal: str) -> Non
     responses=BODY_RESPONSES | CONFLICT_RESPONSES,
 )
 async def create_streamer(
-    body: StreamerCreate, db: DbDep, control: ControlDep, platforms: PlatformsDep
+    body: StreamerCreate,
+    db: DbDep,
+    control: ControlDep,
+    platforms: PlatformsDep,
+    app_settings: SettingsDep,
 ) -> StreamerPublic:
     """Add a streamer and start its workflow.
 
     The platform and the streamer's reference on it (room id, login) come from the
-    URL's matcher; `platform_options` are checked against the platform's options.
-    409 names the streamer that already has this name or URL: both are unique,
-    because the name is the streamer's folder.
+    URL's matcher; `platform_options` are checked against the platform's options,
+    `settings` (the streamer level of the configuration) against the field list,
+    `template_id` must name a template. 409 names the streamer that already has
+    this name or URL: both are unique, because the name is the streamer's folder.
     """
     channel = detect(platforms, body.url)
     options = platform_options(
         platforms.registry, channel.platform, {}, body.platform_options
     )
+    sent = _with_priority(
+        body.settings.model_dump(mode="json", exclude_none=True), body.priority
+    )
+    settings = await asyncio.to_thread(
+        new_settings, db, app_settings.recordings_path, sent, ("settings",)
+    )
+    await asyncio.to_thread(_check_template, db, body.template_id)
     row = Streamer(
-        **body.model_dump(mode="json", exclude={"settings", "platform_options"}),
-        settings=body.settings.stored(),
+        **body.model_dump(
+            mode="json", exclude={"settings", "platform_options", "priority"}
+        ),
+        settings=settings,
         platform_options=options,
         platform=channel.platform,
         channel=channel.reference,
@@ -110,7 +159,7 @@ async def create_streamer(
         await control.start(streamer.id)
     except (TemporalUnavailableError, ForeignWorkflowError) as err:
         log.warning("streamer %s saved, workflow not started: %s", streamer.id, err)
-    return public(streamer, platforms.registry)
+    return await asyncio.to_thread(public, db, streamer, platforms.registry)
 
 
 @router.get("")
@@ -119,7 +168,10 @@ def list_streamers(
 ) -> Page[StreamerPublic]:
     """List streamers in creation order."""
     items, total = crud.list_streamers(db, limit=limit, offset=offset)
-    return Page(items=[public(s, platforms.registry) for s in items], total=total)
+    rows = read_rows(db)
+    return Page(
+        items=[public(db, s, platforms.registry, rows) for s in items], total=total
+    )
 
 
 @router.get("/{streamer_id}", responses=NOT_FOUND_RESPONSES)
@@ -127,7 +179,7 @@ def get_streamer(
     streamer_id: StreamerId, db: DbDep, platforms: PlatformsDep
 ) -> StreamerPublic:
     """One streamer (404 if missing)."""
-    return public(_found(crud.get_streamer(db, streamer_id)), platforms.registry)
+    return public(db, _found(crud.get_streamer(db, streamer_id)), platforms.registry)
 
 
 @router.patch(
@@ -140,20 +192,39 @@ async def update_streamer(
     db: DbDep,
     control: ControlDep,
     platforms: PlatformsDep,
+    app_settings: SettingsDep,
 ) -> StreamerPublic:
     """Change a streamer; its workflow reloads, and pauses/resumes on `enabled`.
 
     `settings` and `platform_options` are merged into the stored ones: fields sent
     replace, fields sent as null are inherited again (settings) or removed
-    (options). A URL on another platform starts its options afresh. 409 names the
-    streamer that already has the new name or URL.
+    (options). A URL on another platform starts its options afresh. `template_id`
+    null leaves the template. 409 names the streamer that already has the new
+    name or URL.
     """
     streamer = _found(await asyncio.to_thread(crud.get_streamer, db, streamer_id))
     changes = body.model_dump(
-        mode="json", exclude_unset=True, exclude={"settings", "platform_options"}
+        mode="json",
+        exclude_unset=True,
+        exclude={"settings", "platform_options", "priority"},
     )
-    if body.settings is not None:
-        changes["settings"] = merge_settings(streamer.settings, body.settings)
+    if "template_id" in changes:
+        await asyncio.to_thread(_check_template, db, changes["template_id"])
+    sent = _with_priority(
+        body.settings.model_dump(mode="json", exclude_unset=True)
+        if body.settings is not None
+        else {},
+        body.priority,
+    )
+    if sent:
+        changes["settings"] = await asyncio.to_thread(
+            patched_settings,
+            db,
+            app_settings.recordings_path,
+            parse_stored(streamer.settings),
+            sent,
+            ("settings",),
+        )
     platform, stored = streamer.platform, streamer.platform_options
     if "url" in changes and changes["url"] != streamer.url:
         channel = detect(platforms, changes["url"])
@@ -182,7 +253,7 @@ async def update_streamer(
             await _nudge(control, streamer_id, signal)
     except (TemporalUnavailableError, ForeignWorkflowError) as err:
         log.warning("streamer %s saved, workflow not told: %s", streamer_id, err)
-    return public(streamer, platforms.registry)
+    return await asyncio.to_thread(public, db, streamer, platforms.registry)
 
 
 @router.delete(

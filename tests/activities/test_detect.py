@@ -21,8 +21,15 @@ from activities.contracts import (
     StreamInfo,
     StreamKind,
 )
-from activities.db import Streamer, crud, make_engine, migrate
-from activities.detect import DbOptionsProvider, PlatformActivities
+from activities.db import (
+    ConfigTemplate,
+    Streamer,
+    crud,
+    crud_config,
+    make_engine,
+    migrate,
+)
+from activities.detect import DbOptionsProvider, PlatformActivities, StoredOptions
 from activities.platforms import Channel, Extractor, PlatformOptions, PlatformRegistry
 from activities.platforms.base import answer
 from activities.platforms.generic import Generic
@@ -101,11 +108,12 @@ class Scripted(Extractor):
 @dataclass
 class FakeOptions:
     stored: dict[int, dict[str, Any]] = field(default_factory=dict)
+    version: str | None = "v1"
 
-    async def stored_options(self, inp: CheckLiveInput) -> dict[str, Any]:
+    async def lookup(self, inp: CheckLiveInput) -> StoredOptions:
         if inp.streamer_id is None:
-            return {}
-        return self.stored.get(inp.streamer_id, {})
+            return StoredOptions()
+        return StoredOptions(self.stored.get(inp.streamer_id, {}), self.version)
 
 
 @pytest.fixture
@@ -132,6 +140,20 @@ async def test_the_activity_reads_the_streamers_options_itself(scripted) -> None
     assert status.source is not None
     assert status.source.url == "http://cdn/a.flv"
     assert status.streams == []
+
+
+async def test_a_changed_configuration_is_reported_stale(scripted) -> None:
+    acts, options = scripted
+    Scripted.answers["alice"] = answer(LiveOutcome.OFFLINE)
+    url = "https://scripted.tv/alice"
+    env = ActivityEnvironment()
+    same = CheckLiveInput(url=url, streamer_id=7, config_version="v1")
+    assert not (await env.run(acts.check_live, same)).config_stale
+    options.version = "v2"  # the configuration changed since the workflow loaded it
+    assert (await env.run(acts.check_live, same)).config_stale
+    # a workflow that does not say what it loaded is never told
+    unknown = CheckLiveInput(url=url, streamer_id=7)
+    assert not (await env.run(acts.check_live, unknown)).config_stale
 
 
 async def test_fatal_outcomes_are_values(scripted) -> None:
@@ -180,6 +202,17 @@ async def test_db_options_provider(tmp_path) -> None:
     mine = provider.owner.instance_id
     asked = CheckLiveInput(url=url, streamer_id=row.id, instance_id=mine)
     assert await provider.stored_options(asked) == {"token": "t"}
+    # the platform level and a template add to it; the streamer's own value wins
+    with Session(engine) as db:
+        crud_config.put_platform(db, "scripted", {}, {"token": "p", "extra": 1})
+        template = crud_config.save_template(
+            db,
+            ConfigTemplate(name="t", platform_options={"scripted": {"more": 2}}),
+        )
+        crud.update_streamer(db, row, {"template_id": template.id})
+    merged = await provider.lookup(asked)
+    assert merged.options == {"token": "t", "extra": 1, "more": 2}
+    assert merged.version is not None
     other = CheckLiveInput(url=url, streamer_id=row.id + 1, instance_id=mine)
     assert await provider.stored_options(other) == {}
     # another instance's streamer with the same id never gets our options

@@ -141,7 +141,7 @@ def test_the_instance_id_is_made_once_and_differs_per_database(
 def test_store_activities_refuse_a_foreign_workflow(
     db: sa.Engine, method: str, inp: c.OwnedInput
 ) -> None:
-    store = StoreActivities(db, c.RecordingPolicy())
+    store = StoreActivities(db)
     before = snapshot(db)
     with pytest.raises(ApplicationError) as err:
         ActivityEnvironment().run(getattr(store, method), inp)
@@ -152,7 +152,7 @@ def test_store_activities_refuse_a_foreign_workflow(
 def test_store_activities_serve_their_own_and_unmarked_workflows(
     db: sa.Engine,
 ) -> None:
-    store = StoreActivities(db, c.RecordingPolicy(), instance_id=own(db))
+    store = StoreActivities(db, instance_id=own(db))
     for instance_id in (own(db), None):
         loaded = store.load_streamer(
             c.LoadStreamerInput(streamer_id=1, instance_id=instance_id)

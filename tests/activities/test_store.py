@@ -20,7 +20,14 @@ from activities.contracts import (
     StreamerState,
     StreamSelection,
 )
-from activities.db import Streamer, crud, crud_sessions, make_engine, migrate
+from activities.db import (
+    Streamer,
+    crud,
+    crud_config,
+    crud_sessions,
+    make_engine,
+    migrate,
+)
 from activities.store import StoreActivities
 
 if TYPE_CHECKING:
@@ -31,6 +38,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
 START = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+GLOBAL = {"poll_interval_secs": 20, "max_segment_duration_secs": 3600}
 DEFAULTS = RecordingPolicy(poll_interval_secs=20, max_segment_duration_secs=3600)
 
 
@@ -38,6 +46,8 @@ DEFAULTS = RecordingPolicy(poll_interval_secs=20, max_segment_duration_secs=3600
 def db(tmp_path: Path) -> Iterator[sa.Engine]:
     engine = make_engine(f"sqlite:///{tmp_path}/t.db")
     migrate(engine)
+    with Session(engine) as session:
+        crud_config.set_global(session, GLOBAL)
     yield engine
     engine.dispose()
 
@@ -50,8 +60,7 @@ def _add(db: sa.Engine, settings: dict[str, Any]) -> int:
                 name="Alice",
                 url="https://fake.tv/alice",
                 platform="faketv",
-                priority="high",
-                settings=settings,
+                settings={"priority": "high", **settings},
             ),
         )
         assert row.id is not None
@@ -69,7 +78,7 @@ def test_load_streamer_merges_its_settings_over_the_defaults(
             "selection": {"qualities": ["720p"]},
         },
     )
-    store = StoreActivities(db, DEFAULTS)
+    store = StoreActivities(db)
     result = ActivityEnvironment().run(
         store.load_streamer, LoadStreamerInput(streamer_id=sid)
     )
@@ -90,27 +99,40 @@ def test_load_streamer_without_settings_gets_the_defaults(
     db: sa.Engine,
 ) -> None:
     sid = _add(db, {})
-    store = StoreActivities(db, DEFAULTS)
+    store = StoreActivities(db)
     result = ActivityEnvironment().run(
         store.load_streamer, LoadStreamerInput(streamer_id=sid)
     )
     assert result.config is not None
-    assert result.config.policy == DEFAULTS
+    assert result.config.policy == DEFAULTS.model_copy(update={"priority": "high"})
+    assert result.config_version
 
 
 def test_load_streamer_ignores_an_invalid_stored_field(db: sa.Engine) -> None:
-    sid = _add(db, {"filename_template": "../escape_%i", "grace_secs": 1})
-    store = StoreActivities(db, DEFAULTS)
+    sid = _add(db, {"filename_template": "../escape_%i", "offline_check_delay_secs": 1})
+    store = StoreActivities(db)
     result = ActivityEnvironment().run(
         store.load_streamer, LoadStreamerInput(streamer_id=sid)
     )
     assert result.config is not None
     assert result.config.policy.filename_template == DEFAULTS.filename_template
-    assert result.config.policy.grace_secs == 1
+    assert result.config.policy.offline_check_delay_secs == 1
+
+
+def test_the_config_version_changes_with_the_config(db: sa.Engine) -> None:
+    sid = _add(db, {})
+    store = StoreActivities(db)
+    env = ActivityEnvironment()
+    inp = LoadStreamerInput(streamer_id=sid)
+    before = env.run(store.load_streamer, inp).config_version
+    assert env.run(store.load_streamer, inp).config_version == before
+    with Session(db) as session:
+        crud_config.set_global(session, GLOBAL | {"poll_interval_secs": 21})
+    assert env.run(store.load_streamer, inp).config_version != before
 
 
 def test_load_deleted_streamer_is_none(db: sa.Engine) -> None:
-    store = StoreActivities(db, DEFAULTS)
+    store = StoreActivities(db)
     result = ActivityEnvironment().run(
         store.load_streamer, LoadStreamerInput(streamer_id=404)
     )
@@ -120,7 +142,7 @@ def test_load_deleted_streamer_is_none(db: sa.Engine) -> None:
 def test_open_session_retried_after_its_commit_returns_the_same_session(
     db: sa.Engine,
 ) -> None:
-    store = StoreActivities(db, DEFAULTS)
+    store = StoreActivities(db)
     inp = OpenSessionInput(
         streamer_id=1, title="t", start_time=START, open_key="streamer-1/run/1"
     )
@@ -135,7 +157,7 @@ def test_open_session_retried_after_its_commit_returns_the_same_session(
 def test_close_session_removes_an_empty_session_and_may_be_retried(
     db: sa.Engine,
 ) -> None:
-    store = StoreActivities(db, DEFAULTS)
+    store = StoreActivities(db)
     opened = ActivityEnvironment().run(
         store.open_session, OpenSessionInput(streamer_id=1, title="", start_time=START)
     )
@@ -148,7 +170,7 @@ def test_close_session_removes_an_empty_session_and_may_be_retried(
 
 
 def test_close_session_keeps_a_session_with_segments(db: sa.Engine) -> None:
-    store = StoreActivities(db, DEFAULTS)
+    store = StoreActivities(db)
     opened = ActivityEnvironment().run(
         store.open_session, OpenSessionInput(streamer_id=1, title="", start_time=START)
     )
@@ -178,7 +200,7 @@ def test_project_state_keeps_the_last_check_error_until_cleared(
     db: sa.Engine,
 ) -> None:
     sid = _add(db, {})
-    store = StoreActivities(db, DEFAULTS)
+    store = StoreActivities(db)
     env = ActivityEnvironment()
 
     def project(error: str | None) -> Streamer:

@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from activities.contracts import LiveStatus
-from activities.platforms import Channel, Extractor, PlatformRegistry
+from activities.platforms import Channel, Extractor, PlatformOptions, PlatformRegistry
 from api.deps import (
     Platforms,
     TemporalUnavailableError,
@@ -49,7 +49,25 @@ class FakeTv(Extractor):
         return LiveStatus(is_live=False)
 
 
-REGISTRY = PlatformRegistry([FakeTv])
+class OtherTvOptions(PlatformOptions):
+    quality: int = 0
+    token: SecretStr | None = None
+
+
+class OtherTv(Extractor):
+    """A second test platform, with options of its own: https://other.tv/<channel>."""
+
+    platform = "othertv"
+    matchers: ClassVar[dict[str, re.Pattern[str]]] = {
+        "live": re.compile(r"https://other\.tv/(?P<channel>\w+)$"),
+    }
+    options_model = OtherTvOptions
+
+    async def check(self, channel: Channel) -> LiveStatus:
+        return LiveStatus(is_live=False)
+
+
+REGISTRY = PlatformRegistry([FakeTv, OtherTv])
 
 
 def no_network(request: httpx.Request) -> httpx.Response:

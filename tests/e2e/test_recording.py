@@ -31,8 +31,10 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 FAST_SETTINGS = {
+    # they seed the configuration's global level (the first process to start)
     "SREC_POLL_INTERVAL_SECS": "1",
-    "SREC_GRACE_SECS": "3",
+    "SREC_OFFLINE_CHECK_COUNT": "1",
+    "SREC_OFFLINE_CHECK_DELAY_SECS": "3",
     "SREC_MAX_SEGMENT_DURATION_SECS": "2",
     "SREC_GRACEFUL_SHUTDOWN_SECS": "10",
 }
@@ -158,7 +160,8 @@ RETRY_SECS = (
 )
 SESSION_END_SECS = (
     RETRY_SECS
-    + float(FAST_SETTINGS["SREC_GRACE_SECS"])
+    + float(FAST_SETTINGS["SREC_OFFLINE_CHECK_COUNT"])
+    * float(FAST_SETTINGS["SREC_OFFLINE_CHECK_DELAY_SECS"])
     + o.CHECK_LIVE_TIMEOUT.total_seconds()
     + 30.0
 )

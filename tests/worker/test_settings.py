@@ -39,17 +39,15 @@ def test_guards_read_the_environment(tmp_path, monkeypatch) -> None:
     ) == (3, 0, 2)
 
 
-def test_the_stream_timeout_reaches_the_policy(tmp_path, monkeypatch) -> None:
-    monkeypatch.delenv("SREC_STREAM_TIMEOUT_SECS", raising=False)
-    assert WorkerSettings(data_dir=tmp_path).policy().stream_timeout_secs == 60
-    monkeypatch.setenv("SREC_STREAM_TIMEOUT_SECS", "15")
-    assert WorkerSettings(data_dir=tmp_path).policy().stream_timeout_secs == 15
+def test_recording_fields_are_not_worker_settings(tmp_path, monkeypatch) -> None:
+    # they seed the configuration's global level (activities.config.seed)
+    monkeypatch.setenv("SREC_STREAM_TIMEOUT_SECS", "0")
+    assert not hasattr(WorkerSettings(data_dir=tmp_path), "stream_timeout_secs")
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        pytest.param("SREC_STREAM_TIMEOUT_SECS", "0", id="zero-stream-timeout"),
         pytest.param("SREC_HIGH_PRIORITY_EXTRA_SLOTS", "-1", id="negative-extra"),
         pytest.param("SREC_BREAKER_FAILURE_THRESHOLD", "0", id="zero-threshold"),
         pytest.param("SREC_OUTPUT_GATE_COOLDOWN_SECS", "0", id="zero-cooldown"),

@@ -46,6 +46,12 @@ class FakeActivities:
     owned: list[tuple[str, str | None]] = field(default_factory=list)
     # how many loads to refuse as another instance's worker does (retries spent)
     foreign_loads: int = 0
+    # loads answered; the configuration version they report (a live check whose
+    # input names another one answers config_stale)
+    loads: int = 0
+    version: str | None = None
+    # the attempt number of every record_stream call (its retry policy at work)
+    record_attempts: list[int] = field(default_factory=list)
 
     def _own(self, inp: c.OwnedInput) -> None:
         self.owned.append((activity.info().activity_type, inp.instance_id))
@@ -79,8 +85,11 @@ class FakeActivities:
                 type=c.ERROR_FOREIGN_INSTANCE,
                 non_retryable=True,  # as if the retries had run out
             )
+        self.loads += 1
         return c.LoadStreamerResult(
-            config=self.configs.get(inp.streamer_id), instance_id=self.instance_id
+            config=self.configs.get(inp.streamer_id),
+            instance_id=self.instance_id,
+            config_version=self.version,
         )
 
     @activity.defn(name=c.ACTIVITY_PROJECT_STATE)
@@ -108,18 +117,25 @@ class FakeActivities:
         self.check_inputs.append(inp)
         if self.fail_detection:
             raise RuntimeError("upstream is down")
+        stale = None not in (inp.config_version, self.version) and (
+            inp.config_version != self.version
+        )
         if not self.live:
-            return c.LiveStatus(is_live=False, error=self.offline_error)
+            return c.LiveStatus(
+                is_live=False, error=self.offline_error, config_stale=stale
+            )
         return c.LiveStatus(
             is_live=True,
             title="a title",
             source=c.StreamSource(url=inp.url, kind=c.StreamKind.HLS),
+            config_stale=stale,
         )
 
     @activity.defn(name=c.ACTIVITY_RECORD_STREAM)
     async def record_stream(self, inp: c.RecordInput) -> c.RecordResult:
         self._own(inp)
         self.records.append(inp)
+        self.record_attempts.append(activity.info().attempt)
         if self.refusals:
             raise self.refusals.pop(0)
         handle = activity.client().get_workflow_handle(inp.workflow_id)

@@ -40,7 +40,7 @@ async def record() -> str:
     """Run one session; return the first run's history as JSON."""
     env = await start_time_skipping_server()
     async with env:
-        world = FakeActivities(configs={1: config()})
+        world = FakeActivities(configs={1: config()}, version="v1")
         workers = [
             Worker(
                 env.client,
@@ -67,6 +67,12 @@ async def record() -> str:
                 task_queue=c.WORKFLOW_TASK_QUEUE,
             )
             await eventually(lambda: state_is(handle, c.StreamerState.NOT_LIVE))
+            await eventually(lambda: world.checks >= 1)
+            await handle.signal(c.SIGNAL_CONFIG_CHANGED)
+            await eventually(lambda: world.loads >= 2)
+            world.version = "v2"  # changed again, and this signal was lost
+            await handle.signal(c.SIGNAL_CHECK_NOW)
+            await eventually(lambda: world.loads >= 3)
             world.live = True
             await handle.signal(c.SIGNAL_CHECK_NOW)
             await eventually(lambda: state_is(handle, c.StreamerState.LIVE))

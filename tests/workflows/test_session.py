@@ -112,11 +112,15 @@ async def world(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[World
                 name="alice",
                 url="http://127.0.0.1:1/live.m3u8",
                 platform="generic",
-                settings={"grace_secs": 1.0, "poll_interval_secs": 30.0},
+                settings={
+                    "offline_check_count": 1,
+                    "offline_check_delay_secs": 1.0,
+                    "poll_interval_secs": 30.0,
+                },
             ),
         )
     fakes = FakeActivities()
-    store = RealStore(StoreActivities(db, c.RecordingPolicy()))
+    store = RealStore(StoreActivities(db))
     state = World(fakes=fakes, store=store, db=db, client=env.client)
     async with (
         Worker(

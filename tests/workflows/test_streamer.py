@@ -64,7 +64,9 @@ def config(streamer_id: int = 1, *, enabled: bool = True) -> c.StreamerConfig:
         url="http://127.0.0.1:1/live.m3u8",
         platform="generic",
         enabled=enabled,
-        policy=c.RecordingPolicy(poll_interval_secs=30, grace_secs=60),
+        policy=c.RecordingPolicy(
+            poll_interval_secs=30, offline_check_count=3, offline_check_delay_secs=20
+        ),
     )
 
 
@@ -352,7 +354,8 @@ async def test_a_slot_wait_inside_the_activity_shows_in_the_state(env, world):
 
 
 async def test_a_refused_session_ends_when_the_stream_does(env, world):
-    world.configs[1].policy.grace_secs = 1.0
+    world.configs[1].policy.offline_check_count = 1
+    world.configs[1].policy.offline_check_delay_secs = 1.0
     world.live = True
     world.refusals = [refusal(c.ERROR_NO_RECORDING_SLOT)]
     handle = await start(env, world)

@@ -69,7 +69,8 @@ async def test_refusals_by_other_instances_never_end_the_workflow(env, world):
 
 async def test_every_owned_activity_carries_the_instance_across_runs(env, world):
     world.live = True
-    world.configs[1].policy.grace_secs = 1.0
+    world.configs[1].policy.offline_check_count = 1
+    world.configs[1].policy.offline_check_delay_secs = 1.0
     handle = await start(env, world, instance_id=OWNER)
     await eventually(lambda: world.closed_sent == 2)
     world.live = False

@@ -68,8 +68,8 @@ class FlvRecording:
         self.output = FlvOutput(
             lambda index: plan.path_for(index, "flv"),
             start_index=plan.start_index,
-            max_duration_ms=int(plan.max_duration_secs * 1000),
-            max_size_bytes=plan.max_size_bytes,
+            # read at each split: the record activity may change them meanwhile
+            limits=lambda: (int(plan.max_duration_secs * 1000), plan.max_size_bytes),
             keyframe_slots=keyframe_slots(plan),
             fixes=self.repair.fixes,
         )

@@ -243,6 +243,9 @@ class FlvOutput:
         start_index: number of the first file.
         max_duration_ms: split before a keyframe at this much media; 0 = never.
         max_size_bytes: split before a keyframe once a file is this big; 0 = never.
+        limits: when given, read at each split decision instead of the two limits
+            above: `(max_duration_ms, max_size_bytes)` (a configuration change
+            reaches a running recording this way).
         keyframe_slots: capacity of each file's keyframe index.
         fixes: the repair stage's counters, for a per-file summary in the log.
         opener: creates files.
@@ -255,14 +258,14 @@ class FlvOutput:
         start_index: int = 0,
         max_duration_ms: int = 0,
         max_size_bytes: int = 0,
+        limits: Callable[[], tuple[int, int]] | None = None,
         keyframe_slots: int = DEFAULT_KEYFRAME_SLOTS,
         fixes: Counter[FixKind] | None = None,
         opener: Callable[[Path], OutputFile] = open_file,
     ) -> None:
         self._path_for = path_for
         self.next_index = start_index
-        self._max_duration_ms = max_duration_ms
-        self._max_size_bytes = max_size_bytes
+        self._limits = limits or (lambda: (max_duration_ms, max_size_bytes))
         self._keyframe_slots = keyframe_slots
         self._fixes: Counter[FixKind] = fixes if fixes is not None else Counter()
         self._fixes_at_open: Counter[FixKind] = Counter()
@@ -326,10 +329,11 @@ class FlvOutput:
         current = self.current
         if current is None or current.media_tags == 0:
             return False
-        if self._max_size_bytes and current.size >= self._max_size_bytes:
+        max_duration_ms, max_size_bytes = self._limits()
+        if max_size_bytes and current.size >= max_size_bytes:
             return True
         position = group.tags[0].timestamp - self._base
-        return bool(self._max_duration_ms and position >= self._max_duration_ms)
+        return bool(max_duration_ms and position >= max_duration_ms)
 
     def _close(self, events: list[FileEvent]) -> None:
         current, self.current = self.current, None

@@ -24,7 +24,9 @@ One ffmpeg run copies the stream (`-c copy`) through its segment muxer:
   watches for a stall: no new media for the plan's `stream_timeout_secs` stops
   ffmpeg (`stalled`).
 * Splitting by duration is the segment muxer's, at the first keyframe at or after
-  `max_duration_secs`: no gap, no overlap.
+  `max_duration_secs`: no gap, no overlap. The muxer's duration is fixed when ffmpeg
+  starts, so when the plan's changes (the configuration did), the open file is
+  finished and ffmpeg restarted with the new one, as after a size cut.
 * Splitting by size restarts ffmpeg once the open file reaches `max_size_bytes` (the
   segment muxer cannot cut by size): the file is finished with SIGINT, as on a stop,
   overshooting by up to a tick's worth of stream, and a new run reconnects, HLS at
@@ -80,7 +82,14 @@ from activities.contracts import Container, StreamKind
 from activities.engines.refresh import StreamEnded
 from activities.engines.remux.files import SegmentFiles
 from activities.engines.remux.resume import EdgeClock, load_window, resume_back
-from activities.engines.remux.run import OVER, RENEWED, SIZE_CUT, STALLED, FfmpegRun
+from activities.engines.remux.run import (
+    LIMIT_CUT,
+    OVER,
+    RENEWED,
+    SIZE_CUT,
+    STALLED,
+    FfmpegRun,
+)
 from activities.errors import RecorderProcessError, StreamUnavailableError
 from activities.process import StopTimeouts
 
@@ -262,7 +271,14 @@ async def remux(
         back, edge = await _placement(settings, source, resume_ms, after_cut=after_cut)
         inp = inputs(source, back)
 
-        def argv_for(list_fd: int, pattern: str, inp: RemuxInput = inp) -> list[str]:
+        duration = plan.max_duration_secs
+
+        def argv_for(
+            list_fd: int,
+            pattern: str,
+            inp: RemuxInput = inp,
+            duration: float = duration,
+        ) -> list[str]:
             return [
                 str(settings.ffmpeg),
                 "-nostdin",
@@ -270,23 +286,27 @@ async def remux(
                 "-loglevel",
                 "warning",
                 *inp.args,
-                *output_args(muxer, plan.max_duration_secs, list_fd, pattern),
+                *output_args(muxer, duration, list_fd, pattern),
             ]
 
+        # the plan's limits are read every tick: the record activity changes them
+        # when the configuration does
         run = FfmpegRun(
             files,
             settings,
             url=source.url,
-            max_size_bytes=plan.max_size_bytes,
+            limits=lambda: (plan.max_duration_secs, plan.max_size_bytes),
+            duration_secs=duration,
             stall_timeout_secs=plan.stream_timeout_secs,
             refresher=refresher,
         )
         await run.start(argv_for, inp.feeder, inp.feeder_name, edge=edge)
         await run.follow()
         runs += 1
-        if run.stop_reason == SIZE_CUT:
+        if run.stop_reason in (SIZE_CUT, LIMIT_CUT):
             # the newest segment next: the one being recorded at the cut
-            log.info("file %d reached its size: restarting", files.next_index - 1)
+            if run.stop_reason == SIZE_CUT:
+                log.info("file %d reached its size: restarting", files.next_index - 1)
             after_cut, resume_ms = True, None
             continue
         if run.stop_reason == OVER:

@@ -47,6 +47,8 @@ TICK_SECS = 0.25
 LIST_EOF_SECS = 2.0
 STALLED = "stalled"
 SIZE_CUT = "size"
+# the plan's duration limit changed: the segment muxer's is fixed at start
+LIMIT_CUT = "limits"
 CANCELLED = "cancelled"
 EXPIRED = "expired"
 RENEWED = "renewed"
@@ -70,12 +72,17 @@ class FfmpegRun:
         files: the recording's files, carried from run to run.
         settings: stop ladder, progress pace.
         url: the stream, for log lines.
-        max_size_bytes: stop once the open file reaches this size; 0 = never.
+        limits: read every tick: `(max_duration_secs, max_size_bytes)`. The open
+            file reaching the size stops ffmpeg (`size`; 0 = never); a duration
+            other than `duration_secs` (the one the run's segment muxer was
+            started with) stops it too (`limits`), so the next run cuts by the
+            new duration.
+        duration_secs: the duration limit ffmpeg was started with.
         stall_timeout_secs: no new media for this long stops ffmpeg (`stalled`).
         refresher: watches the URL's deadline (see the module); None: no refresh.
 
     Attributes:
-        stop_reason: why this side stopped ffmpeg (`stalled`, `size`,
+        stop_reason: why this side stopped ffmpeg (`stalled`, `size`, `limits`,
             `cancelled`, `expired`, `renewed`, `over`), or None when ffmpeg
             exited on its own.
         exit_code: ffmpeg's exit status.
@@ -89,14 +96,16 @@ class FfmpegRun:
         settings: RemuxSettings,
         *,
         url: str,
-        max_size_bytes: int,
+        limits: Callable[[], tuple[float, int]],
+        duration_secs: float,
         stall_timeout_secs: float,
         refresher: SourceRefresher | None = None,
     ) -> None:
         self.files = files
         self.settings = settings
         self.url = url
-        self.max_size_bytes = max_size_bytes
+        self.limits = limits
+        self.duration_secs = duration_secs
         self.stall_timeout_secs = stall_timeout_secs
         self.refresher = refresher
         self.generation = refresher.generation if refresher else 0
@@ -284,8 +293,12 @@ class FfmpegRun:
                 now - self._last_advance,
             )
             self._stop(STALLED)
-        if 0 < self.max_size_bytes <= self.files.current_size:
+        duration, size = self.limits()
+        if 0 < size <= self.files.current_size:
             self._stop(SIZE_CUT)
+        elif duration != self.duration_secs:
+            log.info("the duration limit is now %g s: restarting ffmpeg", duration)
+            self._stop(LIMIT_CUT)
         self._watch_url()
 
     def _watch_url(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,14 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlmodel import Session
 
-from activities.db import Streamer, crud, crud_sessions, make_engine, migrate
+from activities.db import (
+    Streamer,
+    crud,
+    crud_config,
+    crud_sessions,
+    make_engine,
+    migrate,
+)
 from activities.db.engine import MIGRATIONS_DIR
 
 if TYPE_CHECKING:
@@ -273,4 +281,68 @@ def test_unique_names_upgrade_renames_duplicates(tmp_path: Path) -> None:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("streamer")}
         assert not {"last_error", "last_error_at"} & columns
         assert not sa.inspect(conn).get_unique_constraints("streamer")
+    engine.dispose()
+
+
+def test_config_upgrade_moves_stored_settings_to_the_new_fields(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
+    _alembic(engine, "upgrade", "0010_pipeline")
+    now = datetime.now(UTC).isoformat()
+    old = {
+        "filename_template": "{platform}/{streamer}/%Y_%i",
+        "grace_secs": 90,
+        "engine": "ffmpeg",
+    }
+    with engine.begin() as conn:
+        for name, priority, settings, options in (
+            ("a", "high", old, {"extractor": "streamlink", "cookies": "c"}),
+            ("b", "normal", {"filename_template": "flat_%i"}, {"extractor": "native"}),
+        ):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO streamer (name, url, priority, enabled, platform,"
+                    " state, settings, platform_options, created_at, updated_at)"
+                    " VALUES (:name, :url, :priority, 1, 'twitch', 'NOT_LIVE',"
+                    " :settings, :options, :now, :now)"
+                ),
+                {
+                    "name": name,
+                    "url": f"https://twitch.tv/{name}",
+                    "priority": priority,
+                    "settings": json.dumps(settings),
+                    "options": json.dumps(options),
+                    "now": now,
+                },
+            )
+
+    migrate(engine)
+
+    with Session(engine) as db:
+        a, b = crud.list_streamers(db)[0]
+        assert a.settings == {
+            "output_folder": "{platform}/{streamer}",
+            "filename_template": "%Y_%i",
+            "offline_check_count": 1,
+            "offline_check_delay_secs": 90,
+            "engine": "ffmpeg",
+            "priority": "high",
+            "extractor": "streamlink",
+        }
+        assert a.platform_options == {"cookies": "c"}
+        assert (a.template_id, b.template_id) == (None, None)
+        # a template without a folder wrote into the root: it still does
+        assert b.settings == {"output_folder": "", "filename_template": "flat_%i"}
+        assert b.platform_options == {}
+        assert crud_config.get_global(db).seeded_at is None
+
+    _alembic(engine, "downgrade", "0010_pipeline")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT priority, settings, platform_options FROM streamer")
+        ).all()
+        assert rows[0][0] == "high"
+        assert json.loads(rows[0][1]) == old
+        assert json.loads(rows[0][2]) == {"cookies": "c", "extractor": "streamlink"}
+        assert rows[1][0] == "normal"
+        assert "config_global" not in sa.inspect(conn).get_table_names()
     engine.dispose()

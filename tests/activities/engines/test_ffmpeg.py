@@ -18,7 +18,7 @@ from tests.fakes.media_check import (
     check_split,
     has_mp4_trailer,
 )
-from tests.fakes.sink import closed_at_least, plan_in, record
+from tests.fakes.sink import RecordingSink, closed_at_least, plan_in, record
 
 if TYPE_CHECKING:
     from tests.activities.engines.conftest import Refusing
@@ -88,6 +88,37 @@ async def test_split_by_size_restarts_ffmpeg(tmp_path, ffmpeg, live_source) -> N
     # no duration limit: only the size cut (a restart) closes a file mid-stream
     first = outcome.sink.of("closed")[0]
     assert first.size >= max_size
+
+
+async def test_a_changed_duration_limit_restarts_ffmpeg_with_it(
+    tmp_path, ffmpeg, live_source
+) -> None:
+    """The segment muxer's duration is fixed at start: a new one needs a new run."""
+    plan = plan_in(tmp_path, max_duration_secs=1.0, container=Container.TS)
+    changed_after: list[int] = []
+
+    def until(sink: RecordingSink) -> bool:
+        closed = len(sink.closed_with_bytes())
+        if not changed_after and closed >= 2:
+            plan.max_duration_secs = 3.0  # as the record activity does on a change
+            changed_after.append(closed)
+        return bool(changed_after) and closed >= changed_after[0] + 2
+
+    outcome = await record(
+        FfmpegEngine(ffmpeg),
+        live_source(StreamKind.HLS),
+        plan,
+        until=until,
+        limit_secs=30,
+    )
+    durations = [c.duration for c in outcome.sink.closed_with_bytes()]
+    assert all(d < 1.6 for d in durations[:2]), durations
+    # the file open at the change is cut short; the next one runs 3 s (the last
+    # one is cut by the cancel that ends the test)
+    after = changed_after[0]
+    assert durations[after] < 1.6, durations
+    assert durations[after + 1] >= 2.5, durations
+    check_segments(outcome.sink.closed_with_bytes(), ext="ts")
 
 
 async def test_404_is_unavailable_and_headers_are_sent(

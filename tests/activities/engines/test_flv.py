@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from activities.contracts import StreamKind, StreamSource
-from activities.engines.base import RecordingStats
+from activities.engines.base import RecordingStats, SegmentState
 from activities.engines.flv import FlvEngine
 from activities.engines.flv.tags import (
     TAG_SCRIPT,
@@ -31,6 +31,7 @@ from tests.fakes.flv_recording import (
     FakeSink,
     audio,
     av_stream,
+    chunked,
     flv_bytes,
     mock_client,
     parse_file,
@@ -172,6 +173,30 @@ async def test_splits_by_size_only_at_keyframes(tmp_path: Path) -> None:
         _, written = parse_file(segment.path)
         assert split_prelude(written)[2][0].is_keyframe
     assert all(s.size_bytes >= 500 for s in closed[:-1])
+
+
+async def test_a_changed_size_limit_applies_from_the_next_file(tmp_path: Path) -> None:
+    body = flv_bytes(AVC_SEQ, AAC_SEQ, *av_stream(0, 6, gop=10))
+    plan = plan_in(tmp_path, max_size_bytes=500)
+
+    class Reconfigured(FakeSink):
+        """The configuration changes while the first file is written."""
+
+        async def closed(self, segment: SegmentState) -> None:
+            await super().closed(segment)
+            plan.max_size_bytes = 0  # no size limit from now on
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=chunked(body, 7))
+
+    sink = Reconfigured()
+    async with mock_client(respond) as http:
+        await FlvEngine(http).record(
+            StreamSource(url=URL, kind=StreamKind.FLV), plan, sink, RecordingStats()
+        )
+    first, second = sink.of("closed")  # the rest in one file: the limit is gone
+    assert first.size_bytes >= 500
+    assert second.size_bytes > 500
 
 
 @pytest.mark.parametrize(

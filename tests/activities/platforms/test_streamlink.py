@@ -21,6 +21,7 @@ from streamlink.stream.stream import Stream
 
 from activities.contracts import (
     EngineKind,
+    ExtractorChoice,
     LiveOutcome,
     RecordingPolicy,
     StreamKind,
@@ -31,7 +32,7 @@ from activities.engines.remux.streamlink import streamlink_args
 from activities.engines.table import build_engines
 from activities.errors import UnsupportedUrlError
 from activities.naming import NameFields
-from activities.platforms import PlatformOptions, PlatformRegistry
+from activities.platforms import PlatformRegistry
 from activities.platforms.generic import Generic
 from activities.platforms.streamlink import Streamlink
 from activities.platforms.twitch import Twitch
@@ -189,15 +190,21 @@ async def test_hls_scheme_needs_no_plugin_of_ours(live: LiveHls) -> None:
 
 async def test_forcing_streamlink_for_a_native_platform() -> None:
     registry = PlatformRegistry([Twitch, Generic, Streamlink])
-    forced = PlatformOptions(extractor="streamlink")
+    forced = ExtractorChoice.STREAMLINK
+    native = ExtractorChoice.NATIVE
+    twitch = "https://www.twitch.tv/abby_"
     async with httpx.AsyncClient() as http:
-        extractor = registry.extractor_for("https://www.twitch.tv/abby_", http, forced)
+        extractor = registry.extractor_for(twitch, http, choice=forced)
         assert isinstance(extractor, Streamlink)
-        assert isinstance(
-            registry.extractor_for("https://www.twitch.tv/abby_", http), Twitch
-        )
+        assert isinstance(registry.extractor_for(twitch, http), Twitch)
+        assert isinstance(registry.extractor_for(twitch, http, choice=native), Twitch)
         with pytest.raises(UnsupportedUrlError):
-            registry.extractor_for("https://srec.test/x", http, forced)
+            registry.extractor_for("https://srec.test/x", http, choice=forced)
+        # a URL only streamlink handles: auto takes it, native refuses it
+        kick = "https://kick.com/someone"
+        assert isinstance(registry.extractor_for(kick, http), Streamlink)
+        with pytest.raises(UnsupportedUrlError, match="native"):
+            registry.extractor_for(kick, http, choice=native)
 
 
 def test_streamlink_engine_reads_a_page_url_in_the_picked_quality(tmp_path) -> None:

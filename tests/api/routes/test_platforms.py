@@ -144,7 +144,9 @@ def test_bad_platform_options_are_422(client: TestClient) -> None:
         json={"name": "b", "url": ROOM, "platform_options": {"qualty": 400}},
     )
     assert response.status_code == 422
-    assert "invalid bilibili options: qualty" in response.json()["detail"]
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["body", "platform_options", "qualty"]
+    assert problem["msg"] == "Extra inputs are not permitted"
 
 
 def test_patch_merges_options_and_a_new_platform_starts_afresh(

@@ -408,14 +408,20 @@ def test_delete_while_temporal_is_down(
 SETTINGS = {
     "engine": "ffmpeg",
     "container": "mkv",
-    "filename_template": "{platform}/{streamer}/%Y%m%d_%i",
+    "output_folder": "{platform}/{streamer}",
+    "filename_template": "%Y%m%d_%i",
     "max_segment_duration_secs": 1800.0,
     "max_segment_size_bytes": 2_000_000_000,
     "min_segment_size_bytes": 1024,
     "selection": {"qualities": ["720p"], "cdns": ["ali"]},
     "poll_interval_secs": 10.0,
-    "grace_secs": 0.0,
+    "offline_check_count": 1,
+    "offline_check_delay_secs": 0.0,
     "stream_timeout_secs": 90.0,
+    "priority": "low",
+    "extractor": "native",
+    "record_danmu": True,
+    "error_backoff_secs": 120.0,
 }
 
 
@@ -449,11 +455,11 @@ def test_settings_default_to_inherit_everything(client: TestClient) -> None:
 def test_patch_settings_merges_and_signals(
     client: TestClient, control: FakeWorkflowControl
 ) -> None:
-    sid = _create(client, settings={"engine": "ffmpeg", "grace_secs": 5})["id"]
+    sid = _create(client, settings={"engine": "ffmpeg", "offline_check_count": 5})["id"]
     control.calls.clear()
     response = client.patch(
         f"/api/streamers/{sid}",
-        json={"settings": {"grace_secs": None, "max_segment_size_bytes": 0}},
+        json={"settings": {"offline_check_count": None, "max_segment_size_bytes": 0}},
     )
     assert response.status_code == 200, response.text
     assert _set(response.json()["settings"]) == {
@@ -472,12 +478,15 @@ def test_patch_without_settings_keeps_them(client: TestClient) -> None:
 
 BAD_SETTINGS = [
     pytest.param(
-        {"filename_template": "../x_%i"},
+        {"output_folder": "{streamer}/../.."},
         "must stay inside the output root",
-        id="template-dotdot",
+        id="folder-dotdot",
     ),
+    pytest.param({"output_folder": "/abs"}, "is absolute", id="folder-absolute"),
     pytest.param(
-        {"filename_template": "/abs_%i"}, "is absolute", id="template-absolute"
+        {"filename_template": "{streamer}/x_%i"},
+        "put folders into output_folder",
+        id="template-folder",
     ),
     pytest.param(
         {"filename_template": "{nope}_%i"},
@@ -504,7 +513,34 @@ BAD_SETTINGS = [
     pytest.param(
         {"poll_interval_secs": 5e-324}, "greater than or equal to 1", id="tiny-poll"
     ),
-    pytest.param({"grace_secs": 1e308}, "less than or equal to 86400", id="huge-grace"),
+    pytest.param(
+        {"offline_check_delay_secs": 1e308},
+        "less than or equal to 86400",
+        id="huge-offline-delay",
+    ),
+    pytest.param(
+        {"offline_check_count": 0}, "greater than or equal to 1", id="no-offline-check"
+    ),
+    pytest.param({"grace_secs": 60}, "Extra inputs are not permitted", id="old-grace"),
+    pytest.param(
+        {"proxy": "http://user:hunter2@proxy:3128"},
+        "proxy_password",
+        id="proxy-password",
+    ),
+    pytest.param({"proxy": "ftp://proxy"}, "must start with one of", id="proxy-scheme"),
+    pytest.param(
+        {"record_retry": {"max_attempts": 0}},
+        "greater than or equal to 1",
+        id="retry-attempts",
+    ),
+    pytest.param(
+        {"segment_pipeline": {"steps": [{"id": "a", "processor": "nope"}]}},
+        "nope",
+        id="pipeline-unknown-processor",
+    ),
+    pytest.param(
+        {"extractor": "vlc"}, "'auto', 'native' or 'streamlink'", id="extractor"
+    ),
     pytest.param(
         {"max_segment_duration_secs": 1e12},
         "less than or equal to 604800",
@@ -576,7 +612,9 @@ def test_patch_rejects_settings_that_conflict_with_stored_ones(
         f"/api/streamers/{sid}", json={"settings": {"min_segment_size_bytes": 100}}
     )
     assert response.status_code == 422
-    assert "every segment would be deleted" in response.json()["detail"]
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["body", "settings", "min_segment_size_bytes"]
+    assert "every segment would be deleted" in problem["msg"]
 
 
 def test_patch_null_settings_is_422(client: TestClient) -> None:
