@@ -3,40 +3,28 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlmodel import Session
 
 from activities.db import Streamer, crud, crud_sessions, make_engine, migrate
 from activities.db.engine import MIGRATIONS_DIR
-
-if TYPE_CHECKING:
-    from pathlib import Path
+from tests.databases import alembic_to
 
 
-def _alembic(engine: sa.Engine, action: str, revision: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        getattr(command, action)(cfg, revision)
-
-
-def test_streamer_settings_upgrade_keeps_rows(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
-    _alembic(engine, "upgrade", "0001")
+def test_streamer_settings_upgrade_keeps_rows(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
+    alembic_to(engine, "0001")
     now = datetime.now(UTC).isoformat()
     with engine.begin() as conn:
         conn.execute(
             sa.text(
                 "INSERT INTO streamer (name, url, priority, enabled, platform, state,"
                 " created_at, updated_at) VALUES ('Old', 'https://fake.tv/old',"
-                " 'normal', 1, 'faketv', 'NOT_LIVE', :now, :now)"
+                " 'normal', TRUE, 'faketv', 'NOT_LIVE', :now, :now)"
             ),
             {"now": now},
         )
@@ -52,7 +40,7 @@ def test_streamer_settings_upgrade_keeps_rows(tmp_path: Path) -> None:
     with Session(engine) as db:
         assert crud.list_streamers(db)[0][0].settings == {"engine": "ffmpeg"}
 
-    _alembic(engine, "downgrade", "0001")
+    alembic_to(engine, "0001", "downgrade")
     with engine.connect() as conn:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("streamer")}
         assert "settings" not in columns
@@ -60,13 +48,13 @@ def test_streamer_settings_upgrade_keeps_rows(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_migrate_reaches_the_single_head(tmp_path: Path) -> None:
+def test_migrate_reaches_the_single_head(empty_db_url: str) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     scripts = ScriptDirectory.from_config(cfg)
     (head,) = scripts.get_heads()  # one linear chain, no branches
     assert "0002_streamer_settings" in {r.revision for r in scripts.walk_revisions()}
-    engine = make_engine(f"sqlite:///{tmp_path}/new.db")
+    engine = make_engine(empty_db_url)
     migrate(engine)
     migrate(engine)  # idempotent
     with engine.connect() as conn:
@@ -75,16 +63,16 @@ def test_migrate_reaches_the_single_head(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_platform_channel_upgrade_keeps_rows(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
-    _alembic(engine, "upgrade", "0003_guards")
+def test_platform_channel_upgrade_keeps_rows(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
+    alembic_to(engine, "0003_guards")
     now = datetime.now(UTC).isoformat()
     with engine.begin() as conn:
         conn.execute(
             sa.text(
                 "INSERT INTO streamer (name, url, priority, enabled, platform, state,"
                 " created_at, updated_at) VALUES ('Old', 'https://twitch.tv/old',"
-                " 'normal', 1, 'twitch', 'NOT_LIVE', :now, :now)"
+                " 'normal', TRUE, 'twitch', 'NOT_LIVE', :now, :now)"
             ),
             {"now": now},
         )
@@ -99,7 +87,7 @@ def test_platform_channel_upgrade_keeps_rows(tmp_path: Path) -> None:
         again = crud.list_streamers(db)[0][0]
         assert (again.channel, again.platform_options) == ("old", {"a": 1})
 
-    _alembic(engine, "downgrade", "0003_guards")
+    alembic_to(engine, "0003_guards", "downgrade")
     with engine.connect() as conn:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("streamer")}
         assert not columns & {"channel", "platform_options"}
@@ -107,13 +95,15 @@ def test_platform_channel_upgrade_keeps_rows(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_session_truth_upgrade_merges_urls_and_fixes_sessions(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
-    _alembic(engine, "upgrade", "0003_guards")
+def test_session_truth_upgrade_merges_urls_and_fixes_sessions(
+    empty_db_url: str,
+) -> None:
+    engine = make_engine(empty_db_url)
+    alembic_to(engine, "0003_guards")
     now = datetime.now(UTC).isoformat()
     streamer = (
         "INSERT INTO streamer (id, name, url, priority, enabled, platform, state,"
-        " created_at, updated_at, settings) VALUES (:id, :name, :url, 'normal', 1,"
+        " created_at, updated_at, settings) VALUES (:id, :name, :url, 'normal', TRUE,"
         " 'faketv', 'NOT_LIVE', :now, :now, '{}')"
     )
     session = (
@@ -164,16 +154,16 @@ def test_session_truth_upgrade_merges_urls_and_fixes_sessions(tmp_path: Path) ->
         with pytest.raises(crud.StreamerTakenError):
             crud.create_streamer(db, Streamer(name="C", url="u2", platform="faketv"))
 
-    _alembic(engine, "downgrade", "0003_guards")
+    alembic_to(engine, "0003_guards", "downgrade")
     with engine.connect() as conn:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("stream_session")}
         assert not {"open_key", "duration_secs"} & columns
     engine.dispose()
 
 
-def test_segment_media_upgrade_keeps_rows(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
-    _alembic(engine, "upgrade", "0003_guards")
+def test_segment_media_upgrade_keeps_rows(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
+    alembic_to(engine, "0003_guards")
     now = datetime.now(UTC).isoformat()
     with engine.begin() as conn:
         conn.execute(
@@ -217,7 +207,7 @@ def test_segment_media_upgrade_keeps_rows(tmp_path: Path) -> None:
             1_800_000_000_000,
         )
 
-    _alembic(engine, "downgrade", "0003_guards")
+    alembic_to(engine, "0003_guards", "downgrade")
     with engine.connect() as conn:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("segment")}
         assert not columns & {"valid", "streams", "resume_edge_ms"}
@@ -225,9 +215,9 @@ def test_segment_media_upgrade_keeps_rows(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_unique_names_upgrade_renames_duplicates(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
-    _alembic(engine, "upgrade", "0003_guards")
+def test_unique_names_upgrade_renames_duplicates(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
+    alembic_to(engine, "0003_guards")
     now = datetime.now(UTC).isoformat()
     long = "L" * 100
     names = ["Alice", "Alice", "Alice (2)", "Alice", long, long, "Bob"]
@@ -237,7 +227,7 @@ def test_unique_names_upgrade_renames_duplicates(tmp_path: Path) -> None:
                 sa.text(
                     "INSERT INTO streamer (name, url, priority, enabled, platform,"
                     " state, created_at, updated_at, settings) VALUES (:name, :url,"
-                    " 'normal', 1, 'faketv', 'NOT_LIVE', :now, :now, '{}')"
+                    " 'normal', TRUE, 'faketv', 'NOT_LIVE', :now, :now, '{}')"
                 ),
                 {"name": name, "url": f"https://fake.tv/s{i}", "now": now},
             )
@@ -268,7 +258,7 @@ def test_unique_names_upgrade_renames_duplicates(tmp_path: Path) -> None:
             Streamer(name="Bob", url="https://fake.tv/other", platform="faketv"),
         )
 
-    _alembic(engine, "downgrade", "0003_guards")
+    alembic_to(engine, "0003_guards", "downgrade")
     with engine.connect() as conn:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("streamer")}
         assert not {"last_error", "last_error_at"} & columns
