@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
     from api.settings import ApiSettings
 
+# every test here also runs on Postgres (tests/api/conftest.py)
+pytestmark = pytest.mark.both_databases
+
 BASE = "/api/notifications"
 SECRET = "hmac-secret-value-42"
 TOKEN = "123456:ABCdefGhIJKlmNoPQRsTUVwxyZ-123456789"

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
     from api.settings import ApiSettings
 
+# every test here also runs on Postgres (tests/api/conftest.py)
+pytestmark = pytest.mark.both_databases
+
 START = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
     from tests.api.conftest import FakeWorkflowControl
 
+# every test here also runs on Postgres (tests/api/conftest.py)
+pytestmark = pytest.mark.both_databases
+
 URL = "https://fake.tv/alice"
 
 
