@@ -28,15 +28,17 @@ How to run a test module against both databases:
 The fixtures live here and are imported by tests/conftest.py, so every module sees
 them. The server is one per test session, started by the first `[postgres]` test (a
 run of `-k sqlite` never starts it): a throwaway cluster (no fsync) in a temp dir,
-on a free loopback port, stopped and deleted at the end. Each test gets
-`CREATE DATABASE … TEMPLATE srec_head`, a copy of a database migrated once per
-session (~0.1 s, against ~0.7 s for migrating), dropped after the test; SQLite
-tests get a copy of a migrated file the same way.
+in memory (/dev/shm) where there is one, on a free loopback port, stopped and
+deleted at the end. Each test gets `CREATE DATABASE … TEMPLATE srec_head`, a copy
+of a database migrated once per session (~0.04 s in memory, against ~0.7 s for
+migrating), dropped after the test; SQLite tests get a copy of a migrated file the
+same way.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import signal
 import subprocess
@@ -66,6 +68,7 @@ HEAD_TEMPLATE = "srec_head"
 EMPTY_TEMPLATE = "template0"
 START_TIMEOUT_SECS = 60.0
 STOP_TIMEOUT_SECS = 30.0
+SHM = "/dev/shm"
 
 
 @dataclass
@@ -103,8 +106,11 @@ class PostgresForTests:
 def postgres_server() -> Iterator[PostgresForTests]:
     """One PostgreSQL server for the session, with a migrated template database."""
     # not tmp_path_factory: run by root, the server runs as `nobody`, who may not
-    # enter pytest's 0700 temp root
-    root = Path(tempfile.mkdtemp(prefix="srec-test-pg-"))
+    # enter pytest's 0700 temp root. In memory where there is a tmpfs: each test's
+    # CREATE DATABASE copies 9 MB, 10x faster there than on a busy disk
+    shm = Path(SHM)
+    memory = shm.is_dir() and os.access(shm, os.W_OK)
+    root = Path(tempfile.mkdtemp(prefix="srec-test-pg-", dir=shm if memory else None))
     root.chmod(0o711)
     server = EmbeddedPostgres(
         data=root / "cluster",
