@@ -207,9 +207,7 @@ class EmbeddedPostgres:
                 f"{self.data} is neither empty nor a PostgreSQL cluster"
             )
         password = secrets.token_urlsafe(24)
-        self.password_file.parent.mkdir(parents=True, exist_ok=True)
-        self.password_file.touch(mode=0o600)
-        self.password_file.write_text(password + "\n")
+        _write_secret(self.password_file, password)
         with tempfile.TemporaryDirectory(prefix="srec-initdb-") as tmp:
             pwfile = Path(tmp) / "password"
             pwfile.write_text(password + "\n")
@@ -287,6 +285,15 @@ class EmbeddedPostgres:
 
         conninfo = self.url("postgres").replace("postgresql+psycopg", "postgresql")
         return psycopg.connect(conninfo, autocommit=True)
+
+
+def _write_secret(path: Path, text: str) -> None:
+    """Write `text` to a file only its owner may read (0600 from the start)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(text + "\n")
 
 
 def quote_ident(name: str) -> str:
