@@ -20,7 +20,7 @@ from typing import Annotated, NamedTuple
 
 from pydantic import BaseModel, Field
 
-from activities.contracts.names import MAX_ID
+from activities.contracts import MAX_ID
 
 KEY_MAX_LENGTH = 255
 
