@@ -10,10 +10,10 @@ from activities.tools import ffmpeg_executable
 
 # the app database fixtures (SQLite and Postgres): see tests/databases.py
 from tests.databases import (  # noqa: F401
-    database,
     db_url,
     empty_db_url,
     postgres_server,
+    postgres_url,
     sqlite_head,
 )
 from tests.temporal import start_dev_server, start_time_skipping_server

@@ -22,8 +22,8 @@ How to run a test module against both databases:
    `"index"` quoted; a test that inserts explicit ids and then lets the database
    number more rows calls `reset_sequences(engine)` in between (Postgres's
    sequences do not follow explicit ids; SQLite's rowids do).
-4. Something only one database does is a test of its own that asks for
-   `database` (the parameter, "sqlite" or "postgres") and says why in a comment.
+4. Something only Postgres does (its advisory locks) is a test of its own that
+   takes `postgres_url`, and says why in a comment.
 
 The fixtures live here and are imported by tests/conftest.py, so every module sees
 them. The server is one per test session, started by the first `[postgres]` test (a
@@ -189,13 +189,11 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def database(request: pytest.FixtureRequest) -> str:
-    """Which database this run of the test uses: "sqlite" or "postgres"."""
-    for name in ("db_url", "empty_db_url"):
-        if name in request.fixturenames:
-            kind: str = request.node.callspec.params[name]
-            return kind
-    raise AssertionError("`database` goes with `db_url` or `empty_db_url`")
+def postgres_url(postgres_server: PostgresForTests) -> Iterator[str]:
+    """A fresh Postgres database at the newest schema, for a Postgres-only test."""
+    name, url = postgres_server.create(HEAD_TEMPLATE)
+    yield url
+    postgres_server.drop(name)
 
 
 def alembic_to(engine: sa.Engine, revision: str, action: str = "upgrade") -> None:

@@ -284,7 +284,7 @@ class EmbeddedPostgres:
         import psycopg
 
         conninfo = self.url("postgres").replace("postgresql+psycopg", "postgresql")
-        return psycopg.connect(conninfo, autocommit=True)
+        return psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
 
 
 def _write_secret(path: Path, text: str) -> None:
