@@ -20,7 +20,8 @@ from typing import Annotated, NamedTuple
 
 from pydantic import BaseModel, Field
 
-MAX_ID = 2**63 - 1
+from activities.contracts import MAX_ID
+
 KEY_MAX_LENGTH = 255
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]

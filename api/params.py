@@ -1,8 +1,8 @@
 """Route parameters every router shares, and the error answers routes document.
 
-Every id and number a route accepts is bounded: an id is a positive 64-bit integer
-(what SQLite's INTEGER and Postgres's BIGINT hold), so a larger one is a 422 with
-the reason instead of an overflow in the database driver (a 500).
+Every id and number a route accepts is bounded: an id is a positive 32-bit integer
+(`MAX_ID`: the id columns are INTEGER, which Postgres keeps in 32 bits), so a
+larger one is a 422 with the reason instead of an overflow in the database (a 500).
 
 The `*_RESPONSES` dicts document the error statuses in the OpenAPI spec, so a
 client (and the schemathesis run in the tests) knows every answer it can get.
@@ -14,8 +14,8 @@ from typing import Annotated, Any
 
 from fastapi import Path, Query
 
+from activities.contracts import MAX_ID
 from api.schemas import Conflict, ErrorDetail, ValidationFailed
-from api.schemas_base import MAX_ID
 
 __all__ = [
     "AUTH_RESPONSES",
@@ -37,14 +37,14 @@ __all__ = [
 MAX_PAGE = 500
 
 StreamerId = Annotated[
-    int, Path(ge=1, le=MAX_ID, description="The streamer's id (1 to 2^63-1)")
+    int, Path(ge=1, le=MAX_ID, description="The streamer's id (1 to 2^31-1)")
 ]
 SessionId = Annotated[
-    int, Path(ge=1, le=MAX_ID, description="The session's id (1 to 2^63-1)")
+    int, Path(ge=1, le=MAX_ID, description="The session's id (1 to 2^31-1)")
 ]
 StreamerIdFilter = Annotated[
     int | None,
-    Query(ge=1, le=MAX_ID, description="Only this streamer's (1 to 2^63-1)"),
+    Query(ge=1, le=MAX_ID, description="Only this streamer's (1 to 2^31-1)"),
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Items to skip")]

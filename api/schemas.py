@@ -15,6 +15,7 @@ from sqlmodel import Field as SQLField
 
 from activities.config import parse_stored
 from activities.contracts import (
+    MAX_ID,
     LiveOutcome,
     Priority,
     StreamInfo,
@@ -22,7 +23,7 @@ from activities.contracts import (
     StreamSelection,
 )
 from activities.db import SegmentBase, StreamerBase, StreamSessionBase
-from api.schemas_base import MAX_ID, ConfigOverrides
+from api.schemas_base import ConfigOverrides
 from api.settings import MIN_PASSWORD_LENGTH
 
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""Names the API's schema modules share: the id bound and a level's model.
+"""What the API's schema modules share: a configuration level's model.
 
 `ConfigOverrides` is `activities.config.OVERRIDES`, the model derived from the
 configuration's field list (every field optional). It is built at run time, so
@@ -12,10 +12,7 @@ from typing import TYPE_CHECKING
 
 from activities.config import OVERRIDES
 
-__all__ = ["MAX_ID", "ConfigOverrides"]
-
-# every id is a positive 64-bit integer (SQLite INTEGER, Postgres BIGINT)
-MAX_ID = 2**63 - 1
+__all__ = ["ConfigOverrides"]
 
 if TYPE_CHECKING:
     from pydantic import BaseModel

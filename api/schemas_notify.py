@@ -20,8 +20,9 @@ from pydantic import (
 )
 from sqlmodel import Field as SQLField
 
+from activities.contracts import MAX_ID
 from activities.db import NotifyChannelBase
-from activities.events import MAX_ID, EventType
+from activities.events import EventType
 from activities.notify import KINDS, check_template
 
 ChannelKindName = Literal[

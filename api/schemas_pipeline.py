@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
+from activities.contracts import MAX_ID
 from activities.db import PipelinePresetBase
 from activities.pipeline_contracts import (
     MAX_FILES,
@@ -19,7 +20,6 @@ from activities.pipeline_contracts import (
     StepStatus,
 )
 
-MAX_ID = 2**63 - 1
 KEY_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the Temporal test environment and the ffmpeg binary."""
+"""Shared fixtures: the Temporal test environment, the ffmpeg binary, app databases."""
 
 from __future__ import annotations
 
@@ -7,6 +7,15 @@ from typing import TYPE_CHECKING
 import pytest
 
 from activities.tools import ffmpeg_executable
+
+# the app database fixtures (SQLite and Postgres): see tests/databases.py
+from tests.databases import (  # noqa: F401
+    db_url,
+    empty_db_url,
+    postgres_server,
+    postgres_url,
+    sqlite_head,
+)
 from tests.temporal import start_dev_server, start_time_skipping_server
 
 if TYPE_CHECKING:

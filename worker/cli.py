@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from worker import flv_cli, probe_cli, record_cli
+from worker.queues import ALL_QUEUES, parse_queues
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -33,6 +34,7 @@ SUBCOMMAND_MODULES = (record_cli, probe_cli, flv_cli)
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DATABASES = ("sqlite", "postgres")
 
 
 def _log_level(text: str) -> str:
@@ -65,6 +67,23 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
 
 
+def _queues(text: str) -> str:
+    try:
+        return ",".join(parse_queues(text))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return value
+
+
 def _subcommands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
     """Every subcommand's parser below `parser`, nested ones (`flv fix`) too."""
     for action in parser._actions:
@@ -86,9 +105,44 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--api-port", type=int, default=8080)
     up.add_argument("--temporal-port", type=int, default=7233)
     up.add_argument("--ui-port", type=int, default=8233)
+    up.add_argument(
+        "--database",
+        choices=DATABASES,
+        default=None,
+        help="the app DB: sqlite (default), or postgres: an embedded PostgreSQL "
+        "server in the data dir unless SREC_DATABASE_URL names one",
+    )
+    up.add_argument(
+        "--postgres-port",
+        type=int,
+        default=5433,
+        help="the embedded PostgreSQL's port on 127.0.0.1 (default 5433)",
+    )
     up.set_defaults(handler=_up)
 
     worker = sub.add_parser("worker", help="run a worker against SREC_TEMPORAL_ADDRESS")
+    worker.add_argument(
+        "--queues",
+        type=_queues,
+        default=None,
+        help=f"task queues to serve, comma-separated (SREC_QUEUES, default "
+        f"{ALL_QUEUES})",
+    )
+    worker.add_argument(
+        "--io-slots",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="activities at once on srec-io (SREC_IO_SLOTS, default: recording "
+        "slots + waiters + store threads)",
+    )
+    worker.add_argument(
+        "--cpu-slots",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="activities at once on srec-cpu (SREC_CPU_SLOTS, default: cores)",
+    )
     worker.set_defaults(handler=_worker)
 
     api = sub.add_parser("api", help="run the API server")
@@ -124,29 +178,49 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from activities.db import default_database_url
     from worker.settings import WorkerSettings
     from worker.supervisor import UpOptions, up
 
     settings = WorkerSettings()
+    url = settings.database_url
+    given = url != default_database_url(settings.data_dir)
+    if given:
+        # SREC_DATABASE_URL names the database; --database may only agree with it
+        kind = "postgres" if url.startswith("postgresql") else "sqlite"
+        if args.database not in (None, kind):
+            log.error(
+                "srec up: --database %s, but SREC_DATABASE_URL names a %s database",
+                args.database,
+                kind,
+            )
+            return 2
     return up(
         UpOptions(
             data_dir=settings.data_dir,
-            database_url=settings.database_url,
+            database_url=url,
+            embedded_postgres=not given and args.database == "postgres",
             host=args.host,
             api_port=args.api_port,
             temporal_port=args.temporal_port,
             ui_port=args.ui_port,
+            postgres_port=args.postgres_port,
         )
     )
 
 
-def _worker(_args: argparse.Namespace) -> int:
+def _worker(args: argparse.Namespace) -> int:
     from activities.config.seed import ConfigSeedError
     from worker import main as worker_main
     from worker.settings import WorkerSettings
 
+    overrides = {
+        name: value
+        for name in ("queues", "io_slots", "cpu_slots")
+        if (value := getattr(args, name)) is not None
+    }
     try:
-        worker_main.main(WorkerSettings())
+        worker_main.main(WorkerSettings(**overrides))
     except ConfigSeedError as err:
         log.error("%s", err)
         return 2

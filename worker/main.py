@@ -1,10 +1,12 @@
 """The worker process: the composition root of every activity and workflow.
 
 Lifecycle (uvicorn's): connect, build the dependencies once, run one Temporal worker
-per task queue, reconcile this instance's streamer workflows with the DB (another
-srec instance's sharing the server are left alone), then wait for SIGINT or
-SIGTERM. The first signal drains: workers stop polling and running recordings get
-`graceful_shutdown_secs` to finalise their files. A second signal exits at once.
+per task queue it serves (`--queues`, all three by default; `QUEUE_WORKERS` says
+what each registers). A worker serving `workflows` then reconciles this instance's
+streamer workflows with the DB (another srec instance's sharing the server are left
+alone). Then it waits for SIGINT or SIGTERM. The first signal drains: workers stop
+polling and running recordings get `graceful_shutdown_secs` to finalise their
+files. A second signal exits at once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -103,8 +106,108 @@ async def reconcile_streamers(
     return done
 
 
+def default_io_slots(settings: WorkerSettings) -> int:
+    """srec-io's activity slots when `--io-slots` is not given.
+
+    A worker may run every global recording slot, the attempts waiting for one,
+    and the short sync activities (store, notify) beside them.
+    """
+    return (
+        settings.max_concurrent_recordings
+        + settings.high_priority_extra_slots
+        + DEFAULT_MAX_WAITERS
+        + IO_THREADS
+    )
+
+
+@dataclass
+class Wiring:
+    """What the queue workers are built from: one set per worker process."""
+
+    client: Client
+    settings: WorkerSettings
+    io_pool: ThreadPoolExecutor
+    cpu_pool: ThreadPoolExecutor
+    platforms: PlatformActivities
+    recording: RecordingActivities
+    store: StoreActivities
+    media: MediaActivities
+    notifications: notify_wiring.Notifications
+    pipeline: PipelineActivities
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(seconds=self.settings.graceful_shutdown_secs)
+
+    @property
+    def io_slots(self) -> int:
+        return self.settings.io_slots or default_io_slots(self.settings)
+
+
+def workflows_worker(w: Wiring) -> Worker:
+    """srec-workflows: every workflow, and the pipeline's run and job rows."""
+    pipeline_rows: list[Callable[..., Any]] = [
+        w.pipeline.begin_run,
+        w.pipeline.mark_steps,
+        w.pipeline.finish_run,
+    ]
+    return Worker(
+        w.client,
+        task_queue=WORKFLOW_TASK_QUEUE,
+        workflows=[StreamerWorkflow, PipelineWorkflow, *notify_wiring.WORKFLOWS],
+        activities=pipeline_rows,
+        activity_executor=w.io_pool,
+        graceful_shutdown_timeout=w.grace,
+    )
+
+
+def io_worker(w: Wiring) -> Worker:
+    """srec-io: detection, recording, the store, notifications, io pipeline steps."""
+    return Worker(
+        w.client,
+        task_queue=IO_TASK_QUEUE,
+        activities=[
+            w.platforms.check_live,
+            w.recording.record_stream,
+            w.store.load_streamer,
+            w.store.project_state,
+            w.store.open_session,
+            w.store.close_session,
+            *w.notifications.activities(),
+            w.pipeline.run_step,
+        ],
+        activity_executor=w.io_pool,
+        # cancellation (pause, stop) reaches a recording only with a heartbeat
+        # response: send heartbeats often enough to stop promptly
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        max_concurrent_activities=w.io_slots,
+        graceful_shutdown_timeout=w.grace,
+    )
+
+
+def cpu_worker(w: Wiring) -> Worker:
+    """srec-cpu: media checks and the ffmpeg pipeline steps, `cpu_slots` at once."""
+    return Worker(
+        w.client,
+        task_queue=CPU_TASK_QUEUE,
+        activities=[w.media.probe_segment, w.pipeline.run_step],
+        activity_executor=w.cpu_pool,
+        max_concurrent_activities=w.settings.cpu_slots,
+        graceful_shutdown_timeout=w.grace,
+    )
+
+
+# `--queues` short name -> the worker that serves it (worker.queues.QUEUES)
+QUEUE_WORKERS: dict[str, Callable[[Wiring], Worker]] = {
+    "workflows": workflows_worker,
+    "io": io_worker,
+    "cpu": cpu_worker,
+}
+
+
 async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
-    """Run the three queue workers until `shutdown` is set, then drain.
+    """Run a worker for each of `settings.queues` until `shutdown` is set, then drain.
 
     Args:
         settings: validated worker settings.
@@ -122,7 +225,6 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         settings.temporal_address,
         instance_id,
     )
-    grace = timedelta(seconds=settings.graceful_shutdown_secs)
     # notifications: records events and starts their delivery (worker/notify_wiring)
     dispatcher = Dispatcher(db, lambda: client)
     gate = WriteGate(
@@ -141,21 +243,10 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         build_http(network, host_map=host_map) as http,
         contextlib.AsyncExitStack() as stack,
     ):
-        # a worker may run every global slot, and attempts waiting for one
-        io_slots = (
-            settings.max_concurrent_recordings
-            + settings.high_priority_extra_slots
-            + DEFAULT_MAX_WAITERS
-            + IO_THREADS
-        )
         # threads start on demand: sized like the slot count so a burst of sync
         # store activities never waits behind async recordings
-        io_pool = stack.enter_context(ThreadPoolExecutor(io_slots, "srec-io"))
-        cpu_pool = stack.enter_context(
-            ThreadPoolExecutor(settings.cpu_slots, "srec-cpu")
-        )
+        io_slots = settings.io_slots or default_io_slots(settings)
         options = DbOptionsProvider(db, instance_id)
-        platforms = PlatformActivities(http, default_registry(), options)
         recording = RecordingActivities(
             build_engines(
                 http,
@@ -179,75 +270,40 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
             instance_id=instance_id,
             fresh_urls=FreshUrls(http, default_registry(), options),
         )
-        store = StoreActivities(db, instance_id=instance_id)
-        media = MediaActivities(db, instance_id=instance_id)
-        notifications = notify_wiring.build(settings, dispatcher, client, http)
-        # --- post-processing pipelines (issue 11): run_step serves both step
-        # queues; the run and job rows are local activities of the workflow worker
-        pipeline = PipelineActivities(
-            db,
-            settings.recordings_path,
-            tools=Tools(ffmpeg=ffmpeg_executable(), rclone=rclone_executable()),
+        wiring = Wiring(
+            client=client,
+            settings=settings,
+            io_pool=stack.enter_context(ThreadPoolExecutor(io_slots, "srec-io")),
+            cpu_pool=stack.enter_context(
+                ThreadPoolExecutor(settings.cpu_slots, "srec-cpu")
+            ),
+            platforms=PlatformActivities(http, default_registry(), options),
+            recording=recording,
+            store=StoreActivities(db, instance_id=instance_id),
+            media=MediaActivities(db, instance_id=instance_id),
+            notifications=notify_wiring.build(settings, dispatcher, client, http),
+            # post-processing pipelines: run_step serves both step queues; the run
+            # and job rows are activities of the workflow worker
+            pipeline=PipelineActivities(
+                db,
+                settings.recordings_path,
+                tools=Tools(ffmpeg=ffmpeg_executable(), rclone=rclone_executable()),
+            ),
         )
-        pipeline_rows: list[Callable[..., Any]] = [
-            pipeline.begin_run,
-            pipeline.mark_steps,
-            pipeline.finish_run,
-        ]
-        workers = [
-            Worker(
-                client,
-                task_queue=WORKFLOW_TASK_QUEUE,
-                workflows=[
-                    StreamerWorkflow,
-                    PipelineWorkflow,
-                    *notify_wiring.WORKFLOWS,
-                ],
-                activities=pipeline_rows,
-                activity_executor=io_pool,
-                graceful_shutdown_timeout=grace,
-            ),
-            Worker(
-                client,
-                task_queue=IO_TASK_QUEUE,
-                activities=[
-                    platforms.check_live,
-                    recording.record_stream,
-                    store.load_streamer,
-                    store.project_state,
-                    store.open_session,
-                    store.close_session,
-                    *notifications.activities(),
-                    pipeline.run_step,
-                ],
-                activity_executor=io_pool,
-                # cancellation (pause, stop) reaches a recording only with a
-                # heartbeat response: send heartbeats often enough to stop promptly
-                max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
-                default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
-                max_concurrent_activities=io_slots,
-                graceful_shutdown_timeout=grace,
-            ),
-            Worker(
-                client,
-                task_queue=CPU_TASK_QUEUE,
-                activities=[media.probe_segment, pipeline.run_step],
-                activity_executor=cpu_pool,
-                max_concurrent_activities=settings.cpu_slots,
-                graceful_shutdown_timeout=grace,
-            ),
-        ]
+        workers = [QUEUE_WORKERS[name](wiring) for name in settings.queue_names]
         for w in workers:
             await stack.enter_async_context(w)
         log.info("worker polling %s", ", ".join(w.task_queue for w in workers))
-        await notifications.started()  # maintenance schedule, system_startup
-        try:
-            await reconcile_streamers(client, db, instance_id)
-        except Exception:
-            # the DB or Temporal hiccuped; the next start reconciles again
-            log.exception("reconcile failed")
+        await wiring.notifications.started()  # maintenance schedule, system_startup
+        if "workflows" in settings.queue_names:
+            # the worker that runs the streamer workflows keeps them in step
+            try:
+                await reconcile_streamers(client, db, instance_id)
+            except Exception:
+                # the DB or Temporal hiccuped; the next start reconciles again
+                log.exception("reconcile failed")
         await shutdown.wait()
-        await notifications.stopping()  # system_shutdown, while still polling
+        await wiring.notifications.stopping()  # system_shutdown, still polling
         log.info(
             "shutting down: %d recording(s) interrupted, finalising their files",
             recording.active_recordings,

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.db import default_database_url
 from activities.host_map import parse_host_map
+from worker.queues import ALL_QUEUES, parse_queues
 
 
 class WorkerSettings(BaseSettings):
@@ -62,7 +63,33 @@ class WorkerSettings(BaseSettings):
         gt=0,
         description="While the output root is degraded, one probe per this long",
     )
-    cpu_slots: int = Field(default_factory=lambda: os.cpu_count() or 1, gt=0)
+    queues: str = Field(
+        default=ALL_QUEUES,
+        description="Task queues this worker serves, comma-separated: "
+        "workflows, io, cpu (srec-workflows, srec-io, srec-cpu)",
+    )
+    io_slots: int | None = Field(
+        default=None,
+        gt=0,
+        description="Activities at once on srec-io. Default: every recording slot, "
+        "the attempts waiting for one, and threads for the store activities",
+    )
+    cpu_slots: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        gt=0,
+        description="Activities at once on srec-cpu (ffmpeg steps). Default: cores",
+    )
+
+    @field_validator("queues")
+    @classmethod
+    def _check_queues(cls, value: str) -> str:
+        return ",".join(parse_queues(value))
+
+    @property
+    def queue_names(self) -> tuple[str, ...]:
+        """The short names of the queues served, in start order."""
+        return parse_queues(self.queues)
+
     host_map: str = Field(
         default="",
         description="Tests only: `host=ip:port,…` sends those hosts' requests to "

@@ -14,6 +14,10 @@ CPU_TASK_QUEUE = "srec-cpu"
 
 TASK_QUEUES = (WORKFLOW_TASK_QUEUE, IO_TASK_QUEUE, CPU_TASK_QUEUE)
 
+# The largest row id. Id columns are INTEGER: 32 bits on Postgres (64 on SQLite),
+# so a larger id is refused at the boundary (422), never sent to the database.
+MAX_ID = 2**31 - 1
+
 
 STREAMER_WORKFLOW_TYPE = "StreamerWorkflow"
 

@@ -61,8 +61,11 @@ def insert_ignore(db: Session, table: Any, values: dict[str, Any], key: str) -> 
     dialect = db.connection().dialect.name
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = make(table).values(**values).on_conflict_do_nothing(index_elements=[key])
-    result = db.connection().execute(stmt)
-    return bool(result.rowcount)
+    # a row comes back only if one was inserted. Not `rowcount`: on Postgres
+    # SQLAlchemy adds RETURNING for the primary key, and rowcount is then -1
+    # whether or not the conflict skipped the insert
+    inserted: sa.Insert = stmt.returning(sa.literal_column("1"))
+    return db.connection().execute(inserted).first() is not None
 
 
 # --- recording --------------------------------------------------------------------

@@ -11,8 +11,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
+from activities.contracts import MAX_ID
 from activities.db import Event, NotifyDeadLetter, crud_notify_admin
-from activities.events import EVENT_TYPES, MAX_ID, EventType, level_name
+from activities.events import EVENT_TYPES, EventType, level_name
 from api.deps import DbDep, NotifyControlDep, temporal_errors
 from api.schemas import Accepted, Page
 from api.schemas_notify import (

@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from activities.contracts import MAX_ID
 from activities.db import (
     NotifyChannel,
     crud,
@@ -23,7 +24,7 @@ from activities.db import (
     crud_notify_breaker,
     utcnow,
 )
-from activities.events import MAX_ID, EventType
+from activities.events import EventType
 from activities.notify import KINDS, PLACEHOLDERS, parse_config
 from api.deps import ChannelTesterDep, DbDep
 from api.params import BODY_RESPONSES, CONFLICT_RESPONSES, NOT_FOUND_RESPONSES

@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi import Path as PathParam
 from pydantic import ValidationError
 
+from activities.contracts import MAX_ID
 from activities.db import PipelineRun, crud, crud_pipeline, crud_sessions
 from activities.pipeline_contracts import (
     PipelineContext,
@@ -30,7 +31,6 @@ from api.deps import DbDep, PipelineControlDep, SettingsDep, temporal_errors
 from api.params import BODY_RESPONSES, CONFLICT_RESPONSES, NOT_FOUND_RESPONSES
 from api.schemas import Page
 from api.schemas_pipeline import (
-    MAX_ID,
     JobPublic,
     RunDetail,
     RunPublic,

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi import Path as PathParam
 
+from activities.contracts import MAX_ID
 from activities.db import PipelinePreset, crud_pipeline
 from activities.pipeline_contracts import PipelineSpec, StepSpec
 from api.deps import DbDep, SettingsDep
@@ -21,7 +22,6 @@ from api.params import BODY_RESPONSES, CONFLICT_RESPONSES, NOT_FOUND_RESPONSES
 from api.routes.pipeline import resolve_or_422
 from api.schemas import Page
 from api.schemas_pipeline import (
-    MAX_ID,
     PipelinePresetCreate,
     PipelinePresetUpdate,
     PresetPublic,

@@ -183,8 +183,8 @@ async def test_rate_limit_is_retried_after_the_platforms_delay(scripted) -> None
     assert caught.value.next_retry_delay == timedelta(seconds=42)
 
 
-async def test_db_options_provider(tmp_path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/srec.db")
+async def test_db_options_provider(db_url) -> None:
+    engine = make_engine(db_url)
     migrate(engine)
     with Session(engine) as db:
         row = crud.create_streamer(

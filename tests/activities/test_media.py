@@ -16,7 +16,6 @@ from tests.fakes.flv_samples import RESOURCES
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     import sqlalchemy as sa
 
@@ -24,8 +23,8 @@ SAMPLE = RESOURCES / "sample.flv"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path}/t.db")
+def db(db_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(db_url)
     migrate(engine)
     yield engine
     engine.dispose()

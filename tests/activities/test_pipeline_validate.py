@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-def test_every_seeded_pipeline_preset_validates(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'srec.db'}")
+def test_every_seeded_pipeline_preset_validates(tmp_path: Path, db_url: str) -> None:
+    engine = make_engine(db_url)
     migrate(engine)
     with Session(engine) as db:
         steps = crud_pipeline.step_presets(db)

@@ -111,8 +111,8 @@ class ScriptedEngine:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path}/t.db")
+def db(db_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(db_url)
     migrate(engine)
     yield engine
     engine.dispose()

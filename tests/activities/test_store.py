@@ -32,7 +32,6 @@ from activities.store import StoreActivities
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
     from typing import Any
 
     import sqlalchemy as sa
@@ -43,8 +42,8 @@ DEFAULTS = RecordingPolicy(poll_interval_secs=20, max_segment_duration_secs=3600
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path}/t.db")
+def db(db_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(db_url)
     migrate(engine)
     with Session(engine) as session:
         crud_config.set_global(session, GLOBAL)

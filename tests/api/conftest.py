@@ -1,4 +1,9 @@
-"""API fixtures: an app on a temp data dir, a fake Temporal, and logged-in clients."""
+"""API fixtures: an app on a temp data dir, a fake Temporal, and logged-in clients.
+
+A module marked `pytestmark = pytest.mark.both_databases` runs every test twice,
+on SQLite and on a copy of a Postgres database that holds the admin user (see
+tests/databases.py); unmarked modules run on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from api.deps import (
 from api.main import create_app
 from api.schemas import ComponentHealth
 from api.settings import ApiSettings
+from tests.databases import DATABASES, HEAD_TEMPLATE, PostgresForTests
 from workflows.client import ForeignWorkflowError
 
 if TYPE_CHECKING:
@@ -139,11 +145,54 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     return data_dir, tokens
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module marked `both_databases` runs each API test on SQLite and Postgres."""
+    marked = metafunc.definition.get_closest_marker("both_databases")
+    if marked and "api_database" in metafunc.fixturenames:
+        metafunc.parametrize("api_database", DATABASES, indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path: Path, template: tuple[Path, dict[str, str]]) -> ApiSettings:
+def api_database(request: pytest.FixtureRequest) -> str:
+    """The app DB of an API test: "sqlite", unless its module is `both_databases`."""
+    kind: str = getattr(request, "param", "sqlite")
+    return kind
+
+
+@pytest.fixture(scope="session")
+def postgres_template(
+    postgres_server: PostgresForTests, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, dict[str, str]]:
+    """`template` on Postgres: a database with the admin user, and its tokens."""
+    name, url = postgres_server.create(HEAD_TEMPLATE)
+    settings = ApiSettings(
+        data_dir=tmp_path_factory.mktemp("pg-template"),
+        jwt_secret=JWT_SECRET,
+        admin_password=SecretStr(ADMIN_PASSWORD),
+        database_url=url,
+    )
+    with TestClient(create_app(settings)) as client:
+        tokens = login(client)
+    return name, tokens
+
+
+@pytest.fixture
+def settings(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    template: tuple[Path, dict[str, str]],
+    api_database: str,
+) -> Iterator[ApiSettings]:
     data_dir = tmp_path / "data"
     shutil.copytree(template[0], data_dir)
-    return ApiSettings(data_dir=data_dir, jwt_secret=JWT_SECRET)
+    if api_database == "sqlite":
+        yield ApiSettings(data_dir=data_dir, jwt_secret=JWT_SECRET)
+        return
+    postgres: PostgresForTests = request.getfixturevalue("postgres_server")
+    source, _ = request.getfixturevalue("postgres_template")
+    name, url = postgres.create(source)
+    yield ApiSettings(data_dir=data_dir, jwt_secret=JWT_SECRET, database_url=url)
+    postgres.drop(name)
 
 
 @pytest.fixture
@@ -177,8 +226,15 @@ def login(client: TestClient, password: str = ADMIN_PASSWORD) -> dict[str, str]:
 
 
 @pytest.fixture
-def tokens(template: tuple[Path, dict[str, str]]) -> dict[str, str]:
+def tokens(
+    request: pytest.FixtureRequest,
+    template: tuple[Path, dict[str, str]],
+    api_database: str,
+) -> dict[str, str]:
     """The admin's token pair, valid in this test's copy of the DB."""
+    if api_database == "postgres":
+        pair: dict[str, str] = request.getfixturevalue("postgres_template")[1]
+        return pair
     return template[1]
 
 

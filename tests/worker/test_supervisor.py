@@ -1,25 +1,28 @@
-"""`srec up`: the embedded stack starts, serves, stops on Ctrl-C and resumes."""
+"""`srec up`: the embedded stack starts, serves, stops on Ctrl-C and resumes, on
+SQLite and on an embedded PostgreSQL server."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+import tempfile
+from pathlib import Path
 
 import httpx
 import pytest
+from sqlmodel import Session
 
+from activities.db import crud, make_engine
 from tests.e2e.stack import free_port, wait_until
-
-if TYPE_CHECKING:
-    from pathlib import Path
+from worker.postgres import EmbeddedPostgres
 
 pytestmark = pytest.mark.e2e
 
 
-def srec_up(data: Path, ports: dict[str, int]) -> subprocess.Popen[bytes]:
+def srec_up(data: Path, ports: dict[str, int], *extra: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SREC_")}
     with (data.parent / "up.log").open("ab") as log:
         return subprocess.Popen(
@@ -36,6 +39,7 @@ def srec_up(data: Path, ports: dict[str, int]) -> subprocess.Popen[bytes]:
                 str(ports["temporal"]),
                 "--ui-port",
                 str(ports["ui"]),
+                *extra,
             ],
             env=env,
             stdin=subprocess.DEVNULL,
@@ -99,3 +103,54 @@ def test_up_serves_everything_stops_cleanly_and_resumes(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(90) == 0
+
+
+def test_up_on_postgres_stores_what_the_api_is_given():
+    # not tmp_path: run by root, PostgreSQL runs as `nobody`, who may not enter
+    # pytest's 0700 temp root
+    root = Path(tempfile.mkdtemp(prefix="srec-up-pg-"))
+    root.chmod(0o711)
+    data = root / "data"
+    ports = {
+        "api": free_port(),
+        "temporal": free_port(),
+        "ui": free_port(),
+        "postgres": free_port(),
+    }
+    base = f"http://127.0.0.1:{ports['api']}"
+    argv = ("--database", "postgres", "--postgres-port", str(ports["postgres"]))
+    proc = srec_up(data, ports, *argv)
+    try:
+        password_file = data / "admin-password"
+        wait_until(password_file.exists, 120, "the admin password file")
+        token = wait_until(
+            lambda: login(base, password_file.read_text().strip()), 30, "login"
+        )
+        wait_until(lambda: ready(base, token), 60, "a worker on every queue")
+        created = httpx.post(
+            f"{base}/api/streamers",
+            json={"name": "bob", "url": "http://127.0.0.1:9/bob.m3u8"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert created.status_code == 201, created.text
+        # stored in PostgreSQL, not in a SQLite file
+        assert not (data / "srec.db").exists()
+        server = EmbeddedPostgres(
+            data / "postgres", ports["postgres"], data / "postgres-password"
+        )
+        engine = make_engine(server.url("srec"))
+        try:
+            with Session(engine) as db:
+                assert [s.name for s in crud.list_streamers(db)[0]] == ["bob"]
+        finally:
+            engine.dispose()
+        pg_password = (data / "postgres-password").read_text().strip()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(90)
+        log = (root / "up.log").read_text()
+        shutil.rmtree(root, ignore_errors=True)
+    assert code == 0, log
+    assert "then PostgreSQL" in log
+    assert "stopped" in log
+    assert pg_password not in log  # the URL's secret is never printed

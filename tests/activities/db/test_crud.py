@@ -12,7 +12,6 @@ from activities.db import Streamer, crud, crud_sessions, make_engine, migrate
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     import sqlalchemy as sa
 
@@ -21,8 +20,8 @@ URL = "https://fake.tv/alice"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path}/t.db")
+def db(db_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(db_url)
     migrate(engine)
     yield engine
     engine.dispose()

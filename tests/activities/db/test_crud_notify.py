@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlmodel import Session, select
 
 from activities.db import (
@@ -21,20 +19,19 @@ from activities.db import (
     make_engine,
     migrate,
 )
-from activities.db.engine import MIGRATIONS_DIR
 from activities.events import EventType, NotifyEvent
+from tests.databases import alembic_to
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TTL = timedelta(seconds=60)
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path}/notify.db")
+def db(db_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(db_url)
     migrate(engine)
     yield engine
     engine.dispose()
@@ -263,13 +260,10 @@ def test_pruning_keeps_what_a_dead_letter_needs(db):
         assert (events, letters) == (1, 1)
 
 
-def test_migration_turns_old_events_into_dispatched_log_entries(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+def test_migration_turns_old_events_into_dispatched_log_entries(empty_db_url):
+    engine = make_engine(empty_db_url)
+    alembic_to(engine, "0003_guards")
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003_guards")
         conn.execute(
             sa.text(
                 "INSERT INTO event (kind, subject, detail, created_at) VALUES "

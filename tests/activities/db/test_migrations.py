@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from activities.db import (
     Streamer,
@@ -22,29 +22,19 @@ from activities.db import (
     migrate,
 )
 from activities.db.engine import MIGRATIONS_DIR
-
-if TYPE_CHECKING:
-    from pathlib import Path
+from tests.databases import alembic_to, reset_sequences
 
 
-def _alembic(engine: sa.Engine, action: str, revision: str) -> None:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        getattr(command, action)(cfg, revision)
-
-
-def test_streamer_settings_upgrade_keeps_rows(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
-    _alembic(engine, "upgrade", "0001")
+def test_streamer_settings_upgrade_keeps_rows(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
+    alembic_to(engine, "0001")
     now = datetime.now(UTC).isoformat()
     with engine.begin() as conn:
         conn.execute(
             sa.text(
                 "INSERT INTO streamer (name, url, priority, enabled, platform, state,"
                 " created_at, updated_at) VALUES ('Old', 'https://fake.tv/old',"
-                " 'normal', 1, 'faketv', 'NOT_LIVE', :now, :now)"
+                " 'normal', TRUE, 'faketv', 'NOT_LIVE', :now, :now)"
             ),
             {"now": now},
         )
@@ -60,7 +50,7 @@ def test_streamer_settings_upgrade_keeps_rows(tmp_path: Path) -> None:
     with Session(engine) as db:
         assert crud.list_streamers(db)[0][0].settings == {"engine": "ffmpeg"}
 
-    _alembic(engine, "downgrade", "0001")
+    alembic_to(engine, "0001", "downgrade")
     with engine.connect() as conn:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("streamer")}
         assert "settings" not in columns
@@ -68,13 +58,13 @@ def test_streamer_settings_upgrade_keeps_rows(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_migrate_reaches_the_single_head(tmp_path: Path) -> None:
+def test_migrate_reaches_the_single_head(empty_db_url: str) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     scripts = ScriptDirectory.from_config(cfg)
     (head,) = scripts.get_heads()  # one linear chain, no branches
     assert "0002_streamer_settings" in {r.revision for r in scripts.walk_revisions()}
-    engine = make_engine(f"sqlite:///{tmp_path}/new.db")
+    engine = make_engine(empty_db_url)
     migrate(engine)
     migrate(engine)  # idempotent
     with engine.connect() as conn:
@@ -83,16 +73,16 @@ def test_migrate_reaches_the_single_head(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_platform_channel_upgrade_keeps_rows(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
-    _alembic(engine, "upgrade", "0003_guards")
+def test_platform_channel_upgrade_keeps_rows(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
+    alembic_to(engine, "0003_guards")
     now = datetime.now(UTC).isoformat()
     with engine.begin() as conn:
         conn.execute(
             sa.text(
                 "INSERT INTO streamer (name, url, priority, enabled, platform, state,"
                 " created_at, updated_at) VALUES ('Old', 'https://twitch.tv/old',"
-                " 'normal', 1, 'twitch', 'NOT_LIVE', :now, :now)"
+                " 'normal', TRUE, 'twitch', 'NOT_LIVE', :now, :now)"
             ),
             {"now": now},
         )
@@ -107,7 +97,7 @@ def test_platform_channel_upgrade_keeps_rows(tmp_path: Path) -> None:
         again = crud.list_streamers(db)[0][0]
         assert (again.channel, again.platform_options) == ("old", {"a": 1})
 
-    _alembic(engine, "downgrade", "0003_guards")
+    alembic_to(engine, "0003_guards", "downgrade")
     with engine.connect() as conn:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("streamer")}
         assert not columns & {"channel", "platform_options"}
@@ -115,13 +105,15 @@ def test_platform_channel_upgrade_keeps_rows(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_session_truth_upgrade_merges_urls_and_fixes_sessions(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
-    _alembic(engine, "upgrade", "0003_guards")
+def test_session_truth_upgrade_merges_urls_and_fixes_sessions(
+    empty_db_url: str,
+) -> None:
+    engine = make_engine(empty_db_url)
+    alembic_to(engine, "0003_guards")
     now = datetime.now(UTC).isoformat()
     streamer = (
         "INSERT INTO streamer (id, name, url, priority, enabled, platform, state,"
-        " created_at, updated_at, settings) VALUES (:id, :name, :url, 'normal', 1,"
+        " created_at, updated_at, settings) VALUES (:id, :name, :url, 'normal', TRUE,"
         " 'faketv', 'NOT_LIVE', :now, :now, '{}')"
     )
     session = (
@@ -160,6 +152,7 @@ def test_session_truth_upgrade_merges_urls_and_fixes_sessions(tmp_path: Path) ->
             )
 
     migrate(engine)
+    reset_sequences(engine)  # the rows above have explicit ids
 
     with Session(engine) as db:
         streamers, _ = crud.list_streamers(db)
@@ -172,16 +165,16 @@ def test_session_truth_upgrade_merges_urls_and_fixes_sessions(tmp_path: Path) ->
         with pytest.raises(crud.StreamerTakenError):
             crud.create_streamer(db, Streamer(name="C", url="u2", platform="faketv"))
 
-    _alembic(engine, "downgrade", "0003_guards")
+    alembic_to(engine, "0003_guards", "downgrade")
     with engine.connect() as conn:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("stream_session")}
         assert not {"open_key", "duration_secs"} & columns
     engine.dispose()
 
 
-def test_segment_media_upgrade_keeps_rows(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
-    _alembic(engine, "upgrade", "0003_guards")
+def test_segment_media_upgrade_keeps_rows(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
+    alembic_to(engine, "0003_guards")
     now = datetime.now(UTC).isoformat()
     with engine.begin() as conn:
         conn.execute(
@@ -225,7 +218,7 @@ def test_segment_media_upgrade_keeps_rows(tmp_path: Path) -> None:
             1_800_000_000_000,
         )
 
-    _alembic(engine, "downgrade", "0003_guards")
+    alembic_to(engine, "0003_guards", "downgrade")
     with engine.connect() as conn:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("segment")}
         assert not columns & {"valid", "streams", "resume_edge_ms"}
@@ -233,9 +226,9 @@ def test_segment_media_upgrade_keeps_rows(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_unique_names_upgrade_renames_duplicates(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
-    _alembic(engine, "upgrade", "0003_guards")
+def test_unique_names_upgrade_renames_duplicates(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
+    alembic_to(engine, "0003_guards")
     now = datetime.now(UTC).isoformat()
     long = "L" * 100
     names = ["Alice", "Alice", "Alice (2)", "Alice", long, long, "Bob"]
@@ -245,7 +238,7 @@ def test_unique_names_upgrade_renames_duplicates(tmp_path: Path) -> None:
                 sa.text(
                     "INSERT INTO streamer (name, url, priority, enabled, platform,"
                     " state, created_at, updated_at, settings) VALUES (:name, :url,"
-                    " 'normal', 1, 'faketv', 'NOT_LIVE', :now, :now, '{}')"
+                    " 'normal', TRUE, 'faketv', 'NOT_LIVE', :now, :now, '{}')"
                 ),
                 {"name": name, "url": f"https://fake.tv/s{i}", "now": now},
             )
@@ -276,7 +269,7 @@ def test_unique_names_upgrade_renames_duplicates(tmp_path: Path) -> None:
             Streamer(name="Bob", url="https://fake.tv/other", platform="faketv"),
         )
 
-    _alembic(engine, "downgrade", "0003_guards")
+    alembic_to(engine, "0003_guards", "downgrade")
     with engine.connect() as conn:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("streamer")}
         assert not {"last_error", "last_error_at"} & columns
@@ -284,9 +277,16 @@ def test_unique_names_upgrade_renames_duplicates(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_config_upgrade_moves_stored_settings_to_the_new_fields(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
-    _alembic(engine, "upgrade", "0010_pipeline")
+def _json(value: object) -> object:
+    """A raw JSON column: text on SQLite, already decoded on Postgres."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_config_upgrade_moves_stored_settings_to_the_new_fields(
+    empty_db_url: str,
+) -> None:
+    engine = make_engine(empty_db_url)
+    alembic_to(engine, "0010_pipeline")
     now = datetime.now(UTC).isoformat()
     old = {
         "filename_template": "{platform}/{streamer}/%Y_%i",
@@ -302,7 +302,7 @@ def test_config_upgrade_moves_stored_settings_to_the_new_fields(tmp_path: Path) 
                 sa.text(
                     "INSERT INTO streamer (name, url, priority, enabled, platform,"
                     " state, settings, platform_options, created_at, updated_at)"
-                    " VALUES (:name, :url, :priority, 1, 'twitch', 'NOT_LIVE',"
+                    " VALUES (:name, :url, :priority, TRUE, 'twitch', 'NOT_LIVE',"
                     " :settings, :options, :now, :now)"
                 ),
                 {
@@ -335,14 +335,93 @@ def test_config_upgrade_moves_stored_settings_to_the_new_fields(tmp_path: Path) 
         assert b.platform_options == {}
         assert crud_config.get_global(db).seeded_at is None
 
-    _alembic(engine, "downgrade", "0010_pipeline")
+    alembic_to(engine, "0010_pipeline", "downgrade")
     with engine.connect() as conn:
         rows = conn.execute(
             sa.text("SELECT priority, settings, platform_options FROM streamer")
         ).all()
         assert rows[0][0] == "high"
-        assert json.loads(rows[0][1]) == old
-        assert json.loads(rows[0][2]) == {"cookies": "c", "extractor": "streamlink"}
+        assert _json(rows[0][1]) == old
+        assert _json(rows[0][2]) == {"cookies": "c", "extractor": "streamlink"}
         assert rows[1][0] == "normal"
         assert "config_global" not in sa.inspect(conn).get_table_names()
+    engine.dispose()
+
+
+# --- every migration, on both databases ----------------------------------------------
+
+
+def _revisions() -> list[str]:
+    """Every revision, oldest first."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    walked = ScriptDirectory.from_config(cfg).walk_revisions()
+    return [script.revision for script in reversed(list(walked))]
+
+
+def _names(engine: sa.Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.scalars(sa.text("SELECT name FROM streamer ORDER BY id")))
+
+
+def test_every_migration_steps_up_and_down_with_rows(empty_db_url: str) -> None:
+    """Each revision upgrades, downgrades and upgrades again over existing rows.
+
+    New migrations join this walk by themselves; a downgrade that cannot run on
+    one of the databases, or loses the rows, fails here.
+    """
+    engine = make_engine(empty_db_url)
+    first, *later = _revisions()
+    alembic_to(engine, first)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO streamer (name, url, priority, enabled, platform, state,"
+                " created_at, updated_at) VALUES ('Old', 'https://fake.tv/old',"
+                " 'normal', TRUE, 'faketv', 'NOT_LIVE', :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO stream_session (streamer_id, title, start_time,"
+                " total_size_bytes) VALUES (1, 't', :now, 0)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            sa.text(
+                'INSERT INTO segment (session_id, "index", file_path, size_bytes,'
+                " duration_secs, created_at, completed_at) VALUES (1, 0, '/r/0.ts',"
+                " 10, 1.0, :now, :now)"
+            ),
+            {"now": now},
+        )
+    previous = first
+    for revision in later:
+        alembic_to(engine, revision)
+        alembic_to(engine, previous, "downgrade")
+        alembic_to(engine, revision)
+        assert _names(engine) == ["Old"], f"rows lost at {revision}"
+        previous = revision
+
+    # at the head, the rows are the app's: it adds one beside them
+    with Session(engine) as db:
+        crud.create_streamer(db, Streamer(name="New", url="u", platform="faketv"))
+        assert crud_sessions.get_segment(db, 1, 0) is not None
+    for revision in reversed([first, *later][:-1]):
+        alembic_to(engine, revision, "downgrade")
+        assert _names(engine) == ["Old", "New"], f"rows lost at {revision}"
+    engine.dispose()
+
+
+def test_the_migrated_schema_is_the_models(db_url: str) -> None:
+    """Migrations create what the tables declare: columns, types, indexes."""
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        # server defaults are not compared: alembic cannot compare JSON ones on
+        # Postgres (json has no equality operator)
+        assert compare_metadata(context, SQLModel.metadata) == []
     engine.dispose()

@@ -20,7 +20,6 @@ from activities.guards.slots import BUSY_RETRY_SECS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-    from pathlib import Path
 
     import sqlalchemy as sa
 
@@ -40,8 +39,8 @@ class WallClock:
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path}/slots.db"
+def url(db_url: str) -> str:
+    return db_url
 
 
 @pytest.fixture

@@ -66,8 +66,8 @@ def _reset_counts() -> None:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path}/gate.db")
+def db(db_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(db_url)
     migrate(engine)
     yield engine
     engine.dispose()

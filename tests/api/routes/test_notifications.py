@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlmodel import Session
 
+from activities.contracts import MAX_ID
 from activities.db import crud_notify, crud_notify_admin, make_engine
 from activities.events import EventType, NotifyEvent
 from api.deps import TemporalUnavailableError, get_notify_control
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
     from api.settings import ApiSettings
+
+# every test here also runs on Postgres (tests/api/conftest.py)
+pytestmark = pytest.mark.both_databases
 
 BASE = "/api/notifications"
 SECRET = "hmac-secret-value-42"
@@ -188,9 +192,9 @@ def test_names_are_unique_and_ids_bounded(client):
     assert (
         client.patch(f"{BASE}/channels/{cid}", json={"name": None}).status_code == 422
     )
-    for bad in ("0", str(2**63), "-1", "x"):
+    for bad in ("0", str(MAX_ID + 1), str(2**63), "-1", "x"):
         assert client.get(f"{BASE}/channels/{bad}").status_code == 422
-    assert client.get(f"{BASE}/channels/{2**63 - 1}").status_code == 404
+    assert client.get(f"{BASE}/channels/{MAX_ID}").status_code == 404
     page = client.get(f"{BASE}/channels", params={"limit": 1, "offset": 1}).json()
     assert (page["total"], [c["id"] for c in page["items"]]) == (2, [other])
     assert client.delete(f"{BASE}/channels/{cid}").status_code == 204

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlmodel import Session
 
+from activities.contracts import MAX_ID
 from activities.db import Streamer, crud, crud_pipeline, crud_sessions
 from activities.pipeline_contracts import (
     PipelineContext,
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
     from api.settings import ApiSettings
+
+# every test here also runs on Postgres (tests/api/conftest.py)
+pytestmark = pytest.mark.both_databases
 
 START = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -390,12 +394,14 @@ def test_retry_and_cancel_go_to_the_workflow(
         "/api/pipeline/jobs/0",
         "/api/pipeline/jobs/-1",
         f"/api/pipeline/jobs/{2**63}",
+        f"/api/pipeline/jobs/{MAX_ID + 1}",
         "/api/pipeline/jobs/x/logs",
         f"/api/pipeline/runs/{2**64}",
         "/api/pipeline/jobs?session_id=0",
         f"/api/pipeline/jobs?offset={2**63}",
         "/api/pipeline/jobs?status=BOGUS",
         f"/api/job/presets/{2**63}",
+        f"/api/job/presets/{MAX_ID + 1}",
     ],
 )
 def test_hostile_numbers_are_422(client: TestClient, path: str) -> None:

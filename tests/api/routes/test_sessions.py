@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
+# every test here also runs on Postgres (tests/api/conftest.py)
+pytestmark = pytest.mark.both_databases
+
 START = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlmodel import Session
 
+from activities.contracts import MAX_ID
 from activities.db import Streamer, crud, crud_sessions
 
 if TYPE_CHECKING:
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
     from tests.api.conftest import FakeWorkflowControl
+
+# every test here also runs on Postgres (tests/api/conftest.py)
+pytestmark = pytest.mark.both_databases
 
 URL = "https://fake.tv/alice"
 
@@ -229,7 +233,11 @@ def test_check_on_a_paused_streamer_is_409_with_the_reason(
         pytest.param("/api/streamers?offset={id}", id="offset"),
     ],
 )
-@pytest.mark.parametrize("bad", [2**63, -1, 0], ids=["beyond-int64", "neg", "zero"])
+@pytest.mark.parametrize(
+    "bad",
+    [MAX_ID + 1, 2**63, -1, 0],
+    ids=["beyond-int32", "beyond-int64", "neg", "zero"],
+)
 def test_ids_out_of_range_are_422_with_the_reason(
     client: TestClient, path: str, bad: int
 ) -> None:
@@ -247,7 +255,7 @@ def test_a_huge_id_on_a_write_is_422(client: TestClient, method: str) -> None:
     suffix = "/check" if method == "POST" else ""
     response = client.request(method, f"/api/streamers/{2**64}{suffix}", json={})
     assert response.status_code == 422
-    assert "less than or equal to 9223372036854775807" in response.text
+    assert f"less than or equal to {MAX_ID}" in response.text
 
 
 def test_control_starts_a_workflow_that_does_not_run(
