@@ -10,9 +10,20 @@ This package imports only pydantic and the standard library, so `api`, `worker`,
 * `streams`: transports, engines, containers, selection, sources, the recording policy;
 * `streamer`: the streamer workflow's state, config, store activities and query;
 * `platform`: the live check;
-* `recording`: the recording activity and its segment signals.
+* `recording`: the recording activity and its segment signals;
+* `filters`: the schedule and content filters a streamer's workflow carries.
 """
 
+from activities.contracts.filters import (
+    CategoryFilter,
+    CronFilter,
+    FilterSpec,
+    FilterType,
+    KeywordFilter,
+    RegexFilter,
+    TimeWindowFilter,
+    Weekday,
+)
 from activities.contracts.names import (
     ACTIVITY_CHECK_LIVE,
     ACTIVITY_CLOSE_SESSION,
@@ -131,11 +142,16 @@ __all__ = [
     "STREAMER_WORKFLOW_TYPE",
     "TASK_QUEUES",
     "WORKFLOW_TASK_QUEUE",
+    "CategoryFilter",
     "CheckLiveInput",
     "CloseSessionInput",
     "CloseSessionResult",
     "Container",
+    "CronFilter",
     "EngineKind",
+    "FilterSpec",
+    "FilterType",
+    "KeywordFilter",
     "LiveOutcome",
     "LiveStatus",
     "LoadStreamerInput",
@@ -154,6 +170,7 @@ __all__ = [
     "RecordResult",
     "RecordingPolicy",
     "RecordingWait",
+    "RegexFilter",
     "SegmentClosed",
     "SignalInput",
     "StateQueryResult",
@@ -166,7 +183,9 @@ __all__ = [
     "StreamerWorkflowInput",
     "StreamerWorkflowResult",
     "StreamerWorkflowState",
+    "TimeWindowFilter",
     "WaitReason",
+    "Weekday",
     "streamer_id_from_workflow_id",
     "streamer_workflow_id",
 ]
