@@ -31,7 +31,7 @@ from activities.contracts import (
     RecordingPolicy,
     StreamerConfig,
 )
-from activities.db import crud, crud_sessions
+from activities.db import crud, crud_filters, crud_sessions
 from activities.ownership import Ownership
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ class StoreActivities:
                     policy=merge_policy(
                         self.policy, parse_stored_overrides(row.settings)
                     ),
+                    filters=crud_filters.filter_specs(db, row.id),
                 ),
             )
 

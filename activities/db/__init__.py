@@ -2,6 +2,7 @@
 
 from activities.db import (
     crud,
+    crud_filters,
     crud_guards,
     crud_notify,
     crud_notify_admin,
@@ -27,6 +28,7 @@ from activities.db.tables import (
     UserBase,
     utcnow,
 )
+from activities.db.tables_filters import StreamerFilter
 from activities.db.tables_notify import (
     Event,
     NotifyBreaker,
@@ -68,10 +70,12 @@ __all__ = [
     "StreamSessionBase",
     "Streamer",
     "StreamerBase",
+    "StreamerFilter",
     "User",
     "UserBase",
     "app_instance_id",
     "crud",
+    "crud_filters",
     "crud_guards",
     "crud_notify",
     "crud_notify_admin",
