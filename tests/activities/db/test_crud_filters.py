@@ -13,6 +13,7 @@ from sqlmodel import Session
 from activities.contracts import (
     CategoryFilter,
     CronFilter,
+    FilterSpec,
     KeywordFilter,
     RegexFilter,
     TimeWindowFilter,
@@ -59,7 +60,7 @@ def _streamer(db: Session, name: str = "alice") -> int:
 
 def test_filters_round_trip_in_id_order(db: Session) -> None:
     sid = _streamer(db)
-    specs = [
+    specs: list[FilterSpec] = [
         WINDOW,
         CronFilter(expression="* 20-23 * * 1-5", timezone="UTC"),
         KeywordFilter(include=["原神"], exclude=["rerun"]),
