@@ -41,7 +41,15 @@ from activities.contracts.filters import (
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["HORIZON", "Verdict", "check", "evaluate", "next_close", "next_open"]
+__all__ = [
+    "HORIZON",
+    "FilterError",
+    "Verdict",
+    "check",
+    "evaluate",
+    "next_close",
+    "next_open",
+]
 
 HORIZON = timedelta(days=366)
 # Rounds of "advance to the latest next opening" before the search gives up; each
@@ -49,6 +57,20 @@ HORIZON = timedelta(days=366)
 _MAX_ROUNDS = 1000
 
 ScheduleSpec = TimeWindowFilter | CronFilter
+
+
+class FilterError(ValueError):
+    """A spec that cannot be evaluated: which field, and why.
+
+    Args:
+        field: the spec's field at fault.
+        reason: why.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
 
 
 class Verdict(NamedTuple):
@@ -92,19 +114,19 @@ def check(spec: FilterSpec) -> None:
     """Refuse a spec that cannot be evaluated (the API's save-time check).
 
     Raises:
-        ValueError: names the field and why, as `field: reason`.
+        FilterError: names the field and why.
     """
     if isinstance(spec, TimeWindowFilter):
         _field("timezone", schedule.zone, spec.timezone)
         if schedule.start_equals_end(spec):
-            raise ValueError("end_time: equals start_time (an empty window)")
+            raise FilterError("end_time", "equals start_time (an empty window)")
         if not spec.days_of_week:
-            raise ValueError("days_of_week: empty (omit it for every day)")
+            raise FilterError("days_of_week", "empty (omit it for every day)")
     elif isinstance(spec, CronFilter):
         _field("timezone", schedule.zone, spec.timezone)
         cron = _field("expression", schedule.parse_cron, spec.expression)
         if not cron.ever_fires():
-            raise ValueError(f"expression: {spec.expression!r} never fires")
+            raise FilterError("expression", f"{spec.expression!r} never fires")
     elif isinstance(spec, RegexFilter):
         _field("pattern", compile_regex, spec.pattern, spec.case_insensitive)
 
@@ -113,7 +135,7 @@ def _field(name: str, compile_: Any, *args: Any) -> Any:
     try:
         return compile_(*args)
     except ValueError as err:
-        raise ValueError(f"{name}: {err}") from err
+        raise FilterError(name, str(err)) from err
 
 
 # --- evaluation ---------------------------------------------------------------------

@@ -8,6 +8,7 @@ from api.deps import get_current_user, reject_unknown_query
 from api.params import AUTH_RESPONSES
 from api.routes import (
     auth,
+    filters,
     health,
     notifications,
     pipeline,
@@ -31,6 +32,7 @@ protected_router = APIRouter(
 protected_router.include_router(auth.router)
 protected_router.include_router(health.router)
 protected_router.include_router(streamers.router)
+protected_router.include_router(filters.router)
 protected_router.include_router(sessions.router)
 protected_router.include_router(platforms.router)
 protected_router.include_router(notifications.router)
