@@ -22,6 +22,7 @@ pattern can hang a workflow task the way a backtracking `re` pattern can.
 from __future__ import annotations
 
 import functools
+import zoneinfo
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
@@ -36,7 +37,9 @@ from activities.contracts.filters import (
     KeywordFilter,
     RegexFilter,
     TimeWindowFilter,
+    Weekday,
 )
+from activities.cron import parse_cron
 
 if TYPE_CHECKING:
     from typing import Any
@@ -117,18 +120,31 @@ def check(spec: FilterSpec) -> None:
         FilterError: names the field and why.
     """
     if isinstance(spec, TimeWindowFilter):
-        _field("timezone", schedule.zone, spec.timezone)
+        _field("timezone", _iana_zone, spec.timezone)
         if schedule.start_equals_end(spec):
             raise FilterError("end_time", "equals start_time (an empty window)")
         if not spec.days_of_week:
             raise FilterError("days_of_week", "empty (omit it for every day)")
     elif isinstance(spec, CronFilter):
-        _field("timezone", schedule.zone, spec.timezone)
-        cron = _field("expression", schedule.parse_cron, spec.expression)
+        _field("timezone", _iana_zone, spec.timezone)
+        cron = _field("expression", parse_cron, spec.expression)
         if not cron.ever_fires():
             raise FilterError("expression", f"{spec.expression!r} never fires")
     elif isinstance(spec, RegexFilter):
         _field("pattern", compile_regex, spec.pattern, spec.case_insensitive)
+
+
+@functools.lru_cache(maxsize=1)
+def _iana_zones() -> frozenset[str]:
+    # the files of the zone database, less `localtime`: a copy of this machine's
+    # zone, which another machine's worker would read as its own
+    return frozenset(zoneinfo.available_timezones() - {"localtime"})
+
+
+def _iana_zone(name: str) -> None:
+    schedule.zone(name)
+    if name not in _iana_zones():  # posix/…, right/…: files, not zone names
+        raise ValueError(f"{name!r} is not an IANA time zone name (e.g. Europe/Berlin)")
 
 
 def _field(name: str, compile_: Any, *args: Any) -> Any:
@@ -145,7 +161,11 @@ def _fails(spec: FilterSpec, now: datetime, title: str, category: str) -> str | 
     """Why `spec` fails (None: it passes)."""
     if isinstance(spec, TimeWindowFilter):
         if not schedule.window_is_open(spec, now):
-            days = ", ".join(d.value[:3] for d in spec.days_of_week)
+            days = (
+                "every day"
+                if len(set(spec.days_of_week)) == len(Weekday)
+                else ", ".join(d.value[:3] for d in spec.days_of_week)
+            )
             return (
                 f"outside the time window {days} {spec.start_time}-{spec.end_time} "
                 f"({spec.timezone})"

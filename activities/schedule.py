@@ -1,9 +1,9 @@
 """When a time-window or cron filter is open, as exact instants in any time zone.
 
 Pure and deterministic (no clock, no I/O but the time zone database), so a workflow
-can call it with `workflow.now()`. `opens_at(spec, t)` is the first instant >= t
-the filter is open, `closes_at(spec, t)` the first instant >= t it is closed;
-both are None when that is beyond `until`.
+can call it with `workflow.now()`. `window_opens_at`/`cron_opens_at(spec, t, until)`
+give the first instant >= t the filter is open, `*_closes_at` the first instant >= t
+it is closed, None when that is beyond `until`; `activities.filters` combines them.
 
 Daylight saving time, as the seed (rust-srec) has it:
 
@@ -15,9 +15,8 @@ Daylight saving time, as the seed (rust-srec) has it:
 * A cron filter is open during each real minute whose wall-clock minute fires: a
   repeated minute fires twice, a skipped one never.
 
-Cron expressions are parsed by croniter (`croniter.expand`); the matching and the
-instant arithmetic are ours, on the expanded field sets, because croniter costs
-0.1-0.6 ms a call and its own time zone handling steps in wall time.
+Cron expressions are parsed and matched in wall time by `activities.cron`; the
+instants are found here, span by span of constant UTC offset.
 """
 
 from __future__ import annotations
@@ -25,12 +24,8 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from croniter import croniter
-from croniter.croniter import CroniterError
 
 from activities.contracts.filters import (
     CLOCK_PATTERN,
@@ -38,8 +33,8 @@ from activities.contracts.filters import (
     TimeWindowFilter,
     Weekday,
 )
+from activities.cron import MINUTE, parse_cron
 
-MINUTE = timedelta(minutes=1)
 SECOND = timedelta(seconds=1)
 DAY = timedelta(days=1)
 # Offsets are read this far apart: no zone changes its offset twice within it.
@@ -59,7 +54,8 @@ def zone(name: str) -> ZoneInfo:
     """
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as err:
+    # a directory ("Europe") or a name too long for the file system is an OSError
+    except (ZoneInfoNotFoundError, ValueError, OSError) as err:
         raise ValueError(
             f"unknown time zone {name!r} (an IANA name such as Europe/Berlin)"
         ) from err
@@ -198,115 +194,6 @@ def _never(spec: TimeWindowFilter) -> bool:
 
 
 # --- cron ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cron:
-    """A parsed five-field cron expression; None fields are `*` (any)."""
-
-    minutes: tuple[int, ...]
-    hours: tuple[int, ...]
-    days: frozenset[int] | None
-    months: frozenset[int] | None
-    weekdays: frozenset[int] | None  # 0 = Sunday
-
-    def day_matches(self, day: date) -> bool:
-        if self.months is not None and day.month not in self.months:
-            return False
-        dom = self.days is None or day.day in self.days
-        dow = self.weekdays is None or day.isoweekday() % 7 in self.weekdays
-        if self.days is not None and self.weekdays is not None:
-            return dom or dow  # both restricted: either one (Vixie cron, croniter)
-        return dom and dow
-
-    def matches(self, wall: datetime) -> bool:
-        """Whether the wall-clock minute of `wall` fires."""
-        return (
-            wall.minute in self.minutes
-            and wall.hour in self.hours
-            and self.day_matches(wall.date())
-        )
-
-    def next_match(self, wall: datetime, limit: datetime) -> datetime | None:
-        """The first firing wall minute in [wall, limit), wall minute-aligned."""
-        while wall < limit:
-            if not self.day_matches(wall.date()):
-                wall = datetime.combine(wall.date() + DAY, time())
-                continue
-            for hour in self.hours:
-                if hour < wall.hour:
-                    continue
-                for minute in self.minutes:
-                    if hour > wall.hour or minute >= wall.minute:
-                        found = wall.replace(hour=hour, minute=minute)
-                        return found if found < limit else None
-            wall = datetime.combine(wall.date() + DAY, time())
-        return None
-
-    def ever_fires(self) -> bool:
-        """Whether it fires at all: in 28 years the calendar repeats itself."""
-        start = datetime.combine(date(2000, 1, 1), time())
-        return self.next_match(start, start.replace(year=2028)) is not None
-
-    def next_miss(self, wall: datetime, limit: datetime) -> datetime | None:
-        """The first wall minute in [wall, limit) that does not fire."""
-        full_hour = len(self.minutes) == 60
-        full_day = full_hour and len(self.hours) == 24
-        while wall < limit:
-            if not self.matches(wall):
-                return wall
-            if full_day:
-                wall = datetime.combine(wall.date() + DAY, time())
-            elif full_hour:
-                wall = wall.replace(minute=0) + timedelta(hours=1)
-            else:
-                wall += MINUTE
-        return None
-
-
-def _field(values: list[int | str], name: str) -> frozenset[int] | None:
-    if values == ["*"]:
-        return None
-    if not all(isinstance(v, int) for v in values):
-        raise ValueError(f"{name}: L, W and H are not supported")
-    return frozenset(int(v) for v in values)
-
-
-@functools.lru_cache(maxsize=1024)
-def parse_cron(expression: str) -> Cron:
-    """Parse a five-field cron expression (names and @daily-style macros allowed).
-
-    Raises:
-        ValueError: not such an expression; the message says why.
-    """
-    if len(expression.split()) != 5 and not expression.strip().startswith("@"):
-        raise ValueError(
-            "a cron expression has five fields: minute hour day-of-month month "
-            f"day-of-week (got {expression!r})"
-        )
-    try:
-        fields, nth = croniter.expand(expression)
-    except CroniterError as err:
-        raise ValueError(f"not a cron expression: {expression!r} ({err})") from err
-    if len(fields) != 5:
-        raise ValueError(f"{expression!r}: five fields, no seconds or years")
-    if nth:
-        raise ValueError(f"{expression!r}: '#' (nth weekday) is not supported")
-    minutes, hours, days, months, weekdays = (
-        _field(f, n)
-        for f, n in zip(
-            fields,
-            ("minute", "hour", "day-of-month", "month", "day-of-week"),
-            strict=True,
-        )
-    )
-    return Cron(
-        minutes=tuple(sorted(minutes)) if minutes is not None else tuple(range(60)),
-        hours=tuple(sorted(hours)) if hours is not None else tuple(range(24)),
-        days=days,
-        months=months,
-        weekdays=weekdays,
-    )
 
 
 def _floor_minute(wall: datetime) -> datetime:

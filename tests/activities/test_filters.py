@@ -251,6 +251,27 @@ def test_a_spec_that_no_longer_compiles_fails_with_why(
             id="cron-zone",
         ),
         pytest.param(
+            {"type": "cron", "expression": "* * * * *", "timezone": "Europe"},
+            "timezone: unknown time zone 'Europe'",
+            id="zone-directory",
+        ),
+        pytest.param(
+            {"type": "cron", "expression": "* * * * *", "timezone": "a" * 64},
+            "timezone: unknown time zone",
+            id="zone-too-long",
+        ),
+        pytest.param(
+            {"type": "cron", "expression": "* * * * *", "timezone": "right/UTC"},
+            "timezone: 'right/UTC' is not an IANA time zone name",
+            id="zone-file",
+        ),
+        pytest.param(
+            {"type": "cron", "expression": "* * * * *", "timezone": "localtime"},
+            # a copy of this machine's zone where the database has it, else unknown
+            "timezone: ",
+            id="zone-localtime",
+        ),
+        pytest.param(
             {"type": "regex", "pattern": "(unclosed"},
             "pattern: invalid regex '(unclosed': missing ): (unclosed",
             id="regex",

@@ -17,8 +17,8 @@ import pytest
 from croniter import croniter
 
 from activities.contracts import CronFilter, FilterSpec, TimeWindowFilter, Weekday
+from activities.cron import parse_cron
 from activities.filters import HORIZON, evaluate, next_close, next_open
-from activities.schedule import parse_cron
 
 BERLIN = ZoneInfo("Europe/Berlin")  # 2026: 03-29 02:00→03:00, 10-25 03:00→02:00
 NEW_YORK = ZoneInfo("America/New_York")  # 2026: 03-08 02:00→03:00, 11-01 02:00→01:00
