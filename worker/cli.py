@@ -1,10 +1,11 @@
-"""The `srec` command: `up` (embedded stack), `worker`, `api`, `record`, `probe`.
+"""The `srec` command: `up` (embedded stack), `worker`, `api`, `record`, `probe`,
+`flv`, `streamers`.
 
 Each subcommand registers a handler (`set_defaults(handler=...)`) that takes the
 parsed arguments and returns the exit code. Subcommands that live in their own
 module expose `add_parser(subparsers)` and are listed in `SUBCOMMAND_MODULES`; they
-import their heavy dependencies inside the handler, so `srec --help`, `srec flv`
-and `srec record` never load Temporal, the database or the API.
+import their heavy dependencies inside the handler, so `srec --help`, `srec flv`,
+`srec record` and `srec streamers` never load Temporal, the database or the API.
 
 The global options (`--data-dir`, `--log-level`) are accepted before and after the
 subcommand, as people type them: `srec up --data-dir X` is `srec --data-dir X up`.
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from worker import flv_cli, probe_cli, record_cli
+from worker import flv_cli, probe_cli, record_cli, streamers_cli
 from worker.queues import ALL_QUEUES, parse_queues
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("srec")
 
 # modules that add their own subcommand: `module.add_parser(subparsers)`
-SUBCOMMAND_MODULES = (record_cli, probe_cli, flv_cli)
+SUBCOMMAND_MODULES = (record_cli, probe_cli, flv_cli, streamers_cli)
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

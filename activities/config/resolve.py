@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from activities.config.fields import parse_stored
 from activities.config.merge import Effective, Level, LevelValues, merge
 from activities.contracts import StreamerConfig
-from activities.db import crud, crud_config
+from activities.db import crud, crud_config, crud_filters
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
@@ -169,6 +169,7 @@ def streamer_config(db: Session, streamer_id: int) -> Resolved | None:
         priority=merged.policy.priority,
         enabled=row.enabled,
         policy=merged.policy,
+        filters=crud_filters.filter_specs(db, row.id),
     )
     return Resolved(config=config, version=config_version(config), merged=merged)
 

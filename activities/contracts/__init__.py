@@ -12,9 +12,20 @@ module `activities.pipeline_contracts`, so `api`, `worker`, `workflows` and
 * `policy`: the recording policy, the one list of configuration fields;
 * `streamer`: the streamer workflow's state, config, store activities and query;
 * `platform`: the live check;
-* `recording`: the recording activity and its segment signals.
+* `recording`: the recording activity and its segment signals;
+* `filters`: the schedule and content filters a streamer's workflow carries.
 """
 
+from activities.contracts.filters import (
+    CategoryFilter,
+    CronFilter,
+    FilterSpec,
+    FilterType,
+    KeywordFilter,
+    RegexFilter,
+    TimeWindowFilter,
+    Weekday,
+)
 from activities.contracts.names import (
     ACTIVITY_CHECK_LIVE,
     ACTIVITY_CLOSE_SESSION,
@@ -149,12 +160,17 @@ __all__ = [
     "STREAMER_WORKFLOW_TYPE",
     "TASK_QUEUES",
     "WORKFLOW_TASK_QUEUE",
+    "CategoryFilter",
     "CheckLiveInput",
     "CloseSessionInput",
     "CloseSessionResult",
     "Container",
+    "CronFilter",
     "EngineKind",
     "ExtractorChoice",
+    "FilterSpec",
+    "FilterType",
+    "KeywordFilter",
     "LiveOutcome",
     "LiveStatus",
     "LoadStreamerInput",
@@ -173,6 +189,7 @@ __all__ = [
     "RecordResult",
     "RecordingPolicy",
     "RecordingWait",
+    "RegexFilter",
     "RetrySettings",
     "SegmentClosed",
     "SignalInput",
@@ -186,7 +203,9 @@ __all__ = [
     "StreamerWorkflowInput",
     "StreamerWorkflowResult",
     "StreamerWorkflowState",
+    "TimeWindowFilter",
     "WaitReason",
+    "Weekday",
     "streamer_id_from_workflow_id",
     "streamer_workflow_id",
 ]

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from activities.contracts.filters import FilterSpec
 from activities.contracts.names import (
     ERROR_ENGINE_CIRCUIT_OPEN,
     ERROR_NO_RECORDING_SLOT,
@@ -54,6 +55,11 @@ class StreamerConfig(BaseModel):
     priority: Priority = Priority.NORMAL
     enabled: bool = True
     policy: RecordingPolicy = Field(default_factory=RecordingPolicy)
+    filters: list[FilterSpec] = Field(
+        default_factory=list,
+        description="Recorded only while all pass (`activities.filters`); empty "
+        "in histories from before filters",
+    )
 
 
 class OwnedInput(BaseModel):

@@ -3,6 +3,7 @@
 from activities.db import (
     crud,
     crud_config,
+    crud_filters,
     crud_guards,
     crud_notify,
     crud_notify_admin,
@@ -34,6 +35,7 @@ from activities.db.tables_config import (
     GlobalConfig,
     PlatformConfig,
 )
+from activities.db.tables_filters import StreamerFilter
 from activities.db.tables_notify import (
     Event,
     NotifyBreaker,
@@ -79,11 +81,13 @@ __all__ = [
     "StreamSessionBase",
     "Streamer",
     "StreamerBase",
+    "StreamerFilter",
     "User",
     "UserBase",
     "app_instance_id",
     "crud",
     "crud_config",
+    "crud_filters",
     "crud_guards",
     "crud_notify",
     "crud_notify_admin",

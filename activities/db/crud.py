@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from activities.db import crud_filters
 from activities.db.crud_config import bump_generation
 from activities.db.tables import (
     LAST_ERROR_MAX_LENGTH,
@@ -107,6 +108,9 @@ def update_streamer(
 
 
 def delete_streamer(db: Session, streamer: Streamer) -> None:
+    """Delete a streamer and its filters (its sessions stay)."""
+    if streamer.id is not None:
+        crud_filters.delete_streamer_filters(db, streamer.id)
     db.delete(streamer)
     bump_generation(db)
     db.commit()

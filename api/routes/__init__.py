@@ -9,6 +9,7 @@ from api.params import AUTH_RESPONSES
 from api.routes import (
     auth,
     config,
+    filters,
     health,
     notifications,
     pipeline,
@@ -36,6 +37,7 @@ protected_router.include_router(streamers.router)
 protected_router.include_router(config.streamer_router)
 protected_router.include_router(config.router)
 protected_router.include_router(templates.router)
+protected_router.include_router(filters.router)
 protected_router.include_router(sessions.router)
 protected_router.include_router(platforms.router)
 protected_router.include_router(notifications.router)

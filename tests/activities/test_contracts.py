@@ -106,6 +106,16 @@ SAMPLES: dict[str, dict[str, object]] = {
     },
     "StreamerWorkflowResult": {"reason": "stopped"},
     "StateQueryResult": {"state": "LIVE", "paused": False, "session_id": 3},
+    "TimeWindowFilter": {
+        "days_of_week": ["Friday", "Saturday"],
+        "start_time": "22:00",
+        "end_time": "02:00:30",
+        "timezone": "Europe/Berlin",
+    },
+    "CronFilter": {"expression": "* 20-23 * * 1-5", "timezone": "Asia/Shanghai"},
+    "KeywordFilter": {"include": ["原神"], "exclude": ["rerun"]},
+    "CategoryFilter": {"categories": ["Just Chatting"]},
+    "RegexFilter": {"pattern": r"^\[EN\]", "case_insensitive": True},
 }
 
 

@@ -12,6 +12,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.contracts import (
     CloseSessionInput,
     EngineKind,
+    KeywordFilter,
     LoadStreamerInput,
     OpenSessionInput,
     Priority,
@@ -19,11 +20,13 @@ from activities.contracts import (
     RecordingPolicy,
     StreamerState,
     StreamSelection,
+    TimeWindowFilter,
 )
 from activities.db import (
     Streamer,
     crud,
     crud_config,
+    crud_filters,
     crud_sessions,
     make_engine,
     migrate,
@@ -226,3 +229,17 @@ def test_project_state_keeps_the_last_check_error_until_cleared(
     assert long.last_error == "x" * 1000  # fits its column
     cleared = project(None)
     assert (cleared.last_error, cleared.last_error_at) == (None, None)
+
+
+def test_load_streamer_carries_its_filters(db: sa.Engine) -> None:
+    sid = _add(db, {})
+    window = TimeWindowFilter(start_time="20:00", end_time="23:00", timezone="UTC")
+    with Session(db) as session:
+        crud_filters.create_filter(session, sid, window)
+        crud_filters.create_filter(session, sid, KeywordFilter(exclude=["rerun"]))
+    store = StoreActivities(db)
+    result = ActivityEnvironment().run(
+        store.load_streamer, LoadStreamerInput(streamer_id=sid)
+    )
+    assert result.config is not None
+    assert result.config.filters == [window, KeywordFilter(exclude=["rerun"])]

@@ -17,8 +17,8 @@ from worker import cli
 if TYPE_CHECKING:
     import argparse
 
-# what `srec record`, `srec flv` and `srec --help` must never load: the Temporal,
-# database and API stacks cost `srec record` about a CPU-second at start-up
+# what `srec record`, `srec flv`, `srec streamers` and `srec --help` must never load:
+# the Temporal, database and API stacks cost about a CPU-second at start-up
 SERVER_STACKS = (
     "temporalio",
     "sqlalchemy",
@@ -129,6 +129,12 @@ def loaded_by(tmp_path: Path, *argv: str) -> tuple[int, set[str]]:
         pytest.param(("--help",), id="help"),
         pytest.param(("record", "--help"), id="record-help"),
         pytest.param(("flv", "analyze", "missing.flv"), id="flv"),
+        pytest.param(("streamers", "--help"), id="streamers-help"),
+        # a whole call: options, credentials, httpx, the connection error
+        pytest.param(
+            ("streamers", "list", "--api", "http://127.0.0.1:9", "--token", "t"),
+            id="streamers-list",
+        ),
     ],
 )
 def test_quick_paths_load_no_server_stack(

@@ -1,0 +1,82 @@
+"""The history recorder makes each shape the replay tests need, and they replay.
+
+`record_history` is run by hand to keep histories of a release's workflow before a
+change (see `tests/resources/histories/README.md`); this keeps it working until
+then: each shape is recorded on the time-skipping server and replayed on today's
+code.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from activities import contracts as c
+from tests.workflows.record_history import IDLE_CHECKS, SHAPES, record
+from workflows.streamer import StreamerWorkflow
+
+if TYPE_CHECKING:
+    from temporalio.client import WorkflowHistory
+
+
+def _activities(history: WorkflowHistory) -> list[str]:
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+
+
+def _completed(history: WorkflowHistory) -> int:
+    return sum(
+        e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+        for e in history.events
+    )
+
+
+def _signals(history: WorkflowHistory) -> list[str]:
+    return [
+        e.workflow_execution_signaled_event_attributes.signal_name
+        for e in history.events
+        if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+async def test_each_shape_is_recorded_and_replays(shape: str) -> None:
+    history = await record(shape)
+    last = history.events[-1].event_type
+    activities = _activities(history)
+    if shape == "session":
+        assert last == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+        assert c.ACTIVITY_CLOSE_SESSION in activities
+    else:  # cut off running: nothing closed the run
+        assert all(
+            not EventType.Name(e.event_type).startswith(
+                "EVENT_TYPE_WORKFLOW_EXECUTION_"
+            )
+            or e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+            or e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+            for e in history.events
+        )
+    if shape == "idle":
+        assert activities.count(c.ACTIVITY_CHECK_LIVE) == IDLE_CHECKS
+        assert c.ACTIVITY_RECORD_STREAM not in activities
+        assert last == EventType.EVENT_TYPE_TIMER_STARTED  # waiting for the next
+    if shape == "recording":
+        assert activities[-1] == c.ACTIVITY_RECORD_STREAM
+        assert _completed(history) == len(activities) - 1  # it still records
+        assert _signals(history).count(c.SIGNAL_SEGMENT_CLOSED) == 2
+    if shape == "paused":
+        assert _signals(history) == [c.SIGNAL_PAUSE]
+        assert activities.count(c.ACTIVITY_CHECK_LIVE) == 1
+        assert activities[-1] == c.ACTIVITY_PROJECT_STATE  # DISABLED, projected
+
+    replayer = Replayer(
+        workflows=[StreamerWorkflow], data_converter=pydantic_data_converter
+    )
+    await replayer.replay_workflow(history)
