@@ -2,6 +2,7 @@
 
 from activities.db import (
     crud,
+    crud_danmu,
     crud_guards,
     crud_notify,
     crud_notify_admin,
@@ -27,6 +28,7 @@ from activities.db.tables import (
     UserBase,
     utcnow,
 )
+from activities.db.tables_danmu import DanmuFile, DanmuFileBase, DanmuStatisticsRow
 from activities.db.tables_notify import (
     Event,
     NotifyBreaker,
@@ -46,6 +48,9 @@ from activities.db.tables_pipeline import (
 
 __all__ = [
     "AppInstance",
+    "DanmuFile",
+    "DanmuFileBase",
+    "DanmuStatisticsRow",
     "Event",
     "NotifyBreaker",
     "NotifyChannel",
@@ -72,6 +77,7 @@ __all__ = [
     "UserBase",
     "app_instance_id",
     "crud",
+    "crud_danmu",
     "crud_guards",
     "crud_notify",
     "crud_notify_admin",
