@@ -27,6 +27,7 @@ from activities.contracts import (
     SIGNAL_STOP,
     WORKFLOW_TASK_QUEUE,
 )
+from activities.danmu_activity import DanmuActivities
 from activities.db import app_instance_id, crud, make_engine, migrate
 from activities.detect import DbOptionsProvider, PlatformActivities
 from activities.engines.network import network_access
@@ -178,6 +179,16 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         store = StoreActivities(db, settings.policy(), instance_id=instance_id)
         media = MediaActivities(db, instance_id=instance_id)
         notifications = notify_wiring.build(settings, dispatcher, client, http)
+        # --- danmu (issue 12): a session's chat, one activity per session
+        danmu = DanmuActivities(
+            db,
+            http,
+            default_registry(),
+            options=DbOptionsProvider(db, instance_id),
+            dispatcher=dispatcher,
+            host_map=host_map,
+            instance_id=instance_id,
+        )
         # --- post-processing pipelines (issue 11): run_step serves both step
         # queues; the run and job rows are local activities of the workflow worker
         pipeline = PipelineActivities(
@@ -215,6 +226,7 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
                     store.close_session,
                     *notifications.activities(),
                     pipeline.run_step,
+                    danmu.record_danmu,  # danmu (issue 12)
                 ],
                 activity_executor=io_pool,
                 # cancellation (pause, stop) reaches a recording only with a

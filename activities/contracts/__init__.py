@@ -10,9 +10,18 @@ This package imports only pydantic and the standard library, so `api`, `worker`,
 * `streams`: transports, engines, containers, selection, sources, the recording policy;
 * `streamer`: the streamer workflow's state, config, store activities and query;
 * `platform`: the live check;
-* `recording`: the recording activity and its segment signals.
+* `recording`: the recording activity and its segment signals;
+* `danmu`: the danmu activity and its signals.
 """
 
+from activities.contracts.danmu import (
+    DanmuClosed,
+    DanmuFileProgress,
+    DanmuStreamClosed,
+    RecordDanmuInput,
+    RecordDanmuProgress,
+    RecordDanmuResult,
+)
 from activities.contracts.names import (
     ACTIVITY_CHECK_LIVE,
     ACTIVITY_CLOSE_SESSION,
@@ -20,6 +29,7 @@ from activities.contracts.names import (
     ACTIVITY_OPEN_SESSION,
     ACTIVITY_PROBE_SEGMENT,
     ACTIVITY_PROJECT_STATE,
+    ACTIVITY_RECORD_DANMU,
     ACTIVITY_RECORD_STREAM,
     CPU_TASK_QUEUE,
     ERROR_ENGINE_CIRCUIT_OPEN,
@@ -37,6 +47,8 @@ from activities.contracts.names import (
     SEARCH_ATTRIBUTES,
     SIGNAL_CHECK_NOW,
     SIGNAL_CONFIG_CHANGED,
+    SIGNAL_DANMU_CLOSED,
+    SIGNAL_DANMU_STREAM_CLOSED,
     SIGNAL_PAUSE,
     SIGNAL_RECORDING_WAIT,
     SIGNAL_RESUME,
@@ -103,6 +115,7 @@ __all__ = [
     "ACTIVITY_OPEN_SESSION",
     "ACTIVITY_PROBE_SEGMENT",
     "ACTIVITY_PROJECT_STATE",
+    "ACTIVITY_RECORD_DANMU",
     "ACTIVITY_RECORD_STREAM",
     "CPU_TASK_QUEUE",
     "DEFAULT_FILENAME_TEMPLATE",
@@ -123,6 +136,8 @@ __all__ = [
     "SEARCH_ATTRIBUTE_STREAMER",
     "SIGNAL_CHECK_NOW",
     "SIGNAL_CONFIG_CHANGED",
+    "SIGNAL_DANMU_CLOSED",
+    "SIGNAL_DANMU_STREAM_CLOSED",
     "SIGNAL_PAUSE",
     "SIGNAL_RECORDING_WAIT",
     "SIGNAL_RESUME",
@@ -135,6 +150,9 @@ __all__ = [
     "CloseSessionInput",
     "CloseSessionResult",
     "Container",
+    "DanmuClosed",
+    "DanmuFileProgress",
+    "DanmuStreamClosed",
     "EngineKind",
     "LiveOutcome",
     "LiveStatus",
@@ -149,6 +167,9 @@ __all__ = [
     "ProbeSegmentResult",
     "ProjectStateInput",
     "ProjectStateResult",
+    "RecordDanmuInput",
+    "RecordDanmuProgress",
+    "RecordDanmuResult",
     "RecordInput",
     "RecordProgress",
     "RecordResult",

@@ -159,6 +159,15 @@ class RecordingPolicy(BaseModel):
         "new media (no HLS segment, no FLV bytes); stalls shorter than this are "
         "recorded through",
     )
+    # --- danmu (issue 12); the configuration levels set them (issue 9)
+    record_danmu: bool = Field(
+        default=False,
+        description="Record the room's chat beside the video, one XML file per segment",
+    )
+    end_stream_on_danmu_stream_closed: bool = Field(
+        default=False,
+        description="End the recording when the chat says the stream closed",
+    )
 
 
 class StreamInfo(BaseModel):
