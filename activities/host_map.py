@@ -5,12 +5,14 @@ makes the process's HTTP client (worker, API, `srec probe`, `srec record`) send
 requests for those hosts to the given address over plain HTTP; the Host header and
 everything else stay as they were. It exists for the test suite's fake platforms
 (`tests/fakes/platform`) and is not meant for production: a mapped host loses TLS.
-Streams (the engines' own fetchers) and streamlink's requests do not go through it.
+Streams (the engines' own fetchers) and streamlink's requests do not go through it;
+chat websockets do, through `map_ws_url` (`wss://host/…` → `ws://ip:port/…`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -32,6 +34,15 @@ def parse_host_map(text: str) -> dict[str, str]:
             raise ValueError(f"not host=ip:port: {entry!r}")
         found[host.strip().lower()] = f"{address}:{port}"
     return found
+
+
+def map_ws_url(url: str, host_map: Mapping[str, str]) -> str:
+    """`url` sent to its mapped address over plain `ws`, if its host is mapped."""
+    parts = urlsplit(url)
+    target = host_map.get((parts.hostname or "").lower())
+    if target is None:
+        return url
+    return urlunsplit(parts._replace(scheme="ws", netloc=target))
 
 
 class HostMapTransport(httpx.AsyncHTTPTransport):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,7 +76,9 @@ class SegmentRows:
         self.announce = announce
 
     async def opened(self, segment: SegmentState) -> None:
-        await finish_uncancelled(asyncio.to_thread(self._begin, segment))
+        # the first frame's wall clock; an engine that cannot tell opened it now
+        started_at = segment.started_at or datetime.now(UTC)
+        await finish_uncancelled(asyncio.to_thread(self._begin, segment, started_at))
 
     async def progressed(self, segment: SegmentState) -> None:
         await finish_uncancelled(asyncio.to_thread(self._progress, segment))
@@ -101,13 +104,15 @@ class SegmentRows:
             )
         )
 
-    def _begin(self, segment: SegmentState) -> None:
+    def _begin(self, segment: SegmentState, started_at: datetime) -> None:
         with Session(self.db) as db:
             crud_sessions.begin_segment(
                 db,
                 session_id=self.session_id,
                 index=segment.index,
                 file_path=str(segment.path),
+                started_at=started_at,
+                media_start_secs=segment.media_start_secs or 0.0,
             )
 
     def _progress(self, segment: SegmentState) -> None:

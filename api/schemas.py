@@ -24,6 +24,7 @@ from activities.contracts import (
 )
 from activities.db import SegmentBase, StreamerBase, StreamSessionBase
 from api.schemas_base import ConfigOverrides
+from api.schemas_danmu import SegmentDanmu
 from api.settings import MIN_PASSWORD_LENGTH
 
 T = TypeVar("T")
@@ -197,6 +198,9 @@ class SegmentPublic(SegmentBase):
     created_at: datetime
     completed_at: datetime | None
     persisted_at: datetime | None
+    danmu: SegmentDanmu | None = Field(
+        default=None, description="Its danmu file, when the session's chat is recorded"
+    )
 
 
 class LoginRequest(BaseModel):

@@ -31,6 +31,7 @@ from activities.contracts import (
     SIGNAL_STOP,
     WORKFLOW_TASK_QUEUE,
 )
+from activities.danmu_activity import DanmuActivities
 from activities.db import app_instance_id, crud, make_engine, migrate
 from activities.detect import DbOptionsProvider, PlatformActivities
 from activities.engines.network import network_access
@@ -134,6 +135,7 @@ class Wiring:
     media: MediaActivities
     notifications: notify_wiring.Notifications
     pipeline: PipelineActivities
+    danmu: DanmuActivities
 
     @property
     def grace(self) -> timedelta:
@@ -175,6 +177,7 @@ def io_worker(w: Wiring) -> Worker:
             w.store.close_session,
             *w.notifications.activities(),
             w.pipeline.run_step,
+            w.danmu.record_danmu,
         ],
         activity_executor=w.io_pool,
         # cancellation (pause, stop) reaches a recording only with a heartbeat
@@ -288,6 +291,16 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
                 db,
                 settings.recordings_path,
                 tools=Tools(ffmpeg=ffmpeg_executable(), rclone=rclone_executable()),
+            ),
+            # a session's chat, one activity per session
+            danmu=DanmuActivities(
+                db,
+                http,
+                default_registry(),
+                options=options,
+                dispatcher=dispatcher,
+                host_map=host_map,
+                instance_id=instance_id,
             ),
         )
         workers = [QUEUE_WORKERS[name](wiring) for name in settings.queue_names]

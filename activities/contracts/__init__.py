@@ -13,9 +13,18 @@ module `activities.pipeline_contracts`, so `api`, `worker`, `workflows` and
 * `streamer`: the streamer workflow's state, config, store activities and query;
 * `platform`: the live check;
 * `recording`: the recording activity and its segment signals;
-* `filters`: the schedule and content filters a streamer's workflow carries.
+* `filters`: the schedule and content filters a streamer's workflow carries;
+* `danmu`: the danmu activity and its signals.
 """
 
+from activities.contracts.danmu import (
+    DanmuClosed,
+    DanmuFileProgress,
+    DanmuStreamClosed,
+    RecordDanmuInput,
+    RecordDanmuProgress,
+    RecordDanmuResult,
+)
 from activities.contracts.filters import (
     CategoryFilter,
     CronFilter,
@@ -33,6 +42,7 @@ from activities.contracts.names import (
     ACTIVITY_OPEN_SESSION,
     ACTIVITY_PROBE_SEGMENT,
     ACTIVITY_PROJECT_STATE,
+    ACTIVITY_RECORD_DANMU,
     ACTIVITY_RECORD_STREAM,
     CPU_TASK_QUEUE,
     ERROR_ENGINE_CIRCUIT_OPEN,
@@ -51,6 +61,8 @@ from activities.contracts.names import (
     SEARCH_ATTRIBUTES,
     SIGNAL_CHECK_NOW,
     SIGNAL_CONFIG_CHANGED,
+    SIGNAL_DANMU_CLOSED,
+    SIGNAL_DANMU_STREAM_CLOSED,
     SIGNAL_PAUSE,
     SIGNAL_RECORDING_WAIT,
     SIGNAL_RESUME,
@@ -126,6 +138,7 @@ __all__ = [
     "ACTIVITY_OPEN_SESSION",
     "ACTIVITY_PROBE_SEGMENT",
     "ACTIVITY_PROJECT_STATE",
+    "ACTIVITY_RECORD_DANMU",
     "ACTIVITY_RECORD_STREAM",
     "CPU_TASK_QUEUE",
     "DEFAULT_FILENAME_TEMPLATE",
@@ -152,6 +165,8 @@ __all__ = [
     "SEARCH_ATTRIBUTE_STREAMER",
     "SIGNAL_CHECK_NOW",
     "SIGNAL_CONFIG_CHANGED",
+    "SIGNAL_DANMU_CLOSED",
+    "SIGNAL_DANMU_STREAM_CLOSED",
     "SIGNAL_PAUSE",
     "SIGNAL_RECORDING_WAIT",
     "SIGNAL_RESUME",
@@ -166,6 +181,9 @@ __all__ = [
     "CloseSessionResult",
     "Container",
     "CronFilter",
+    "DanmuClosed",
+    "DanmuFileProgress",
+    "DanmuStreamClosed",
     "EngineKind",
     "ExtractorChoice",
     "FilterSpec",
@@ -184,6 +202,9 @@ __all__ = [
     "ProbeSegmentResult",
     "ProjectStateInput",
     "ProjectStateResult",
+    "RecordDanmuInput",
+    "RecordDanmuProgress",
+    "RecordDanmuResult",
     "RecordInput",
     "RecordProgress",
     "RecordResult",

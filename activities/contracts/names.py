@@ -44,6 +44,14 @@ SIGNAL_SEGMENT_CLOSED = "segment_closed"
 SIGNAL_RECORDING_WAIT = "recording_wait"
 
 
+# The danmu activity's: a danmu file closed (`DanmuClosed`), and the chat said the
+# stream closed (`DanmuStreamClosed`).
+SIGNAL_DANMU_CLOSED = "danmu_closed"
+
+
+SIGNAL_DANMU_STREAM_CLOSED = "danmu_stream_closed"
+
+
 QUERY_STATE = "state"
 
 
@@ -129,3 +137,6 @@ ACTIVITY_CLOSE_SESSION = "store.close_session"
 
 
 ACTIVITY_PROBE_SEGMENT = "media.probe_segment"
+
+
+ACTIVITY_RECORD_DANMU = "danmu.record_session"

@@ -23,17 +23,17 @@ Layers, bottom up:
 * `session.DanmuSession`: one connection and the current segment's writer for a
   whole recording session, deduplicating by message id.
 
-How the danmu activity will use it (wiring comes with the scheduler rewrite): inside
-the activity, the platform module resolves the room into a `DanmuConnectInfo` (the
-cookie never crosses a Temporal boundary, so the activity builds it itself), or
-passes a coroutine function that resolves it afresh before every reconnect. The
-activity then runs::
+The danmu activity (`activities.danmu_activity`, with `danmu_run` and `danmu_room`)
+drives it: the platform module resolves the room into a `DanmuConnectInfo` inside
+the activity (the cookie never crosses a Temporal boundary), afresh before every
+reconnect, and the activity runs::
 
-    session = DanmuSession(info, path_for=segment_xml_path, meta=RoomMeta(...),
-                           on_control=..., on_alert=...)
-    await session.start(repair=paths_from_the_last_heartbeat)
-    # for each segment the recording engine opens (wall clock + media time of
-    # its first frame): file N closes and N+1 opens at the same instant
+    session = DanmuSession(resolve, path_for=segment_xml_path, meta=RoomMeta(...),
+                           on_control=..., on_alert=..., hold_secs=5.0)
+    await session.start(seen_ids=ids_from_the_last_heartbeat)
+    # for each segment the recording engine opened (wall clock + media time of
+    # its first frame, from the segment rows): file N closes and N+1 opens at that
+    # instant; an existing file (a dead attempt's) is repaired and continued
     closed = await session.rotate(index, wall_start, media_start)
     # heartbeat every few seconds with session.progress()
     # `session.stream_closed` is set on the platform's stream-closed event, for
@@ -65,10 +65,15 @@ from activities.danmu.session import (
     DanmuSession,
     DanmuSessionResult,
 )
-from activities.danmu.stats import DanmuStatistics, StatisticsAccumulator
+from activities.danmu.stats import (
+    AccumulatorState,
+    DanmuStatistics,
+    StatisticsAccumulator,
+)
 from activities.danmu.writer import DanmakuXmlWriter, RoomMeta
 
 __all__ = [
+    "AccumulatorState",
     "ConnectionStats",
     "ControlEvent",
     "ControlKind",

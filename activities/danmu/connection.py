@@ -78,6 +78,7 @@ class DanmuConnection:
         proxy: str | None = None,
         open_timeout: float = 15.0,
         alert_after_secs: float = ALERT_AFTER_SECS,
+        rewrite_url: Callable[[str], str] | None = None,
     ) -> None:
         self._info = info
         self._on_item = on_item
@@ -87,6 +88,8 @@ class DanmuConnection:
         self._proxy = proxy
         self._open_timeout = open_timeout
         self._alert_after = alert_after_secs
+        # the host-map test seam (`activities.host_map.map_ws_url`)
+        self._rewrite_url = rewrite_url or (lambda url: url)
         self.stats = ConnectionStats()
 
     async def run(self) -> None:
@@ -94,9 +97,11 @@ class DanmuConnection:
         failures = 0
         down_since = self._clock()
         alerted = False
+        # the last info resolved: an alert names the room even when it could not
+        # be resolved again
+        info: DanmuConnectInfo | None = None
         while True:
             opened_at: float | None = None
-            info: DanmuConnectInfo | None = None
             try:
                 info = (
                     self._info
@@ -105,7 +110,7 @@ class DanmuConnection:
                 )
                 codec = (self._codec_cls or codec_for(info.platform))(info)
                 urls = codec.urls()
-                url = urls[self.stats.attempts % len(urls)]
+                url = self._rewrite_url(urls[self.stats.attempts % len(urls)])
                 self.stats.attempts += 1
                 headers = codec.headers()
                 async with connect(
@@ -144,7 +149,7 @@ class DanmuConnection:
                     failures = 0
             delay = min(BACKOFF_MAX_SECS, BACKOFF_MIN_SECS * 2**failures)
             failures = min(failures + 1, 8)
-            if not alerted and now - down_since >= self._alert_after and info:
+            if not alerted and now - down_since >= self._alert_after:
                 self._alert(DanmuAlertKind.DISCONNECTED, info, now - down_since)
                 alerted = True
             # jitter in [0.75, 1.25) so a fleet of rooms does not reconnect in step
@@ -184,13 +189,12 @@ class DanmuConnection:
             await ws.send(frame)
             self.stats.heartbeats += 1
 
-    def _alert(self, kind: DanmuAlertKind, info: DanmuConnectInfo, secs: float) -> None:
-        log.warning(
-            "danmu %s for %s room %s (%.0f s)", kind, info.platform, info.room_id, secs
-        )
+    def _alert(
+        self, kind: DanmuAlertKind, info: DanmuConnectInfo | None, secs: float
+    ) -> None:
+        platform, room = (info.platform, info.room_id) if info else ("", "")
+        log.warning("danmu %s for %s room %s (%.0f s)", kind, platform, room, secs)
         if self._on_alert is not None:
             self._on_alert(
-                DanmuAlert(
-                    kind, info.platform, info.room_id, secs, self.stats.last_error
-                )
+                DanmuAlert(kind, platform, room, secs, self.stats.last_error)
             )

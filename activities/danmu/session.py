@@ -12,6 +12,11 @@ The danmu activity (wired later) drives it:
 Everything that can fail inside (network, protocol, one file) is caught, counted and
 logged: the session never raises into the recording. Messages received before the
 first segment opens wait in memory and go to the first file at time 0.
+
+With `hold_secs`, a flush writes only messages older than that: a boundary the
+caller learns of up to `hold_secs` late still splits the files exactly, by receipt
+time. A rotation to a segment whose file exists (an earlier attempt's) repairs it
+and continues it, and `start(seen_ids=…)` drops messages that attempt already had.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FLUSH_SECS = 1.0  # at most this much chat is lost when the worker dies
+FLUSH_SECS = 1.0  # at most this much (plus the hold) is lost when the worker dies
 FLUSH_BATCH = 5_000  # flush early when this many messages wait
 EARLY_LIMIT = 50_000  # messages kept from before the first segment
 DEDUPE_WINDOW = 20_000  # message ids remembered for deduplication
@@ -67,6 +72,12 @@ class DanmuProgress(BaseModel):
     current_index: int | None
     current_path: str | None
     current_messages: int = Field(description="Written + queued in the current file")
+    current_flushed: int = Field(
+        default=0, description="Messages flushed to the current file"
+    )
+    flushed_until: float | None = Field(
+        default=None, description="Receipt time of the last message flushed to it"
+    )
     files_closed: int
     connects: int
     decode_errors: int
@@ -90,6 +101,10 @@ class RecentIds:
         self._seen: set[str] = set()
         self._size = size
 
+    def last(self, count: int) -> list[str]:
+        """The `count` most recent ids, oldest first."""
+        return list(self._order)[-count:] if count > 0 else []
+
     def seen(self, key: str) -> bool:
         """True if `key` was seen recently; remembers it otherwise."""
         if key in self._seen:
@@ -112,6 +127,7 @@ class DanmuSession:
         *,
         on_control: Callable[[ControlEvent], None] | None = None,
         flush_secs: float = FLUSH_SECS,
+        hold_secs: float = 0.0,
         wall: Callable[[], float] = time.time,
         **connection: Any,
     ) -> None:
@@ -121,6 +137,7 @@ class DanmuSession:
         meta: what file headers say about the room.
         on_control: called with each control event (stream closed, room changed).
         flush_secs: how often queued messages are written.
+        hold_secs: how long a message stays queued before a flush writes it.
         wall: epoch clock; the statistics' time 0 is `wall()` at construction.
         connection: passed to `DanmuConnection` (codec_cls, on_alert, clock, sleep…).
         """
@@ -128,6 +145,8 @@ class DanmuSession:
         self._meta = meta
         self._on_control = on_control
         self._flush_secs = flush_secs
+        self._hold_secs = hold_secs
+        self._wall = wall
         self._sleep = connection.get("sleep", asyncio.sleep)
         self.connection = DanmuConnection(info, self._on_item, wall=wall, **connection)
         self.stats = StatisticsAccumulator(wall())
@@ -140,8 +159,17 @@ class DanmuSession:
         self._duplicates = 0
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def start(self, *, repair: Iterable[Path] = ()) -> None:
-        """Close files a crashed attempt left open, then connect in the background."""
+    async def start(
+        self, *, repair: Iterable[Path] = (), seen_ids: Iterable[str] = ()
+    ) -> None:
+        """Close files a crashed attempt left open, then connect in the background.
+
+        Args:
+            repair: files to close (`close_unterminated`) without continuing them.
+            seen_ids: message ids an earlier attempt received: dropped if repeated.
+        """
+        for key in seen_ids:
+            self._recent.seen(key)
         for path in repair:
             try:
                 done = await asyncio.to_thread(close_unterminated, path)
@@ -158,30 +186,66 @@ class DanmuSession:
     ) -> DanmuFileResult | None:
         """Close the current file and open segment `index`'s, at the same instant.
 
-        Queued messages received at or after `wall_start` move to the new file.
+        Queued messages received at or after `wall_start` move to the new file. If
+        the file exists (an earlier attempt's), it is repaired and continued.
 
         Returns:
             The closed file, or None when none was open.
         """
-        old = self._writer
-        moved = old.take_from(wall_start.timestamp()) if old else list(self._early)
-        self._early.clear()
-        self._writer = None
+        # a cancel meanwhile must not leave the old file detached and unclosed
+        task = asyncio.ensure_future(self._rotate(index, wall_start, media_start))
         try:
-            self._writer = DanmakuXmlWriter(
-                self._path_for(index),
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await task
+            raise
+
+    async def _rotate(
+        self, index: int, wall_start: datetime, media_start: float
+    ) -> DanmuFileResult | None:
+        old, self._writer = self._writer, None
+        if old is not None:
+            # from now until the new file is open, messages queue in `_early`
+            self._early.extendleft(reversed(old.take_from(wall_start.timestamp())))
+        writer: DanmakuXmlWriter | None = None
+        try:
+            writer = await asyncio.to_thread(
+                self._open_writer, index, wall_start, media_start
+            )
+        except (OSError, ValueError) as err:
+            # the messages wait for the next file
+            log.error("cannot open danmu file for segment %s: %s", index, err)
+            self.connection.stats.last_error = f"segment {index}: {err}"
+        if writer is not None:
+            for msg in self._early:
+                writer.add(msg)
+            self._early.clear()
+            self._writer = writer
+        return await self._close(old) if old else None
+
+    def _open_writer(
+        self, index: int, wall_start: datetime, media_start: float
+    ) -> DanmakuXmlWriter:
+        path = self._path_for(index)
+        try:
+            return DanmakuXmlWriter(
+                path,
                 self._meta,
                 index=index,
                 wall_start=wall_start,
                 media_start=media_start,
             )
-        except (OSError, ValueError) as err:
-            log.error("cannot open danmu file for segment %s: %s", index, err)
-            self.connection.stats.last_error = f"segment {index}: {err}"
-        if self._writer is not None:
-            for msg in moved:
-                self._writer.add(msg)
-        return await self._close(old) if old else None
+        except FileExistsError:
+            pass
+        repaired = close_unterminated(path)
+        log.info("continuing danmu file %s (%s)", path, repaired)
+        return DanmakuXmlWriter.reopen(
+            path, index=index, wall_start=wall_start, count=repaired.kept
+        )
+
+    def recent_ids(self, count: int) -> list[str]:
+        """The ids of the last `count` messages received, for a retry to skip."""
+        return self._recent.last(count)
 
     async def stop(self) -> DanmuSessionResult:
         """Disconnect, close the last file and return everything produced."""
@@ -210,6 +274,8 @@ class DanmuSession:
             current_index=writer.index if writer else None,
             current_path=str(writer.path) if writer else None,
             current_messages=writer.count + len(writer.pending) if writer else 0,
+            current_flushed=writer.count if writer else 0,
+            flushed_until=writer.flushed_until if writer else None,
             files_closed=len(self.files),
             connects=conn.connects,
             decode_errors=conn.decode_errors,
@@ -246,7 +312,10 @@ class DanmuSession:
 
     def _flush(self, writer: DanmakuXmlWriter) -> None:
         try:
-            writer.flush()
+            if self._hold_secs > 0:
+                writer.flush(before=self._wall() - self._hold_secs)
+            else:
+                writer.flush()
         except OSError as err:
             log.error("danmu file %s: %s", writer.path, err)
             self.connection.stats.last_error = f"{writer.path}: {err}"

@@ -2,7 +2,9 @@
 
 Pure: no I/O, no clock of its own (messages carry their receipt time). The session
 feeds every deduplicated message; `snapshot()` returns a pydantic model the danmu
-activity will store beside the session and the API will serve.
+activity stores beside the session and the API serves. `state()` and `restore()`
+carry the counters across a retried activity; past `STATE_TALKERS` talkers only the
+most active are kept by name, the rest by count, so a big room's state stays small.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 _WORDS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+|[^\W\d_]{2,}")
 _EMOTES = re.compile(r"\[[^\[\]]{1,16}\]")
 _WORD_CAP = 50_000  # distinct words kept before the rare ones are pruned
+STATE_TALKERS = 20_000  # talkers a saved state names; the rest are only counted
 
 
 class RateBucket(BaseModel):
@@ -73,6 +76,25 @@ class DanmuStatistics(BaseModel):
     gift_value: dict[str, float] = Field(description="Total paid value per currency")
 
 
+class AccumulatorState(BaseModel):
+    """Everything `StatisticsAccumulator` counts, to continue after a restart."""
+
+    start: float
+    bucket_secs: float
+    top: int
+    by_kind: dict[str, int] = Field(default_factory=dict)
+    buckets: dict[int, int] = Field(default_factory=dict)
+    talkers: dict[str, int] = Field(default_factory=dict)
+    names: dict[str, str] = Field(default_factory=dict)
+    other_talkers: int = Field(
+        default=0, description="Talkers left out of `talkers` (counted, not named)"
+    )
+    words: dict[str, int] = Field(default_factory=dict)
+    gifts: list[tuple[str, str, float, float]] = Field(
+        default_factory=list, description="(name, currency, count, value)"
+    )
+
+
 class StatisticsAccumulator:
     """Accumulates `DanmuStatistics` for one session."""
 
@@ -93,6 +115,36 @@ class StatisticsAccumulator:
         self.names: dict[str, str] = {}
         self.words: Counter[str] = Counter()
         self.gifts: dict[tuple[str, str], list[float]] = {}
+        self.other_talkers = 0  # pruned from a restored state: counted only
+
+    def state(self) -> AccumulatorState:
+        """The counters, for `restore` (the talkers capped at `STATE_TALKERS`)."""
+        kept = dict(self.talkers.most_common(STATE_TALKERS))
+        return AccumulatorState(
+            start=self.start,
+            bucket_secs=self.bucket_secs,
+            top=self.top,
+            by_kind=dict(self.by_kind),
+            buckets=dict(self.buckets),
+            talkers=kept,
+            names={k: self.names[k] for k in kept},
+            other_talkers=self.other_talkers + len(self.talkers) - len(kept),
+            words=dict(self.words),
+            gifts=[(n, c, v[0], v[1]) for (n, c), v in self.gifts.items()],
+        )
+
+    @classmethod
+    def restore(cls, state: AccumulatorState) -> StatisticsAccumulator:
+        """An accumulator that continues from `state`."""
+        acc = cls(state.start, bucket_secs=state.bucket_secs, top=state.top)
+        acc.by_kind.update(state.by_kind)
+        acc.buckets.update(state.buckets)
+        acc.talkers.update(state.talkers)
+        acc.names.update(state.names)
+        acc.other_talkers = state.other_talkers
+        acc.words.update(state.words)
+        acc.gifts = {(n, c): [count, value] for n, c, count, value in state.gifts}
+        return acc
 
     def add(self, msg: DanmuMessage) -> None:
         """Count one message."""
@@ -132,7 +184,7 @@ class StatisticsAccumulator:
         return DanmuStatistics(
             total=sum(self.by_kind.values()),
             by_kind=dict(self.by_kind),
-            unique_talkers=len(self.talkers),
+            unique_talkers=len(self.talkers) + self.other_talkers,
             bucket_secs=self.bucket_secs,
             rate=rate,
             peak_per_minute=peak,

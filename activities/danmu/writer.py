@@ -144,6 +144,7 @@ class DanmakuXmlWriter:
         started: the segment's first frame (time 0 of the file).
         wall_start: the same, in epoch seconds.
         count: messages written to disk so far (flushed).
+        flushed_until: receipt time of the last message flushed by this writer.
     """
 
     def __init__(
@@ -158,17 +159,11 @@ class DanmakuXmlWriter:
         """Create the file and write its header.
 
         Raises:
-            FileExistsError: the path exists (a file is never overwritten).
+            FileExistsError: the path exists (a file is never overwritten; an
+                earlier attempt's file is continued with `reopen`).
             OSError: it cannot be created.
         """
-        if wall_start.tzinfo is None:
-            raise ValueError("wall_start must be timezone-aware")
-        self.path = path
-        self.index = index
-        self.started = wall_start
-        self.wall_start = wall_start.timestamp()
-        self.count = 0
-        self.pending: list[DanmuMessage] = []
+        self._setup(path, index, wall_start, 0)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd: int | None = os.open(
             path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644
@@ -176,6 +171,53 @@ class DanmakuXmlWriter:
         self._write(
             header(meta, wall_start.astimezone(UTC), index, media_start).encode()
         )
+
+    @classmethod
+    def reopen(
+        cls, path: Path, *, index: int, wall_start: datetime, count: int
+    ) -> DanmakuXmlWriter:
+        """Continue a closed file: its closing tag is cut off, and new messages
+        follow its last one (a retried attempt continues its segment's file).
+
+        Args:
+            path: a file this writer closed, or `close_unterminated` repaired.
+            index: its segment index.
+            wall_start: its time 0 (its header's `start_time`).
+            count: message elements already in it (`RepairResult.kept`).
+
+        Raises:
+            ValueError: the file does not end with the closing tag.
+            OSError: it cannot be opened.
+        """
+        writer = cls.__new__(cls)
+        writer._setup(path, index, wall_start, count)
+        fd = os.open(path, os.O_RDWR)
+        try:
+            size = os.fstat(fd).st_size
+            tail_at = max(0, size - 64)
+            os.lseek(fd, tail_at, os.SEEK_SET)
+            tail = os.read(fd, size - tail_at).rstrip()
+            if not tail.endswith(CLOSING.rstrip()):
+                raise ValueError(f"{path} does not end with {CLOSING!r}")
+            cut = tail_at + len(tail) - len(CLOSING.rstrip())
+            os.ftruncate(fd, cut)
+            os.lseek(fd, cut, os.SEEK_SET)
+        except BaseException:
+            os.close(fd)
+            raise
+        writer._fd = fd
+        return writer
+
+    def _setup(self, path: Path, index: int, wall_start: datetime, count: int) -> None:
+        if wall_start.tzinfo is None:
+            raise ValueError("wall_start must be timezone-aware")
+        self.path = path
+        self.index = index
+        self.started = wall_start
+        self.wall_start = wall_start.timestamp()
+        self.count = count
+        self.flushed_until: float | None = None
+        self.pending: list[DanmuMessage] = []
 
     @property
     def closed(self) -> bool:
@@ -200,17 +242,31 @@ class DanmakuXmlWriter:
         self.pending = keep
         return moved
 
-    def flush(self) -> int:
-        """Write every queued message as complete lines; return how many."""
+    def flush(self, before: float | None = None) -> int:
+        """Write queued messages as complete lines; return how many.
+
+        Args:
+            before: write only those received before this epoch time; the rest
+                wait, so a segment boundary noticed late can still move them.
+        """
         if not self.pending or self._fd is None:
             return 0
+        batch = self.pending
+        if before is not None:
+            # in receipt order: the first one too young ends the batch
+            cut = next(
+                (n for n, m in enumerate(batch) if m.received_at >= before), len(batch)
+            )
+            batch = batch[:cut]
+            if not batch:
+                return 0
         start = self.wall_start
-        lines = [render(m, max(0.0, m.received_at - start)) for m in self.pending]
+        lines = [render(m, max(0.0, m.received_at - start)) for m in batch]
         self._write(("\n".join(lines) + "\n").encode("utf-8", "replace"))
-        written = len(lines)
-        self.count += written
-        self.pending = []
-        return written
+        self.count += len(lines)
+        self.flushed_until = batch[-1].received_at
+        self.pending = self.pending[len(batch) :]
+        return len(lines)
 
     def close(self, *, sync: bool = True) -> None:
         """Flush, write the closing tag and close (fsync first when `sync`)."""

@@ -3,6 +3,7 @@
 from activities.db import (
     crud,
     crud_config,
+    crud_danmu,
     crud_filters,
     crud_guards,
     crud_notify,
@@ -35,6 +36,7 @@ from activities.db.tables_config import (
     GlobalConfig,
     PlatformConfig,
 )
+from activities.db.tables_danmu import DanmuFile, DanmuFileBase, DanmuStatisticsRow
 from activities.db.tables_filters import StreamerFilter
 from activities.db.tables_notify import (
     Event,
@@ -57,6 +59,9 @@ __all__ = [
     "AppInstance",
     "ConfigTemplate",
     "ConfigTemplateBase",
+    "DanmuFile",
+    "DanmuFileBase",
+    "DanmuStatisticsRow",
     "Event",
     "GlobalConfig",
     "NotifyBreaker",
@@ -87,6 +92,7 @@ __all__ = [
     "app_instance_id",
     "crud",
     "crud_config",
+    "crud_danmu",
     "crud_filters",
     "crud_guards",
     "crud_notify",

@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from activities.db import crud_danmu
 from activities.db.tables import Segment, StreamSession, utcnow
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ def close_session(
         db.commit()
         db.refresh(session)
         return session
+    crud_danmu.delete_for_session(db, session_id)  # chat of a session never recorded
     db.delete(session)
     db.commit()
     return None
@@ -178,12 +180,28 @@ def get_segment(db: Session, session_id: int, index: int) -> Segment | None:
 
 
 def begin_segment(
-    db: Session, *, session_id: int, index: int, file_path: str
+    db: Session,
+    *,
+    session_id: int,
+    index: int,
+    file_path: str,
+    started_at: datetime | None = None,
+    media_start_secs: float | None = None,
 ) -> Segment:
-    """Insert the row of a segment that is being written (idempotent)."""
+    """Insert the row of a segment that is being written (idempotent).
+
+    `started_at` and `media_start_secs` are its first frame's wall clock and
+    timestamp (`SegmentState`): what the danmu file of the same index aligns to.
+    """
     segment = get_segment(db, session_id, index)
     if segment is None:
-        segment = Segment(session_id=session_id, index=index, file_path=file_path)
+        segment = Segment(
+            session_id=session_id,
+            index=index,
+            file_path=file_path,
+            started_at=started_at,
+            media_start_secs=media_start_secs,
+        )
         db.add(segment)
         db.commit()
         db.refresh(segment)
@@ -316,7 +334,8 @@ def last_segment(db: Session, session_id: int) -> Segment | None:
 
 
 def delete_streamer_sessions(db: Session, streamer_id: int) -> list[str]:
-    """Delete a streamer's sessions and their segments; return the segment paths."""
+    """Delete a streamer's sessions, their segments and danmu files; return the
+    files' paths."""
     sessions = db.exec(
         select(StreamSession).where(StreamSession.streamer_id == streamer_id)
     ).all()
@@ -327,6 +346,8 @@ def delete_streamer_sessions(db: Session, streamer_id: int) -> list[str]:
         ).all():
             paths.append(segment.file_path)
             db.delete(segment)
+        if session.id is not None:
+            paths += crud_danmu.delete_for_session(db, session.id)
         db.delete(session)
     db.commit()
     return paths

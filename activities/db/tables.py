@@ -142,6 +142,15 @@ class SegmentBase(SQLModel):
         sa_column=sa.Column(sa.JSON(), nullable=True),
         description="Its audio and video streams: kind, codec, size, sample rate",
     )
+    # --- segment start (issue 12): what the danmu file of the same index aligns to
+    started_at: datetime | None = Field(
+        default=None,
+        sa_column=sa.Column(UTCDateTime(), nullable=True),
+        description="Wall clock of the file's first frame",
+    )
+    media_start_secs: float | None = Field(
+        default=None, description="The timestamp its first frame has in the file"
+    )
 
 
 class Segment(SegmentBase, table=True):

@@ -173,6 +173,10 @@ class SegmentState:
         streams: the file's audio and video streams as the engine read them from
             what it wrote; None when it cannot tell (files ffmpeg writes): the
             recording activity then checks the file's headers.
+        started_at: wall clock of the file's first frame, what side files (danmu)
+            align to; None: the sink takes the time it hears of the file.
+        media_start_secs: the first frame's timestamp as written in the file;
+            None: 0 (ffmpeg and streamlink reset each file's timestamps).
     """
 
     index: int
@@ -182,6 +186,9 @@ class SegmentState:
     resume_marker: int | None = None
     resume_edge_ms: int | None = None
     streams: list[MediaStream] | None = None
+    # --- segment start (issue 12): set by the engines that know it
+    started_at: datetime | None = None
+    media_start_secs: float | None = None
 
 
 class SegmentSink(Protocol):

@@ -116,6 +116,39 @@ SAMPLES: dict[str, dict[str, object]] = {
     "KeywordFilter": {"include": ["原神"], "exclude": ["rerun"]},
     "CategoryFilter": {"categories": ["Just Chatting"]},
     "RegexFilter": {"pattern": r"^\[EN\]", "case_insensitive": True},
+    "RecordDanmuInput": {
+        "streamer_id": 1,
+        "streamer_name": "a",
+        "url": "https://live.bilibili.com/3",
+        "session_id": 3,
+        "session_start": datetime(2026, 1, 1, tzinfo=UTC),
+        "workflow_id": "streamer-1",
+    },
+    "RecordDanmuProgress": {
+        "connected": True,
+        "messages": 7,
+        "current": {"index": 0, "path": "/r/a_0.xml", "messages": 5},
+        "recent_ids": ["m1", "m2"],
+    },
+    "DanmuFileProgress": {"index": 1, "path": "/r/a_1.xml", "messages": 0},
+    "RecordDanmuResult": {
+        "reason": "session_closed",
+        "files": [
+            {"session_id": 3, "index": 0, "file_path": "/r/a_0.xml", "message_count": 5}
+        ],
+    },
+    "DanmuClosed": {
+        "session_id": 3,
+        "index": 0,
+        "file_path": "/r/a_0.xml",
+        "message_count": 5,
+        "session_files": 1,
+    },
+    "DanmuStreamClosed": {
+        "session_id": 3,
+        "platform": "bilibili",
+        "received_at": datetime(2026, 1, 1, tzinfo=UTC),
+    },
 }
 
 

@@ -107,14 +107,17 @@ class World:
         The dispatcher started the workflow and kept no handle: a handle got by
         id does not unlock time skipping by itself, as `execute_workflow` would.
         """
-        handle = self.env.client.get_workflow_handle_for(
-            DeliverEventWorkflow.run, workflow_id
+        handle = self.env.client.get_workflow_handle(
+            workflow_id, result_type=DeliverEventResult
         )
         unlocked = getattr(self.env, "time_skipping_unlocked", None)
+        result: DeliverEventResult
         if unlocked is None:
-            return await handle.result()
+            result = await handle.result()
+            return result
         async with unlocked():
-            return await handle.result()
+            result = await handle.result()
+            return result
 
 
 def server_clock() -> datetime:

@@ -155,4 +155,7 @@ def _segment(info: FileInfo) -> SegmentState:
         size_bytes=info.size_bytes,
         duration_secs=info.duration_ms / 1000,
         streams=info.streams,
+        # when the file started: the danmu file of the same index aligns to it
+        started_at=info.opened_at,
+        media_start_secs=None if info.first_ms is None else info.first_ms / 1000,
     )

@@ -13,6 +13,7 @@ import logging
 import os
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from activities.engines.flv.meta import (
@@ -70,6 +71,8 @@ class FileInfo:
         tags: tags in the file, onMetaData and sequence headers included.
         streams: its audio and video streams, from the sequence headers (or the
             first tags); None when none could be named.
+        opened_at: wall clock of its first media tag (FLV arrives in real time).
+        first_ms: the timestamp its first media tag was written with.
     """
 
     index: int
@@ -78,6 +81,8 @@ class FileInfo:
     duration_ms: int
     tags: int
     streams: list[MediaStream] | None = None
+    opened_at: datetime | None = None
+    first_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,8 @@ class FlvFileWriter:
         self.tags = 0
         self.media_tags = 0
         self.duration_ms = 0
+        self.opened_at = datetime.now(UTC)
+        self.first_ms: int | None = None
         self._properties = prelude.properties()
         video, audio = prelude.video_header, prelude.audio_header
         self._video = flv_video(video.data) if video is not None else None
@@ -162,6 +169,8 @@ class FlvFileWriter:
             self.duration_ms,
             self.tags,
             streams or None,
+            self.opened_at,
+            self.first_ms,
         )
 
     def write_media(self, tags: list[FlvTag], base: int) -> None:
@@ -320,6 +329,10 @@ class FlvOutput:
                 keyframe_slots=self._keyframe_slots,
                 opener=self._opener,
             )
+            if group.tags:  # the file's start (issue 12), known before it is reported
+                current.first_ms = max(
+                    0, min(t.timestamp for t in group.tags) - self._base
+                )
             self.next_index += 1
             self._fixes_at_open = self._fixes.copy()
             events.append(FileEvent("opened", current.info()))

@@ -17,15 +17,24 @@ encoder that restarted its numbering.
 
 Cancel safety: a file write, once started, runs to its end even if the task is
 cancelled meanwhile, so every byte count the sink hears of is on disk.
+
+Each file reports its start (`SegmentState.started_at`, `media_start_secs`): the
+first frame's timestamp read from the piece that opens it (`first_frame`), and the
+wall clock of that frame. A file that continues the previous one's timeline starts,
+on the wall clock, where the previous one's media ended (by timestamps, else by
+EXTINF sums), so files split from one broadcast tile it without gaps or overlaps;
+any other file starts now.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, BinaryIO
 
 from activities.engines.base import SegmentState, finish_uncancelled
+from activities.engines.first_frame import mp4_first_time, ts_first_pts
 from activities.engines.layout import mp4_streams, ts_streams
 
 if TYPE_CHECKING:
@@ -34,6 +43,10 @@ if TYPE_CHECKING:
 
     from activities.contracts import MediaStream
     from activities.engines.base import OutputPlan, RecordingStats, SegmentSink
+
+# a timestamp step up to this much past the previous file's end is a gap in one
+# timeline (segments given up); beyond it, or backwards, EXTINF sums are trusted
+_TIMELINE_GAP_SECS = 300.0
 
 
 @dataclass
@@ -47,6 +60,8 @@ class _OutFile:
     size: int = 0
     duration: float = 0.0
     marker: int | None = None
+    started_at: datetime | None = None
+    media_start: float | None = None
 
     @classmethod
     def create(cls, index: int, path: Path, piece: Piece) -> _OutFile:
@@ -87,6 +102,8 @@ class _OutFile:
             duration_secs=self.duration,
             resume_marker=self.marker,
             streams=self.streams,
+            started_at=self.started_at,
+            media_start_secs=self.media_start,
         )
 
 
@@ -131,6 +148,7 @@ class Output:
         self.next_index = plan.start_index
         self.stats.next_index = self.next_index
         self.current: _OutFile | None = None
+        self._previous: _OutFile | None = None
         self._closed_bytes = 0
         self._closed_secs = 0.0
 
@@ -163,6 +181,7 @@ class Output:
         current, self.current = self.current, None
         if current is None:
             return
+        self._previous = current
         await finish_uncancelled(asyncio.to_thread(current.close))
         if current.size > 0:
             self._closed_bytes += current.size
@@ -174,16 +193,40 @@ class Output:
     async def _open(self, piece: Piece) -> None:
         index = self.next_index
         path = self.plan.path_for(index, piece.ext)
+        started_at, media_start = self._start_of(piece)
 
         def create() -> None:
             # assigned in the thread so a cancel during creation still closes it
             self.current = _OutFile.create(index, path, piece)
+            self.current.started_at = started_at
+            self.current.media_start = media_start
 
         await finish_uncancelled(asyncio.to_thread(create))
         self.next_index = index + 1
         self.stats.next_index = self.next_index
         assert self.current is not None
         await self.sink.opened(self.current.state())
+
+    def _start_of(self, piece: Piece) -> tuple[datetime, float | None]:
+        """Wall clock and timestamp of the first frame of the file `piece` opens."""
+        if piece.init is not None:
+            media = mp4_first_time(piece.init, piece.data)
+        else:
+            media = ts_first_pts(piece.data)
+        prev = self._previous
+        if (
+            prev is None
+            or prev.started_at is None
+            or prev.group != piece.group
+            or piece.discontinuity
+        ):
+            return datetime.now(UTC), media
+        offset = prev.duration
+        if media is not None and prev.media_start is not None:
+            step = media - prev.media_start
+            if 0 <= step <= prev.duration + _TIMELINE_GAP_SECS:
+                offset = step
+        return prev.started_at + timedelta(seconds=offset), media
 
     def _sync_stats(self) -> None:
         current = self.current

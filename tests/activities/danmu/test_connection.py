@@ -278,3 +278,32 @@ async def test_every_protocol_end_to_end(platform: str) -> None:
             if platform == "douyin":
                 ack = douyin_pb2().Webcast.Im.PushFrame.FromString(server.received[0])
                 assert (ack.payload_type, ack.LogID) == ("ack", 5)
+
+
+async def test_a_room_never_resolved_still_raises_the_alert() -> None:
+    async def unreachable() -> DanmuConnectInfo:
+        raise OSError("platform API down")
+
+    # the platform's answer fails every time: no room was ever resolved
+    async with Run(unreachable, alert_after_secs=300.0) as run:  # type: ignore[arg-type]
+        elapsed, sleeps = 0.0, 0
+        while not run.alerts:
+            sleeps += 1  # each failure sleeps once: wait for the next one
+            await run.clock.wait_sleeping(sleeps)
+            elapsed += run.clock.slept[sleeps - 1]
+            await run.clock.advance(run.clock.slept[sleeps - 1])
+        [alert] = run.alerts
+        assert (alert.platform, alert.room_id) == ("", "")
+        assert "platform API down" in alert.last_error
+        assert elapsed >= 300
+
+
+async def test_urls_are_rewritten_before_connecting() -> None:
+    async with FakeChatServer(bili_responder) as server:
+        info = bili("wss://broadcastlv.chat.bilibili.com/sub")
+        local = server.url
+        async with Run(info, rewrite_url=lambda _url: local) as run:
+            await server.wait_connected(1)
+            await server.push(bili_frame([bili_danmu(1, "here")]))
+            await run.wait_items(1)
+        assert run.conn.stats.connects == 1

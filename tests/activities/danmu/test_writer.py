@@ -233,3 +233,75 @@ def test_statistics() -> None:
     assert [g.name for g in snap.top_gifts] == ["舰长", "super_chat", "小花花"]
     assert snap.gift_value == {"CNY": 228.3}
     assert type(snap).model_validate_json(snap.model_dump_json()) == snap
+
+
+def test_flush_before_keeps_the_young_messages_queued(tmp_path: Path) -> None:
+    writer = DanmakuXmlWriter(tmp_path / "h.xml", META, index=0, wall_start=START)
+    for i in range(6):
+        writer.add(chat(i, at=float(i)))
+    assert writer.flush(before=T0 + 3.5) == 4
+    assert (writer.count, writer.flushed_until) == (4, T0 + 3.0)
+    assert writer.flush(before=T0 + 3.5) == 0  # nothing old enough is left
+    # a boundary noticed late still takes what it should: nothing was written yet
+    assert [m.id for m in writer.take_from(T0 + 5)] == ["m5"]
+    writer.close()
+    assert writer.count == 5
+
+
+@pytest.mark.parametrize("crashed", [pytest.param(False), pytest.param(True)])
+def test_reopen_continues_a_file_after_its_last_message(
+    tmp_path: Path, crashed: bool
+) -> None:
+    path = tmp_path / "r.xml"
+    writer = DanmakuXmlWriter(path, META, index=2, wall_start=START, media_start=1.5)
+    for i in range(3):
+        writer.add(chat(i, at=float(i)))
+    if crashed:  # flushed, then killed mid-write: no closing tag, a torn line
+        writer.flush()
+        with path.open("ab") as f:
+            f.write(b'<d p="9.0,1,25')
+    else:
+        writer.close()
+    kept = close_unterminated(path).kept
+    again = DanmakuXmlWriter.reopen(path, index=2, wall_start=START, count=kept)
+    again.add(chat(3, "after", at=7.0))
+    again.close()
+    root = ET.parse(path).getroot()
+    assert [d.text for d in root.iter("d")] == ["msg 0", "msg 1", "msg 2", "after"]
+    assert root.find("d[4]").get("p").startswith("7.000,")  # type: ignore[union-attr]
+    assert again.count == 4
+    assert path.read_bytes().count(b"</i>") == 1
+    assert path.read_bytes().count(b"<BililiveRecorder ") == 1
+
+
+def test_reopen_refuses_a_file_without_its_closing_tag(tmp_path: Path) -> None:
+    path = tmp_path / "open.xml"
+    DanmakuXmlWriter(path, META, index=0, wall_start=START).flush()
+    with pytest.raises(ValueError, match="does not end"):
+        DanmakuXmlWriter.reopen(path, index=0, wall_start=START, count=0)
+    assert path.read_bytes().startswith(b"<?xml")  # untouched
+
+
+def test_statistics_continue_from_a_saved_state(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    whole = StatisticsAccumulator(T0, bucket_secs=60)
+    first = StatisticsAccumulator(T0, bucket_secs=60)
+    for i in range(60):
+        for acc in (whole, first):
+            acc.add(chat(i, "你好 hello", at=i))
+    for msg in paid():
+        whole.add(msg)
+        first.add(msg)
+    saved = type(first.state()).model_validate_json(first.state().model_dump_json())
+    resumed = StatisticsAccumulator.restore(saved)
+    for i in range(60, 130):
+        whole.add(chat(i, "again", at=i))
+        resumed.add(chat(i, "again", at=i))
+    assert resumed.snapshot() == whole.snapshot()
+    # past the cap only the most active talkers keep their names: all still count
+    monkeypatch.setattr("activities.danmu.stats.STATE_TALKERS", 5)
+    capped = StatisticsAccumulator.restore(whole.state())
+    assert len(capped.talkers) == 5
+    assert capped.snapshot().unique_talkers == whole.snapshot().unique_talkers == 13
+    assert capped.snapshot().top_talkers[:5] == whole.snapshot().top_talkers[:5]

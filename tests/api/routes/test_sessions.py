@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlmodel import Session
 
-from activities.db import crud_sessions
+from activities.danmu import DanmuMessage, MessageKind, StatisticsAccumulator
+from activities.db import crud_danmu, crud_sessions
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -144,7 +145,72 @@ def test_segments(client: TestClient, rows: dict[str, int]) -> None:
     [
         pytest.param("/api/sessions/999", id="session"),
         pytest.param("/api/sessions/999/segments", id="segments"),
+        pytest.param("/api/sessions/999/danmu-statistics", id="danmu-statistics"),
     ],
 )
 def test_missing_session_is_404(client: TestClient, path: str) -> None:
     assert client.get(path).status_code == 404
+
+
+def test_segments_show_their_danmu_files(
+    app: FastAPI, client: TestClient, rows: dict[str, int]
+) -> None:
+    done = rows["done"]
+    with Session(app.state.engine) as db:
+        crud_danmu.begin_file(
+            db, session_id=done, index=0, file_path="/r/0.xml", started_at=START
+        )
+        crud_danmu.close_file(db, session_id=done, index=0, message_count=42)
+    items = client.get(f"/api/sessions/{done}/segments").json()["items"]
+    assert items[0]["danmu"] == {
+        "file_path": "/r/0.xml",
+        "message_count": 42,
+        "started_at": "2025-01-02T03:04:05Z",
+        "closed_at": items[0]["danmu"]["closed_at"],
+    }
+    assert items[0]["danmu"]["closed_at"] is not None
+    assert items[1]["danmu"] is None  # no chat recorded beside segment 1
+
+
+def test_danmu_statistics(
+    app: FastAPI, client: TestClient, rows: dict[str, int]
+) -> None:
+    done = rows["done"]
+    path = f"/api/sessions/{done}/danmu-statistics"
+    assert client.get(path).status_code == 404  # no chat recorded
+    stats = StatisticsAccumulator(START.timestamp())
+    for n, user in enumerate(["ann", "bob", "ann"]):
+        stats.add(
+            DanmuMessage(
+                MessageKind.CHAT, user, user, "hello", START.timestamp() + 61 * n
+            )
+        )
+    stats.add(
+        DanmuMessage(
+            MessageKind.GIFT, "cat", "cat", received_at=START.timestamp(),
+            gift_name="辣条", count=10, price=100, currency="CNY",
+        )
+    )  # fmt: skip
+    with Session(app.state.engine) as db:
+        crud_danmu.save_statistics(
+            db,
+            done,
+            statistics=stats.snapshot().model_dump(mode="json"),
+            state=stats.state().model_dump(mode="json"),
+            complete=True,
+        )
+    body = client.get(path).json()
+    assert body["session_id"] == done
+    assert body["complete"] is True
+    assert body["by_kind"] == {"chat": 3, "gift": 1}
+    assert body["unique_talkers"] == 2
+    assert [t["user_name"] for t in body["top_talkers"]] == ["ann", "bob"]
+    assert [(b["start_secs"], b["count"]) for b in body["rate"]] == [
+        (0.0, 2),
+        (60.0, 1),
+        (120.0, 1),
+    ]
+    assert body["top_gifts"] == [
+        {"name": "辣条", "count": 10, "value": 1.0, "currency": "CNY"}
+    ]
+    assert client.get("/api/sessions/999/danmu-statistics").status_code == 404
