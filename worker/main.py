@@ -46,7 +46,7 @@ from activities.processors import Tools
 from activities.record import RecordingActivities
 from activities.store import StoreActivities
 from activities.tools import ffmpeg_executable, rclone_executable
-from worker import notify_wiring
+from worker import notify_wiring, poll_wiring
 from worker.http_client import build_http
 from workflows.client import Reconciled, connect, reconcile
 from workflows.pipeline import PipelineWorkflow
@@ -101,12 +101,19 @@ async def reconcile_streamers(
     return done
 
 
-async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
+async def run_worker(
+    settings: WorkerSettings,
+    shutdown: asyncio.Event,
+    *,
+    streamer_workflow: type = StreamerWorkflow,
+) -> None:
     """Run the three queue workers until `shutdown` is set, then drain.
 
     Args:
         settings: validated worker settings.
         shutdown: set to begin a graceful shutdown.
+        streamer_workflow: the class registered as the streamer workflow
+            (`bench/monitoring.py` stands a `detected` receiver in for it).
     """
     db = make_engine(settings.database_url)
     migrate(db)
@@ -178,6 +185,12 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         store = StoreActivities(db, settings.policy(), instance_id=instance_id)
         media = MediaActivities(db, instance_id=instance_id)
         notifications = notify_wiring.build(settings, dispatcher, client, http)
+        # --- detection (issue 10): shard pollers signal waiting workflows
+        polling = await stack.enter_async_context(
+            poll_wiring.polling(
+                settings, db, default_registry(), http, network, instance_id
+            )
+        )
         # --- post-processing pipelines (issue 11): run_step serves both step
         # queues; the run and job rows are local activities of the workflow worker
         pipeline = PipelineActivities(
@@ -195,9 +208,10 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
                 client,
                 task_queue=WORKFLOW_TASK_QUEUE,
                 workflows=[
-                    StreamerWorkflow,
+                    streamer_workflow,
                     PipelineWorkflow,
                     *notify_wiring.WORKFLOWS,
+                    *poll_wiring.WORKFLOWS,
                 ],
                 activities=pipeline_rows,
                 activity_executor=io_pool,
@@ -215,6 +229,7 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
                     store.close_session,
                     *notifications.activities(),
                     pipeline.run_step,
+                    polling.poll_shard,
                 ],
                 activity_executor=io_pool,
                 # cancellation (pause, stop) reaches a recording only with a
@@ -242,6 +257,11 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
         except Exception:
             # the DB or Temporal hiccuped; the next start reconciles again
             log.exception("reconcile failed")
+        try:
+            await poll_wiring.start_pollers(client, settings, instance_id)
+        except Exception:
+            # the next worker start tries again; running pollers keep polling
+            log.exception("starting the shard pollers failed")
         await shutdown.wait()
         await notifications.stopping()  # system_shutdown, while still polling
         log.info(

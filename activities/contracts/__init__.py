@@ -10,7 +10,8 @@ This package imports only pydantic and the standard library, so `api`, `worker`,
 * `streams`: transports, engines, containers, selection, sources, the recording policy;
 * `streamer`: the streamer workflow's state, config, store activities and query;
 * `platform`: the live check;
-* `recording`: the recording activity and its segment signals.
+* `recording`: the recording activity and its segment signals;
+* `poll`: the poll activity, its workflow and the `detected` signal.
 """
 
 from activities.contracts.names import (
@@ -18,6 +19,7 @@ from activities.contracts.names import (
     ACTIVITY_CLOSE_SESSION,
     ACTIVITY_LOAD_STREAMER,
     ACTIVITY_OPEN_SESSION,
+    ACTIVITY_POLL_SHARD,
     ACTIVITY_PROBE_SEGMENT,
     ACTIVITY_PROJECT_STATE,
     ACTIVITY_RECORD_STREAM,
@@ -29,6 +31,7 @@ from activities.contracts.names import (
     EVENT_OUTPUT_PATH_INACCESSIBLE,
     EVENT_OUTPUT_PATH_RECOVERED,
     IO_TASK_QUEUE,
+    POLLER_WORKFLOW_TYPE,
     QUERY_STATE,
     SEARCH_ATTRIBUTE_INSTANCE,
     SEARCH_ATTRIBUTE_PLATFORM,
@@ -37,6 +40,7 @@ from activities.contracts.names import (
     SEARCH_ATTRIBUTES,
     SIGNAL_CHECK_NOW,
     SIGNAL_CONFIG_CHANGED,
+    SIGNAL_DETECTED,
     SIGNAL_PAUSE,
     SIGNAL_RECORDING_WAIT,
     SIGNAL_RESUME,
@@ -45,6 +49,7 @@ from activities.contracts.names import (
     STREAMER_WORKFLOW_TYPE,
     TASK_QUEUES,
     WORKFLOW_TASK_QUEUE,
+    poller_workflow_id,
     streamer_id_from_workflow_id,
     streamer_workflow_id,
 )
@@ -52,6 +57,14 @@ from activities.contracts.platform import (
     CheckLiveInput,
     LiveOutcome,
     LiveStatus,
+)
+from activities.contracts.poll import (
+    DEFAULT_POLLED_STATES,
+    Detected,
+    PollerWorkflowInput,
+    PollShardInput,
+    PollShardProgress,
+    PollShardResult,
 )
 from activities.contracts.recording import (
     ProbeSegmentInput,
@@ -101,11 +114,13 @@ __all__ = [
     "ACTIVITY_CLOSE_SESSION",
     "ACTIVITY_LOAD_STREAMER",
     "ACTIVITY_OPEN_SESSION",
+    "ACTIVITY_POLL_SHARD",
     "ACTIVITY_PROBE_SEGMENT",
     "ACTIVITY_PROJECT_STATE",
     "ACTIVITY_RECORD_STREAM",
     "CPU_TASK_QUEUE",
     "DEFAULT_FILENAME_TEMPLATE",
+    "DEFAULT_POLLED_STATES",
     "DEFAULT_STREAM_TIMEOUT_SECS",
     "ERROR_ENGINE_CIRCUIT_OPEN",
     "ERROR_FOREIGN_INSTANCE",
@@ -115,6 +130,7 @@ __all__ = [
     "EVENT_OUTPUT_PATH_RECOVERED",
     "GUARD_ERRORS",
     "IO_TASK_QUEUE",
+    "POLLER_WORKFLOW_TYPE",
     "QUERY_STATE",
     "SEARCH_ATTRIBUTES",
     "SEARCH_ATTRIBUTE_INSTANCE",
@@ -123,6 +139,7 @@ __all__ = [
     "SEARCH_ATTRIBUTE_STREAMER",
     "SIGNAL_CHECK_NOW",
     "SIGNAL_CONFIG_CHANGED",
+    "SIGNAL_DETECTED",
     "SIGNAL_PAUSE",
     "SIGNAL_RECORDING_WAIT",
     "SIGNAL_RESUME",
@@ -135,6 +152,7 @@ __all__ = [
     "CloseSessionInput",
     "CloseSessionResult",
     "Container",
+    "Detected",
     "EngineKind",
     "LiveOutcome",
     "LiveStatus",
@@ -144,6 +162,10 @@ __all__ = [
     "OpenSessionInput",
     "OpenSessionResult",
     "OwnedInput",
+    "PollShardInput",
+    "PollShardProgress",
+    "PollShardResult",
+    "PollerWorkflowInput",
     "Priority",
     "ProbeSegmentInput",
     "ProbeSegmentResult",
@@ -167,6 +189,7 @@ __all__ = [
     "StreamerWorkflowResult",
     "StreamerWorkflowState",
     "WaitReason",
+    "poller_workflow_id",
     "streamer_id_from_workflow_id",
     "streamer_workflow_id",
 ]

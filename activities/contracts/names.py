@@ -18,6 +18,9 @@ TASK_QUEUES = (WORKFLOW_TASK_QUEUE, IO_TASK_QUEUE, CPU_TASK_QUEUE)
 STREAMER_WORKFLOW_TYPE = "StreamerWorkflow"
 
 
+POLLER_WORKFLOW_TYPE = "PollerWorkflow"
+
+
 # Signals people send from the CLI carry no payload; see StreamerWorkflow.
 SIGNAL_PAUSE = "pause"
 
@@ -38,6 +41,11 @@ SIGNAL_SEGMENT_CLOSED = "segment_closed"
 
 
 SIGNAL_RECORDING_WAIT = "recording_wait"
+
+
+# The poller tells a waiting streamer workflow what its live check found
+# (`contracts.poll.Detected`), only when that changed.
+SIGNAL_DETECTED = "detected"
 
 
 QUERY_STATE = "state"
@@ -74,6 +82,11 @@ ERROR_FOREIGN_INSTANCE = "ForeignInstance"
 def streamer_workflow_id(streamer_id: int) -> str:
     """Return the id of the entity workflow that owns one streamer."""
     return f"streamer-{streamer_id}"
+
+
+def poller_workflow_id(instance_id: str, shard: int) -> str:
+    """Return the id of the workflow that keeps one shard of an instance polled."""
+    return f"poller-{instance_id}-{shard}"
 
 
 def streamer_id_from_workflow_id(workflow_id: str) -> int | None:
@@ -125,3 +138,6 @@ ACTIVITY_CLOSE_SESSION = "store.close_session"
 
 
 ACTIVITY_PROBE_SEGMENT = "media.probe_segment"
+
+
+ACTIVITY_POLL_SHARD = "poll.poll_shard"
