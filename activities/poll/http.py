@@ -125,8 +125,8 @@ class AiohttpGetter:
             FetchError: any other network failure or timeout.
         """
         sent = dict(headers or {})
-        target = self.target(url, sent)
         with _mapped_errors(url):
+            target = self.target(url, sent)
             async with self.session.get(
                 target, headers=sent, proxy=self.proxy, max_redirects=MAX_REDIRECTS
             ) as response:
