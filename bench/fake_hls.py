@@ -245,7 +245,7 @@ class _Protocol(asyncio.Protocol):
         if close:
             self.transport.close()
 
-    def connection_lost(self, exc: Exception | None) -> None:
+    def connection_lost(self, _exc: Exception | None) -> None:
         self.transport = None
 
 

@@ -24,7 +24,7 @@ import ssl
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import httpx
@@ -35,7 +35,7 @@ from bench.stack import REPO, free_port, stop_process, wait_for_port
 from worker.http_client import HTTP_LIMITS, HTTP_TIMEOUT
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Coroutine
 
 log = logging.getLogger("bench.http_clients")
 
@@ -73,7 +73,9 @@ async def _drive(
     return _cpu() - cpu, time.perf_counter() - wall
 
 
-async def bench_httpx(base: str, requests: int, concurrency: int) -> tuple[float, float]:
+async def bench_httpx(
+    base: str, requests: int, concurrency: int
+) -> tuple[float, float]:
     async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, limits=HTTP_LIMITS) as client:
 
         async def get(url: str) -> int:
@@ -106,14 +108,17 @@ async def bench_adapter(
         async def get(url: str) -> int:
             response = await getter.get(url)
             _ = response.text
-            return response.status_code
+            return response.status
 
         return await _drive(get, base, requests, concurrency)
 
 
 async def bench_lean(base: str, requests: int, concurrency: int) -> tuple[float, float]:
     fetcher = LeanFetcher(
-        {}, connect_timeout=10, read_timeout=10, ssl_context=ssl.create_default_context()
+        {},
+        connect_timeout=10,
+        read_timeout=10,
+        ssl_context=ssl.create_default_context(),
     )
 
     async def get(url: str) -> int:
@@ -126,7 +131,9 @@ async def bench_lean(base: str, requests: int, concurrency: int) -> tuple[float,
         fetcher.close()
 
 
-CLIENTS: dict[str, Callable[[str, int, int], Awaitable[tuple[float, float]]]] = {
+CLIENTS: dict[
+    str, Callable[[str, int, int], Coroutine[Any, Any, tuple[float, float]]]
+] = {
     "httpx": bench_httpx,
     "aiohttp": bench_aiohttp,
     "aiohttp-adapter": bench_adapter,
@@ -147,8 +154,10 @@ def main() -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "bench.fake_hls", "--port", str(port)]
-        + ["--channels", str(CHANNELS)],
+        [
+            *(sys.executable, "-m", "bench.fake_hls"),
+            *("--port", str(port), "--channels", str(CHANNELS)),
+        ],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -159,7 +168,9 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}"
         httpx.get(f"{base}/_control/live?ids={','.join(map(str, range(LIVE)))}")
         names = args.clients.split(",")
-        print(f"{args.requests} GETs of a ~250-byte playlist, {args.concurrency} at once")
+        print(
+            f"{args.requests} GETs of a ~250-byte playlist, {args.concurrency} at once"
+        )
         print(f"{'client':<16} {'CPU ms/req':>10} {'req/s (wall)':>13}")
         for round_ in range(args.rounds):
             for name in names:

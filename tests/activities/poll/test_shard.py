@@ -4,6 +4,7 @@ clock with fake platforms and a fake signaller."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 
 import pytest
@@ -46,7 +47,7 @@ async def test_each_streamer_is_checked_once_per_its_interval(world) -> None:
     for ref, interval in (("a", 30), ("b", 60), ("c", 90)):
         times = h.script.checks_of(ref)
         assert len(times) >= 400 // interval - 1
-        gaps = {round(b - a) for a, b in zip(times, times[1:], strict=False)}
+        gaps = {round(b - a) for a, b in itertools.pairwise(times)}
         assert gaps == {interval}, ref
         # at its own phase of the interval, to the tick
         first = times[0]
@@ -77,7 +78,7 @@ async def test_a_newcomer_is_checked_at_once_then_on_its_slot(world) -> None:
     assert h.outcomes(2) == ["offline"]
 
 
-# --- change-only signalling -------------------------------------------------------------
+# --- change-only signalling -----------------------------------------------------------
 
 
 async def test_only_changes_are_signalled(world) -> None:
@@ -166,7 +167,7 @@ async def test_a_hanging_check_times_out_as_a_transient_failure(world) -> None:
     assert found.error_type == "TimeoutError"
 
 
-# --- the roster ---------------------------------------------------------------------------
+# --- the roster -----------------------------------------------------------------------
 
 
 async def test_roster_changes_are_followed(world) -> None:
@@ -209,7 +210,7 @@ async def test_roster_is_read_only_when_its_marker_moves(world) -> None:
     assert reads == 2
 
 
-# --- batches -----------------------------------------------------------------------------
+# --- batches --------------------------------------------------------------------------
 
 
 async def test_batch_platforms_are_checked_n_at_a_time_by_options(world) -> None:
@@ -237,7 +238,7 @@ async def test_batch_platforms_are_checked_n_at_a_time_by_options(world) -> None
     assert h.outcomes(5) == ["offline"]
 
 
-# --- limits ------------------------------------------------------------------------------
+# --- limits ---------------------------------------------------------------------------
 
 
 async def test_requests_per_second_are_limited_per_platform(world) -> None:
