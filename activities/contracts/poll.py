@@ -25,9 +25,12 @@ class Detected(BaseModel):
     """Payload of the `detected` signal: what the poller found, for the workflow.
 
     Sent when the outcome changed since the last signal for this streamer, at the
-    first check after the poller (re)started or the streamer (re)entered its shard,
-    and again every `PollShardInput.resignal_errors_secs` while a failure persists
-    (`repeated`). Never carries credentials: stream headers hold none.
+    first check after the poller (re)started or the streamer (re)entered its shard
+    (unless it found a clean offline and the workflow's projection already says
+    NOT_LIVE without an error), and again every `PollShardInput.resignal_errors_secs`
+    while a failure persists (`repeated`). At least once: a worker that dies may
+    have sent a signal its last heartbeat does not record, and its successor sends
+    it again. Never carries credentials: stream headers hold none.
     """
 
     outcome: LiveOutcome = Field(description="What the check found")

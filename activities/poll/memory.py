@@ -14,6 +14,9 @@ is.
     transient       rate limited, unavailable, timed out
     broken          the platform's answer changed shape (ExtractorError)
 
+A first check that finds a clean offline is not signalled when the workflow's own
+projection (`streamer.state` NOT_LIVE, no `last_error`) already says so.
+
 The keys last sent are the poll activity's heartbeat details
 (`PollShardProgress`), so a retried attempt does not signal everything again.
 """
@@ -28,6 +31,7 @@ from activities.contracts import Detected, LiveOutcome, PollShardProgress
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+OFFLINE = "offline"
 TRANSIENT = "transient"
 BROKEN = "broken"
 _ERROR_KEYS = frozenset({TRANSIENT, BROKEN, "offline!"})
@@ -97,9 +101,23 @@ class Memory:
             told.failures, told.failing_since = 0, None
         return told
 
-    def should_tell(self, streamer_id: int, key: str, now: float) -> bool | None:
-        """Whether to signal `key`: True (news), None (a reminder), False (not)."""
+    def should_tell(
+        self, streamer_id: int, key: str, now: float, *, settled_offline: bool = False
+    ) -> bool | None:
+        """Whether to signal `key`: True (news), None (a reminder), False (not).
+
+        Args:
+            streamer_id: whose check.
+            key: its outcome key.
+            now: the clock now.
+            settled_offline: the workflow's projection already says offline, no
+                error: a first check finding that is no news (a fresh start of
+                10,000 offline streamers sends nothing).
+        """
         told = self._told.get(streamer_id)
+        if (told is None or told.key is None) and settled_offline and key == OFFLINE:
+            self.told(streamer_id, key, now)
+            return False
         if told is None or told.key != key:
             return True
         if key in _ERROR_KEYS and now - told.at >= self.resignal_secs:

@@ -22,13 +22,14 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from activities.config import merge_policy, parse_stored_overrides
+from activities.contracts import StreamerState
 from activities.db import Streamer
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
     from datetime import datetime
 
-    from activities.contracts import RecordingPolicy, StreamerState, StreamSelection
+    from activities.contracts import RecordingPolicy, StreamSelection
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,9 @@ class Entry:
     interval: float
     selection: StreamSelection
     options: Mapping[str, Any]
+    # the workflow's own projection says "offline, no error": a first check that
+    # finds exactly that is no news for it
+    settled_offline: bool = False
 
 
 class Roster:
@@ -126,6 +130,8 @@ class Roster:
             col(Streamer.updated_at),
             col(Streamer.settings),
             col(Streamer.platform_options),
+            col(Streamer.state),
+            col(Streamer.last_error),
         ).where(
             self._in_shard(),
             col(Streamer.enabled).is_(True),
@@ -138,7 +144,7 @@ class Roster:
             self._effective.clear()
         self._seen_generation = generation
         found: dict[int, Entry] = {}
-        for streamer_id, url, updated_at, settings, options in rows:
+        for streamer_id, url, updated_at, settings, options, state, error in rows:
             assert streamer_id is not None
             merged = self._merged(settings or {}, options or {})
             found[streamer_id] = Entry(
@@ -148,6 +154,7 @@ class Roster:
                 interval=merged.interval,
                 selection=merged.selection,
                 options=merged.options,
+                settled_offline=state == StreamerState.NOT_LIVE and error is None,
             )
         return found
 

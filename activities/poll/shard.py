@@ -303,7 +303,9 @@ class ShardPoller:
         failing = found.transient or found.error_type is not None
         run = self.memory.failure_run(sid, failing, now)
         key = key_of(found)
-        decision = self.memory.should_tell(sid, key, now)
+        entry = self.entries.get(sid)
+        settled = entry is not None and entry.settled_offline
+        decision = self.memory.should_tell(sid, key, now, settled_offline=settled)
         if decision is False:
             return
         since = run.failing_since

@@ -109,6 +109,10 @@ async def test_a_lost_workers_shard_resumes_on_another_worker(
             )
             assert row.id is not None
             ids.append(row.id)
+            # a projected error makes the first clean offline news for the workflow
+            crud.set_streamer_state(
+                session, row.id, state="NOT_LIVE", enabled=True, last_error="old"
+            )
     doomed = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

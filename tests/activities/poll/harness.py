@@ -175,6 +175,7 @@ class Harness:
         interval: float = 60.0,
         options: dict[str, Any] | None = None,
         touched: float = 0.0,
+        settled: bool = False,
     ) -> None:
         self.entries[streamer_id] = Entry(
             streamer_id=streamer_id,
@@ -183,6 +184,7 @@ class Harness:
             interval=interval,
             selection=StreamSelection(),
             options=options or {},
+            settled_offline=settled,
         )
         self.marker += 1
 

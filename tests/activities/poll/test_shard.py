@@ -97,6 +97,18 @@ async def test_only_changes_are_signalled(world) -> None:
     assert went_live.failures == 0
 
 
+async def test_an_offline_the_projection_already_says_is_not_news(world) -> None:
+    h = world()
+    h.registry.extractors = [single(h)]
+    h.script.set("a", OFFLINE, OFFLINE, live())
+    h.script.set("b", OFFLINE)
+    h.add(1, "https://single.test/a", settled=True)
+    h.add(2, "https://single.test/b", settled=False)  # it shows an error
+    await h.run(3 * 60)
+    assert h.outcomes(1) == ["live"]
+    assert h.outcomes(2) == ["offline"]
+
+
 async def test_a_restored_progress_is_not_signalled_again(world) -> None:
     h = world()
     h.registry.extractors = [single(h)]
