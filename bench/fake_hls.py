@@ -110,8 +110,8 @@ class FakeHls:
         for n in ids:
             state = self.channel(n)
             if live and state.live_since is None:
-                # a new broadcast continues the sequence, as an encoder restart does
-                state.base = self._sequence(state, now) + 1 if state.ended_at else 0
+                # a new broadcast continues the numbering, as most origins do
+                state.base = self._sequence(state, now) + 1
                 state.live_since, state.ended_at = now, None
             elif not live and state.live_since is not None:
                 state.base = self._sequence(state, now)

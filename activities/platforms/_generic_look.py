@@ -108,13 +108,21 @@ def judge(
         stale_targets: target durations without progress that mean offline.
     """
     last = scanned.last_sequence
-    if scanned.ended:
-        return "ended", None, None
     fresh = HlsMark(media_url, last, now, scanned.target)
+    if scanned.ended:
+        # kept: a new broadcast that continues the numbering is live at one look
+        return "ended", fresh, None
     if mark is None or mark.media_url != media_url:
         return "unsure", fresh, scanned.target
     if last is not None and (mark.last_sequence is None or last > mark.last_sequence):
         return "live", fresh, None
+    if (
+        last is not None
+        and mark.last_sequence is not None
+        and last < mark.last_sequence
+    ):
+        # the numbering started again (a new encoder): nothing to compare with
+        return "unsure", fresh, scanned.target
     waited = now - mark.since
     stale_after = stale_targets * scanned.target
     if waited >= stale_after:

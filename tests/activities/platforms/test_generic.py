@@ -384,8 +384,23 @@ async def test_look_ended_or_gone_is_offline_in_one_request(
     assert step.status is not None
     assert step.status.result is LiveOutcome.OFFLINE
     assert step.status.error == error
-    assert step.mark is None
     assert routes.calls == [URL]
+
+
+async def test_look_after_an_end_a_continued_numbering_is_live_at_once(
+    extractor, routes, clock
+) -> None:
+    routes.sequence(URL, [ok(playlist(3, endlist=True)), ok(playlist(9))])
+    _, second = await look_twice(extractor, URL, clock, 60)
+    assert second.status is not None
+    assert second.status.result is LiveOutcome.LIVE
+
+
+async def test_look_a_restarted_numbering_is_unsure(extractor, routes, clock) -> None:
+    routes.sequence(URL, [ok(playlist(300, endlist=True)), ok(playlist(0))])
+    _, second = await look_twice(extractor, URL, clock, 60)
+    assert second.status is None
+    assert second.again_in == 2.0
 
 
 async def test_look_passing_failure_is_unavailable_and_keeps_the_mark(
