@@ -9,7 +9,10 @@ After `--warmup`, `--secs` are measured: the CPU of dev server + worker + API
 (their process trees, from /proc), their peak RSS (VmHWM), and the detection
 latency of the channels flipped live meanwhile (every `--flip-every` seconds a
 `--flip-fraction` of the offline channels go live for `--live-secs`; no flip in
-the last interval + 20 s, so every flip can be seen).
+the last interval + 20 s, so every flip can be seen). `--intervals 60,30` measures the
+same streamers at each interval in turn, restarting the worker in between (the
+pollers read the interval from its settings; today's workflows keep the interval
+they loaded, so measure `--design today` one interval per run).
 
 Designs:
 
@@ -23,8 +26,8 @@ Designs:
   checks itself (an activity and a timer per check); latency is flip → session
   opened. Live channels are then recorded (their segments are null packets).
 
-    .venv/bin/python -m bench.monitoring --streamers 10000 --interval 60 --secs 300
-    .venv/bin/python -m bench.monitoring --design today --streamers 1000
+    .venv/bin/python -m bench.monitoring --streamers 10000 --intervals 60,30
+    .venv/bin/python -m bench.monitoring --design today --streamers 1000 --intervals 60
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import sqlalchemy as sa
@@ -52,6 +56,9 @@ from bench.measure import machine_busy, status_kib, tree_cpu_secs
 from bench.receiver import QUERY_DETECTIONS, Detections
 from bench.stack import Stack, free_port, start_process, stop_process, wait_for_port
 from workflows.client import connect
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterable
 
 log = logging.getLogger("bench.monitoring")
 
@@ -131,10 +138,17 @@ async def create_all(
 
 
 async def flip_loop(
-    control: httpx.AsyncClient, args: argparse.Namespace, stop_at: float
+    control: httpx.AsyncClient,
+    args: argparse.Namespace,
+    stop_at: float,
+    used: set[int],
 ) -> list[Flip]:
-    """Flip channels live and back offline until `stop_at` (time.monotonic())."""
-    rng = random.Random(7)
+    """Flip channels live and back offline until `stop_at` (time.monotonic()).
+
+    A channel flips once per run (`used`): one flipped back live before the
+    poller saw it offline would, rightly, be no news to it.
+    """
+    rng = random.Random(len(used))
     live: dict[int, float] = {}
     flips: list[Flip] = []
     count = max(1, round(args.streamers * args.flip_fraction))
@@ -145,9 +159,9 @@ async def flip_loop(
             await control.get("/_control/offline", params={"ids": _ids(ending)})
             for n in ending:
                 del live[n]
-        starting = rng.sample(
-            [n for n in range(args.streamers) if n not in live], count
-        )
+        free = [n for n in range(args.streamers) if n not in used]
+        starting = rng.sample(free, min(count, len(free)))
+        used.update(starting)
         response = await control.get("/_control/live", params={"ids": _ids(starting)})
         at = float(response.json()["at"])
         for n in starting:
@@ -157,7 +171,7 @@ async def flip_loop(
     return flips
 
 
-def _ids(channels: list[int]) -> str:
+def _ids(channels: Iterable[int]) -> str:
     return ",".join(map(str, channels))
 
 
@@ -212,6 +226,51 @@ def processes(stack: Stack, worker: int, api: int) -> dict[str, int]:
     return {"dev server": stack.temporal.pid, "worker": worker, "api": api}
 
 
+async def measure(
+    args: argparse.Namespace,
+    interval: float,
+    pids: dict[str, int],
+    fake_port: int,
+    latency: Callable[[list[Flip]], Awaitable[list[float | None]]],
+    used: set[int],
+) -> dict[str, object]:
+    """One measured window at `interval`: CPU, peak RSS, detection latency."""
+    cpu0 = {name: tree_cpu_secs(pid, include_root=True) for name, pid in pids.items()}
+    busy0 = machine_busy()
+    started = time.monotonic()
+    control = httpx.AsyncClient(base_url=f"http://127.0.0.1:{fake_port}")
+    requests0 = (await control.get("/_control/stats")).json()["playlist_requests"]
+    flips = await flip_loop(control, args, started + args.secs - interval - 20, used)
+    await asyncio.sleep(max(0.0, started + args.secs - time.monotonic()))
+    wall = time.monotonic() - started
+    cpu1 = {name: tree_cpu_secs(pid, include_root=True) for name, pid in pids.items()}
+    busy1 = machine_busy()
+    rss = {name: status_kib(pid, "VmHWM") / 1024 for name, pid in pids.items()}
+    requests1 = (await control.get("/_control/stats")).json()["playlist_requests"]
+    # every flipped channel back offline before the next window
+    await control.get("/_control/offline", params={"ids": _ids(range(args.streamers))})
+    await control.aclose()
+    latencies = await latency(flips)
+    seen = sorted(x for x in latencies if x is not None)
+    cores = {name: (cpu1[name] - cpu0[name]) / wall for name in pids}
+    return {
+        "interval": interval,
+        "measured_secs": round(wall),
+        "cores": {k: round(v, 3) for k, v in cores.items()},
+        "cores_total": round(sum(cores.values()), 3),
+        "machine_busy_cores": round(
+            (busy1[0] - busy0[0]) / (busy1[1] - busy0[1]) * (os.cpu_count() or 1), 2
+        ),
+        "peak_rss_mb": {k: round(v) for k, v in rss.items()},
+        "playlist_requests_per_sec": round((requests1 - requests0) / wall, 1),
+        "flips": len(flips),
+        "detected": len(seen),
+        "latency_p50": round(percentile(seen, 0.5), 1),
+        "latency_p99": round(percentile(seen, 0.99), 1),
+        "latency_max": round(seen[-1], 1) if seen else None,
+    }
+
+
 async def run(args: argparse.Namespace) -> dict[str, object]:
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="srec-bench-monitor-"))
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -226,19 +285,22 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         data_dir / "fake.log",
     )
     api_proc = None
-    try:
-        stack.start_temporal()
-        stack.instance_id()  # migrates the app DB before worker and API start
-        poller = args.design == "poller"
-        settings = {
-            "SREC_POLL_INTERVAL_SECS": str(args.interval),
+    poller = args.design == "poller"
+    stub = poller and args.until == "detected"
+    worker_argv = [sys.executable, "-m"]
+    worker_argv += ["bench.monitoring_worker"] if stub else ["worker.cli", "worker"]
+
+    def worker_settings(interval: float) -> dict[str, str]:
+        return {
+            "SREC_POLL_INTERVAL_SECS": str(interval),
             "SREC_POLL_SHARDS": str(args.shards if poller else 0),
             "SREC_LOG_LEVEL": "WARNING",
         }
-        stub = poller and args.until == "detected"
-        worker_argv = [sys.executable, "-m"]
-        worker_argv += ["bench.monitoring_worker"] if stub else ["worker.cli", "worker"]
-        worker = stack.start_worker(settings, worker_argv)
+
+    try:
+        stack.start_temporal()
+        stack.instance_id()  # migrates the app DB before worker and API start
+        worker = stack.start_worker(worker_settings(args.intervals[0]), worker_argv)
         env = {
             **os.environ,
             "SREC_DATA_DIR": str(data_dir),
@@ -258,57 +320,39 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         ]
         log.info("creating %d streamers through the API", args.streamers)
         ids, create_secs, probe = await create_all(api, urls, args.create_concurrency)
-        log.info("created in %.0f s; warming up %.0f s", create_secs, args.warmup)
-        await asyncio.sleep(args.warmup)
 
-        pids = processes(stack, worker, api_proc.pid)
-        cpu0 = {
-            name: tree_cpu_secs(pid, include_root=True) for name, pid in pids.items()
-        }
-        busy0 = machine_busy()
-        started = time.monotonic()
-        control = httpx.AsyncClient(base_url=f"http://127.0.0.1:{fake_port}")
-        flips = await flip_loop(control, args, started + args.secs - args.interval - 20)
-        await asyncio.sleep(max(0.0, started + args.secs - time.monotonic()))
-        wall = time.monotonic() - started
-        cpu1 = {
-            name: tree_cpu_secs(pid, include_root=True) for name, pid in pids.items()
-        }
-        busy1 = machine_busy()
-        rss = {name: status_kib(pid, "VmHWM") / 1024 for name, pid in pids.items()}
-        stats = (await control.get("/_control/stats")).json()
-        await control.aclose()
+        async def latency(flips: list[Flip]) -> list[float | None]:
+            if stub:
+                return await detected_latencies(stack.address, flips, ids)
+            return session_latencies(stack.db_url, flips, ids)
 
-        if stub:
-            latencies = await detected_latencies(stack.address, flips, ids)
-        else:
-            latencies = session_latencies(stack.db_url, flips, ids)
-        seen = sorted(x for x in latencies if x is not None)
-        cores = {name: (cpu1[name] - cpu0[name]) / wall for name in pids}
+        windows = []
+        used: set[int] = set()
+        for n, interval in enumerate(args.intervals):
+            if n:
+                # the pollers read the interval from the worker's settings
+                stop_process(stack.workers[-1])
+                worker = stack.start_worker(worker_settings(interval), worker_argv)
+            warmup = args.warmup if args.warmup is not None else interval + 30
+            log.info("interval %.0f s: warming up %.0f s", interval, warmup)
+            await asyncio.sleep(warmup)
+            pids = processes(stack, worker, api_proc.pid)
+            windows.append(
+                await measure(args, interval, pids, fake_port, latency, used)
+            )
+            log.info("%s", json.dumps(windows[-1]))
         return {
             "design": args.design,
             "until": "detected" if stub else "session",
             "streamers": args.streamers,
-            "interval": args.interval,
             "shards": args.shards if poller else 0,
-            "measured_secs": round(wall),
-            "cores": {k: round(v, 3) for k, v in cores.items()},
-            "cores_total": round(sum(cores.values()), 3),
-            "machine_busy_cores": round(
-                (busy1[0] - busy0[0]) / (busy1[1] - busy0[1]) * (os.cpu_count() or 1), 2
-            ),
-            "peak_rss_mb": {k: round(v) for k, v in rss.items()},
-            "flips": len(flips),
-            "detected": len(seen),
-            "latency_p50": round(percentile(seen, 0.5), 1),
-            "latency_p99": round(percentile(seen, 0.99), 1),
-            "latency_max": round(seen[-1], 1) if seen else None,
             "create_secs": round(create_secs, 1),
             "create_per_sec": round(args.streamers / create_secs, 1),
             "probe_p50_ms": round(percentile(sorted(probe.latencies), 0.5) * 1000),
+            "probe_p99_ms": round(percentile(sorted(probe.latencies), 0.99) * 1000),
             "probe_max_ms": round(max(probe.latencies, default=0) * 1000),
             "probe_failures": probe.failures,
-            "fake_playlist_requests": stats["playlist_requests"],
+            "windows": windows,
             "data_dir": str(data_dir),
         }
     finally:
@@ -323,7 +367,12 @@ def main() -> int:
     parser.add_argument("--design", choices=["poller", "today"], default="poller")
     parser.add_argument("--until", choices=["detected", "session"], default="detected")
     parser.add_argument("--streamers", type=int, default=10_000)
-    parser.add_argument("--interval", type=float, default=60.0)
+    parser.add_argument(
+        "--intervals",
+        type=lambda text: [float(x) for x in text.split(",")],
+        default=[60.0, 30.0],
+        help="poll intervals to measure in turn, on the same streamers",
+    )
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--secs", type=float, default=300.0)
     parser.add_argument("--warmup", type=float, default=None)
@@ -333,8 +382,6 @@ def main() -> int:
     parser.add_argument("--create-concurrency", type=int, default=8)
     parser.add_argument("--data-dir", type=Path, default=None)
     args = parser.parse_args()
-    if args.warmup is None:
-        args.warmup = args.interval + 30
     if args.design == "today":
         args.until = "session"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
