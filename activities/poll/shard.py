@@ -16,13 +16,12 @@ import contextlib
 import logging
 import math
 import time
-from collections import deque
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from activities.contracts import LiveOutcome
 from activities.poll.check import Found, Prepared, failed
+from activities.poll.lanes import Lane
 from activities.poll.limits import RateLimit
 from activities.poll.memory import Memory, key_of
 from activities.poll.schedule import Schedule, next_slot
@@ -35,29 +34,6 @@ if TYPE_CHECKING:
     from activities.poll.roster import Entry
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Lane:
-    """The queue and limits of one platform within the shard."""
-
-    name: str
-    limit: RateLimit
-    batch_size: int
-    queue: deque[int] = field(default_factory=deque)
-    queued: set[int] = field(default_factory=set)
-    # streamers a batch answer left out: asked about alone
-    solo: set[int] = field(default_factory=set)
-
-    def push(self, streamer_id: int) -> None:
-        if streamer_id not in self.queued:
-            self.queued.add(streamer_id)
-            self.queue.append(streamer_id)
-
-    def pop(self) -> int:
-        streamer_id = self.queue.popleft()
-        self.queued.discard(streamer_id)
-        return streamer_id
 
 
 class ShardPoller:
@@ -220,31 +196,11 @@ class ShardPoller:
         return math.inf
 
     def _take(self, lane: Lane) -> list[Prepared]:
-        """The next request's streamers: one, or a batch sharing options."""
-        group: list[Prepared] = []
-        skipped: list[int] = []
-        while lane.queue and len(group) < max(1, lane.batch_size):
-            sid = lane.pop()
+        def prepared(sid: int) -> Prepared | None:
             entry = self.entries.get(sid)
-            if entry is None:
-                continue
-            prepared = self.checker.prepare(entry)
-            if sid in lane.solo:
-                if group:
-                    skipped.append(sid)
-                    continue
-                lane.solo.discard(sid)
-                return [replace(prepared, batch_key=None)]
-            if group and prepared.batch_key != group[0].batch_key:
-                skipped.append(sid)
-                continue
-            group.append(prepared)
-            if prepared.batch_key is None:
-                break
-        for sid in reversed(skipped):
-            lane.queue.appendleft(sid)
-            lane.queued.add(sid)
-        return group
+            return self._prepare(entry) if entry is not None else None
+
+        return lane.take(prepared)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
