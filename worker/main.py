@@ -48,11 +48,12 @@ from activities.media import MediaActivities
 from activities.notify import Dispatcher
 from activities.pipeline import PipelineActivities
 from activities.platforms import default_registry
+from activities.poll.activity import PollActivities
 from activities.processors import Tools
 from activities.record import RecordingActivities
 from activities.store import StoreActivities
 from activities.tools import ffmpeg_executable, rclone_executable
-from worker import notify_wiring
+from worker import notify_wiring, poll_wiring
 from worker.http_client import build_http
 from workflows.client import Reconciled, connect, reconcile
 from workflows.pipeline import PipelineWorkflow
@@ -136,6 +137,9 @@ class Wiring:
     notifications: notify_wiring.Notifications
     pipeline: PipelineActivities
     danmu: DanmuActivities
+    polling: PollActivities
+    # bench/monitoring.py stands a `detected` receiver in for StreamerWorkflow
+    streamer_workflow: type = StreamerWorkflow
 
     @property
     def grace(self) -> timedelta:
@@ -156,7 +160,12 @@ def workflows_worker(w: Wiring) -> Worker:
     return Worker(
         w.client,
         task_queue=WORKFLOW_TASK_QUEUE,
-        workflows=[StreamerWorkflow, PipelineWorkflow, *notify_wiring.WORKFLOWS],
+        workflows=[
+            w.streamer_workflow,
+            PipelineWorkflow,
+            *notify_wiring.WORKFLOWS,
+            *poll_wiring.WORKFLOWS,
+        ],
         activities=pipeline_rows,
         activity_executor=w.io_pool,
         graceful_shutdown_timeout=w.grace,
@@ -164,7 +173,7 @@ def workflows_worker(w: Wiring) -> Worker:
 
 
 def io_worker(w: Wiring) -> Worker:
-    """srec-io: detection, recording, the store, notifications, io pipeline steps."""
+    """srec-io: detection (shard pollers too), recording, store, notify, io steps."""
     return Worker(
         w.client,
         task_queue=IO_TASK_QUEUE,
@@ -178,6 +187,7 @@ def io_worker(w: Wiring) -> Worker:
             *w.notifications.activities(),
             w.pipeline.run_step,
             w.danmu.record_danmu,
+            w.polling.poll_shard,
         ],
         activity_executor=w.io_pool,
         # cancellation (pause, stop) reaches a recording only with a heartbeat
@@ -209,12 +219,19 @@ QUEUE_WORKERS: dict[str, Callable[[Wiring], Worker]] = {
 }
 
 
-async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
+async def run_worker(
+    settings: WorkerSettings,
+    shutdown: asyncio.Event,
+    *,
+    streamer_workflow: type = StreamerWorkflow,
+) -> None:
     """Run a worker for each of `settings.queues` until `shutdown` is set, then drain.
 
     Args:
         settings: validated worker settings.
         shutdown: set to begin a graceful shutdown.
+        streamer_workflow: the class registered as the streamer workflow
+            (`bench/monitoring.py` stands a `detected` receiver in for it).
     """
     db = make_engine(settings.database_url)
     migrate(db)
@@ -302,6 +319,13 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
                 host_map=host_map,
                 instance_id=instance_id,
             ),
+            # detection: shard pollers signal waiting workflows
+            polling=await stack.enter_async_context(
+                poll_wiring.polling(
+                    settings, db, default_registry(), http, network, instance_id
+                )
+            ),
+            streamer_workflow=streamer_workflow,
         )
         workers = [QUEUE_WORKERS[name](wiring) for name in settings.queue_names]
         for w in workers:
@@ -315,6 +339,11 @@ async def run_worker(settings: WorkerSettings, shutdown: asyncio.Event) -> None:
             except Exception:
                 # the DB or Temporal hiccuped; the next start reconciles again
                 log.exception("reconcile failed")
+            try:
+                await poll_wiring.start_pollers(client, settings, instance_id)
+            except Exception:
+                # the next worker start tries again; running pollers keep polling
+                log.exception("starting the shard pollers failed")
         await shutdown.wait()
         await wiring.notifications.stopping()  # system_shutdown, still polling
         log.info(

@@ -90,6 +90,21 @@ class WorkerSettings(BaseSettings):
         """The short names of the queues served, in start order."""
         return parse_queues(self.queues)
 
+    # --- detection (issue 10): shard pollers instead of a check per workflow ---
+    poll_shards: int = Field(
+        default=4,
+        ge=0,
+        le=256,
+        description="Shards of streamers, one long-running poll activity each; "
+        "0 = no pollers",
+    )
+    poll_heartbeat_timeout_secs: float = Field(
+        default=30.0,
+        ge=1,
+        le=600,
+        description="A dead worker's shards move to another worker this long "
+        "after its last heartbeat",
+    )
     host_map: str = Field(
         default="",
         description="Tests only: `host=ip:port,…` sends those hosts' requests to "

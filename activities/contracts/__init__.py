@@ -14,7 +14,8 @@ module `activities.pipeline_contracts`, so `api`, `worker`, `workflows` and
 * `platform`: the live check;
 * `recording`: the recording activity and its segment signals;
 * `filters`: the schedule and content filters a streamer's workflow carries;
-* `danmu`: the danmu activity and its signals.
+* `danmu`: the danmu activity and its signals;
+* `poll`: the poll activity, its workflow and the `detected` signal.
 """
 
 from activities.contracts.danmu import (
@@ -40,6 +41,7 @@ from activities.contracts.names import (
     ACTIVITY_CLOSE_SESSION,
     ACTIVITY_LOAD_STREAMER,
     ACTIVITY_OPEN_SESSION,
+    ACTIVITY_POLL_SHARD,
     ACTIVITY_PROBE_SEGMENT,
     ACTIVITY_PROJECT_STATE,
     ACTIVITY_RECORD_DANMU,
@@ -53,6 +55,7 @@ from activities.contracts.names import (
     EVENT_OUTPUT_PATH_RECOVERED,
     IO_TASK_QUEUE,
     MAX_ID,
+    POLLER_WORKFLOW_TYPE,
     QUERY_STATE,
     SEARCH_ATTRIBUTE_INSTANCE,
     SEARCH_ATTRIBUTE_PLATFORM,
@@ -63,6 +66,7 @@ from activities.contracts.names import (
     SIGNAL_CONFIG_CHANGED,
     SIGNAL_DANMU_CLOSED,
     SIGNAL_DANMU_STREAM_CLOSED,
+    SIGNAL_DETECTED,
     SIGNAL_PAUSE,
     SIGNAL_RECORDING_WAIT,
     SIGNAL_RESUME,
@@ -71,6 +75,7 @@ from activities.contracts.names import (
     STREAMER_WORKFLOW_TYPE,
     TASK_QUEUES,
     WORKFLOW_TASK_QUEUE,
+    poller_workflow_id,
     streamer_id_from_workflow_id,
     streamer_workflow_id,
 )
@@ -90,6 +95,14 @@ from activities.contracts.policy import (
     ExtractorChoice,
     RecordingPolicy,
     RetrySettings,
+)
+from activities.contracts.poll import (
+    DEFAULT_POLLED_STATES,
+    Detected,
+    PollerWorkflowInput,
+    PollShardInput,
+    PollShardProgress,
+    PollShardResult,
 )
 from activities.contracts.recording import (
     ProbeSegmentInput,
@@ -136,6 +149,7 @@ __all__ = [
     "ACTIVITY_CLOSE_SESSION",
     "ACTIVITY_LOAD_STREAMER",
     "ACTIVITY_OPEN_SESSION",
+    "ACTIVITY_POLL_SHARD",
     "ACTIVITY_PROBE_SEGMENT",
     "ACTIVITY_PROJECT_STATE",
     "ACTIVITY_RECORD_DANMU",
@@ -143,6 +157,7 @@ __all__ = [
     "CPU_TASK_QUEUE",
     "DEFAULT_FILENAME_TEMPLATE",
     "DEFAULT_OUTPUT_FOLDER",
+    "DEFAULT_POLLED_STATES",
     "DEFAULT_STREAM_TIMEOUT_SECS",
     "ERROR_ENGINE_CIRCUIT_OPEN",
     "ERROR_FOREIGN_INSTANCE",
@@ -157,6 +172,7 @@ __all__ = [
     "MAX_INTERVAL_SECS",
     "MAX_SEGMENT_SECS",
     "MIN_POLL_SECS",
+    "POLLER_WORKFLOW_TYPE",
     "QUERY_STATE",
     "SEARCH_ATTRIBUTES",
     "SEARCH_ATTRIBUTE_INSTANCE",
@@ -167,6 +183,7 @@ __all__ = [
     "SIGNAL_CONFIG_CHANGED",
     "SIGNAL_DANMU_CLOSED",
     "SIGNAL_DANMU_STREAM_CLOSED",
+    "SIGNAL_DETECTED",
     "SIGNAL_PAUSE",
     "SIGNAL_RECORDING_WAIT",
     "SIGNAL_RESUME",
@@ -184,6 +201,7 @@ __all__ = [
     "DanmuClosed",
     "DanmuFileProgress",
     "DanmuStreamClosed",
+    "Detected",
     "EngineKind",
     "ExtractorChoice",
     "FilterSpec",
@@ -197,6 +215,10 @@ __all__ = [
     "OpenSessionInput",
     "OpenSessionResult",
     "OwnedInput",
+    "PollShardInput",
+    "PollShardProgress",
+    "PollShardResult",
+    "PollerWorkflowInput",
     "Priority",
     "ProbeSegmentInput",
     "ProbeSegmentResult",
@@ -227,6 +249,7 @@ __all__ = [
     "TimeWindowFilter",
     "WaitReason",
     "Weekday",
+    "poller_workflow_id",
     "streamer_id_from_workflow_id",
     "streamer_workflow_id",
 ]

@@ -22,6 +22,9 @@ MAX_ID = 2**31 - 1
 STREAMER_WORKFLOW_TYPE = "StreamerWorkflow"
 
 
+POLLER_WORKFLOW_TYPE = "PollerWorkflow"
+
+
 # Signals people send from the CLI carry no payload; see StreamerWorkflow.
 SIGNAL_PAUSE = "pause"
 
@@ -50,6 +53,11 @@ SIGNAL_DANMU_CLOSED = "danmu_closed"
 
 
 SIGNAL_DANMU_STREAM_CLOSED = "danmu_stream_closed"
+
+
+# The poller tells a waiting streamer workflow what its live check found
+# (`contracts.poll.Detected`), only when that changed.
+SIGNAL_DETECTED = "detected"
 
 
 QUERY_STATE = "state"
@@ -86,6 +94,11 @@ ERROR_FOREIGN_INSTANCE = "ForeignInstance"
 def streamer_workflow_id(streamer_id: int) -> str:
     """Return the id of the entity workflow that owns one streamer."""
     return f"streamer-{streamer_id}"
+
+
+def poller_workflow_id(instance_id: str, shard: int) -> str:
+    """Return the id of the workflow that keeps one shard of an instance polled."""
+    return f"poller-{instance_id}-{shard}"
 
 
 def streamer_id_from_workflow_id(workflow_id: str) -> int | None:
@@ -140,3 +153,6 @@ ACTIVITY_PROBE_SEGMENT = "media.probe_segment"
 
 
 ACTIVITY_RECORD_DANMU = "danmu.record_session"
+
+
+ACTIVITY_POLL_SHARD = "poll.poll_shard"

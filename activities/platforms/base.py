@@ -153,6 +153,9 @@ class Extractor(ABC):
         priority: higher wins when several extractors match one URL.
         options_model: the platform's options.
         batch_size: streamers one `check_batch` request may ask about; 0 = none.
+        max_requests_per_sec: the poller's budget for this platform's API
+            (a batch request counts once); 0 = unlimited.
+        max_concurrent_requests: the poller's requests in flight at most.
 
     Args:
         http: the process's shared client.
@@ -164,6 +167,10 @@ class Extractor(ABC):
     priority: ClassVar[int] = 0
     options_model: ClassVar[type[PlatformOptions]] = PlatformOptions
     batch_size: ClassVar[int] = 0
+    # polite defaults for one API shared by every streamer of the platform: 10,000
+    # streamers at 60 s need 167 requests/s, which only batch calls make polite
+    max_requests_per_sec: ClassVar[float] = 5.0
+    max_concurrent_requests: ClassVar[int] = 8
 
     def __init__(
         self, http: httpx.AsyncClient, options: PlatformOptions | None = None

@@ -15,6 +15,10 @@ component.
 A master playlist is handed to the engine as it is, so the engine picks the variant
 with the streamer's `StreamSelection`; liveness is read from the variant the default
 selection ranks first (the ranking lives in one place, `activities.hls.select`).
+
+A poller that checks the same URL every interval uses `look` instead of `check`:
+one request per look, comparing the media sequence with the one it saw last time
+(`_generic_look`), instead of fetching again for up to three target durations.
 """
 
 from __future__ import annotations
@@ -44,6 +48,14 @@ from activities.hls.playlist import (
     parse_playlist,
 )
 from activities.hls.select import candidates_of, rank
+from activities.platforms._generic_look import (
+    Fetch,
+    HlsMark,
+    Step,
+    is_master,
+    judge,
+    scan,
+)
 from activities.platforms.base import Channel, Extractor, PlatformOptions, answer
 
 if TYPE_CHECKING:
@@ -88,6 +100,9 @@ class Generic(Extractor):
     }
     STALE_TARGETS = 3.0
     MAX_WAIT_SECS = 20.0
+    # every URL is its own server: no platform-wide budget
+    max_requests_per_sec = 0.0
+    max_concurrent_requests = 64
 
     def __init__(
         self,
@@ -155,10 +170,81 @@ class Generic(Extractor):
         except httpx.HTTPError as err:
             raise StreamUnavailableError(f"fetching {url} failed: {err!r}") from err
         _check_status(response)
+        return _parsed(response.text, str(response.url))
+
+    # --- the poller's one-request look ---------------------------------------------
+
+    async def look(
+        self, channel: Channel, mark: HlsMark | None, fetch: Fetch | None = None
+    ) -> Step:
+        """One request: compare the playlist with the previous look's `mark`.
+
+        Args:
+            channel: the URL as the matcher read it.
+            mark: what the previous look saw (None: the first look).
+            fetch: the GET to use (default: the extractor's httpx client).
+
+        Returns:
+            The status (no source: the caller picks one), or None with `again_in`
+            when one more look is needed, and the mark to pass next time.
+
+        Raises:
+            ExtractorError: the URL does not answer with an HLS playlist.
+        """
+        url = channel.url
+        if channel.groups["ext"].lower() == "flv":
+            return Step(await self.check(channel), None)
+        get = fetch or self._fetch_text
         try:
-            return parse_playlist(response.text, str(response.url))
-        except PlaylistError as err:
-            raise ExtractorError(str(err)) from err
+            media_url = mark.media_url if mark is not None else url
+            status, final, text = await get(media_url)
+            _check_code(status, final)
+            if is_master(text):
+                media_url = self._variant(text, final)
+                status, final, text = await get(media_url)
+                _check_code(status, final)
+        except _Offline as why:
+            error = str(why) if isinstance(why, _Unreachable) else None
+            return Step(answer(LiveOutcome.OFFLINE, str(why), error=error), None)
+        except ConnectionError as err:
+            reason = f"{url}: connection failed: {err}"
+            return Step(answer(LiveOutcome.OFFLINE, reason, error=reason), None)
+        except StreamUnavailableError as err:
+            return Step(answer(LiveOutcome.UNAVAILABLE, str(err)), mark)
+        verdict, kept, again_in = judge(
+            scan(text, final), media_url, mark, self._clock(), self.STALE_TARGETS
+        )
+        if verdict == "live":
+            stream = StreamInfo(url=url, kind=StreamKind.HLS)
+            return Step(
+                answer(LiveOutcome.LIVE, title=_title_of(url), streams=[stream]), kept
+            )
+        if verdict == "unsure":
+            return Step(None, kept, again_in)
+        detail = (
+            "playlist has EXT-X-ENDLIST"
+            if verdict == "ended"
+            else f"media sequence stuck at {kept.last_sequence if kept else None}"
+        )
+        return Step(answer(LiveOutcome.OFFLINE, detail), kept)
+
+    def _variant(self, text: str, url: str) -> str:
+        playlist = _parsed(text, url)
+        if not isinstance(playlist, MasterPlaylist):
+            raise ExtractorError(f"{url} looked like a master playlist but is not")
+        ranked = rank(candidates_of(playlist), StreamSelection())
+        if not ranked:
+            raise ExtractorError(f"master playlist {url} has no variants")
+        return ranked[0].url
+
+    async def _fetch_text(self, url: str) -> tuple[int, str, str]:
+        try:
+            response = await self.http.get(url)
+        except httpx.ConnectError as err:
+            raise ConnectionError(str(err)) from err
+        except httpx.HTTPError as err:
+            raise StreamUnavailableError(f"fetching {url} failed: {err!r}") from err
+        return response.status_code, str(response.url), response.text
 
     # --- FLV --------------------------------------------------------------------------
 
@@ -182,13 +268,23 @@ class Generic(Extractor):
 
 
 def _check_status(response: httpx.Response) -> None:
-    status = response.status_code
+    _check_code(response.status_code, str(response.url))
+
+
+def _check_code(status: int, url: str) -> None:
     if status in _GONE:
-        raise _Unreachable(f"{response.url} answered HTTP {status}")
+        raise _Unreachable(f"{url} answered HTTP {status}")
     if status >= 500 or status == 429:
-        raise StreamUnavailableError(f"{response.url} answered HTTP {status}")
+        raise StreamUnavailableError(f"{url} answered HTTP {status}")
     if status >= 400:
-        raise ExtractorError(f"{response.url} answered HTTP {status}")
+        raise ExtractorError(f"{url} answered HTTP {status}")
+
+
+def _parsed(text: str, url: str) -> MediaPlaylist | MasterPlaylist:
+    try:
+        return parse_playlist(text, url)
+    except PlaylistError as err:
+        raise ExtractorError(str(err)) from err
 
 
 def _title_of(url: str) -> str:

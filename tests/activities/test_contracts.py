@@ -34,6 +34,19 @@ SAMPLES: dict[str, dict[str, object]] = {
         "start_time": datetime(2026, 1, 1, tzinfo=UTC),
     },
     "OpenSessionResult": {"session_id": 3},
+    "Detected": {
+        "outcome": "live",
+        "checked_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "source": {"url": "http://h/a.m3u8", "kind": "hls"},
+        "failing_since": datetime(2026, 1, 1, tzinfo=UTC),
+    },
+    "PollShardInput": {
+        "shard": 1,
+        "shards": 4,
+        "instance_id": "abc",
+        "carried": {"signalled": {"offline": [1, 5]}},
+    },
+    "PollerWorkflowInput": {"instance_id": "abc", "shard": 0, "shards": 4},
     "CloseSessionInput": {
         "session_id": 3,
         "end_time": datetime(2026, 1, 1, tzinfo=UTC),

@@ -320,3 +320,136 @@ async def test_registry_builds_generic_for_direct_urls(routes) -> None:
         extractor = PlatformRegistry([Generic]).extractor_for(URL, http)
         assert isinstance(extractor, Generic)
         assert not (await extractor.check_live(URL)).is_live
+
+
+# --- look: the poller's one-request check -------------------------------------------
+
+
+async def look_twice(extractor: Generic, url: str, clock: FakeClock, gap: float):
+    channel = Generic.channel(url)
+    first = await extractor.look(channel, None)
+    clock.now += gap
+    return first, await extractor.look(channel, first.mark)
+
+
+async def test_look_first_is_unsure_then_live_when_the_sequence_moved(
+    extractor, routes, clock
+) -> None:
+    routes.sequence(URL, [ok(playlist(10, target=4)), ok(playlist(25, target=4))])
+    first, second = await look_twice(extractor, URL, clock, 60)
+    assert first.status is None
+    assert first.again_in == 4.0  # one target duration later
+    assert second.status is not None
+    assert second.status.result is LiveOutcome.LIVE
+    assert second.status.title == "room42"
+    assert [s.url for s in second.status.streams] == [URL]
+    assert routes.calls == [URL, URL]  # one request per look, no waiting
+    assert clock.slept == []
+
+
+async def test_look_unmoved_for_three_targets_is_offline(
+    extractor, routes, clock
+) -> None:
+    routes.sequence(URL, [ok(playlist(10, target=4))])
+    first, second = await look_twice(extractor, URL, clock, 60)
+    assert second.status is not None
+    assert second.status.result is LiveOutcome.OFFLINE
+    assert second.status.error is None
+    assert "stuck at 12" in second.status.detail
+    # the mark keeps the stuck sequence: it moving again later is live at once
+    assert second.mark == first.mark
+
+
+async def test_look_too_soon_to_tell_says_when_to_look_again(
+    extractor, routes, clock
+) -> None:
+    routes.sequence(URL, [ok(playlist(10, target=4))])
+    _, second = await look_twice(extractor, URL, clock, 5)
+    assert second.status is None
+    assert second.again_in == pytest.approx(7.0)  # 12 s of no progress in all
+
+
+@pytest.mark.parametrize(
+    ("response", "error"),
+    [
+        pytest.param(ok(playlist(3, endlist=True)), None, id="endlist"),
+        pytest.param(httpx.Response(404), f"{URL} answered HTTP 404", id="404"),
+    ],
+)
+async def test_look_ended_or_gone_is_offline_in_one_request(
+    extractor, routes, response, error
+) -> None:
+    routes.sequence(URL, [response])
+    step = await extractor.look(Generic.channel(URL), None)
+    assert step.status is not None
+    assert step.status.result is LiveOutcome.OFFLINE
+    assert step.status.error == error
+    assert routes.calls == [URL]
+
+
+async def test_look_after_an_end_a_continued_numbering_is_live_at_once(
+    extractor, routes, clock
+) -> None:
+    routes.sequence(URL, [ok(playlist(3, endlist=True)), ok(playlist(9))])
+    _, second = await look_twice(extractor, URL, clock, 60)
+    assert second.status is not None
+    assert second.status.result is LiveOutcome.LIVE
+
+
+async def test_look_a_restarted_numbering_is_unsure(extractor, routes, clock) -> None:
+    routes.sequence(URL, [ok(playlist(300, endlist=True)), ok(playlist(0))])
+    _, second = await look_twice(extractor, URL, clock, 60)
+    assert second.status is None
+    assert second.again_in == 2.0
+
+
+async def test_look_passing_failure_is_unavailable_and_keeps_the_mark(
+    extractor, routes, clock
+) -> None:
+    routes.sequence(URL, [ok(playlist(10)), httpx.Response(503)])
+    first, second = await look_twice(extractor, URL, clock, 60)
+    assert second.status is not None
+    assert second.status.result is LiveOutcome.UNAVAILABLE
+    assert second.mark == first.mark
+
+
+async def test_look_remembers_the_variant_of_a_master(extractor, routes, clock) -> None:
+    master = URL.replace("room42", "master")
+    routes.sequence(
+        master,
+        [
+            ok(
+                "#EXTM3U\n"
+                "#EXT-X-STREAM-INF:BANDWIDTH=800000\nlow/index.m3u8\n"
+                "#EXT-X-STREAM-INF:BANDWIDTH=5000000\nhigh/index.m3u8\n"
+            )
+        ],
+    )
+    variant = "https://cdn.example.com/live/high/index.m3u8"
+    routes.sequence(variant, [ok(playlist(1)), ok(playlist(9))])
+    _, second = await look_twice(extractor, master, clock, 60)
+    assert second.status is not None
+    assert second.status.result is LiveOutcome.LIVE
+    assert [s.url for s in second.status.streams] == [master]
+    assert routes.calls == [master, variant, variant]
+
+
+async def test_look_with_the_pollers_fetch(extractor, routes, clock) -> None:
+    seen: list[str] = []
+
+    async def fetch(url: str) -> tuple[int, str, str]:
+        seen.append(url)
+        if len(seen) == 3:
+            raise ConnectionError("refused")
+        return 200, url, playlist(len(seen) * 10)
+
+    channel = Generic.channel(URL)
+    first = await extractor.look(channel, None, fetch)
+    second = await extractor.look(channel, first.mark, fetch)
+    third = await extractor.look(channel, second.mark, fetch)
+    assert second.status is not None
+    assert second.status.result is LiveOutcome.LIVE
+    assert third.status is not None
+    assert third.status.result is LiveOutcome.OFFLINE
+    assert third.status.error == f"{URL}: connection failed: refused"
+    assert routes.calls == []  # nothing went through the extractor's client
