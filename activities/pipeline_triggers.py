@@ -248,9 +248,21 @@ class TriggerActivities:
             return AfterRunResult()
         if inp.kind in SIDE_KINDS and index is not None:
             started = await self.triggers.pair(session, index)
-        if inp.kind in SESSION_PART_KINDS:
+        # during the recording nobody waits yet: no signal to a missing workflow
+        if inp.kind in SESSION_PART_KINDS and await asyncio.to_thread(
+            self._ended, session
+        ):
             await self.triggers.wake(session)
         return AfterRunResult(started=started)
+
+    def _ended(self, session_id: int) -> bool:
+        try:
+            with Session(self.triggers.db) as db:
+                row = crud_sessions.get_session(db, session_id)
+                return row is not None and row.end_time is not None
+        except SQLAlchemyError as err:
+            log.warning("session %d: database: %s", session_id, err)
+            return True
 
     @activity.defn(name=ACTIVITY_SESSION_CHECK)
     async def session_check(self, inp: SessionCheckInput) -> SessionCheck:

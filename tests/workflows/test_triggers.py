@@ -190,6 +190,16 @@ async def test_the_session_waits_for_a_slow_segment_and_survives_continue_as_new
         task_queue=h.wf_queue,
     )
     assert await parent.result() is True  # the parent continued as new and ended
+    first = h.env.client.get_workflow_handle(
+        parent.id, run_id=parent.first_execution_run_id
+    )
+    kinds = [e.event_type for e in await events(first)]
+    # what the hook costs the caller: a patch marker and the child's two events
+    assert kinds.count(MARKER) == 1
+    assert (
+        kinds.count(EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED) == 1
+    )
+    assert kinds.count(EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED) == 1
     waiter = h.env.client.get_workflow_handle(
         session_complete_workflow_id(h.session_id)
     )
