@@ -19,7 +19,8 @@ position written (the native engines by media sequence, ffmpeg and streamlink by
 live-edge time: `engines.remux.resume`).
 
 Each closed segment is announced with its duration, validity and streams, checked
-here (`segments`), so the workflow schedules nothing per segment.
+here (`segments`), so the workflow schedules nothing per segment. Its segment
+pipeline starts here too (`triggers`), at no cost to the workflow's history.
 
 A signed stream URL that expires mid-recording does not end it: the engine gets a
 refresh hook (`fresh_urls`) that resolves the channel again with the streamer's
@@ -84,6 +85,7 @@ if TYPE_CHECKING:
     from activities.engines.base import Engine, EngineTable
     from activities.fresh_urls import FreshUrls
     from activities.guards import Attempt, RecordingSlots, SlotLease
+    from activities.pipeline_triggers import PipelineTriggers
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +134,7 @@ class RecordingActivities:
             None: an expired URL ends the recording as the engine sees it.
         watch: reads the configuration generation for every recording (default:
             a watch of `db`).
+        triggers: starts each closed segment's pipeline (None: no pipelines).
     """
 
     def __init__(
@@ -147,6 +150,7 @@ class RecordingActivities:
         instance_id: str | None = None,
         fresh_urls: FreshUrls | None = None,
         watch: ConfigWatch | None = None,
+        triggers: PipelineTriggers | None = None,
     ) -> None:
         self.engines = engines
         self.owner = Ownership(db, instance_id)
@@ -158,6 +162,7 @@ class RecordingActivities:
         self.gate = gate or WriteGate(db, recordings_dir)
         self.fresh_urls = fresh_urls
         self.watch = watch or ConfigWatch(db)
+        self.triggers = triggers
         self._active = 0
 
     @property
@@ -227,7 +232,7 @@ class RecordingActivities:
         await self.gate.check(inp.workflow_id)
         try:
             resume = await finish_uncancelled(
-                asyncio.to_thread(settle, self.db, inp.session_id)
+                asyncio.to_thread(settle, self.db, inp.session_id, self.triggers)
             )
         except OSError as err:
             if not self.gate.owns(err):
@@ -235,6 +240,10 @@ class RecordingActivities:
             raise await self.gate.trip(err, inp.workflow_id) from err
         for closed in resume.closed:
             await _signal_closed(inp.workflow_id, closed)
+            if self.triggers is not None:
+                await self.triggers.file_closed(
+                    inp.session_id, closed.index, resume.plans.get(closed.index)
+                )
         start_index = inp.start_index
         if resume.last_index is not None:
             start_index = max(start_index, resume.last_index + 1)
@@ -270,6 +279,7 @@ class RecordingActivities:
                     self.db,
                     inp.session_id,
                     functools.partial(_signal_closed, inp.workflow_id),
+                    self.triggers,
                 ),
                 inp.policy.min_segment_size_bytes,
             )

@@ -47,16 +47,19 @@ from activities.guards.slots import DEFAULT_MAX_WAITERS
 from activities.media import MediaActivities
 from activities.notify import Dispatcher
 from activities.pipeline import PipelineActivities
+from activities.pipeline_triggers import PipelineTriggers, TriggerActivities
 from activities.platforms import default_registry
 from activities.poll.activity import PollActivities
 from activities.processors import Tools
 from activities.record import RecordingActivities
 from activities.store import StoreActivities
 from activities.tools import ffmpeg_executable, rclone_executable
+from activities.triggers import Planner
 from worker import notify_wiring, poll_wiring
 from worker.http_client import build_http
 from workflows.client import Reconciled, connect, reconcile
 from workflows.pipeline import PipelineWorkflow
+from workflows.session_complete import SessionCompleteWorkflow
 from workflows.streamer import StreamerWorkflow
 
 if TYPE_CHECKING:
@@ -136,6 +139,7 @@ class Wiring:
     media: MediaActivities
     notifications: notify_wiring.Notifications
     pipeline: PipelineActivities
+    triggers: TriggerActivities
     danmu: DanmuActivities
     polling: PollActivities
     # bench/monitoring.py stands a `detected` receiver in for StreamerWorkflow
@@ -151,11 +155,13 @@ class Wiring:
 
 
 def workflows_worker(w: Wiring) -> Worker:
-    """srec-workflows: every workflow, and the pipeline's run and job rows."""
+    """srec-workflows: every workflow, and the pipelines' local activities."""
     pipeline_rows: list[Callable[..., Any]] = [
         w.pipeline.begin_run,
         w.pipeline.mark_steps,
         w.pipeline.finish_run,
+        w.triggers.after_run,
+        w.triggers.session_check,
     ]
     return Worker(
         w.client,
@@ -163,6 +169,7 @@ def workflows_worker(w: Wiring) -> Worker:
         workflows=[
             w.streamer_workflow,
             PipelineWorkflow,
+            SessionCompleteWorkflow,
             *notify_wiring.WORKFLOWS,
             *poll_wiring.WORKFLOWS,
         ],
@@ -267,6 +274,10 @@ async def run_worker(
         # store activities never waits behind async recordings
         io_slots = settings.io_slots or default_io_slots(settings)
         options = DbOptionsProvider(db, instance_id)
+        # each closed file starts its pipeline from the activity that closed it
+        triggers = PipelineTriggers(
+            db, Planner(settings.recordings_path), client=lambda: client
+        )
         recording = RecordingActivities(
             build_engines(
                 http,
@@ -289,6 +300,7 @@ async def run_worker(
             gate=gate,
             instance_id=instance_id,
             fresh_urls=FreshUrls(http, default_registry(), options),
+            triggers=triggers,
         )
         wiring = Wiring(
             client=client,
@@ -309,6 +321,7 @@ async def run_worker(
                 settings.recordings_path,
                 tools=Tools(ffmpeg=ffmpeg_executable(), rclone=rclone_executable()),
             ),
+            triggers=TriggerActivities(triggers),
             # a session's chat, one activity per session
             danmu=DanmuActivities(
                 db,
@@ -318,6 +331,7 @@ async def run_worker(
                 dispatcher=dispatcher,
                 host_map=host_map,
                 instance_id=instance_id,
+                triggers=triggers,
             ),
             # detection: shard pollers signal waiting workflows
             polling=await stack.enter_async_context(

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.contracts import WORKFLOW_TASK_QUEUE
@@ -26,6 +25,7 @@ from activities.pipeline_contracts import (
     RetryInput,
     StepsChanged,
 )
+from activities.pipeline_triggers import start_run
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -43,17 +43,8 @@ async def start_pipeline(
     task_queue: str = WORKFLOW_TASK_QUEUE,
 ) -> WorkflowHandle[Any, Any]:
     """Start a pipeline run unless it runs or ran already (idempotent)."""
-    try:
-        return await client.start_workflow(
-            PIPELINE_WORKFLOW_TYPE,
-            inp,
-            id=workflow_id,
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-    except WorkflowAlreadyStartedError:
-        return client.get_workflow_handle(workflow_id)
+    await start_run(client, workflow_id, inp, task_queue=task_queue)
+    return client.get_workflow_handle(workflow_id)
 
 
 def _closed(err: RPCError) -> bool:
