@@ -65,6 +65,7 @@ class _Seen:
     max_run: int = 0
     last: dict[tuple[str, int, int], Event] = field(default_factory=dict)
     open_sessions: dict[int, Event] = field(default_factory=dict)
+    owners: dict[int, int] = field(default_factory=dict)
 
 
 class DbWatcher:
@@ -104,6 +105,7 @@ class DbWatcher:
                 *self._jobs(db),
             ]
         if len(self._seen.last) > MAX_REMEMBERED:
+            self._seen.owners.clear()
             # forget settled rows; a later change of one is still read (its mark
             # moves) and merely announced once more
             fresh = {(e["type"], e.get("id", 0)) for e in events}
@@ -160,19 +162,29 @@ class DbWatcher:
                 )
             )
         ).all()
-        owners = {s.id: s.streamer_id for s in sessions if s.id is not None}
+        owners = seen.owners
+        owners.update({s.id: s.streamer_id for s in sessions if s.id is not None})
         seg_query = select(Segment).where(
             or_(
-                col(Segment.session_id).in_(list(owners)),
+                col(Segment.session_id).in_([s.id for s in sessions]),
                 col(Segment.id) > seen.max_segment,
                 col(Segment.completed_at) >= seen.segment_mark
                 if seen.segment_mark is not None
                 else sa.false(),
             )
         )
+        segments = db.exec(seg_query.order_by(col(Segment.id))).all()
+        unknown = {seg.session_id for seg in segments} - owners.keys()
+        if unknown:
+            rows = db.exec(
+                select(StreamSession.id, StreamSession.streamer_id).where(
+                    col(StreamSession.id).in_(unknown)
+                )
+            )
+            owners.update({k: v for k, v in rows.all() if k is not None})
         sums: dict[int, list[float]] = {}
         events: list[Event] = []
-        for seg in db.exec(seg_query.order_by(col(Segment.id))):
+        for seg in segments:
             assert seg.id is not None
             seen.max_segment = max(seen.max_segment, seg.id)
             if seg.completed_at is not None and (
