@@ -67,7 +67,8 @@ export async function playSegment(box, tickets, label) {
   const video = h("video", { id: "video", controls: true, autoplay: true, muted: true, playsinline: true, "aria-label": label });
   const layer = h("div", { class: "danmaku", "aria-hidden": "true" });
   const toggle = h("label", { class: "small" }, h("input", { type: "checkbox", checked: true, onchange: (e) => { layer.hidden = !e.target.checked; } }), " danmaku");
-  box.replaceChildren(h("h2", {}, label), h("div", { class: "player" }, video, layer), tickets.danmu_url ? toggle : null);
+  box.replaceChildren(h("h2", {}, label), h("div", { class: "player" }, video, layer));
+  if (tickets.danmu_url) box.append(toggle);
   const type = tickets.content_type;
   if (type === "video/mp2t" || type === "video/x-flv") {
     const mpegts = await loadMpegts();

@@ -1,0 +1,202 @@
+"""The dashboard in a real browser: Playwright driving Debian's Chromium against the
+real stack (Temporal dev server, `srec worker`, `srec api`) recording a live HLS
+stream from ffmpeg on loopback.
+
+Every wait is on a state of the page (Playwright's `expect`), never on time. With
+`SREC_DASHBOARD_SCREENSHOTS=<dir>` the tests also save screenshots of the main
+pages at desktop (1280x800) and phone (390x844) widths into that folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.e2e.stack import ADMIN_PASSWORD, Stack
+from tests.e2e.test_recording import FAST_SETTINGS
+from tests.fakes.live_hls import LiveHls
+from tests.temporal import start_dev_server
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    from playwright.sync_api import BrowserContext, Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+# bounds for a failure on a loaded 2-core machine, not delays
+STACK_SECS = 60_000
+RECORD_SECS = 60_000
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="the browser tests drive /usr/bin/chromium: apt-get install -y chromium",
+    ),
+]
+
+# imported after the skip: Playwright is a dev dependency, Chromium a system one
+expect: Any = pytest.importorskip("playwright.sync_api").expect
+
+
+@pytest.fixture
+async def dev_server() -> AsyncIterator[str]:
+    async with await start_dev_server() as env:
+        yield env.client.service_client.config.target_host
+
+
+@pytest.fixture
+def stack(tmp_path: Path, dev_server: str) -> Iterator[Stack]:
+    data = tmp_path / "data"
+    data.mkdir()
+    running = Stack(data, dev_server, settings=dict(FAST_SETTINGS))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def live(tmp_path: Path, ffmpeg: Path) -> Iterator[LiveHls]:
+    with LiveHls(
+        tmp_path / "hls", ffmpeg=ffmpeg, hls_time=1.0, list_size=30, duration=900
+    ) as stream:
+        stream.wait_for_segments(1)
+        yield stream
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[BrowserContext]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            viewport=DESKTOP,
+        )
+        yield context
+        context.close()
+
+
+def shoot(page: Page, name: str) -> None:
+    """Screenshots at both widths, when asked for (never committed)."""
+    folder = os.environ.get("SREC_DASHBOARD_SCREENSHOTS")
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        page.screenshot(path=f"{folder}/{name}-{label}.png", full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
+def log_in(page: Page, base: str) -> None:
+    page.goto(f"{base}/")
+    expect(page.locator("#password")).to_be_visible(timeout=STACK_SECS)
+    shoot(page, "login")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("form button[type=submit]")
+    expect(page.locator("#add-streamer")).to_be_visible()
+    # the live-events socket authenticated
+    expect(page.locator("#live-status")).to_have_attribute("data-mode", "live")
+
+
+def size_text(page: Page) -> str:
+    text: str = page.locator("article.streamer .rec-size").inner_text()
+    return text
+
+
+def test_record_watch_control_and_play_from_the_dashboard(
+    stack: Stack, live: LiveHls, browser: BrowserContext
+) -> None:
+    stack.start("api")
+    stack.start("worker")
+    base = f"http://127.0.0.1:{stack.api_port}"
+    api = stack.api()
+    page = browser.new_page()
+    log_in(page, base)
+
+    # add by pasting the URL; the preview shows what srec found there
+    page.click("#add-streamer")
+    page.fill("#add-url", live.url)
+    page.click("#add-preview-btn")
+    expect(page.locator("#add-preview")).to_contain_text("generic")
+    page.fill("#add-name", "Alice")
+    page.click("#add-save")
+    row = page.locator("article.streamer", has_text="Alice")
+    expect(row).to_be_visible()
+
+    # it goes live and the recording grows, with no reload (the socket pushes it)
+    page.evaluate("window.__sameDocument = true")
+    expect(row.locator(".badge")).to_have_text("live", timeout=RECORD_SECS)
+    expect(row.locator(".rec-size")).to_be_visible(timeout=RECORD_SECS)
+    first = size_text(page)
+    expect(row.locator(".rec-size")).not_to_have_text(first, timeout=RECORD_SECS)
+    assert page.evaluate("window.__sameDocument") is True
+    shoot(page, "streamers")
+
+    # pause and resume
+    row.get_by_role("button", name="Pause").click()
+    expect(row.locator(".badge")).to_have_text("paused", timeout=RECORD_SECS)
+    row.get_by_role("button", name="Resume").click()
+    expect(row.locator(".badge")).to_have_text("live", timeout=RECORD_SECS)
+
+    # the streamer's page: its sessions; then a session's page plays a segment
+    row.locator("a.name").click()
+    expect(page.locator("#sessions tbody tr").first).to_be_visible()
+    shoot(page, "streamer")
+    page.locator("#sessions tbody tr a").first.click()
+    closed = page.locator("#segments tbody tr", has_not_text="writing")
+    expect(closed.first).to_be_visible(timeout=RECORD_SECS)
+    closed.first.get_by_role("button", name=re.compile("Play")).click()
+    video = page.locator("#video")
+    expect(video).to_be_visible()
+    page.wait_for_function(
+        "() => { const v = document.getElementById('video');"
+        " return v && v.currentTime > 0.2; }",
+        timeout=RECORD_SECS,
+    )
+    shoot(page, "session")
+
+    # a config value set at the streamer level becomes the effective one
+    streamer_id = api.get("/api/streamers").json()["items"][0]["id"]
+    page.goto(f"{base}/#/streamers/{streamer_id}?tab=config")
+    field = page.locator('tr[data-field="poll_interval_secs"]')
+    expect(field.locator(".source")).to_have_text("global")
+    page.fill("#setting-poll_interval_secs", "7")
+    page.click("#save-settings")
+    expect(field.locator(".effective")).to_have_text("7")
+    expect(field.locator(".source")).to_have_text("streamer")
+    shoot(page, "streamer-config")
+    config = api.get(f"/api/streamers/{streamer_id}/config").json()
+    assert config["config"]["poll_interval_secs"] == 7
+
+    # the other pages render against the real stack
+    for name, route, ready in (
+        ("pipelines", "#/pipelines", "#presets"),
+        ("config", "#/config", "#save-settings"),
+        ("system", "#/system", "#components"),
+    ):
+        page.goto(f"{base}/{route}")
+        expect(page.locator(ready)).to_be_visible()
+        shoot(page, name)
+
+    # log out: back to the login form, the refresh token revoked
+    page.click("#logout")
+    expect(page.locator("#password")).to_be_visible()
