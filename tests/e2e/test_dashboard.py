@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from sqlmodel import Session
 
-from tests.e2e.stack import ADMIN_PASSWORD, Stack
+from activities.db import Streamer, crud, make_engine
+from tests.e2e.stack import ADMIN_PASSWORD, Stack, free_port
 from tests.e2e.test_recording import FAST_SETTINGS
 from tests.fakes.live_hls import LiveHls
 from tests.temporal import start_dev_server
@@ -173,6 +175,19 @@ def test_record_watch_control_and_play_from_the_dashboard(
         timeout=RECORD_SECS,
     )
     shoot(page, "session")
+    session_id = page.url.rsplit("/", 1)[1]
+
+    # run a pipeline on segment 0 and watch its steps finish
+    page.goto(f"{base}/#/pipelines")
+    page.fill("#run-session", session_id)
+    page.fill("#run-segments", "0")
+    page.select_option("#run-preset", "remux-thumbnail")
+    page.click("#run-start")
+    expect(page.locator("#dag .step")).to_have_count(2)
+    expect(page.locator("#run-status")).to_have_text("COMPLETED", timeout=RECORD_SECS)
+    for step in page.locator("#dag .step").all():
+        expect(step).to_have_attribute("data-status", "COMPLETED")
+    shoot(page, "pipeline-run")
 
     # a config value set at the streamer level becomes the effective one
     streamer_id = api.get("/api/streamers").json()["items"][0]["id"]
@@ -200,3 +215,50 @@ def test_record_watch_control_and_play_from_the_dashboard(
     # log out: back to the login form, the refresh token revoked
     page.click("#logout")
     expect(page.locator("#password")).to_be_visible()
+
+
+def test_without_the_socket_the_page_polls(
+    tmp_path: Path, browser: BrowserContext
+) -> None:
+    """Only the API runs (Temporal unreachable): a state the DB changes still shows."""
+    data = tmp_path / "data"
+    data.mkdir()
+    stack = Stack(data, f"127.0.0.1:{free_port()}")
+    try:
+        stack.start("api")
+        stack.api()
+        engine = make_engine(f"sqlite:///{data / 'srec.db'}")
+        with Session(engine) as db:
+            row = crud.create_streamer(
+                db,
+                Streamer(
+                    name="Bob", url="https://example.com/b.m3u8", platform="generic"
+                ),
+            )
+            streamer_id = row.id
+        assert streamer_id is not None
+        page = browser.new_page()
+        # what a browser whose socket fails does: it polls the API instead
+        page.add_init_script("localStorage.setItem('srec.noWebSocket', '1')")
+        page.goto(f"http://127.0.0.1:{stack.api_port}/")
+        page.fill("#password", ADMIN_PASSWORD)
+        page.click("form button[type=submit]")
+        expect(page.locator("#live-status")).to_have_attribute("data-mode", "polling")
+        row_el = page.locator("article.streamer", has_text="Bob")
+        expect(row_el.locator(".badge")).to_have_text("offline")
+        with Session(engine) as db:
+            crud.set_streamer_state(
+                db, streamer_id, state="NOT_LIVE", enabled=True, last_error="HTTP 404"
+            )
+        expect(row_el.locator(".badge")).to_have_text("error", timeout=RECORD_SECS)
+        expect(row_el).to_contain_text("HTTP 404")
+        with Session(engine) as db:
+            crud.set_streamer_state(
+                db, streamer_id, state="OUT_OF_SCHEDULE", enabled=True
+            )
+        expect(row_el.locator(".badge")).to_have_text(
+            "out of schedule", timeout=RECORD_SECS
+        )
+        engine.dispose()
+    finally:
+        stack.stop()

@@ -40,14 +40,19 @@ async function drawRuns() {
   for (const job of jobs.items) byRun.set(job.run_id, [...(byRun.get(job.run_id) || []), job]);
   const session = h("input", { id: "run-session", type: "number", min: 1, required: true, placeholder: "session id", "aria-label": "Session id" });
   const preset = h("select", { id: "run-preset", "aria-label": "Pipeline preset" }, presets.items.map((p) => h("option", { value: p.name }, p.name)));
+  const segments = h("input", { id: "run-segments", placeholder: "segments: all, or 0,1", "aria-label": "Segment indexes (empty: all)", pattern: "[0-9, ]*" });
   const start = h("button", { type: "submit", id: "run-start" }, "Run");
   return h("div", {},
     h("h1", {}, "Pipelines"),
     h("form", { class: "row card", onsubmit: async (e) => {
       e.preventDefault();
-      const started = await act(start, () => api("POST", "/api/pipeline/run", { session_id: Number(session.value), preset: preset.value }), "Pipeline started");
+      const started = await act(start, () => api("POST", "/api/pipeline/run", {
+        session_id: Number(session.value),
+        preset: preset.value,
+        segments: segments.value.trim() ? segments.value.split(/[ ,]+/).filter(Boolean).map(Number) : undefined,
+      }), "Pipeline started");
       if (started) location.hash = `#/pipelines/runs/${started.run_id}`;
-    } }, h("strong", {}, "Run a preset on a session"), session, preset, start),
+    } }, h("strong", {}, "Run a preset on a session"), session, segments, preset, start),
     h("h2", {}, "Runs"),
     runs.items.length ? h("div", { class: "scroll" }, h("table", { id: "runs" },
       h("thead", {}, h("tr", {}, ["run", "kind", "status", "progress", "session", "created"].map((t) => h("th", {}, t)))),
