@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlmodel import Session
 
-from activities.db import Streamer, crud, make_engine
+from activities.danmu import DanmuMessage, MessageKind, StatisticsAccumulator
+from activities.db import Streamer, crud, crud_danmu, crud_sessions, make_engine
 from tests.e2e.stack import ADMIN_PASSWORD, Stack, free_port
 from tests.e2e.test_recording import FAST_SETTINGS
 from tests.fakes.live_hls import LiveHls
@@ -26,6 +29,7 @@ from tests.temporal import start_dev_server
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
+    import sqlalchemy as sa
     from playwright.sync_api import BrowserContext, Page, ViewportSize
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -218,48 +222,147 @@ def test_record_watch_control_and_play_from_the_dashboard(
     expect(page.locator("#password")).to_be_visible()
 
 
-def test_without_the_socket_the_page_polls(
-    tmp_path: Path, browser: BrowserContext
-) -> None:
-    """Only the API runs (Temporal unreachable): a state the DB changes still shows."""
+@pytest.fixture
+def api_only(tmp_path: Path) -> Iterator[tuple[Stack, sa.Engine]]:
+    """Only `srec api` (Temporal unreachable) and its app DB, written by the test."""
     data = tmp_path / "data"
     data.mkdir()
     stack = Stack(data, f"127.0.0.1:{free_port()}")
-    try:
-        stack.start("api")
-        stack.api()
-        engine = make_engine(f"sqlite:///{data / 'srec.db'}")
-        with Session(engine) as db:
-            row = crud.create_streamer(
-                db,
-                Streamer(
-                    name="Bob", url="https://example.com/b.m3u8", platform="generic"
-                ),
-            )
-            streamer_id = row.id
-        assert streamer_id is not None
-        page = browser.new_page()
-        # what a browser whose socket fails does: it polls the API instead
-        page.add_init_script("localStorage.setItem('srec.noWebSocket', '1')")
-        page.goto(f"http://127.0.0.1:{stack.api_port}/")
-        page.fill("#password", ADMIN_PASSWORD)
-        page.click("form button[type=submit]")
-        expect(page.locator("#live-status")).to_have_attribute("data-mode", "polling")
-        row_el = page.locator("article.streamer", has_text="Bob")
-        expect(row_el.locator(".badge")).to_have_text("offline")
-        with Session(engine) as db:
-            crud.set_streamer_state(
-                db, streamer_id, state="NOT_LIVE", enabled=True, last_error="HTTP 404"
-            )
-        expect(row_el.locator(".badge")).to_have_text("error", timeout=RECORD_SECS)
-        expect(row_el).to_contain_text("HTTP 404")
-        with Session(engine) as db:
-            crud.set_streamer_state(
-                db, streamer_id, state="OUT_OF_SCHEDULE", enabled=True
-            )
-        expect(row_el.locator(".badge")).to_have_text(
-            "out of schedule", timeout=RECORD_SECS
+    stack.start("api")
+    stack.api()  # it answers: the schema is migrated
+    engine = make_engine(f"sqlite:///{data / 'srec.db'}")
+    yield stack, engine
+    engine.dispose()
+    stack.stop()
+
+
+def log_in_at(page: Page, stack: Stack) -> str:
+    base = f"http://127.0.0.1:{stack.api_port}"
+    page.goto(f"{base}/")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("form button[type=submit]")
+    expect(page.locator("#add-streamer")).to_be_visible()
+    return base
+
+
+def test_without_the_socket_the_page_polls(
+    api_only: tuple[Stack, sa.Engine], browser: BrowserContext
+) -> None:
+    """A state the DB changes still shows when the page cannot open its socket."""
+    stack, engine = api_only
+    with Session(engine) as db:
+        row = crud.create_streamer(
+            db,
+            Streamer(name="Bob", url="https://example.com/b.m3u8", platform="generic"),
         )
-        engine.dispose()
-    finally:
-        stack.stop()
+        streamer_id = row.id
+    assert streamer_id is not None
+    page = browser.new_page()
+    # what a browser whose socket fails does: it polls the API instead
+    page.add_init_script("localStorage.setItem('srec.noWebSocket', '1')")
+    log_in_at(page, stack)
+    expect(page.locator("#live-status")).to_have_attribute("data-mode", "polling")
+    row_el = page.locator("article.streamer", has_text="Bob")
+    expect(row_el.locator(".badge")).to_have_text("offline")
+    with Session(engine) as db:
+        crud.set_streamer_state(
+            db, streamer_id, state="NOT_LIVE", enabled=True, last_error="HTTP 404"
+        )
+    expect(row_el.locator(".badge")).to_have_text("error", timeout=RECORD_SECS)
+    expect(row_el).to_contain_text("HTTP 404")
+    with Session(engine) as db:
+        crud.set_streamer_state(db, streamer_id, state="OUT_OF_SCHEDULE", enabled=True)
+    expect(row_el.locator(".badge")).to_have_text(
+        "out of schedule", timeout=RECORD_SECS
+    )
+
+
+DANMAKU_XML = """<?xml version="1.0" encoding="utf-8"?>
+<i>
+<d p="0.300,1,25,16777215,0,0,0,0" user="ann">hello danmaku</d>
+<d p="0.600,1,25,16711680,0,0,0,0" user="bob">second one</d>
+</i>
+"""
+
+
+def recorded_session(engine: sa.Engine, video: Path) -> int:
+    """A finished session of one MP4 segment with its danmu file and statistics."""
+    start = datetime.now(UTC)
+    stats = StatisticsAccumulator(start.timestamp())
+    for n, user in enumerate(["ann", "bob", "ann"]):
+        stats.add(
+            DanmuMessage(MessageKind.CHAT, user, user, "hi", start.timestamp() + 61 * n)
+        )
+    with Session(engine) as db:
+        streamer = crud.create_streamer(
+            db,
+            Streamer(
+                name="Carol", url="https://example.com/c.m3u8", platform="generic"
+            ),
+        )
+        assert streamer.id is not None
+        session = crud_sessions.open_session(
+            db, streamer_id=streamer.id, title="carol live", start_time=start
+        )
+        session_id = session.id
+        assert session_id is not None
+        crud_sessions.begin_segment(
+            db, session_id=session_id, index=0, file_path=str(video)
+        )
+        crud_sessions.complete_segment(
+            db,
+            session_id=session_id,
+            index=0,
+            size_bytes=video.stat().st_size,
+            duration_secs=4.0,
+        )
+        xml = video.with_suffix(".xml")
+        xml.write_text(DANMAKU_XML)
+        crud_danmu.begin_file(
+            db, session_id=session_id, index=0, file_path=str(xml), started_at=start
+        )
+        crud_danmu.close_file(db, session_id=session_id, index=0, message_count=2)
+        crud_danmu.save_statistics(
+            db,
+            session_id,
+            statistics=stats.snapshot().model_dump(mode="json"),
+            state=stats.state().model_dump(mode="json"),
+            complete=True,
+        )
+        crud_sessions.close_session(db, session_id, start + timedelta(seconds=4))
+    return session_id
+
+
+def test_a_session_plays_mp4_with_its_danmaku_and_chat_charts(
+    api_only: tuple[Stack, sa.Engine], browser: BrowserContext, ffmpeg: Path
+) -> None:
+    stack, engine = api_only
+    folder = stack.data_dir / "recordings" / "Carol"
+    folder.mkdir(parents=True)
+    video = folder / "Carol_0.mp4"
+    subprocess.run(
+        [str(ffmpeg), "-loglevel", "error", "-f", "lavfi", "-i",
+         "testsrc=size=320x240:rate=25", "-f", "lavfi", "-i", "sine", "-t", "4",
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+         "-movflags", "+faststart", str(video)],
+        check=True,
+        timeout=120,
+    )  # fmt: skip
+    session_id = recorded_session(engine, video)
+    page = browser.new_page()
+    base = log_in_at(page, stack)
+    page.goto(f"{base}/#/sessions/{session_id}")
+    expect(page.locator("#rate-chart canvas")).to_be_attached()
+    expect(page.locator("#danmu-stats .bars").first).to_contain_text("ann")
+    row = page.locator('#segments tr[data-index="0"]')
+    expect(row).to_contain_text("2")  # danmu messages
+    row.get_by_role("button", name=re.compile("Play")).click()
+    page.wait_for_function(
+        "() => { const v = document.getElementById('video');"
+        " return v && v.currentTime > 0.7; }",
+        timeout=RECORD_SECS,
+    )
+    # both messages flew over the picture (each stays in the DOM while it flies)
+    expect(page.locator(".danmaku span", has_text="hello danmaku")).to_be_attached()
+    expect(page.locator(".danmaku span", has_text="second one")).to_be_attached()
+    shoot(page, "session-danmaku")
