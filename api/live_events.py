@@ -5,9 +5,7 @@ state projection, segment rows with their growing size, session rows, pipeline
 jobs and runs), so the API learns of changes by reading it, cheaply: one pass reads
 only the rows that changed since the last pass (`updated_at` and `completed_at`
 watermarks, ids above the highest seen) and the few open ones (open sessions and
-segments, unfinished runs). It runs only while a client listens, and each client
-gets its own bounded queue: a client too slow to drain it is dropped (it reconnects
-and reloads), so one stuck browser never holds the others or the API's memory.
+segments, unfinished runs). `api.event_hub` runs it while a client listens.
 
 Event shapes (JSON, `type` first):
     streamer  {id, name, state, enabled, last_error, last_error_at, updated_at}
@@ -22,9 +20,6 @@ Event shapes (JSON, `type` first):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -38,10 +33,6 @@ from activities.db.tables_pipeline import PipelineJob, PipelineRun
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-log = logging.getLogger(__name__)
-
-POLL_INTERVAL_SECS = 1.0
-CLIENT_QUEUE_SIZE = 1000
 MAX_REMEMBERED = 20_000
 _OPEN_RUN = ("PENDING", "RUNNING")
 
@@ -281,81 +272,3 @@ class DbWatcher:
             }
             if self._changed("job", (job.id, 0), event):
                 yield event
-
-
-class EventHub:
-    """Runs one `DbWatcher` while clients listen and fans its events out.
-
-    Args:
-        engine: the app database.
-        interval: seconds between passes.
-    """
-
-    def __init__(self, engine: sa.Engine, interval: float = POLL_INTERVAL_SECS) -> None:
-        self._engine = engine
-        self._interval = interval
-        self._clients: set[asyncio.Queue[Event | None]] = set()
-        self._task: asyncio.Task[None] | None = None
-        self._watcher: DbWatcher | None = None
-        self._primed = asyncio.Event()
-
-    async def subscribe(self) -> asyncio.Queue[Event | None]:
-        """A new client's queue, starting with every open session's progress.
-
-        A `None` in the queue means the client fell behind and must reconnect.
-        """
-        queue: asyncio.Queue[Event | None] = asyncio.Queue(CLIENT_QUEUE_SIZE)
-        self._clients.add(queue)
-        if self._task is None or self._task.done():
-            self._primed.clear()
-            self._task = asyncio.create_task(self._run(), name="live-events")
-        await self._primed.wait()
-        assert self._watcher is not None
-        for event in self._watcher.open_sessions():
-            queue.put_nowait(event)
-        return queue
-
-    def unsubscribe(self, queue: asyncio.Queue[Event | None]) -> None:
-        """Forget a client; the watcher stops with the last one."""
-        self._clients.discard(queue)
-        if not self._clients and self._task is not None:
-            self._task.cancel()
-            self._task = None
-
-    async def close(self) -> None:
-        """Stop the watcher (the API shuts down)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        # a fresh watcher per run: its first pass learns the current rows silently
-        watcher = DbWatcher(self._engine)
-        try:
-            await asyncio.to_thread(watcher.prime)
-        finally:
-            self._watcher = watcher
-            self._primed.set()
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                events = await asyncio.to_thread(watcher.poll)
-            except sa.exc.SQLAlchemyError:
-                # the DB is briefly away (restart, lock): the next pass catches up
-                log.warning("live events: reading the app DB failed", exc_info=True)
-                continue
-            self._publish(events)
-
-    def _publish(self, events: list[Event]) -> None:
-        for queue in list(self._clients):
-            for event in events:
-                try:
-                    queue.put_nowait(event)
-                except asyncio.QueueFull:
-                    self._clients.discard(queue)
-                    # make room for the "fall behind" marker the client reads last
-                    queue.get_nowait()
-                    queue.put_nowait(None)
-                    break

@@ -21,7 +21,7 @@ from api.config_notify import ConfigNotifier
 from api.dashboard import mount_dashboard
 from api.deps import Platforms, TemporalNotifyControl, TemporalWorkflowControl
 from api.errors import install_handlers
-from api.live_events import EventHub
+from api.event_hub import EventHub
 from api.pipeline_control import TemporalPipelineControl
 from api.routes import api_router
 from api.settings import ApiSettings

@@ -9,7 +9,8 @@ from sqlmodel import Session
 
 from activities.db import Streamer, crud, crud_sessions, make_engine, utcnow
 from activities.db.tables_pipeline import PipelineJob, PipelineRun
-from api.live_events import DbWatcher, EventHub
+from api.event_hub import EventHub
+from api.live_events import DbWatcher
 
 START = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
