@@ -4,9 +4,10 @@ Authentication is the first message, `{"token": "<access token>"}`, sent within
 `AUTH_TIMEOUT_SECS` of the connection; the token never goes into a URL, where
 proxies and access logs would keep it. The server answers
 `{"type": "hello", "expires_at": ...}` and then streams the events of
-`api.live_events` (one JSON object per message, fanned out by `api.event_hub`). It closes the socket with code
-4401 on a missing or invalid token and when the token expires (the client
-reconnects with its refreshed token), and with 4408 when the client fell behind.
+`api.live_events` (one JSON object per message, fanned out by `api.event_hub`).
+It closes the socket with code 4401 on a missing or invalid token and when the
+token expires (the client reconnects with its refreshed token), and with 4408
+when the client fell behind.
 """
 
 from __future__ import annotations
