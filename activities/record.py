@@ -71,6 +71,12 @@ from activities.engines.base import (
 )
 from activities.errors import RecorderError
 from activities.guards import CircuitBreaker, WriteGate, breaker_key
+from activities.metrics import (
+    RECORDED_BYTES,
+    RECORDINGS_ACTIVE,
+    SEGMENTS_WRITTEN,
+    platform_label,
+)
 from activities.naming import NameFields
 from activities.ownership import Ownership
 from activities.segments import Resume, SegmentRows, settle, staging_tag
@@ -106,13 +112,29 @@ async def _signal_closed(workflow_id: str, closed: SegmentClosed) -> None:
     await _signal(workflow_id, SIGNAL_SEGMENT_CLOSED, closed, what)
 
 
+async def _count_closed(platform: str, workflow_id: str, closed: SegmentClosed) -> None:
+    """A file this attempt wrote closed: count it, then tell the workflow."""
+    SEGMENTS_WRITTEN.labels(platform).inc()
+    await _signal_closed(workflow_id, closed)
+
+
 @dataclass
 class _Attempt:
     """What the heartbeat task of one attempt reports and keeps alive."""
 
     stats: RecordingStats
+    platform: str = ""
     breaker: Attempt | None = None
     lease: SlotLease | None = None
+    # bytes already added to the srec_recorded_bytes counter
+    counted_bytes: int = 0
+
+    def count_bytes(self) -> None:
+        """Add what the engine flushed since the last call to the bytes counter."""
+        written = self.stats.bytes_written
+        if written > self.counted_bytes:
+            RECORDED_BYTES.labels(self.platform).inc(written - self.counted_bytes)
+            self.counted_bytes = written
 
 
 class RecordingActivities:
@@ -132,6 +154,8 @@ class RecordingActivities:
             None: an expired URL ends the recording as the engine sees it.
         watch: reads the configuration generation for every recording (default:
             a watch of `db`).
+        host: marks the segment rows with this host (per-host placement: the
+            files stay on its disk); None with shared storage.
     """
 
     def __init__(
@@ -147,8 +171,10 @@ class RecordingActivities:
         instance_id: str | None = None,
         fresh_urls: FreshUrls | None = None,
         watch: ConfigWatch | None = None,
+        host: str | None = None,
     ) -> None:
         self.engines = engines
+        self.host = host
         self.owner = Ownership(db, instance_id)
         self.recordings_dir = recordings_dir
         self.db = db
@@ -196,7 +222,11 @@ class RecordingActivities:
                 non_retryable=True,
             )
         self._active += 1
-        run = _Attempt(stats=RecordingStats(next_index=inp.start_index))
+        RECORDINGS_ACTIVE.inc()
+        run = _Attempt(
+            stats=RecordingStats(next_index=inp.start_index),
+            platform=platform_label(inp.platform),
+        )
         # from the start: a slot wait heartbeats too, and cancellation comes that way
         heartbeat_task = asyncio.create_task(self._heartbeat(run))
         try:
@@ -209,6 +239,8 @@ class RecordingActivities:
         finally:
             heartbeat_task.cancel()
             self._active -= 1
+            RECORDINGS_ACTIVE.dec()
+            run.count_bytes()
         stats = run.stats
         return RecordResult(
             next_index=stats.next_index,
@@ -269,7 +301,8 @@ class RecordingActivities:
                 SegmentRows(
                     self.db,
                     inp.session_id,
-                    functools.partial(_signal_closed, inp.workflow_id),
+                    functools.partial(_count_closed, run.platform, inp.workflow_id),
+                    host=self.host,
                 ),
                 inp.policy.min_segment_size_bytes,
             )
@@ -380,6 +413,7 @@ class RecordingActivities:
     async def _heartbeat(self, run: _Attempt) -> None:
         while True:
             stats = run.stats
+            run.count_bytes()
             if run.breaker is not None and stats.bytes_written > 0:
                 run.breaker.succeeded()  # the engine works: close its breaker now
             if run.lease is not None:

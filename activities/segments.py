@@ -63,6 +63,7 @@ class SegmentRows:
         session_id: the session the files belong to.
         announce: told of each closed file once its row is complete (a failure
             there must not raise: the rows are the record, not the announcement).
+        host: the host whose disk the files are on (per-host placement), or None.
     """
 
     def __init__(
@@ -70,10 +71,12 @@ class SegmentRows:
         db: sa.Engine,
         session_id: int,
         announce: Callable[[SegmentClosed], Awaitable[None]],
+        host: str | None = None,
     ) -> None:
         self.db = db
         self.session_id = session_id
         self.announce = announce
+        self.host = host
 
     async def opened(self, segment: SegmentState) -> None:
         # the first frame's wall clock; an engine that cannot tell opened it now
@@ -101,6 +104,7 @@ class SegmentRows:
                 valid=media.valid,
                 streams=media.streams,
                 session_segments=completed,
+                host=self.host,
             )
         )
 
@@ -113,6 +117,7 @@ class SegmentRows:
                 file_path=str(segment.path),
                 started_at=started_at,
                 media_start_secs=segment.media_start_secs or 0.0,
+                host=self.host,
             )
 
     def _progress(self, segment: SegmentState) -> None:

@@ -22,6 +22,7 @@ from api.deps import Platforms, TemporalNotifyControl, TemporalWorkflowControl
 from api.errors import install_handlers
 from api.pipeline_control import TemporalPipelineControl
 from api.routes import api_router
+from api.routes.metrics import router as metrics_router
 from api.settings import ApiSettings
 
 if TYPE_CHECKING:
@@ -95,6 +96,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.include_router(api_router)
+    # GET /metrics, at the root where Prometheus looks (api.routes.metrics)
+    app.include_router(metrics_router)
     install_handlers(app)
     return app
 

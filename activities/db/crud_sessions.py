@@ -187,11 +187,13 @@ def begin_segment(
     file_path: str,
     started_at: datetime | None = None,
     media_start_secs: float | None = None,
+    host: str | None = None,
 ) -> Segment:
     """Insert the row of a segment that is being written (idempotent).
 
     `started_at` and `media_start_secs` are its first frame's wall clock and
     timestamp (`SegmentState`): what the danmu file of the same index aligns to.
+    `host` is the recording worker's, with per-host placement.
     """
     segment = get_segment(db, session_id, index)
     if segment is None:
@@ -201,6 +203,7 @@ def begin_segment(
             file_path=file_path,
             started_at=started_at,
             media_start_secs=media_start_secs,
+            host=host,
         )
         db.add(segment)
         db.commit()

@@ -178,6 +178,9 @@ class Segment(SegmentBase, table=True):
     )
     resume_marker: int | None = Field(default=None, sa_type=sa.BigInteger)
     resume_edge_ms: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # the host whose disk holds the file, with per-host placement (None: shared
+    # storage): its pipeline steps go to that host's queues
+    host: str | None = Field(default=None, max_length=200)
 
 
 class UserBase(SQLModel):
