@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from sqlmodel import Session
 
 from activities.db.tables import OutputRoot, RecordingSlot
 from activities.db.tables_notify import NotifyDeadLetter, NotifyDelivery
 from activities.db.tables_pipeline import PipelineJob
+from api.deps import Platforms, get_platforms
 from api.main import create_app
+from api.settings import ApiSettings
 from tests.api.conftest import REGISTRY, no_network
-
-if TYPE_CHECKING:
-    from fastapi.testclient import TestClient
-
-    from api.settings import ApiSettings
 
 pytestmark = pytest.mark.both_databases
 
@@ -55,14 +53,8 @@ def test_metrics_with_a_users_access_token(client: TestClient) -> None:
 
 
 def _app_with(settings: ApiSettings, **changes: object) -> TestClient:
-    from fastapi.testclient import TestClient
-
-    from api.deps import Platforms, get_platforms
-
     updated = settings.model_copy(update=changes)
     app = create_app(updated)
-    import httpx
-
     http = httpx.AsyncClient(transport=httpx.MockTransport(no_network))
     app.dependency_overrides[get_platforms] = lambda: Platforms(REGISTRY, http)
     return TestClient(app)
@@ -84,10 +76,6 @@ def test_public_metrics_take_no_token(settings: ApiSettings) -> None:
 
 
 def test_metrics_token_must_be_long() -> None:
-    from pydantic import ValidationError
-
-    from api.settings import ApiSettings
-
     with pytest.raises(ValidationError, match="at least 32"):
         ApiSettings(metrics_token=SecretStr("short"))
 
@@ -103,12 +91,12 @@ def test_streamers_by_state_and_platform(client: TestClient) -> None:
     assert paused.status_code in (200, 202), paused.text
     text = client.get("/metrics").text
     found = {
-        labels: v for (name, labels), v in series(text).items() if name == "srec_streamers"
+        labels: v
+        for (name, labels), v in series(text).items()
+        if name == "srec_streamers"
     }
     assert sum(found.values()) == 4
-    assert (
-        value(text, "srec_streamers", state="NOT_LIVE", platform="othertv") == 1
-    )
+    assert value(text, "srec_streamers", state="NOT_LIVE", platform="othertv") == 1
     faketv = {
         dict(labels)["state"]: v
         for labels, v in found.items()
@@ -139,7 +127,9 @@ def test_jobs_deliveries_slots_and_gate(client: TestClient) -> None:
             )
         db.add(NotifyDelivery(event_id=1, channel_id=1, status="sent"))
         db.add(NotifyDelivery(event_id=2, channel_id=1, status="dead"))
-        db.add(NotifyDeadLetter(delivery_id=2, event_id=2, channel_id=1, event_type="x"))
+        db.add(
+            NotifyDeadLetter(delivery_id=2, event_id=2, channel_id=1, event_type="x")
+        )
         db.add(
             RecordingSlot(
                 holder="streamer-1",
