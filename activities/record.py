@@ -70,6 +70,7 @@ from activities.engines.base import (
     plan_for,
 )
 from activities.errors import RecorderError
+from activities.fence import DEFAULT_LEASE_SECS, RecorderFence
 from activities.guards import CircuitBreaker, WriteGate, breaker_key
 from activities.metrics import (
     RECORDED_BYTES,
@@ -128,6 +129,8 @@ class _Attempt:
     lease: SlotLease | None = None
     # bytes already added to the srec_recorded_bytes counter
     counted_bytes: int = 0
+    # this attempt's claim on the session: a newer attempt stops this one
+    fence: RecorderFence | None = None
 
     def count_bytes(self) -> None:
         """Add what the engine flushed since the last call to the bytes counter."""
@@ -226,11 +229,12 @@ class RecordingActivities:
         run = _Attempt(
             stats=RecordingStats(next_index=inp.start_index),
             platform=platform_label(inp.platform),
+            fence=RecorderFence(self.db, inp.session_id, lease_secs=_lease_secs()),
         )
         # from the start: a slot wait heartbeats too, and cancellation comes that way
         heartbeat_task = asyncio.create_task(self._heartbeat(run))
         try:
-            reason = await self._run(self._guarded(inp, engine, run))
+            reason = await self._run(self._guarded(inp, engine, run), run)
         except RecorderError as err:
             converted, cut = application_error(err)
             if cut:  # it quoted a credential: the original must not be the cause
@@ -238,6 +242,8 @@ class RecordingActivities:
             raise converted from err
         finally:
             heartbeat_task.cancel()
+            if run.fence is not None:
+                run.fence.close()
             self._active -= 1
             RECORDINGS_ACTIVE.dec()
             run.count_bytes()
@@ -257,6 +263,9 @@ class RecordingActivities:
     async def _guarded(self, inp: RecordInput, engine: Engine, run: _Attempt) -> str:
         """Pass the guards, settle the last attempt, then record."""
         await self.gate.check(inp.workflow_id)
+        if run.fence is not None:
+            # before any file is touched: an older attempt may still be writing
+            await run.fence.claim()
         try:
             resume = await finish_uncancelled(
                 asyncio.to_thread(settle, self.db, inp.session_id)
@@ -382,19 +391,36 @@ class RecordingActivities:
             staging_tag=staging_tag(inp.session_id),
         )
 
-    async def _run(self, recording: Awaitable[str]) -> str:
-        """Await the attempt; on worker shutdown stop it cleanly, then say so."""
+    async def _run(self, recording: Awaitable[str], run: _Attempt) -> str:
+        """Await the attempt; on worker shutdown stop it cleanly, then say so.
+
+        A newer attempt of the same session (this worker lost Temporal, which
+        retried elsewhere) stops it too: `RecordingSuperseded`, which nobody
+        awaits any more, but the files are left to the newer attempt.
+        """
         task = asyncio.ensure_future(recording)
         shutdown_task = asyncio.ensure_future(activity.wait_for_worker_shutdown())
+        waits: set[asyncio.Future[object]] = {task, shutdown_task}  # type: ignore[arg-type]
+        fenced = None
+        if run.fence is not None:
+            fenced = asyncio.ensure_future(run.fence.superseded.wait())
+            waits.add(fenced)  # type: ignore[arg-type]
         try:
-            await asyncio.wait(
-                {task, shutdown_task}, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             await _stop(task)
             raise
         finally:
             shutdown_task.cancel()
+            if fenced is not None:
+                fenced.cancel()
+        if not task.done() and run.fence is not None and run.fence.superseded.is_set():
+            await _stop(task)
+            raise ApplicationError(
+                "a newer attempt records this session: this one stopped",
+                type="RecordingSuperseded",
+                non_retryable=True,
+            )
         if not task.done():
             await _stop(task)
             activity.logger.info(
@@ -418,6 +444,8 @@ class RecordingActivities:
                 run.breaker.succeeded()  # the engine works: close its breaker now
             if run.lease is not None:
                 run.lease.renew_if_due()
+            if run.fence is not None:
+                run.fence.renew_if_due()
             activity.heartbeat(
                 RecordProgress(
                     next_index=stats.next_index,
@@ -437,6 +465,12 @@ class RecordingActivities:
             # the recording is done: a count the workflow misses is no reason to redo it
             log.warning("could not count segments of session %d: %s", session_id, err)
             return None
+
+
+def _lease_secs() -> float:
+    """How long after its last heartbeat this attempt may be replaced."""
+    timeout = activity.info().heartbeat_timeout
+    return timeout.total_seconds() if timeout else DEFAULT_LEASE_SECS
 
 
 async def _stop(task: asyncio.Future[str]) -> None:

@@ -124,6 +124,12 @@ class StreamSession(StreamSessionBase, table=True):
         default=0.0, sa_column=sa.Column(sa.Float(), nullable=False, server_default="0")
     )
     open_key: str | None = Field(default=None, max_length=255)
+    # the recording attempt allowed to write the session's files, and when it last
+    # said it is alive (`activities.fence`): a stale attempt stops, never writes twice
+    recorder: str | None = Field(default=None, max_length=64)
+    recorder_seen_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
+    )
 
 
 class SegmentBase(SQLModel):
