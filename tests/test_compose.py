@@ -236,7 +236,7 @@ def scrape_jobs(prometheus: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def mounted(service: dict[str, Any], target: str) -> Path:
     """The file or folder of ./deploy that `service` mounts at `target`."""
     for volume in service["volumes"]:
-        source, dest = volume.split(":")[:2]
+        source, dest = str(volume).split(":")[:2]
         if dest == target:
             assert source.startswith("./"), f"{target} is not a bind mount"
             return ROOT / source
