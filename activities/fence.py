@@ -75,11 +75,14 @@ class RecorderFence:
         self._renewed_at = clock()
         self._tried_at = -RENEW_SECS
         self._renewal: asyncio.Task[None] | None = None
+        # the heartbeat task starts before the claim: nothing to renew until then
+        self._claimed = False
 
     async def claim(self) -> None:
         """Become the recorder; wait out a previous one that may still write."""
         previous, seen_at = await asyncio.to_thread(self._claim)
         self._renewed_at = self._clock()
+        self._claimed = True
         if previous is None or seen_at is None:
             return
         # the previous recorder's lease, by our clock, and never longer than a lease
@@ -99,7 +102,7 @@ class RecorderFence:
 
     def renew_if_due(self) -> None:
         """Renew in the background every few seconds; never waits."""
-        if self.superseded.is_set():
+        if self.superseded.is_set() or not self._claimed:
             return
         if self._renewal is not None and not self._renewal.done():
             return

@@ -61,6 +61,8 @@ async def test_a_newer_attempt_stops_the_older_and_waits_it_out(
 ) -> None:
     clock = Clock()
     old = RecorderFence(db, session_id, lease_secs=15, clock=clock, sleep=clock.sleep)
+    old.renew_if_due()
+    assert old._renewal is None  # the heartbeat task runs before the claim
     await old.claim()
     assert clock.slept == []  # nobody recorded it before
     await renewed(old)
