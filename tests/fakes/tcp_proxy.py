@@ -55,8 +55,10 @@ class TcpProxy:
         tb: TracebackType | None,
     ) -> None:
         self.cut()
+        self._call(self._settle())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        self._loop.close()
 
     def restore(self) -> None:
         """Listen (again): connections go through."""
@@ -68,6 +70,12 @@ class TcpProxy:
 
     def _call(self, work: object) -> None:
         asyncio.run_coroutine_threadsafe(work, self._loop).result(10)  # type: ignore[arg-type]
+
+    async def _settle(self) -> None:
+        """Let the pipes of aborted connections finish."""
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if pending:
+            await asyncio.wait(pending, timeout=5)
 
     async def _listen(self) -> None:
         if self._server is None:
