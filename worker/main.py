@@ -56,7 +56,6 @@ from activities.store import StoreActivities
 from activities.tools import ffmpeg_executable, rclone_executable
 from worker import metrics_server, notify_wiring, poll_wiring
 from worker.http_client import build_http
-from worker.metrics_server import free_loopback_port, sdk_runtime
 from workflows.client import Reconciled, connect, reconcile
 from workflows.pipeline import PipelineWorkflow
 from workflows.streamer import StreamerWorkflow
@@ -271,11 +270,11 @@ async def run_worker(
     with Session(db) as session:
         instance_id = app_instance_id(session)
     # the SDK's metrics on a loopback port that the worker's /metrics reads
-    sdk_port = free_loopback_port() if settings.metrics_port else None
+    sdk_port = metrics_server.free_loopback_port() if settings.metrics_port else None
     client = await connect(
         settings.temporal_address,
         settings.temporal_namespace,
-        runtime=sdk_runtime(sdk_port) if sdk_port else None,
+        runtime=metrics_server.sdk_runtime(sdk_port) if sdk_port else None,
     )
     log.info(
         "connected to Temporal at %s as srec instance %s",
