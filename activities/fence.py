@@ -13,8 +13,8 @@ renewal finds another recorder, or when it could not renew for half the lease (t
 database is unreachable too, so it cannot know). A new attempt that took the claim
 from a recorder seen within the lease waits until that lease has run out before
 it settles the files: by then the old one has stopped writing. After a kill the
-lease (the heartbeat timeout) has already passed when the retry starts, so it
-waits for nothing.
+lease (the heartbeat timeout) has already passed when the retry starts, and an
+attempt that ended cleanly gave its claim up, so neither waits.
 """
 
 from __future__ import annotations
@@ -135,15 +135,28 @@ class RecorderFence:
             return
         self._renewed_at = self._clock()
 
-    def close(self) -> None:
+    async def release(self) -> None:
+        """The attempt ended (not superseded): give the claim up, so the next
+        attempt of the session (the stream came back) starts at once."""
         if self._renewal is not None:
             self._renewal.cancel()
+        if not self._claimed or self.superseded.is_set():
+            return
+        try:
+            await asyncio.to_thread(self._release_sync)
+        except SQLAlchemyError as err:
+            # the next attempt waits out the lease instead: slower, never unsafe
+            log.warning("session %d: could not release: %s", self.session_id, err)
 
     def _claim(self) -> tuple[str | None, datetime | None]:
         with Session(self.db) as db:
             return crud_sessions.claim_recorder(
                 db, self.session_id, self.token, datetime.now(UTC)
             )
+
+    def _release_sync(self) -> None:
+        with Session(self.db) as db:
+            crud_sessions.release_recorder(db, self.session_id, self.token)
 
     def _renew_sync(self) -> bool:
         with Session(self.db) as db:

@@ -243,7 +243,7 @@ class RecordingActivities:
         finally:
             heartbeat_task.cancel()
             if run.fence is not None:
-                run.fence.close()
+                await finish_uncancelled(run.fence.release())
             self._active -= 1
             RECORDINGS_ACTIVE.dec()
             run.count_bytes()

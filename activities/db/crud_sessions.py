@@ -391,3 +391,16 @@ def renew_recorder(db: Session, session_id: int, token: str, now: datetime) -> b
     row = db.get(StreamSession, session_id)
     # a session that is gone (or never had a row, in tests) fences nobody
     return row is None or row.recorder in (None, token)
+
+
+def release_recorder(db: Session, session_id: int, token: str) -> None:
+    """Attempt `token` ended cleanly: the next one need not wait for it."""
+    db.execute(
+        sa.update(StreamSession)
+        .where(
+            col(StreamSession.id) == session_id,
+            col(StreamSession.recorder) == token,
+        )
+        .values(recorder=None, recorder_seen_at=None)
+    )
+    db.commit()

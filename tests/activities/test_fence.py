@@ -126,3 +126,23 @@ async def test_no_session_row_fences_nobody(db: sa.Engine) -> None:
     assert fence._renewal is not None
     await asyncio.wait_for(fence._renewal, 10)
     assert not fence.superseded.is_set()
+
+
+async def test_an_attempt_that_ended_is_not_waited_for(
+    db: sa.Engine, session_id: int
+) -> None:
+    clock = Clock()
+    first = RecorderFence(db, session_id, lease_secs=15, clock=clock, sleep=clock.sleep)
+    await first.claim()
+    await first.release()
+    # the stream came back within the grace window: the next attempt starts at once
+    second = RecorderFence(
+        db, session_id, lease_secs=15, clock=clock, sleep=clock.sleep
+    )
+    await second.claim()
+    assert clock.slept == []
+    # a superseded attempt gives up nothing that is no longer its own
+    await first.release()
+    clock.now += 5
+    await renewed(second)
+    assert not second.superseded.is_set()
