@@ -71,6 +71,7 @@ class SegmentRows:
         announce: told of each closed file once its row is complete (a failure
             there must not raise: the rows are the record, not the announcement).
         triggers: starts each closed file's segment pipeline (None: none).
+        host: the host whose disk the files are on (per-host placement), or None.
     """
 
     def __init__(
@@ -79,11 +80,13 @@ class SegmentRows:
         session_id: int,
         announce: Callable[[SegmentClosed], Awaitable[None]],
         triggers: PipelineTriggers | None = None,
+        host: str | None = None,
     ) -> None:
         self.db = db
         self.session_id = session_id
         self.announce = announce
         self.triggers = triggers
+        self.host = host
 
     async def opened(self, segment: SegmentState) -> None:
         # the first frame's wall clock; an engine that cannot tell opened it now
@@ -111,6 +114,7 @@ class SegmentRows:
                 valid=media.valid,
                 streams=media.streams,
                 session_segments=completed,
+                host=self.host,
             )
         )
         if self.triggers is not None:
@@ -127,6 +131,7 @@ class SegmentRows:
                 file_path=str(segment.path),
                 started_at=started_at,
                 media_start_secs=segment.media_start_secs or 0.0,
+                host=self.host,
             )
 
     def _progress(self, segment: SegmentState) -> None:

@@ -24,6 +24,7 @@ from api.errors import install_handlers
 from api.event_hub import EventHub
 from api.pipeline_control import TemporalPipelineControl
 from api.routes import api_router
+from api.routes.metrics import router as metrics_router
 from api.settings import ApiSettings
 
 if TYPE_CHECKING:
@@ -101,6 +102,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.include_router(api_router)
     mount_dashboard(app)
+    # GET /metrics, at the root where Prometheus looks (api.routes.metrics)
+    app.include_router(metrics_router)
     install_handlers(app)
     return app
 

@@ -30,6 +30,7 @@ from activities.contracts import (
     IO_TASK_QUEUE,
     SIGNAL_STOP,
     WORKFLOW_TASK_QUEUE,
+    host_queue,
 )
 from activities.danmu_activity import DanmuActivities
 from activities.db import app_instance_id, crud, make_engine, migrate
@@ -55,7 +56,7 @@ from activities.record import RecordingActivities
 from activities.store import StoreActivities
 from activities.tools import ffmpeg_executable, rclone_executable
 from activities.triggers import Planner
-from worker import notify_wiring, poll_wiring
+from worker import metrics_server, notify_wiring, poll_wiring
 from worker.http_client import build_http
 from workflows.client import Reconciled, connect, reconcile
 from workflows.pipeline import PipelineWorkflow
@@ -206,6 +207,35 @@ def io_worker(w: Wiring) -> Worker:
     )
 
 
+def host_workers(w: Wiring) -> list[Worker]:
+    """srec-cpu@<host> and srec-io@<host>: steps on the files of this host's disk.
+
+    Only with per-host placement, on a worker that records (`recording_host`).
+    """
+    host = w.settings.recording_host
+    if host is None:
+        return []
+    return [
+        Worker(
+            w.client,
+            task_queue=host_queue(CPU_TASK_QUEUE, host),
+            activities=[w.media.probe_segment, w.pipeline.run_step],
+            activity_executor=w.cpu_pool,
+            max_concurrent_activities=w.settings.cpu_slots,
+            graceful_shutdown_timeout=w.grace,
+        ),
+        Worker(
+            w.client,
+            task_queue=host_queue(IO_TASK_QUEUE, host),
+            activities=[w.pipeline.run_step],
+            activity_executor=w.io_pool,
+            max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+            default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+            graceful_shutdown_timeout=w.grace,
+        ),
+    ]
+
+
 def cpu_worker(w: Wiring) -> Worker:
     """srec-cpu: media checks and the ffmpeg pipeline steps, `cpu_slots` at once."""
     return Worker(
@@ -246,7 +276,13 @@ async def run_worker(
     seed_global(db, read_seed(), settings.recordings_path)
     with Session(db) as session:
         instance_id = app_instance_id(session)
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    # the SDK's metrics on a loopback port that the worker's /metrics reads
+    sdk_port = metrics_server.free_loopback_port() if settings.metrics_port else None
+    client = await connect(
+        settings.temporal_address,
+        settings.temporal_namespace,
+        runtime=metrics_server.sdk_runtime(sdk_port) if sdk_port else None,
+    )
     log.info(
         "connected to Temporal at %s as srec instance %s",
         settings.temporal_address,
@@ -273,11 +309,23 @@ async def run_worker(
         # threads start on demand: sized like the slot count so a burst of sync
         # store activities never waits behind async recordings
         io_slots = settings.io_slots or default_io_slots(settings)
+        if settings.metrics_port:
+            await stack.enter_async_context(
+                metrics_server.serve(
+                    settings.metrics_host, settings.metrics_port, sdk_port
+                )
+            )
         options = DbOptionsProvider(db, instance_id)
         # each closed file starts its pipeline from the activity that closed it
-        triggers = PipelineTriggers(
-            db, Planner(settings.recordings_path), client=lambda: client
+        # per-host placement: the runs of files this worker records go to its host's
+        # queues (settings.recording_host is None with shared storage)
+        host = settings.recording_host
+        planner = Planner(
+            settings.recordings_path,
+            cpu_queue=host_queue(CPU_TASK_QUEUE, host),
+            io_queue=host_queue(IO_TASK_QUEUE, host),
         )
+        triggers = PipelineTriggers(db, planner, client=lambda: client)
         recording = RecordingActivities(
             build_engines(
                 http,
@@ -301,6 +349,7 @@ async def run_worker(
             instance_id=instance_id,
             fresh_urls=FreshUrls(http, default_registry(), options),
             triggers=triggers,
+            host=host,
         )
         wiring = Wiring(
             client=client,
@@ -342,6 +391,7 @@ async def run_worker(
             streamer_workflow=streamer_workflow,
         )
         workers = [QUEUE_WORKERS[name](wiring) for name in settings.queue_names]
+        workers += host_workers(wiring)
         for w in workers:
             await stack.enter_async_context(w)
         log.info("worker polling %s", ", ".join(w.task_queue for w in workers))
