@@ -132,8 +132,10 @@ class WorkerSettings(BaseSettings):
         return None
 
     # --- detection (issue 10): shard pollers instead of a check per workflow ---
+    # off by default until the streamer workflow waits on their signals (the
+    # state-machine rewrite): today's workflow checks by itself on its interval
     poll_shards: int = Field(
-        default=4,
+        default=0,
         ge=0,
         le=256,
         description="Shards of streamers, one long-running poll activity each; "
