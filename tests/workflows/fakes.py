@@ -50,6 +50,9 @@ class FakeActivities:
     # input names another one answers config_stale)
     loads: int = 0
     version: str | None = None
+    # load_streamer says this instance runs shard pollers (the workflow waits for
+    # `detected` instead of checking on its interval)
+    pollers: bool = False
     # the attempt number of every record_stream call (its retry policy at work)
     record_attempts: list[int] = field(default_factory=list)
 
@@ -90,6 +93,7 @@ class FakeActivities:
             config=self.configs.get(inp.streamer_id),
             instance_id=self.instance_id,
             config_version=self.version,
+            pollers=self.pollers,
         )
 
     @activity.defn(name=c.ACTIVITY_PROJECT_STATE)
@@ -137,7 +141,20 @@ class FakeActivities:
         self.records.append(inp)
         self.record_attempts.append(activity.info().attempt)
         if self.refusals:
-            raise self.refusals.pop(0)
+            refusal = self.refusals.pop(0)
+            if not inp.refusal_as_result:
+                raise refusal
+            delay = refusal.next_retry_delay
+            return c.RecordResult(
+                next_index=inp.start_index,
+                segments_closed=0,
+                bytes_written=0,
+                media_time_secs=0.0,
+                reason="refused",
+                refused=c.GUARD_ERRORS[refusal.type or ""],
+                retry_after_secs=delay.total_seconds() if delay else 0.0,
+                detail=refusal.message,
+            )
         handle = activity.client().get_workflow_handle(inp.workflow_id)
         if self.slot_free is not None:
             await handle.signal(
