@@ -53,6 +53,8 @@ class FakeActivities:
     # load_streamer says this instance runs shard pollers (the workflow waits for
     # `detected` instead of checking on its interval)
     pollers: bool = False
+    # record_stream attempts running now
+    recording: int = 0
     # the attempt number of every record_stream call (its retry policy at work)
     record_attempts: list[int] = field(default_factory=list)
 
@@ -140,6 +142,13 @@ class FakeActivities:
         self._own(inp)
         self.records.append(inp)
         self.record_attempts.append(activity.info().attempt)
+        self.recording += 1
+        try:
+            return await self._record(inp)
+        finally:
+            self.recording -= 1
+
+    async def _record(self, inp: c.RecordInput) -> c.RecordResult:
         if self.refusals:
             refusal = self.refusals.pop(0)
             if not inp.refusal_as_result:
