@@ -53,6 +53,11 @@ class FakeActivities:
     # load_streamer says this instance runs shard pollers (the workflow waits for
     # `detected` instead of checking on its interval)
     pollers: bool = False
+    # an answer the checks give instead of live/offline (banned, not found…)
+    outcome: c.LiveOutcome | None = None
+    title: str = "a title"
+    # detection fails without the activity's retries (one attempt per check)
+    fail_fast: bool = False
     # record_stream attempts running now
     recording: int = 0
     # the attempt number of every record_stream call (its retry policy at work)
@@ -123,6 +128,12 @@ class FakeActivities:
         self.check_inputs.append(inp)
         if self.fail_detection:
             raise RuntimeError("upstream is down")
+        if self.fail_fast:
+            raise ApplicationError("upstream is down", non_retryable=True)
+        if self.outcome is not None:
+            return c.LiveStatus(
+                is_live=False, outcome=self.outcome, detail="the platform says so"
+            )
         stale = None not in (inp.config_version, self.version) and (
             inp.config_version != self.version
         )
@@ -132,7 +143,7 @@ class FakeActivities:
             )
         return c.LiveStatus(
             is_live=True,
-            title="a title",
+            title=self.title,
             source=c.StreamSource(url=inp.url, kind=c.StreamKind.HLS),
             config_stale=stale,
         )
