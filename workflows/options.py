@@ -88,4 +88,5 @@ IDLE_REFRESH = timedelta(hours=24)
 
 def backoff_secs(base: float, level: int) -> float:
     """How long the `level`-th backoff in a row lasts (0 = the first)."""
-    return min(base * 2 ** min(level, 32), max(base, BACKOFF_CAP_SECS))
+    doubled: float = base * 2.0 ** min(level, 32)
+    return min(doubled, max(base, BACKOFF_CAP_SECS))

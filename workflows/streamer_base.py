@@ -132,7 +132,7 @@ class StreamerBase:
         while True:
             try:
                 return await workflow.execute_activity_method(
-                    method,  # type: ignore[arg-type]
+                    method,
                     arg,
                     task_queue=c.IO_TASK_QUEUE,
                     start_to_close_timeout=o.STORE_TIMEOUT,
@@ -230,13 +230,13 @@ class StreamerBase:
     # --- waiting ----------------------------------------------------------------------
 
     async def _wait(
-        self, until: Callable[[], bool], timeout: timedelta | None = None
+        self, until: Callable[[], bool], within: timedelta | None = None
     ) -> bool:
-        """Wait until `until()` (True) or the timeout passes (False)."""
-        if timeout is not None and timeout <= timedelta(0):
+        """Wait until `until()` (True) or `within` passes (False)."""
+        if within is not None and within <= timedelta(0):
             return until()
         try:
-            await workflow.wait_condition(until, timeout=timeout)
+            await workflow.wait_condition(until, timeout=within)
         except TimeoutError:
             return False
         return True

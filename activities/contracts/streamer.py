@@ -191,7 +191,8 @@ class StreamerWorkflowState(BaseModel):
         default=None, description="TEMPORAL_DISABLED until then"
     )
     check_now: bool = Field(
-        default=False, description="A check was asked for (or news signalled) as "
+        default=False,
+        description="A check was asked for (or news signalled) as "
         "the last run ended: the next checks at once",
     )
 

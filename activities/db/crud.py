@@ -139,7 +139,7 @@ def set_streamer_state(
     if reason is not None:
         reason = reason[:LAST_ERROR_MAX_LENGTH]
     projected = (streamer.state, streamer.enabled, streamer.last_error)
-    if projected + (streamer.state_reason,) != (state, enabled, last_error, reason):
+    if (*projected, streamer.state_reason) != (state, enabled, last_error, reason):
         now = utcnow()
         if streamer.last_error != last_error:
             streamer.last_error_at = now if last_error is not None else None

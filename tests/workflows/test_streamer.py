@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -100,7 +101,7 @@ async def world(env: WorkflowEnvironment) -> AsyncIterator[FakeActivities]:
                 # an activity cut off by the termination holds the test server's
                 # time skipping until its timeout: let short ones finish first
                 with contextlib.suppress(AssertionError):
-                    await eventually(lambda h=handle: _idle(h), within=10)
+                    await eventually(functools.partial(_idle, handle), within=10)
             desc = await handle.describe()
             if desc.status == WorkflowExecutionStatus.RUNNING:
                 await handle.terminate("test over")
