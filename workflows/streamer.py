@@ -35,19 +35,14 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.legacy.streamer_v1 import LegacyStreamer
 from workflows.streamer_base import INSTANCE
-from workflows.streamer_detect import Detection
+from workflows.streamer_signals import Messages
 
 # A run whose history lacks this marker was started by v1 (see the module docstring)
 PATCH_V2 = "streamer-v2"
 
 
-def _log_signal(name: str, inp: c.SignalInput | None) -> None:
-    reason = f" ({inp.reason})" if inp is not None and inp.reason else ""
-    workflow.logger.info("signal %s%s", name, reason)
-
-
 @workflow.defn(name=c.STREAMER_WORKFLOW_TYPE)
-class StreamerWorkflow(Detection):
+class StreamerWorkflow(Messages):
     """The state machine of one streamer; see the module docstring."""
 
     def __init__(self) -> None:
@@ -114,6 +109,20 @@ class StreamerWorkflow(Detection):
         await self._transition(c.StreamerState.CANCELLED, "stopped")
         return c.StreamerWorkflowResult(reason="stopped")
 
+    def _carried(self) -> c.StreamerWorkflowState:
+        """What the next run continues from."""
+        return c.StreamerWorkflowState(
+            paused=self._paused,
+            state=self._state,
+            sessions_recorded=self._sessions,
+            last_error=self._last_error,
+            reason=self._reason,
+            errors=self._errors,
+            backoff_level=self._backoff_level,
+            backoff_until=self._backoff_until,
+            check_now=self._check_now or self._clear or self._detected is not None,
+        )
+
     # --- messages -------------------------------------------------------------------
 
     def _signal(self, name: str, arg: Any) -> None:
@@ -163,48 +172,6 @@ class StreamerWorkflow(Detection):
     @workflow.signal(name=c.SIGNAL_RECORDING_WAIT)
     def recording_wait(self, inp: c.RecordingWait | None = None) -> None:
         self._signal(c.SIGNAL_RECORDING_WAIT, inp)
-
-    def _on_pause(self, inp: c.SignalInput | None) -> None:
-        _log_signal("pause", inp)
-        self._paused = True
-
-    def _on_resume(self, inp: c.SignalInput | None) -> None:
-        _log_signal("resume", inp)
-        self._paused = False
-        self._check_now = True
-
-    def _on_check_now(self, inp: c.SignalInput | None) -> None:
-        _log_signal("check_now", inp)
-        self._check_now = True
-
-    def _on_stop(self, inp: c.SignalInput | None) -> None:
-        _log_signal("stop", inp)
-        self._stop = True
-
-    def _on_config_changed(self, inp: c.SignalInput | None) -> None:
-        _log_signal("config_changed", inp)
-        self._reload = True
-
-    def _on_clear_error(self, inp: c.SignalInput | None) -> None:
-        _log_signal("clear_error", inp)
-        self._errors = self._backoff_level = 0
-        self._backoff_until = None
-        self._clear = self._check_now = True  # the check's answer sets the state
-
-    def _on_detected(self, inp: c.Detected | None) -> None:
-        if inp is None or inp.instance_id not in (None, self._instance):
-            return  # another instance's poller: not ours to act on
-        if self._last_check is not None and inp.checked_at < self._last_check:
-            return  # older than the workflow's own check
-        self._detected = inp
-
-    def _on_segment_closed(self, inp: c.SegmentClosed | None) -> None:
-        if inp is not None and self._session is not None:
-            self._session.segment_closed(inp)
-
-    def _on_recording_wait(self, inp: c.RecordingWait | None) -> None:
-        if inp is not None and self._session is not None:
-            self._session.recording_wait(inp)
 
     @workflow.query(name=c.QUERY_STATE)
     def state(self) -> c.StateQueryResult:

@@ -8,8 +8,8 @@ every part of the workflow shares:
   `SrecState` search attribute and projects state, pause, reason and last error to
   the DB (`store.project_state`), once per change. Notifications of state changes
   (issue 13, `workflows.notify.EventEmitter`) hook in here.
-* `_check()`: the workflow's own live check, as a `Detected` (the shape the
-  pollers' signal carries), so both kinds of news take one path.
+* `_check()`: the workflow's own live check (`workflows.streamer_check`), as a
+  `Detected` (the shape the pollers' signal carries): both take one path.
 * `store(...)`: a store activity through its typed reference, waiting out the
   refusals of another instance's workers.
 
@@ -28,9 +28,10 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import contracts as c
-    from activities.detect import PlatformActivities
     from activities.store import StoreActivities
     from workflows import options as o
+
+from workflows.streamer_check import check_live
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -178,54 +179,15 @@ class StreamerBase:
         return True
 
     async def _check(self) -> c.Detected:
-        """Ask the platform now; a failure comes back as an `unavailable` answer."""
+        """Ask the platform now (`workflows.streamer_check`)."""
         self._check_now = False
         self._detected = None  # this answer is fresher than any signalled one
-        policy = self.cfg.policy
-        try:
-            status = await workflow.execute_activity_method(
-                PlatformActivities.check_live,
-                # the activity reads the streamer's credentials from the DB itself
-                c.CheckLiveInput(
-                    url=self.cfg.url,
-                    streamer_id=self._streamer_id,
-                    selection=policy.selection,
-                    extractor=policy.extractor,
-                    config_version=self._version,
-                    instance_id=self._instance,
-                ),
-                task_queue=c.IO_TASK_QUEUE,
-                start_to_close_timeout=o.CHECK_LIVE_TIMEOUT,
-                retry_policy=o.CHECK_LIVE_RETRY,
-            )
-        except ActivityError as err:
-            cause = err.cause
-            kind = cause.type if isinstance(cause, ApplicationError) else None
-            workflow.logger.warning("live check failed: %s", cause)
-            self._last_check = workflow.now()
-            return c.Detected(
-                outcome=c.LiveOutcome.NOT_FOUND
-                if kind == "UnsupportedUrlError"
-                else c.LiveOutcome.UNAVAILABLE,
-                checked_at=self._last_check,
-                error=str(cause or err),
-                error_type=kind,
-            )
-        self._last_check = workflow.now()
-        if status.config_stale:
+        found = await check_live(self.cfg, self._version, self._instance)
+        self._last_check = found.checked_at
+        if found.config_stale:
             workflow.logger.info("configuration changed: reloading")
             await self._load()
-        return c.Detected(
-            outcome=status.result,
-            checked_at=self._last_check,
-            title=status.title,
-            author=status.author,
-            category=status.category,
-            started_at=status.started_at,
-            source=status.source,
-            detail=status.detail,
-            error=status.error,
-        )
+        return found.detected
 
     # --- waiting ----------------------------------------------------------------------
 
@@ -240,17 +202,3 @@ class StreamerBase:
         except TimeoutError:
             return False
         return True
-
-    def _carried(self) -> c.StreamerWorkflowState:
-        """What the next run continues from."""
-        return c.StreamerWorkflowState(
-            paused=self._paused,
-            state=self._state,
-            sessions_recorded=self._sessions,
-            last_error=self._last_error,
-            reason=self._reason,
-            errors=self._errors,
-            backoff_level=self._backoff_level,
-            backoff_until=self._backoff_until,
-            check_now=self._check_now or self._clear or self._detected is not None,
-        )

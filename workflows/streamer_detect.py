@@ -94,8 +94,9 @@ class Detection(StreamerBase):
             reason += "; it does not open within a year"
         await self._transition(c.StreamerState.OUT_OF_SCHEDULE, reason)
         wake = o.IDLE_REFRESH if opens is None else min(opens - now, o.IDLE_REFRESH)
-        # not polled and not recorded meanwhile: a check asked for waits for it
-        self._check_now, self._detected = False, None
+        # not polled and not recorded meanwhile: a check asked for (or an error
+        # cleared) waits for the opening, which checks anyway
+        self._check_now, self._clear, self._detected = False, False, None
         if not await self._wait(self._woken, wake) and opens is not None:
             self._check_now = workflow.now() >= opens
         self._detected = None  # not polled meanwhile: whatever came is stale

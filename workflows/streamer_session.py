@@ -5,13 +5,7 @@
                     ├─ refused (guard) ─► wait ─► offline window …
                     └─ schedule closes, stop ──────────────────────────► close
 
-The offline window: after a recording stops, the stream is checked at once. Live:
-the same session records on. The platform's clean "offline" (HLS ENDLIST, an API
-saying offline) is authoritative: the session ends at once. Anything else (the
-stream unreachable, a failed check) is an unexplained drop: it is confirmed
-`offline_check_count` more times, `offline_check_delay_secs` apart, and a return
-in between continues the session. A pause stops the recording and holds the window
-open: resumed inside it, the session goes on.
+The offline window after a recording stops: `workflows.streamer_window`.
 
 A guard's refusal comes back as `RecordResult.refused`: the session waits
 `retry_after_secs` (check_now, which the write gate sends on recovery, ends the wait
@@ -38,6 +32,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.record import RecordingActivities
     from activities.store import StoreActivities
     from workflows import options as o
+
+from workflows.streamer_window import offline_window
 
 if TYPE_CHECKING:
     from workflows.streamer_base import StreamerBase
@@ -73,7 +69,7 @@ class StreamerSession:
             await self._record(live, live.source)
             if host._stop or self._schedule_closed():
                 break
-            live = await self._offline_window()
+            live = await offline_window(host, self._schedule_closed)
         await self._close()
 
     # --- hook points ----------------------------------------------------------------
@@ -207,36 +203,3 @@ class StreamerSession:
         await host._wait(
             lambda: host._check_now or host.interrupted, timedelta(seconds=secs)
         )
-
-    async def _offline_window(self) -> c.Detected | None:
-        """After the recording stopped: the stream back (same session) or None."""
-        host = self.host
-        policy = host.cfg.policy
-        deadline = workflow.now() + timedelta(seconds=policy.grace_secs)
-        confirmations = 0
-        while not host._stop:
-            if host._paused:
-                await host._transition(c.StreamerState.DISABLED)
-                left = deadline - workflow.now()
-                if not await host._wait(lambda: not host.interrupted, left):
-                    return None  # still paused when the window closed
-                continue
-            if self._schedule_closed():
-                return None
-            found = await host._check()
-            live = found.outcome is c.LiveOutcome.LIVE and found.source is not None
-            if live:
-                verdict = filters.evaluate(
-                    host.cfg.filters, workflow.now(), found.title, found.category
-                )
-                return found if verdict.passes else None
-            if found.outcome is c.LiveOutcome.OFFLINE and found.error is None:
-                return None  # the platform says it ended: authoritative
-            if confirmations >= policy.offline_check_count:
-                return None  # an unexplained drop, confirmed
-            confirmations += 1
-            await host._wait(
-                lambda: host._check_now or host.interrupted,
-                timedelta(seconds=policy.offline_check_delay_secs),
-            )
-        return None

@@ -190,6 +190,27 @@ async def test_a_time_window_wakes_the_workflow_when_it_opens(env, world):
     await eventually(lambda: state_is(handle, S.NOT_LIVE))
 
 
+async def test_signals_while_out_of_schedule_wait_for_the_opening(env, world):
+    now = (await env.get_current_time()).astimezone(UTC)
+    opens = now + timedelta(hours=2)
+    world.configs[1].filters = [
+        c.TimeWindowFilter(
+            start_time=_clock(opens),
+            end_time=_clock(opens + timedelta(hours=1)),
+            timezone="UTC",
+        )
+    ]
+    handle = await start(env, world)
+    await eventually(lambda: state_is(handle, S.OUT_OF_SCHEDULE))
+    await handle.signal(c.SIGNAL_CLEAR_ERROR)
+    await handle.signal(c.SIGNAL_CHECK_NOW)
+    await env.sleep(60)
+    assert world.checks == 0
+    assert (await query(handle)).state == S.OUT_OF_SCHEDULE
+    desc = await handle.describe()
+    assert not desc.raw_description.HasField("pending_workflow_task")  # no spin
+
+
 async def test_a_cron_filter_in_a_time_zone_wakes_the_workflow(env, world):
     now = (await env.get_current_time()).astimezone(UTC)
     later = (now + timedelta(hours=3)).astimezone(_zone("Asia/Shanghai"))
