@@ -49,7 +49,8 @@ ENV PATH=/opt/srec/bin:$PATH \
 USER srec
 WORKDIR /home/srec
 VOLUME ["/data"]
-EXPOSE 8080
+# the API; 9464 is a worker's --metrics-port (SREC_METRICS_PORT) when set
+EXPOSE 8080 9464
 
 # The worker handles SIGTERM: recordings finalise their files before it exits.
 STOPSIGNAL SIGTERM

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
     from activities.detect import OptionsProvider
     from activities.notify import Dispatcher
+    from activities.pipeline_triggers import PipelineTriggers
     from activities.platforms import PlatformRegistry
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class DanmuActivities:
         instance_id: the database's instance id, if already read.
         heartbeat_secs, follow_secs, hold_secs, save_secs: see the constants.
         wall: epoch clock of message receipt and segment boundaries (tests).
+        triggers: starts each closed file's segment pipeline (None: none).
         connection: more `DanmuConnection` arguments (tests: clock, sleep, rng,
             alert_after_secs).
     """
@@ -100,6 +102,7 @@ class DanmuActivities:
         save_secs: float = SAVE_SECS,
         wall: Callable[[], float] = time.time,
         connection: Mapping[str, Any] | None = None,
+        triggers: PipelineTriggers | None = None,
     ) -> None:
         self.db, self.http, self.registry = db, http, registry
         self.options, self.dispatcher = options, dispatcher
@@ -109,6 +112,7 @@ class DanmuActivities:
         self.hold_secs, self.save_secs = hold_secs, save_secs
         self.wall = wall
         self.connection = dict(connection or {})
+        self.triggers = triggers
 
     @activity.defn(name=ACTIVITY_RECORD_DANMU)
     async def record_danmu(self, inp: RecordDanmuInput) -> RecordDanmuResult:
@@ -153,6 +157,7 @@ class DanmuActivities:
                 hold_secs=self.hold_secs,
                 save_secs=self.save_secs,
                 wall=self.wall,
+                triggers=self.triggers,
                 on_control=hooks.on_control,
                 on_alert=hooks.on_alert,
                 rewrite_url=lambda url: map_ws_url(url, self.host_map),

@@ -13,6 +13,10 @@ open (its file is repaired and continued, so a retry duplicates nothing it wrote
 or after the last closed one. Statistics are saved every `save_secs`, at each
 rotation and at the end, with the accumulator's state, from which a retry counts on.
 
+With `triggers`, a closed file's segment pipeline run (`pipeline-danmu-<s>-<n>`)
+is planned before its row closes and started after, or its pair is checked
+(`activities.pipeline_triggers`).
+
 Database errors are logged and retried at the next tick: the chat keeps flowing
 into the current file meanwhile.
 """
@@ -29,7 +33,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from activities.contracts import DanmuClosed, DanmuFileProgress, RecordDanmuProgress
+from activities.contracts import (
+    DanmuClosed,
+    DanmuFileProgress,
+    RecordDanmuProgress,
+    RunKind,
+)
 from activities.danmu import AccumulatorState, DanmuSession, StatisticsAccumulator
 from activities.db import crud_danmu
 
@@ -42,6 +51,8 @@ if TYPE_CHECKING:
     from activities.danmu.connection import InfoSource
     from activities.db.crud_danmu import SegmentStart, SessionView
     from activities.db.tables_danmu import DanmuFile
+    from activities.pipeline_triggers import PipelineTriggers
+    from activities.triggers import RunPlan
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +77,7 @@ class DanmuRun:
         hold_secs: how long messages wait before they are written.
         save_secs: how often statistics and the open file's count are saved.
         wall: epoch clock (messages' receipt times and segment starts).
+        triggers: starts each closed file's pipeline (None: no pipelines).
         **session: more `DanmuSession` arguments (on_control, on_alert, …).
     """
 
@@ -81,9 +93,11 @@ class DanmuRun:
         hold_secs: float,
         save_secs: float,
         wall: Callable[[], float] = time.time,
+        triggers: PipelineTriggers | None = None,
         **session: Any,
     ) -> None:
         self.db = db
+        self.triggers = triggers
         self.session_id = session_id
         self.announce = announce
         self.save_secs = save_secs
@@ -182,7 +196,7 @@ class DanmuRun:
         """Close the rows of closed files, then announce them."""
         while self._unrecorded:
             result = self._unrecorded[0]
-            row, closed = await asyncio.to_thread(self._close_row, result)
+            row, closed, plan = await asyncio.to_thread(self._close_row, result)
             self._unrecorded.pop(0)
             done = DanmuClosed(
                 session_id=self.session_id,
@@ -193,16 +207,29 @@ class DanmuRun:
             )
             self.closed.append(done)
             await self.announce(done)
+            if self.triggers is not None:
+                await self.triggers.file_closed(self.session_id, row.index, plan)
 
-    def _close_row(self, result: DanmuFileResult) -> tuple[DanmuFile, int]:
+    def _close_row(
+        self, result: DanmuFileResult
+    ) -> tuple[DanmuFile, int, RunPlan | None]:
         with Session(self.db) as db:
-            return crud_danmu.close_file(
+            plan = None
+            found = crud_danmu.get_file(db, self.session_id, result.index)
+            if self.triggers is not None and found and found.closed_at is None:
+                # planned before the row closes: a closed file without a run row
+                # tells the pair check that none is coming
+                plan = self.triggers.plan_file(
+                    db, RunKind.DANMU, self.session_id, result.index, found.file_path
+                )
+            row, closed = crud_danmu.close_file(
                 db,
                 session_id=self.session_id,
                 index=result.index,
                 message_count=result.messages,
                 error=result.error,
             )
+            return row, closed, plan
 
     async def save(self, *, complete: bool = False) -> None:
         """Save the statistics and the open file's count (if anything changed)."""

@@ -34,6 +34,7 @@ from activities.errors import (
     RecorderError,
     StreamUnavailableError,
 )
+from activities.metrics import LIVE_CHECK_ERRORS, LIVE_CHECK_SECONDS, platform_label
 from activities.ownership import Ownership
 
 if TYPE_CHECKING:
@@ -154,6 +155,7 @@ class PlatformActivities:
                 (non-retryable), a changed answer, or a passing failure (BENIGN,
                 retried; a rate limit after the platform's retry-after).
         """
+        platform = ""
         try:
             platform = self.registry.resolve(inp.url).platform
             stored = StoredOptions()
@@ -164,9 +166,11 @@ class PlatformActivities:
             extractor = self.registry.extractor_for(
                 inp.url, self.http, options, choice=inp.extractor
             )
-            status = await extractor.check_live(inp.url, inp.selection)
+            with LIVE_CHECK_SECONDS.labels(platform_label(platform)).time():
+                status = await extractor.check_live(inp.url, inp.selection)
             _raise_if_passing(status, inp.url)
         except RecorderError as err:
+            LIVE_CHECK_ERRORS.labels(platform_label(platform), _outcome(err)).inc()
             converted, cut = application_error(err)
             if cut:  # it quoted a credential: the original must not be the cause
                 raise converted from None
@@ -177,6 +181,15 @@ class PlatformActivities:
             inp.config_version != stored.version
         )
         return status.model_copy(update={"streams": [], "config_stale": stale})
+
+
+def _outcome(err: RecorderError) -> str:
+    """A failed check's outcome label, as the poller's answers name them."""
+    if isinstance(err, RateLimitedError):
+        return LiveOutcome.RATE_LIMITED.value
+    if isinstance(err, StreamUnavailableError):
+        return LiveOutcome.UNAVAILABLE.value
+    return "error"
 
 
 def _raise_if_passing(status: LiveStatus, url: str) -> None:

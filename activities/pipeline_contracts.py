@@ -170,7 +170,9 @@ class StepOutput(BaseModel):
 class PipelineInput(BaseModel):
     """Input of `PipelineWorkflow` (its id is `pipeline-<kind>-<key>`)."""
 
-    kind: str = Field(pattern=KIND_PATTERN, description="seg, paired, session, manual")
+    kind: str = Field(
+        pattern=KIND_PATTERN, description="seg, danmu, pair, session, manual"
+    )
     steps: list[ResolvedStep] = Field(min_length=1, max_length=MAX_STEPS)
     inputs: list[str] = Field(default_factory=list, description="The trigger's files")
     context: PipelineContext = Field(default_factory=PipelineContext)

@@ -20,7 +20,8 @@ position written (the native engines by media sequence, ffmpeg and streamlink by
 live-edge time: `engines.remux.resume`).
 
 Each closed segment is announced with its duration, validity and streams, checked
-here (`segments`), so the workflow schedules nothing per segment.
+here (`segments`), so the workflow schedules nothing per segment. Its segment
+pipeline starts here too (`triggers`), at no cost to the workflow's history.
 
 A signed stream URL that expires mid-recording does not end it: the engine gets a
 refresh hook (`fresh_urls`) that resolves the channel again with the streamer's
@@ -74,7 +75,14 @@ from activities.engines.base import (
     plan_for,
 )
 from activities.errors import GuardError, RecorderError
+from activities.fence import DEFAULT_LEASE_SECS, RecorderFence
 from activities.guards import CircuitBreaker, WriteGate, breaker_key
+from activities.metrics import (
+    RECORDED_BYTES,
+    RECORDINGS_ACTIVE,
+    SEGMENTS_WRITTEN,
+    platform_label,
+)
 from activities.naming import NameFields
 from activities.ownership import Ownership
 from activities.segments import Resume, SegmentRows, settle, staging_tag
@@ -88,6 +96,7 @@ if TYPE_CHECKING:
     from activities.engines.base import Engine, EngineTable
     from activities.fresh_urls import FreshUrls
     from activities.guards import Attempt, RecordingSlots, SlotLease
+    from activities.pipeline_triggers import PipelineTriggers
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +119,31 @@ async def _signal_closed(workflow_id: str, closed: SegmentClosed) -> None:
     await _signal(workflow_id, SIGNAL_SEGMENT_CLOSED, closed, what)
 
 
+async def _count_closed(platform: str, workflow_id: str, closed: SegmentClosed) -> None:
+    """A file this attempt wrote closed: count it, then tell the workflow."""
+    SEGMENTS_WRITTEN.labels(platform).inc()
+    await _signal_closed(workflow_id, closed)
+
+
 @dataclass
 class _Attempt:
     """What the heartbeat task of one attempt reports and keeps alive."""
 
     stats: RecordingStats
+    platform: str = ""
     breaker: Attempt | None = None
     lease: SlotLease | None = None
+    # bytes already added to the srec_recorded_bytes counter
+    counted_bytes: int = 0
+    # this attempt's claim on the session: a newer attempt stops this one
+    fence: RecorderFence | None = None
+
+    def count_bytes(self) -> None:
+        """Add what the engine flushed since the last call to the bytes counter."""
+        written = self.stats.bytes_written
+        if written > self.counted_bytes:
+            RECORDED_BYTES.labels(self.platform).inc(written - self.counted_bytes)
+            self.counted_bytes = written
 
 
 class RecordingActivities:
@@ -136,6 +163,9 @@ class RecordingActivities:
             None: an expired URL ends the recording as the engine sees it.
         watch: reads the configuration generation for every recording (default:
             a watch of `db`).
+        triggers: starts each closed segment's pipeline (None: no pipelines).
+        host: marks the segment rows with this host (per-host placement: the
+            files stay on its disk); None with shared storage.
     """
 
     def __init__(
@@ -151,8 +181,11 @@ class RecordingActivities:
         instance_id: str | None = None,
         fresh_urls: FreshUrls | None = None,
         watch: ConfigWatch | None = None,
+        triggers: PipelineTriggers | None = None,
+        host: str | None = None,
     ) -> None:
         self.engines = engines
+        self.host = host
         self.owner = Ownership(db, instance_id)
         self.recordings_dir = recordings_dir
         self.db = db
@@ -162,6 +195,7 @@ class RecordingActivities:
         self.gate = gate or WriteGate(db, recordings_dir)
         self.fresh_urls = fresh_urls
         self.watch = watch or ConfigWatch(db)
+        self.triggers = triggers
         self._active = 0
 
     @property
@@ -201,11 +235,16 @@ class RecordingActivities:
                 non_retryable=True,
             )
         self._active += 1
-        run = _Attempt(stats=RecordingStats(next_index=inp.start_index))
+        RECORDINGS_ACTIVE.inc()
+        run = _Attempt(
+            stats=RecordingStats(next_index=inp.start_index),
+            platform=platform_label(inp.platform),
+            fence=RecorderFence(self.db, inp.session_id, lease_secs=_lease_secs()),
+        )
         # from the start: a slot wait heartbeats too, and cancellation comes that way
         heartbeat_task = asyncio.create_task(self._heartbeat(run))
         try:
-            reason = await self._run(self._guarded(inp, engine, run))
+            reason = await self._run(self._guarded(inp, engine, run), run)
         except RecorderError as err:
             converted, cut = application_error(err)
             if isinstance(err, GuardError) and inp.refusal_as_result:
@@ -215,7 +254,11 @@ class RecordingActivities:
             raise converted from err
         finally:
             heartbeat_task.cancel()
+            if run.fence is not None:
+                await finish_uncancelled(run.fence.release())
             self._active -= 1
+            RECORDINGS_ACTIVE.dec()
+            run.count_bytes()
         stats = run.stats
         return RecordResult(
             next_index=stats.next_index,
@@ -232,9 +275,12 @@ class RecordingActivities:
     async def _guarded(self, inp: RecordInput, engine: Engine, run: _Attempt) -> str:
         """Pass the guards, settle the last attempt, then record."""
         await self.gate.check(inp.workflow_id)
+        if run.fence is not None:
+            # before any file is touched: an older attempt may still be writing
+            await run.fence.claim()
         try:
             resume = await finish_uncancelled(
-                asyncio.to_thread(settle, self.db, inp.session_id)
+                asyncio.to_thread(settle, self.db, inp.session_id, self.triggers)
             )
         except OSError as err:
             if not self.gate.owns(err):
@@ -242,6 +288,10 @@ class RecordingActivities:
             raise await self.gate.trip(err, inp.workflow_id) from err
         for closed in resume.closed:
             await _signal_closed(inp.workflow_id, closed)
+            if self.triggers is not None:
+                await self.triggers.file_closed(
+                    inp.session_id, closed.index, resume.plans.get(closed.index)
+                )
         start_index = inp.start_index
         if resume.last_index is not None:
             start_index = max(start_index, resume.last_index + 1)
@@ -276,7 +326,9 @@ class RecordingActivities:
                 SegmentRows(
                     self.db,
                     inp.session_id,
-                    functools.partial(_signal_closed, inp.workflow_id),
+                    functools.partial(_count_closed, run.platform, inp.workflow_id),
+                    self.triggers,
+                    host=self.host,
                 ),
                 inp.policy.min_segment_size_bytes,
             )
@@ -356,19 +408,36 @@ class RecordingActivities:
             staging_tag=staging_tag(inp.session_id),
         )
 
-    async def _run(self, recording: Awaitable[str]) -> str:
-        """Await the attempt; on worker shutdown stop it cleanly, then say so."""
+    async def _run(self, recording: Awaitable[str], run: _Attempt) -> str:
+        """Await the attempt; on worker shutdown stop it cleanly, then say so.
+
+        A newer attempt of the same session (this worker lost Temporal, which
+        retried elsewhere) stops it too: `RecordingSuperseded`, which nobody
+        awaits any more, but the files are left to the newer attempt.
+        """
         task = asyncio.ensure_future(recording)
         shutdown_task = asyncio.ensure_future(activity.wait_for_worker_shutdown())
+        waits: set[asyncio.Future[object]] = {task, shutdown_task}  # type: ignore[arg-type]
+        fenced = None
+        if run.fence is not None:
+            fenced = asyncio.ensure_future(run.fence.superseded.wait())
+            waits.add(fenced)  # type: ignore[arg-type]
         try:
-            await asyncio.wait(
-                {task, shutdown_task}, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             await _stop(task)
             raise
         finally:
             shutdown_task.cancel()
+            if fenced is not None:
+                fenced.cancel()
+        if not task.done() and run.fence is not None and run.fence.superseded.is_set():
+            await _stop(task)
+            raise ApplicationError(
+                "a newer attempt records this session: this one stopped",
+                type="RecordingSuperseded",
+                non_retryable=True,
+            )
         if not task.done():
             await _stop(task)
             activity.logger.info(
@@ -387,10 +456,13 @@ class RecordingActivities:
     async def _heartbeat(self, run: _Attempt) -> None:
         while True:
             stats = run.stats
+            run.count_bytes()
             if run.breaker is not None and stats.bytes_written > 0:
                 run.breaker.succeeded()  # the engine works: close its breaker now
             if run.lease is not None:
                 run.lease.renew_if_due()
+            if run.fence is not None:
+                run.fence.renew_if_due()
             activity.heartbeat(
                 RecordProgress(
                     next_index=stats.next_index,
@@ -410,6 +482,12 @@ class RecordingActivities:
             # the recording is done: a count the workflow misses is no reason to redo it
             log.warning("could not count segments of session %d: %s", session_id, err)
             return None
+
+
+def _lease_secs() -> float:
+    """How long after its last heartbeat this attempt may be replaced."""
+    timeout = activity.info().heartbeat_timeout
+    return timeout.total_seconds() if timeout else DEFAULT_LEASE_SECS
 
 
 async def _stop(task: asyncio.Future[str]) -> None:

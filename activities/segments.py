@@ -11,6 +11,11 @@ describe (ffmpeg and streamlink write theirs) gets a header-level check first
 back to the size its row confirmed, checked and completed, or removed when nothing
 in it was confirmed; the attempt's temporary files (`staging_tag`) are deleted.
 It returns where the next attempt continues.
+
+With `triggers`, each closed valid file's segment pipeline run is planned (its run
+row written) in the transaction before the segment row closes, and started after
+it (`activities.pipeline_triggers`): from here, not from the streamer workflow,
+so a segment's pipeline costs that workflow's history nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
-from activities.contracts import MediaStream, SegmentClosed
+from activities.contracts import MediaStream, RunKind, SegmentClosed
 from activities.db import crud_sessions
 from activities.engines.base import finish_uncancelled, remove_staging
 from activities.media import FileCheck, check_file
@@ -35,6 +40,8 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
     from activities.engines.base import SegmentState
+    from activities.pipeline_triggers import PipelineTriggers
+    from activities.triggers import RunPlan
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +70,8 @@ class SegmentRows:
         session_id: the session the files belong to.
         announce: told of each closed file once its row is complete (a failure
             there must not raise: the rows are the record, not the announcement).
+        triggers: starts each closed file's segment pipeline (None: none).
+        host: the host whose disk the files are on (per-host placement), or None.
     """
 
     def __init__(
@@ -70,10 +79,14 @@ class SegmentRows:
         db: sa.Engine,
         session_id: int,
         announce: Callable[[SegmentClosed], Awaitable[None]],
+        triggers: PipelineTriggers | None = None,
+        host: str | None = None,
     ) -> None:
         self.db = db
         self.session_id = session_id
         self.announce = announce
+        self.triggers = triggers
+        self.host = host
 
     async def opened(self, segment: SegmentState) -> None:
         # the first frame's wall clock; an engine that cannot tell opened it now
@@ -88,7 +101,7 @@ class SegmentRows:
             # the engine removed an empty file; forget its row
             await finish_uncancelled(asyncio.to_thread(self._drop, segment))
             return
-        media, completed = await finish_uncancelled(
+        media, completed, plan = await finish_uncancelled(
             asyncio.to_thread(self._complete, segment)
         )
         await self.announce(
@@ -101,8 +114,13 @@ class SegmentRows:
                 valid=media.valid,
                 streams=media.streams,
                 session_segments=completed,
+                host=self.host,
             )
         )
+        if self.triggers is not None:
+            await finish_uncancelled(
+                self.triggers.file_closed(self.session_id, segment.index, plan)
+            )
 
     def _begin(self, segment: SegmentState, started_at: datetime) -> None:
         with Session(self.db) as db:
@@ -113,6 +131,7 @@ class SegmentRows:
                 file_path=str(segment.path),
                 started_at=started_at,
                 media_start_secs=segment.media_start_secs or 0.0,
+                host=self.host,
             )
 
     def _progress(self, segment: SegmentState) -> None:
@@ -127,11 +146,12 @@ class SegmentRows:
                 resume_edge_ms=segment.resume_edge_ms,
             )
 
-    def _complete(self, segment: SegmentState) -> tuple[FileCheck, int]:
-        """Complete the row; return the file's media and how many of the
-        session's segments are closed (the workflow's count rests on it)."""
+    def _complete(self, segment: SegmentState) -> tuple[FileCheck, int, RunPlan | None]:
+        """Complete the row; return the file's media, how many of the session's
+        segments are closed (the workflow's count rests on it) and its run."""
         media = _media_of(segment)
         with Session(self.db) as db:
+            plan = _plan(db, self.triggers, self.session_id, segment.index, media)
             crud_sessions.complete_segment(
                 db,
                 session_id=self.session_id,
@@ -143,7 +163,8 @@ class SegmentRows:
                 valid=media.valid,
                 streams=_dumped(media.streams),
             )
-            return media, crud_sessions.count_completed_segments(db, self.session_id)
+            completed = crud_sessions.count_completed_segments(db, self.session_id)
+            return media, completed, plan
 
     def _drop(self, segment: SegmentState) -> None:
         with Session(self.db) as db:
@@ -156,18 +177,22 @@ class Resume:
 
     Attributes:
         closed: the files settled, to announce.
+        plans: their pipeline runs, by index, to start.
         last_index: the session's last segment index, if any.
         marker: its resume marker (`OutputPlan.resume_marker`).
         edge_ms: its live-edge time (`OutputPlan.resume_edge_ms`).
     """
 
     closed: list[SegmentClosed] = field(default_factory=list)
+    plans: dict[int, RunPlan] = field(default_factory=dict)
     last_index: int | None = None
     marker: int | None = None
     edge_ms: int | None = None
 
 
-def settle(db_engine: sa.Engine, session_id: int) -> Resume:
+def settle(
+    db_engine: sa.Engine, session_id: int, triggers: PipelineTriggers | None = None
+) -> Resume:
     """Close out the files an earlier attempt of this session left open.
 
     Raises:
@@ -175,6 +200,7 @@ def settle(db_engine: sa.Engine, session_id: int) -> Resume:
             whether the recordings root is at fault).
     """
     closed: list[SegmentClosed] = []
+    plans: dict[int, RunPlan] = {}
     with Session(db_engine) as db:
         for row in crud_sessions.open_segments(db, session_id):
             path = Path(row.file_path)
@@ -185,6 +211,9 @@ def settle(db_engine: sa.Engine, session_id: int) -> Resume:
                 log.info("removed empty segment %d/%d", session_id, row.index)
                 continue
             media = check_file(path)
+            plan = _plan(db, triggers, session_id, row.index, media, str(path))
+            if plan is not None:
+                plans[row.index] = plan
             crud_sessions.complete_segment(
                 db,
                 session_id=session_id,
@@ -217,14 +246,34 @@ def settle(db_engine: sa.Engine, session_id: int) -> Resume:
             if directory.is_dir():
                 remove_staging(directory, staging_tag(session_id))
         if not rows:
-            return Resume(closed=closed)
+            return Resume(closed=closed, plans=plans)
         last = rows[-1]
         return Resume(
             closed=closed,
+            plans=plans,
             last_index=last.index,
             marker=last.resume_marker,
             edge_ms=last.resume_edge_ms,
         )
+
+
+def _plan(
+    db: Session,
+    triggers: PipelineTriggers | None,
+    session_id: int,
+    index: int,
+    media: FileCheck,
+    path: str | None = None,
+) -> RunPlan | None:
+    """Plan a closed file's segment run, before its row is closed (valid files)."""
+    if triggers is None or not media.valid:
+        return None
+    if path is None:
+        row = crud_sessions.get_segment(db, session_id, index)
+        if row is None or row.completed_at is not None:
+            return None  # closed before: planned then
+        path = row.file_path
+    return triggers.plan_file(db, RunKind.SEGMENT, session_id, index, path)
 
 
 def _cut_back(path: Path, size: int) -> int:

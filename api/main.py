@@ -18,10 +18,13 @@ from activities.notify import REDACTOR
 from activities.platforms import default_registry
 from api.auth import TokenSigner, ensure_admin
 from api.config_notify import ConfigNotifier
+from api.dashboard import mount_dashboard
 from api.deps import Platforms, TemporalNotifyControl, TemporalWorkflowControl
 from api.errors import install_handlers
+from api.event_hub import EventHub
 from api.pipeline_control import TemporalPipelineControl
 from api.routes import api_router
+from api.routes.metrics import router as metrics_router
 from api.settings import ApiSettings
 
 if TYPE_CHECKING:
@@ -78,9 +81,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.pipeline_control = TemporalPipelineControl(app.state.workflow_control)
         # hot reload: configuration changes reach their workflows spread out
         app.state.config_notifier = ConfigNotifier(rate=resolved.config_reload_rate)
+        # the dashboard's live events: the app DB read once a second while watched
+        app.state.event_hub = EventHub(engine)
         try:
             yield
         finally:
+            await app.state.event_hub.close()
             await app.state.config_notifier.close()
             await http.aclose()
             engine.dispose()
@@ -95,6 +101,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     app.include_router(api_router)
+    mount_dashboard(app)
+    # GET /metrics, at the root where Prometheus looks (api.routes.metrics)
+    app.include_router(metrics_router)
     install_handlers(app)
     return app
 

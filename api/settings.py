@@ -77,6 +77,16 @@ class ApiSettings(BaseSettings):
     host_map: str = Field(
         default="", description="Tests only: host=ip:port,… (activities.host_map)"
     )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve GET /metrics to anyone (a private network); otherwise "
+        "it takes SREC_METRICS_TOKEN or a user's access token",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="A static bearer token for Prometheus to scrape GET /metrics "
+        "with (32+ characters)",
+    )
 
     @field_validator("host_map")
     @classmethod
@@ -104,6 +114,15 @@ class ApiSettings(BaseSettings):
     @field_validator("jwt_secret")
     @classmethod
     def _check_jwt_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_JWT_SECRET_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_JWT_SECRET_LENGTH} characters long"
+            )
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _check_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < MIN_JWT_SECRET_LENGTH:
             raise ValueError(
                 f"must be at least {MIN_JWT_SECRET_LENGTH} characters long"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -9,13 +11,25 @@ from typing import Any
 import pytest
 import yaml
 
+from activities import metrics_db
 from activities.contracts import SEARCH_ATTRIBUTES
+from activities.metrics import REGISTRY
+from worker.queues import QUEUES, parse_queues
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
-SREC_SERVICES = ("api", "worker")
-REQUIRED_SECRETS = ("SREC_POSTGRES_PASSWORD", "SREC_JWT_SECRET", "SREC_ADMIN_PASSWORD")
+DEPLOY = ROOT / "deploy"
+# worker service -> the queues it serves (`srec worker --queues`)
+WORKERS = {"worker-workflows": "workflows", "worker-io": "io", "worker-cpu": "cpu"}
+SREC_SERVICES = ("api", *WORKERS)
+REQUIRED_SECRETS = (
+    "SREC_POSTGRES_PASSWORD",
+    "SREC_JWT_SECRET",
+    "SREC_ADMIN_PASSWORD",
+    "SREC_METRICS_TOKEN",
+    "SREC_GRAFANA_PASSWORD",
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +62,8 @@ def command_text(service: dict[str, Any]) -> str:
 
 
 @pytest.mark.parametrize(
-    "name", ["postgres", "temporal", "temporal-ui", "api", "worker"]
+    "name",
+    ["postgres", "temporal", "temporal-ui", "api", *WORKERS, "prometheus", "grafana"],
 )
 def test_service_exists(services: dict[str, dict[str, Any]], name: str) -> None:
     assert name in services
@@ -118,7 +133,8 @@ def test_srec_services_point_at_the_stack(
     db = environment(services["postgres"])["POSTGRES_DB"]
     assert url.endswith(f"/{db}")
     assert services[name].get("build") == "."
-    assert command_text(services[name]).split()[:2] == ["srec", name]
+    role = "worker" if name in WORKERS else name
+    assert command_text(services[name]).split()[:2] == ["srec", role]
 
 
 def test_temporal_runs_on_postgres(services: dict[str, dict[str, Any]]) -> None:
@@ -166,16 +182,172 @@ def test_recordings_volume_is_shared(
         }
         for name in SREC_SERVICES
     }
-    assert mounts["worker"], "the worker has no recordings volume"
-    assert mounts["worker"] == mounts["api"]
-    assert mounts["worker"] <= set(compose["volumes"])
+    # io records into it, cpu post-processes from it, the API checks paths in it
+    for name in ("worker-io", "worker-cpu"):
+        assert mounts[name], f"{name} has no recordings volume"
+        assert mounts[name] == mounts["api"]
+    assert mounts["api"] <= set(compose["volumes"])
 
 
-def test_worker_scales(services: dict[str, dict[str, Any]]) -> None:
-    worker = services["worker"]
+@pytest.mark.parametrize("name", WORKERS)
+def test_workers_scale(services: dict[str, dict[str, Any]], name: str) -> None:
+    worker = services[name]
     assert "container_name" not in worker
     assert "ports" not in worker
     assert worker.get("stop_grace_period")
+    assert worker.get("init") is True
+
+
+@pytest.mark.parametrize(("name", "queues"), WORKERS.items())
+def test_each_worker_serves_its_queue(
+    services: dict[str, dict[str, Any]], name: str, queues: str
+) -> None:
+    argv = command_text(services[name]).split()
+    assert argv[:2] == ["srec", "worker"]
+    given = argv[argv.index("--queues") + 1]
+    # what `srec worker --queues` accepts, and together they cover every queue
+    assert ",".join(parse_queues(given)) == queues
+
+
+def test_the_workers_cover_every_queue(services: dict[str, dict[str, Any]]) -> None:
+    served = set()
+    for name in WORKERS:
+        argv = command_text(services[name]).split()
+        served |= set(parse_queues(argv[argv.index("--queues") + 1]))
+    assert served == set(QUEUES)
+
+
+# --- metrics: Prometheus scrapes every srec service, Grafana charts the series -------
+
+
+@pytest.fixture(scope="module")
+def prometheus() -> dict[str, Any]:
+    data = yaml.safe_load(
+        (DEPLOY / "prometheus" / "prometheus.yml").read_text(encoding="utf-8")
+    )
+    assert isinstance(data, dict)
+    return data
+
+
+def scrape_jobs(prometheus: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {job["job_name"]: job for job in prometheus["scrape_configs"]}
+
+
+def mounted(service: dict[str, Any], target: str) -> Path:
+    """The file or folder of ./deploy that `service` mounts at `target`."""
+    for volume in service["volumes"]:
+        source, dest = str(volume).split(":")[:2]
+        if dest == target:
+            assert source.startswith("./"), f"{target} is not a bind mount"
+            return ROOT / source
+    raise AssertionError(f"nothing is mounted at {target}")
+
+
+@pytest.mark.parametrize("name", WORKERS)
+def test_prometheus_finds_every_replica_of_each_worker(
+    services: dict[str, dict[str, Any]], prometheus: dict[str, Any], name: str
+) -> None:
+    env = environment(services[name])
+    port = int(env["SREC_METRICS_PORT"])
+    assert env["SREC_METRICS_HOST"] == "0.0.0.0"
+    job = scrape_jobs(prometheus)[name]
+    # DNS discovery of the service name: every `--scale` replica is a target
+    (sd,) = job["dns_sd_configs"]
+    assert sd["names"] == [name]
+    assert sd["type"] == "A"
+    assert sd["port"] == port
+
+
+def test_prometheus_scrapes_the_api_with_its_token(
+    services: dict[str, dict[str, Any]], prometheus: dict[str, Any]
+) -> None:
+    job = scrape_jobs(prometheus)["api"]
+    assert job["metrics_path"] == "/metrics"
+    (static,) = job["static_configs"]
+    port = environment(services["api"])["SREC_API_PORT"]
+    assert static["targets"] == [f"api:{port}"]
+    # the token the API checks is the one Prometheus writes to its credentials file
+    token_file = job["authorization"]["credentials_file"]
+    api_token = environment(services["api"])["SREC_METRICS_TOKEN"]
+    prom = services["prometheus"]
+    assert environment(prom)["SREC_METRICS_TOKEN"] == api_token
+    assert api_token.startswith("${SREC_METRICS_TOKEN:?")
+    script = command_text(prom)
+    assert f"> {token_file}" in script
+    assert "--config.file=/etc/prometheus/prometheus.yml" in script
+    config = mounted(prom, "/etc/prometheus/prometheus.yml")
+    assert config == DEPLOY / "prometheus" / "prometheus.yml"
+    assert "SREC_METRICS_PUBLIC" not in environment(services["api"])
+
+
+def test_prometheus_scrapes_only_services_that_exist(
+    services: dict[str, dict[str, Any]], prometheus: dict[str, Any]
+) -> None:
+    for name, job in scrape_jobs(prometheus).items():
+        hosts = [
+            t.split(":")[0] for c in job.get("static_configs", []) for t in c["targets"]
+        ]
+        hosts += [n for c in job.get("dns_sd_configs", []) for n in c["names"]]
+        assert hosts, name
+        for host in hosts:
+            assert host in services, f"job {name} scrapes {host}, not a service"
+    temporal = environment(services["temporal"])
+    assert temporal["PROMETHEUS_ENDPOINT"].endswith(":9090")
+    assert scrape_jobs(prometheus)["temporal"]["static_configs"][0]["targets"] == [
+        "temporal:9090"
+    ]
+
+
+def test_grafana_is_provisioned_with_the_dashboard(
+    services: dict[str, dict[str, Any]], prometheus: dict[str, Any]
+) -> None:
+    grafana = services["grafana"]
+    provisioning = mounted(grafana, "/etc/grafana/provisioning")
+    dashboards = mounted(grafana, "/var/lib/grafana/dashboards")
+    (source,) = yaml.safe_load(
+        (provisioning / "datasources" / "prometheus.yml").read_text(encoding="utf-8")
+    )["datasources"]
+    assert source["url"] == "http://prometheus:9090"
+    assert "prometheus" in services
+    (provider,) = yaml.safe_load(
+        (provisioning / "dashboards" / "srec.yml").read_text(encoding="utf-8")
+    )["providers"]
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    dashboard = json.loads((dashboards / "srec.json").read_text(encoding="utf-8"))
+    uids = {
+        t["datasource"]["uid"]
+        for p in dashboard["panels"]
+        for t in p.get("targets", [])
+    }
+    assert uids == {source["uid"]}
+    assert environment(grafana)["GF_SECURITY_ADMIN_PASSWORD"].startswith("${")
+
+
+def dashboard_series() -> set[str]:
+    text = (DEPLOY / "grafana" / "dashboards" / "srec.json").read_text(encoding="utf-8")
+    exprs = [
+        t["expr"] for p in json.loads(text)["panels"] for t in p.get("targets", [])
+    ]
+    return {
+        re.sub(r"_(bucket|count|sum|total)$", "", name)
+        for expr in exprs
+        for name in re.findall(r"\b(srec_[a-z_]+)", expr)
+    }
+
+
+def defined_series() -> set[str]:
+    """srec's series: the workers' (activities.metrics) and the DB's (metrics_db)."""
+    names = {m.name for m in REGISTRY.collect()}
+    names |= set(re.findall(r'"(srec_[a-z_]+)"', inspect.getsource(metrics_db)))
+    return names
+
+
+def test_the_dashboard_charts_every_srec_series() -> None:
+    charted, defined = dashboard_series(), defined_series()
+    assert charted == defined, (
+        f"not charted: {sorted(defined - charted)}, "
+        f"unknown: {sorted(charted - defined)}"
+    )
 
 
 def test_search_attributes_are_registered(services: dict[str, dict[str, Any]]) -> None:

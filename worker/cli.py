@@ -144,6 +144,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="activities at once on srec-cpu (SREC_CPU_SLOTS, default: cores)",
     )
+    worker.add_argument(
+        "--metrics-port",
+        type=_positive,
+        default=None,
+        metavar="PORT",
+        help="serve GET /metrics here: Temporal SDK and srec series "
+        "(SREC_METRICS_PORT; SREC_METRICS_HOST picks the interface, default "
+        "127.0.0.1)",
+    )
     worker.set_defaults(handler=_worker)
 
     api = sub.add_parser("api", help="run the API server")
@@ -217,7 +226,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     overrides = {
         name: value
-        for name in ("queues", "io_slots", "cpu_slots")
+        for name in ("queues", "io_slots", "cpu_slots", "metrics_port")
         if (value := getattr(args, name)) is not None
     }
     try:

@@ -30,6 +30,7 @@ from activities.contracts import (
     IO_TASK_QUEUE,
     SIGNAL_STOP,
     WORKFLOW_TASK_QUEUE,
+    host_queue,
 )
 from activities.danmu_activity import DanmuActivities
 from activities.db import app_instance_id, crud, make_engine, migrate
@@ -47,16 +48,19 @@ from activities.guards.slots import DEFAULT_MAX_WAITERS
 from activities.media import MediaActivities
 from activities.notify import Dispatcher
 from activities.pipeline import PipelineActivities
+from activities.pipeline_triggers import PipelineTriggers, TriggerActivities
 from activities.platforms import default_registry
 from activities.poll.activity import PollActivities
 from activities.processors import Tools
 from activities.record import RecordingActivities
 from activities.store import StoreActivities
 from activities.tools import ffmpeg_executable, rclone_executable
-from worker import notify_wiring, poll_wiring
+from activities.triggers import Planner
+from worker import metrics_server, notify_wiring, poll_wiring
 from worker.http_client import build_http
 from workflows.client import Reconciled, connect, reconcile
 from workflows.pipeline import PipelineWorkflow
+from workflows.session_complete import SessionCompleteWorkflow
 from workflows.streamer import StreamerWorkflow
 
 if TYPE_CHECKING:
@@ -136,6 +140,7 @@ class Wiring:
     media: MediaActivities
     notifications: notify_wiring.Notifications
     pipeline: PipelineActivities
+    triggers: TriggerActivities
     danmu: DanmuActivities
     polling: PollActivities
     # bench/monitoring.py stands a `detected` receiver in for StreamerWorkflow
@@ -151,11 +156,13 @@ class Wiring:
 
 
 def workflows_worker(w: Wiring) -> Worker:
-    """srec-workflows: every workflow, and the pipeline's run and job rows."""
+    """srec-workflows: every workflow, and the pipelines' local activities."""
     pipeline_rows: list[Callable[..., Any]] = [
         w.pipeline.begin_run,
         w.pipeline.mark_steps,
         w.pipeline.finish_run,
+        w.triggers.after_run,
+        w.triggers.session_check,
     ]
     return Worker(
         w.client,
@@ -163,6 +170,7 @@ def workflows_worker(w: Wiring) -> Worker:
         workflows=[
             w.streamer_workflow,
             PipelineWorkflow,
+            SessionCompleteWorkflow,
             *notify_wiring.WORKFLOWS,
             *poll_wiring.WORKFLOWS,
         ],
@@ -197,6 +205,35 @@ def io_worker(w: Wiring) -> Worker:
         max_concurrent_activities=w.io_slots,
         graceful_shutdown_timeout=w.grace,
     )
+
+
+def host_workers(w: Wiring) -> list[Worker]:
+    """srec-cpu@<host> and srec-io@<host>: steps on the files of this host's disk.
+
+    Only with per-host placement, on a worker that records (`recording_host`).
+    """
+    host = w.settings.recording_host
+    if host is None:
+        return []
+    return [
+        Worker(
+            w.client,
+            task_queue=host_queue(CPU_TASK_QUEUE, host),
+            activities=[w.media.probe_segment, w.pipeline.run_step],
+            activity_executor=w.cpu_pool,
+            max_concurrent_activities=w.settings.cpu_slots,
+            graceful_shutdown_timeout=w.grace,
+        ),
+        Worker(
+            w.client,
+            task_queue=host_queue(IO_TASK_QUEUE, host),
+            activities=[w.pipeline.run_step],
+            activity_executor=w.io_pool,
+            max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+            default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+            graceful_shutdown_timeout=w.grace,
+        ),
+    ]
 
 
 def cpu_worker(w: Wiring) -> Worker:
@@ -239,7 +276,13 @@ async def run_worker(
     seed_global(db, read_seed(), settings.recordings_path)
     with Session(db) as session:
         instance_id = app_instance_id(session)
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    # the SDK's metrics on a loopback port that the worker's /metrics reads
+    sdk_port = metrics_server.free_loopback_port() if settings.metrics_port else None
+    client = await connect(
+        settings.temporal_address,
+        settings.temporal_namespace,
+        runtime=metrics_server.sdk_runtime(sdk_port) if sdk_port else None,
+    )
     log.info(
         "connected to Temporal at %s as srec instance %s",
         settings.temporal_address,
@@ -266,7 +309,23 @@ async def run_worker(
         # threads start on demand: sized like the slot count so a burst of sync
         # store activities never waits behind async recordings
         io_slots = settings.io_slots or default_io_slots(settings)
+        if settings.metrics_port:
+            await stack.enter_async_context(
+                metrics_server.serve(
+                    settings.metrics_host, settings.metrics_port, sdk_port
+                )
+            )
         options = DbOptionsProvider(db, instance_id)
+        # each closed file starts its pipeline from the activity that closed it
+        # per-host placement: the runs of files this worker records go to its host's
+        # queues (settings.recording_host is None with shared storage)
+        host = settings.recording_host
+        planner = Planner(
+            settings.recordings_path,
+            cpu_queue=host_queue(CPU_TASK_QUEUE, host),
+            io_queue=host_queue(IO_TASK_QUEUE, host),
+        )
+        triggers = PipelineTriggers(db, planner, client=lambda: client)
         recording = RecordingActivities(
             build_engines(
                 http,
@@ -289,6 +348,8 @@ async def run_worker(
             gate=gate,
             instance_id=instance_id,
             fresh_urls=FreshUrls(http, default_registry(), options),
+            triggers=triggers,
+            host=host,
         )
         wiring = Wiring(
             client=client,
@@ -311,6 +372,7 @@ async def run_worker(
                 settings.recordings_path,
                 tools=Tools(ffmpeg=ffmpeg_executable(), rclone=rclone_executable()),
             ),
+            triggers=TriggerActivities(triggers),
             # a session's chat, one activity per session
             danmu=DanmuActivities(
                 db,
@@ -320,6 +382,7 @@ async def run_worker(
                 dispatcher=dispatcher,
                 host_map=host_map,
                 instance_id=instance_id,
+                triggers=triggers,
             ),
             # detection: shard pollers signal waiting workflows
             polling=await stack.enter_async_context(
@@ -330,6 +393,7 @@ async def run_worker(
             streamer_workflow=streamer_workflow,
         )
         workers = [QUEUE_WORKERS[name](wiring) for name in settings.queue_names]
+        workers += host_workers(wiring)
         for w in workers:
             await stack.enter_async_context(w)
         log.info("worker polling %s", ", ".join(w.task_queue for w in workers))

@@ -8,7 +8,9 @@ level on the database's first start only (`activities.config.seed`).
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -80,6 +82,34 @@ class WorkerSettings(BaseSettings):
         description="Activities at once on srec-cpu (ffmpeg steps). Default: cores",
     )
 
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve GET /metrics on this port: the Temporal SDK's series "
+        "and the ones this worker counts (none when unset)",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Interface of the metrics port (0.0.0.0 for a Prometheus "
+        "on another host or container)",
+    )
+    pipeline_placement: Literal["shared", "per-host"] = Field(
+        default="shared",
+        description="shared: every worker sees the recordings (one volume), and "
+        "any cpu worker runs any pipeline step; per-host: recordings stay on the "
+        "host that wrote them, whose worker also serves srec-cpu@<host> and "
+        "srec-io@<host>, where a segment's steps run",
+    )
+    host_name: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="This worker's host in per-host queue names (default: the "
+        "machine's host name)",
+    )
+
     @field_validator("queues")
     @classmethod
     def _check_queues(cls, value: str) -> str:
@@ -89,6 +119,17 @@ class WorkerSettings(BaseSettings):
     def queue_names(self) -> tuple[str, ...]:
         """The short names of the queues served, in start order."""
         return parse_queues(self.queues)
+
+    @property
+    def recording_host(self) -> str | None:
+        """The host a recording made here is marked with; None with shared storage.
+
+        Only a worker that records (serves io) with per-host placement marks its
+        segments: their pipeline steps then come to its own queues.
+        """
+        if self.pipeline_placement == "per-host" and "io" in self.queue_names:
+            return self.host_name
+        return None
 
     # --- detection (issue 10): shard pollers instead of a check per workflow ---
     poll_shards: int = Field(

@@ -249,6 +249,7 @@ def up(opts: UpOptions) -> int:
     for child in others:
         child.start()
     base = f"http://{opts.host}"
+    log.info("dashboard:    %s:%d/", base, opts.api_port)
     log.info("API:          %s:%d/api", base, opts.api_port)
     log.info("API docs:     %s:%d/docs", base, opts.api_port)
     log.info("Temporal UI:  %s:%d", base, opts.ui_port)

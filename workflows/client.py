@@ -45,6 +45,8 @@ from activities.contracts import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
 
+    from temporalio.runtime import Runtime
+
 T = TypeVar("T")
 
 # The dev server keeps its state in SQLite: a burst of starts is queued, not fired.
@@ -84,10 +86,22 @@ def _slots() -> asyncio.Semaphore:
     return _start_slots[loop]
 
 
-async def connect(address: str, namespace: str = "default") -> Client:
-    """Connect with the pydantic data converter every srec process uses."""
+async def connect(
+    address: str, namespace: str = "default", runtime: Runtime | None = None
+) -> Client:
+    """Connect with the pydantic data converter every srec process uses.
+
+    Args:
+        address: the frontend's host:port.
+        namespace: the Temporal namespace.
+        runtime: the SDK runtime (a worker's, with its metrics endpoint); None:
+            the default one.
+    """
     return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter
+        address,
+        namespace=namespace,
+        data_converter=pydantic_data_converter,
+        runtime=runtime,
     )
 
 

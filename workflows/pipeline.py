@@ -5,11 +5,10 @@ completed, with their outputs (fan-in); several may wait on one (fan-out). A fai
 step cancels its dependents and fails the run with its error; independent branches
 run to their end. `retry` re-runs failed and cancelled steps with the completed ones'
 outputs; `cancel` stops steps; a Temporal cancel stops them all; `graph` shows each
-step's state and progress. Once nothing runs, the run row is written and the
-workflow returns the graph, or fails on purpose (`PipelineFailed`/`PipelineCancelled`,
-the graph as details). A retry after that is a new execution of the same id with
-the completed steps `carried`. Callers pick the id (`pipeline-<kind>-<key>`). The
-run and job rows are written by local activities, on the workflow's worker.
+step's state and progress. Once nothing runs, the run row is written, a triggered
+run checks its pair (`pipeline_after`), and the workflow returns the graph or fails
+on purpose (`PipelineFailed`/`PipelineCancelled`, the graph as details). A retry
+after that is a new execution of the id (`pipeline-<kind>-<key>`) with `carried`.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities import pipeline_dag as dag
     from activities.pipeline import PipelineActivities
     from workflows import pipeline_options as o
+    from workflows.pipeline_after import after_run
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,8 +45,7 @@ class PipelineWorkflow:
         self._inp, self._state, self._started = inp, dag.RunState(inp), workflow.now()
         self._handles: dict[str, ActivityHandle[p.StepOutput]] = {}
         self._cancelling: set[str] = set()
-        self._run_id = 0
-        self._changed = False
+        self._run_id, self._changed = 0, False
 
     @workflow.run
     async def run(self, inp: p.PipelineInput) -> p.PipelineGraph:
@@ -61,6 +60,7 @@ class PipelineWorkflow:
             self._cancel(dag.select(self._state.status(), None, LIVE))
             await self._settle()
             raise
+        await after_run(inp)  # the pair check and the session's wake-up
         graph = self.graph()
         if graph.status != p.RunStatus.COMPLETED:
             failed = graph.status == p.RunStatus.FAILED

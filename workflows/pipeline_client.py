@@ -13,10 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.contracts import WORKFLOW_TASK_QUEUE
+from activities.contracts import (
+    CPU_TASK_QUEUE,
+    IO_TASK_QUEUE,
+    WORKFLOW_TASK_QUEUE,
+    host_queue,
+)
 from activities.pipeline_contracts import (
     PIPELINE_WORKFLOW_TYPE,
     UPDATE_PIPELINE_CANCEL,
@@ -26,13 +30,44 @@ from activities.pipeline_contracts import (
     RetryInput,
     StepsChanged,
 )
+from activities.pipeline_triggers import start_run
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
 
 class NothingToDoError(Exception):
     """The run has no step the command applies to (its update validator said why)."""
+
+
+class MixedHostsError(ValueError):
+    """The files of one run are on the disks of different hosts (per-host placement)."""
+
+
+def step_queues(hosts: Iterable[str | None]) -> dict[str, str]:
+    """Where a run's cpu and io steps go, given the hosts its files were recorded on.
+
+    With shared storage (no host) any worker can reach the files: the shared
+    `srec-cpu` and `srec-io`. With per-host placement the files are on one host's
+    disk: its `srec-cpu@<host>` and `srec-io@<host>`, which only that host serves.
+
+    Returns:
+        {"cpu": queue, "io": queue}, as `PipelineInput.cpu_queue`/`io_queue`.
+
+    Raises:
+        MixedHostsError: the files are on more than one host: no worker sees them all.
+    """
+    found = sorted({host for host in hosts if host})
+    if len(found) > 1:
+        raise MixedHostsError(
+            f"the files were recorded on different hosts ({', '.join(found)}): "
+            "with per-host placement one run's files must be on one host"
+        )
+    host = found[0] if found else None
+    return {
+        "cpu": host_queue(CPU_TASK_QUEUE, host),
+        "io": host_queue(IO_TASK_QUEUE, host),
+    }
 
 
 async def start_pipeline(
@@ -43,17 +78,8 @@ async def start_pipeline(
     task_queue: str = WORKFLOW_TASK_QUEUE,
 ) -> WorkflowHandle[Any, Any]:
     """Start a pipeline run unless it runs or ran already (idempotent)."""
-    try:
-        return await client.start_workflow(
-            PIPELINE_WORKFLOW_TYPE,
-            inp,
-            id=workflow_id,
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-    except WorkflowAlreadyStartedError:
-        return client.get_workflow_handle(workflow_id)
+    await start_run(client, workflow_id, inp, task_queue=task_queue)
+    return client.get_workflow_handle(workflow_id)
 
 
 def _closed(err: RPCError) -> bool:

@@ -40,3 +40,12 @@ STEP_RETRY = RetryPolicy(
         ERROR_UNKNOWN_PROCESSOR,
     ],
 )
+
+# The pair check and the waiter's wake-up after a segment run: a few DB reads and
+# one start; given up after a few tries (the session's waiter repairs a lost pair).
+AFTER_RUN_TIMEOUT = timedelta(seconds=30)
+AFTER_RUN_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=5,
+)

@@ -15,7 +15,8 @@ module `activities.pipeline_contracts`, so `api`, `worker`, `workflows` and
 * `recording`: the recording activity and its segment signals;
 * `filters`: the schedule and content filters a streamer's workflow carries;
 * `danmu`: the danmu activity and its signals;
-* `poll`: the poll activity, its workflow and the `detected` signal.
+* `poll`: the poll activity, its workflow and the `detected` signal;
+* `triggers`: the pipeline triggers' run kinds, ids and the session-complete child.
 """
 
 from activities.contracts.danmu import (
@@ -76,6 +77,7 @@ from activities.contracts.names import (
     STREAMER_WORKFLOW_TYPE,
     TASK_QUEUES,
     WORKFLOW_TASK_QUEUE,
+    host_queue,
     poller_workflow_id,
     streamer_id_from_workflow_id,
     streamer_workflow_id,
@@ -144,8 +146,28 @@ from activities.contracts.streams import (
     StreamSelection,
     StreamSource,
 )
+from activities.contracts.triggers import (
+    ACTIVITY_AFTER_RUN,
+    ACTIVITY_SESSION_CHECK,
+    ERROR_SESSION_NEVER_FINAL,
+    SESSION_COMPLETE_WORKFLOW_TYPE,
+    SESSION_PART_KINDS,
+    SIDE_KINDS,
+    SIGNAL_SESSION_WAKE,
+    AfterRunInput,
+    AfterRunResult,
+    RunKind,
+    SessionCheck,
+    SessionCheckInput,
+    SessionCompleteInput,
+    SessionCompleteResult,
+    SessionStatus,
+    session_complete_workflow_id,
+    trigger_workflow_id,
+)
 
 __all__ = [
+    "ACTIVITY_AFTER_RUN",
     "ACTIVITY_CHECK_LIVE",
     "ACTIVITY_CLOSE_SESSION",
     "ACTIVITY_LOAD_STREAMER",
@@ -155,6 +177,7 @@ __all__ = [
     "ACTIVITY_PROJECT_STATE",
     "ACTIVITY_RECORD_DANMU",
     "ACTIVITY_RECORD_STREAM",
+    "ACTIVITY_SESSION_CHECK",
     "CPU_TASK_QUEUE",
     "DEFAULT_FILENAME_TEMPLATE",
     "DEFAULT_OUTPUT_FOLDER",
@@ -164,6 +187,7 @@ __all__ = [
     "ERROR_FOREIGN_INSTANCE",
     "ERROR_NO_RECORDING_SLOT",
     "ERROR_OUTPUT_PATH_INACCESSIBLE",
+    "ERROR_SESSION_NEVER_FINAL",
     "EVENT_OUTPUT_PATH_INACCESSIBLE",
     "EVENT_OUTPUT_PATH_RECOVERED",
     "GUARD_ERRORS",
@@ -180,6 +204,9 @@ __all__ = [
     "SEARCH_ATTRIBUTE_PLATFORM",
     "SEARCH_ATTRIBUTE_STATE",
     "SEARCH_ATTRIBUTE_STREAMER",
+    "SESSION_COMPLETE_WORKFLOW_TYPE",
+    "SESSION_PART_KINDS",
+    "SIDE_KINDS",
     "SIGNAL_CHECK_NOW",
     "SIGNAL_CLEAR_ERROR",
     "SIGNAL_CONFIG_CHANGED",
@@ -190,10 +217,13 @@ __all__ = [
     "SIGNAL_RECORDING_WAIT",
     "SIGNAL_RESUME",
     "SIGNAL_SEGMENT_CLOSED",
+    "SIGNAL_SESSION_WAKE",
     "SIGNAL_STOP",
     "STREAMER_WORKFLOW_TYPE",
     "TASK_QUEUES",
     "WORKFLOW_TASK_QUEUE",
+    "AfterRunInput",
+    "AfterRunResult",
     "CategoryFilter",
     "CheckLiveInput",
     "CloseSessionInput",
@@ -236,7 +266,13 @@ __all__ = [
     "RecordingWait",
     "RegexFilter",
     "RetrySettings",
+    "RunKind",
     "SegmentClosed",
+    "SessionCheck",
+    "SessionCheckInput",
+    "SessionCompleteInput",
+    "SessionCompleteResult",
+    "SessionStatus",
     "SignalInput",
     "StateQueryResult",
     "StreamInfo",
@@ -251,7 +287,10 @@ __all__ = [
     "TimeWindowFilter",
     "WaitReason",
     "Weekday",
+    "host_queue",
     "poller_workflow_id",
+    "session_complete_workflow_id",
     "streamer_id_from_workflow_id",
     "streamer_workflow_id",
+    "trigger_workflow_id",
 ]

@@ -14,6 +14,15 @@ CPU_TASK_QUEUE = "srec-cpu"
 
 TASK_QUEUES = (WORKFLOW_TASK_QUEUE, IO_TASK_QUEUE, CPU_TASK_QUEUE)
 
+
+def host_queue(queue: str, host: str | None) -> str:
+    """`srec-cpu` on host `a` → `srec-cpu@a`: where steps on that host's files run.
+
+    With shared storage (no host) it is the shared queue itself.
+    """
+    return f"{queue}@{host}" if host else queue
+
+
 # The largest row id. Id columns are INTEGER: 32 bits on Postgres (64 on SQLite),
 # so a larger id is refused at the boundary (422), never sent to the database.
 MAX_ID = 2**31 - 1

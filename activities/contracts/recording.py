@@ -98,6 +98,11 @@ class SegmentClosed(BaseModel):
     streams: list[MediaStream] = Field(
         default_factory=list, description="The file's audio and video streams"
     )
+    host: str | None = Field(
+        default=None,
+        description="The host whose disk holds the file (per-host placement), "
+        "whose queues its pipeline steps go to (`host_queue`); None: shared storage",
+    )
 
 
 class RecordingWait(BaseModel):

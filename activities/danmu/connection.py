@@ -26,8 +26,14 @@ from typing import TYPE_CHECKING
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
-from activities.danmu.models import DanmuAlert, DanmuAlertKind, DanmuConnectInfo
+from activities.danmu.models import (
+    ControlEvent,
+    DanmuAlert,
+    DanmuAlertKind,
+    DanmuConnectInfo,
+)
 from activities.danmu.registry import codec_for
+from activities.metrics import DANMU_DISCONNECTS, DANMU_MESSAGES, platform_label
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
@@ -144,6 +150,8 @@ class DanmuConnection:
             self.stats.connected = False
             now = self._clock()
             if opened_at is not None:
+                platform = info.platform if info else ""
+                DANMU_DISCONNECTS.labels(platform_label(platform)).inc()
                 down_since = now
                 if now - opened_at >= BACKOFF_MAX_SECS:
                     failures = 0
@@ -159,6 +167,7 @@ class DanmuConnection:
         for frame in codec.handshake():
             await ws.send(frame)
         beat = asyncio.create_task(self._heartbeat(ws, codec))
+        messages = DANMU_MESSAGES.labels(platform_label(codec.platform))
         try:
             async for frame in ws:
                 self.stats.frames += 1
@@ -169,6 +178,10 @@ class DanmuConnection:
                     self.stats.decode_errors += 1
                     log.debug("undecodable %s frame: %s", codec.platform, err)
                     continue
+                if decoded.items:
+                    messages.inc(
+                        sum(not isinstance(i, ControlEvent) for i in decoded.items)
+                    )
                 for item in decoded.items:
                     self._on_item(item)
                 for reply in decoded.replies:

@@ -187,11 +187,13 @@ def begin_segment(
     file_path: str,
     started_at: datetime | None = None,
     media_start_secs: float | None = None,
+    host: str | None = None,
 ) -> Segment:
     """Insert the row of a segment that is being written (idempotent).
 
     `started_at` and `media_start_secs` are its first frame's wall clock and
     timestamp (`SegmentState`): what the danmu file of the same index aligns to.
+    `host` is the recording worker's, with per-host placement.
     """
     segment = get_segment(db, session_id, index)
     if segment is None:
@@ -201,6 +203,7 @@ def begin_segment(
             file_path=file_path,
             started_at=started_at,
             media_start_secs=media_start_secs,
+            host=host,
         )
         db.add(segment)
         db.commit()
@@ -351,3 +354,53 @@ def delete_streamer_sessions(db: Session, streamer_id: int) -> list[str]:
         db.delete(session)
     db.commit()
     return paths
+
+
+def claim_recorder(
+    db: Session, session_id: int, token: str, now: datetime
+) -> tuple[str | None, datetime | None]:
+    """Make attempt `token` the session's recorder (the newest attempt wins).
+
+    Returns:
+        The previous recorder and when it was last seen, if another one held it
+        (None, None when there was none or no such session).
+    """
+    row = db.get(StreamSession, session_id, with_for_update=True)
+    if row is None:
+        return None, None
+    previous = (row.recorder, row.recorder_seen_at) if row.recorder != token else None
+    row.recorder, row.recorder_seen_at = token, now
+    db.add(row)
+    db.commit()
+    return previous if previous is not None else (None, None)
+
+
+def renew_recorder(db: Session, session_id: int, token: str, now: datetime) -> bool:
+    """Say attempt `token` is alive; False once another attempt is the recorder."""
+    done = db.execute(
+        sa.update(StreamSession)
+        .where(
+            col(StreamSession.id) == session_id,
+            col(StreamSession.recorder) == token,
+        )
+        .values(recorder_seen_at=now)
+    )
+    db.commit()
+    if done.rowcount:  # type: ignore[attr-defined]
+        return True
+    row = db.get(StreamSession, session_id)
+    # a session that is gone (or never had a row, in tests) fences nobody
+    return row is None or row.recorder in (None, token)
+
+
+def release_recorder(db: Session, session_id: int, token: str) -> None:
+    """Attempt `token` ended cleanly: the next one need not wait for it."""
+    db.execute(
+        sa.update(StreamSession)
+        .where(
+            col(StreamSession.id) == session_id,
+            col(StreamSession.recorder) == token,
+        )
+        .values(recorder=None, recorder_seen_at=None)
+    )
+    db.commit()

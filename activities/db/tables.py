@@ -126,6 +126,12 @@ class StreamSession(StreamSessionBase, table=True):
         default=0.0, sa_column=sa.Column(sa.Float(), nullable=False, server_default="0")
     )
     open_key: str | None = Field(default=None, max_length=255)
+    # the recording attempt allowed to write the session's files, and when it last
+    # said it is alive (`activities.fence`): a stale attempt stops, never writes twice
+    recorder: str | None = Field(default=None, max_length=64)
+    recorder_seen_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
+    )
 
 
 class SegmentBase(SQLModel):
@@ -180,6 +186,9 @@ class Segment(SegmentBase, table=True):
     )
     resume_marker: int | None = Field(default=None, sa_type=sa.BigInteger)
     resume_edge_ms: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # the host whose disk holds the file, with per-host placement (None: shared
+    # storage): its pipeline steps go to that host's queues
+    host: str | None = Field(default=None, max_length=200)
 
 
 class UserBase(SQLModel):

@@ -20,6 +20,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from activities.contracts import LiveOutcome
+from activities.metrics import (
+    DETECTION_DELAY_SECONDS,
+    LIVE_CHECK_ERRORS,
+    LIVE_CHECK_SECONDS,
+    platform_label,
+)
 from activities.poll.check import Found, Prepared, failed
 from activities.poll.lanes import Lane
 from activities.poll.limits import RateLimit
@@ -215,6 +221,8 @@ class ShardPoller:
 
     async def _check(self, lane: Lane, group: list[Prepared]) -> None:
         self.checks += len(group)
+        platform = platform_label(group[0].extractor.platform)
+        began = time.monotonic()
         try:
             async with asyncio.timeout(self.check_timeout_secs):
                 if group[0].batch_key is not None and len(group) > 1:
@@ -229,6 +237,13 @@ class ShardPoller:
         finally:
             lane.limit.finish()
             self.wake.set()
+            LIVE_CHECK_SECONDS.labels(platform).observe(time.monotonic() - began)
+        for found in results.values():
+            if found.detected is not None and (
+                found.detected.transient or found.detected.error_type is not None
+            ):
+                outcome = found.detected.outcome.value
+                LIVE_CHECK_ERRORS.labels(platform, outcome).inc()
         for prepared in group:
             sid = prepared.entry.streamer_id
             if sid in results:
@@ -253,9 +268,11 @@ class ShardPoller:
         if found_detected.outcome is LiveOutcome.RATE_LIMITED and lane is not None:
             until = lane.limit.pause(now, found_detected.retry_after_secs)
             log.warning("%s rate-limited us: paused until %.0f", lane.name, until)
-        await self._tell(sid, found_detected, now)
+        await self._tell(sid, found_detected, now, lane.name if lane else "")
 
-    async def _tell(self, sid: int, found: Detected, now: float) -> None:
+    async def _tell(
+        self, sid: int, found: Detected, now: float, platform: str = ""
+    ) -> None:
         failing = found.transient or found.error_type is not None
         run = self.memory.failure_run(sid, failing, now)
         key = key_of(found)
@@ -276,4 +293,15 @@ class ShardPoller:
         )
         if await self.signal(sid, payload):
             self.signals += 1
+            if decision and found.outcome is LiveOutcome.LIVE:
+                _detected_live(platform, found)
             self.memory.told(sid, key, now)
+
+
+def _detected_live(platform: str, found: Detected) -> None:
+    """The delay from the platform's start time to this signal, when it says one."""
+    if found.started_at is None:
+        return
+    delay = (found.checked_at - found.started_at).total_seconds()
+    if delay >= 0:  # a platform clock ahead of ours says nothing useful
+        DETECTION_DELAY_SECONDS.labels(platform_label(platform)).observe(delay)

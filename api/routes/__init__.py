@@ -11,6 +11,7 @@ from api.routes import (
     config,
     filters,
     health,
+    media,
     notifications,
     pipeline,
     pipeline_jobs,
@@ -26,6 +27,7 @@ __all__ = ["api_router"]
 public_router = APIRouter()
 public_router.include_router(health.public_router)
 public_router.include_router(auth.public_router)
+public_router.include_router(media.public_router)
 
 # one dependency guards every route below, so a new route cannot forget it
 protected_router = APIRouter(
@@ -39,6 +41,7 @@ protected_router.include_router(config.router)
 protected_router.include_router(templates.router)
 protected_router.include_router(filters.router)
 protected_router.include_router(sessions.router)
+protected_router.include_router(media.router)
 protected_router.include_router(platforms.router)
 protected_router.include_router(notifications.router)
 protected_router.include_router(pipeline.router)

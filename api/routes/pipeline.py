@@ -39,7 +39,7 @@ from api.schemas_pipeline import (
     StepsAccepted,
     Validation,
 )
-from workflows.pipeline_client import NothingToDoError
+from workflows.pipeline_client import MixedHostsError, NothingToDoError, step_queues
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -140,7 +140,11 @@ def _prepare_run(
     session = crud_sessions.get_session(db, body.session_id)
     if session is None or session.id is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "session not found")
-    files = _chosen_files(db, root, body)
+    files, hosts = _chosen_files(db, root, body)
+    try:
+        queues = step_queues(hosts)
+    except MixedHostsError as err:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(err)) from err
     spec = body.pipeline
     if spec is None:
         assert body.preset is not None
@@ -166,6 +170,9 @@ def _prepare_run(
             session_id=session.id,
             title=session.title,
         ),
+        # per-host placement: the steps run where the files are
+        cpu_queue=queues["cpu"],
+        io_queue=queues["io"],
     )
     workflow_id = pipeline_workflow_id("manual", body.key or uuid.uuid4().hex)
     run = crud_pipeline.create_run(db, workflow_id, inp)
@@ -173,10 +180,12 @@ def _prepare_run(
     return RunStarted(run_id=run.id, workflow_id=workflow_id), inp
 
 
-def _chosen_files(db: DbDep, root: Path, body: RunRequest) -> list[str]:
-    segments = {
-        s.index: s.file_path for s in crud_sessions.list_segments(db, body.session_id)
-    }
+def _chosen_files(
+    db: DbDep, root: Path, body: RunRequest
+) -> tuple[list[str], list[str | None]]:
+    """The run's files, and the hosts the chosen segments were recorded on."""
+    rows = {s.index: s for s in crud_sessions.list_segments(db, body.session_id)}
+    segments = {index: row.file_path for index, row in rows.items()}
     wanted = sorted(segments) if body.segments is None else body.segments
     missing = [i for i in wanted if i not in segments]
     if missing:
@@ -198,7 +207,7 @@ def _chosen_files(db: DbDep, root: Path, body: RunRequest) -> list[str]:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, "no files to process"
         )
-    return list(dict.fromkeys(files))
+    return list(dict.fromkeys(files)), [rows[i].host for i in wanted]
 
 
 @router.get("/runs")

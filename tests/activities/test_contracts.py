@@ -162,6 +162,21 @@ SAMPLES: dict[str, dict[str, object]] = {
         "platform": "bilibili",
         "received_at": datetime(2026, 1, 1, tzinfo=UTC),
     },
+    "AfterRunInput": {
+        "workflow_id": "pipeline-seg-3-0",
+        "kind": "seg",
+        "session_id": 3,
+        "segment_index": 0,
+    },
+    "AfterRunResult": {"started": "pipeline-pair-3-0"},
+    "SessionCheckInput": {"session_id": 3},
+    "SessionCheck": {
+        "status": "waiting",
+        "reason": "segment 4 is not final",
+        "repaired": 1,
+    },
+    "SessionCompleteInput": {"session_id": 3, "waited_secs": 120.0},
+    "SessionCompleteResult": {"started": "pipeline-session-3", "looks": 4},
 }
 
 
@@ -199,3 +214,19 @@ async def test_live_status_of_an_old_history_still_decodes():
     assert offline.result is contracts.LiveOutcome.OFFLINE
     assert not offline.result.fatal
     assert contracts.LiveOutcome.BANNED.fatal
+
+
+def test_trigger_workflow_ids():
+    assert (
+        contracts.trigger_workflow_id(contracts.RunKind.SEGMENT, 3, 0)
+        == "pipeline-seg-3-0"
+    )
+    assert (
+        contracts.trigger_workflow_id(contracts.RunKind.PAIR, 3, 12)
+        == "pipeline-pair-3-12"
+    )
+    assert (
+        contracts.trigger_workflow_id(contracts.RunKind.SESSION, 3, None)
+        == "pipeline-session-3"
+    )
+    assert contracts.session_complete_workflow_id(3) == "session-complete-3"

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from activities.contracts import DEFAULT_FILENAME_TEMPLATE
+from activities.contracts import DEFAULT_FILENAME_TEMPLATE, DEFAULT_OUTPUT_FOLDER
 from activities.naming import (
     MAX_FILE_NAME_BYTES,
     NameFields,
+    join_template,
     sanitize_component,
     segment_path,
     validate_template,
@@ -30,7 +31,7 @@ def _path(
     created: datetime = CREATED,
     index: int = 3,
     ext: str = "ts",
-    template: str = DEFAULT_FILENAME_TEMPLATE,
+    template: str = join_template(DEFAULT_OUTPUT_FOLDER, DEFAULT_FILENAME_TEMPLATE),
     fields: NameFields | None = None,
 ) -> Path:
     return segment_path(

@@ -28,6 +28,7 @@ from activities.contracts import (
 )
 from activities.db import crud_sessions, make_engine, migrate
 from activities.engines.hls import HlsEngine
+from activities.metrics import REGISTRY
 from activities.record import RecordingActivities
 from tests.fakes.live_hls import LiveHls, assert_playable
 
@@ -151,6 +152,11 @@ def row_paths(db: sa.Engine) -> dict[int, Path]:
         }
 
 
+def metric(name: str, platform: str | None = "generic") -> float:
+    labels = {} if platform is None else {"platform": platform}
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 # --- a real stream --------------------------------------------------------------------
 
 
@@ -169,15 +175,21 @@ async def test_records_until_the_stream_ends(
             heartbeat_interval_secs=0.2,
         )
         seen_active: list[int] = []
+        seen_gauge: list[float] = []
         heartbeats = activity_env.heartbeats
 
         def on_heartbeat(*details: object) -> None:
             heartbeats.extend(details)
             seen_active.append(acts.active_recordings)
+            seen_gauge.append(metric("srec_recordings_active", platform=None))
 
         activity_env.on_heartbeat = on_heartbeat
         await live.wait_for_segments_async(1, timeout=15)
         source = StreamSource(url=live.url, kind=StreamKind.HLS)
+        counted = (
+            metric("srec_segments_written_total"),
+            metric("srec_recorded_bytes_total"),
+        )
         inp = record_input(
             source,
             collector.workflow_id,
@@ -187,6 +199,7 @@ async def test_records_until_the_stream_ends(
     assert result.reason == "ended"
     assert acts.active_recordings == 0
     assert set(seen_active) == {1}
+    assert set(seen_gauge) == {1}
     stored = rows(db)
     assert len(stored) == result.segments_closed >= 2
     assert all(done for _, _, done in stored)
@@ -194,6 +207,10 @@ async def test_records_until_the_stream_ends(
     assert result.next_index == len(stored)
     assert result.bytes_written == sum(size for _, size, _ in stored)
     assert result.media_time_secs == pytest.approx(4.0, abs=0.5)
+    # the worker's series: what this attempt wrote, and nothing running any more
+    assert metric("srec_segments_written_total") - counted[0] == len(stored)
+    assert metric("srec_recorded_bytes_total") - counted[1] == result.bytes_written
+    assert metric("srec_recordings_active", platform=None) == 0
     paths = row_paths(db)
     for index, size, _ in stored:
         path = paths[index]

@@ -62,14 +62,20 @@ class Stack:
             **self.settings,
         }
 
-    def start(self, part: str) -> None:
-        argv = [sys.executable, "-m", "worker.cli", part]
-        if part == "api":
+    def start(self, part: str, command: str | None = None, **env: str) -> None:
+        """Start `srec <command>` (default: `part`) as `part`, with more `env`.
+
+        Several workers of one stack are parts of their own names, started with
+        command "worker" (their log is `<part>.log`).
+        """
+        command = command or part
+        argv = [sys.executable, "-m", "worker.cli", command]
+        if command == "api":
             argv += ["--api-port", str(self.api_port)]
         log = (self.data_dir / f"{part}.log").open("ab")
         self.procs[part] = subprocess.Popen(
             argv,
-            env=self.env(),
+            env=self.env() | env,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -18,6 +18,7 @@ from activities.danmu import (
     DanmuItem,
     MessageKind,
 )
+from activities.metrics import REGISTRY
 from tests.fakes.danmu.clock import SteppedClock
 from tests.fakes.danmu.douyin_proto import douyin_pb2
 from tests.fakes.danmu.frames import (
@@ -120,7 +121,13 @@ async def test_reconnect_backoff_and_alert_after_five_minutes() -> None:
         assert "Error" in alert.last_error or "refused" in alert.last_error.lower()
 
 
+def counted(name: str) -> float:
+    return REGISTRY.get_sample_value(name, {"platform": "bilibili"}) or 0.0
+
+
 async def test_recovers_after_a_drop_and_reports_it() -> None:
+    messages = counted("srec_danmu_messages_total")
+    drops = counted("srec_danmu_disconnects_total")
     async with FakeChatServer(bili_responder) as server, Run(bili(server.url)) as run:
         await server.wait_connected(1)
         await server.push(bili_frame([bili_danmu(1, "before")]))
@@ -133,6 +140,9 @@ async def test_recovers_after_a_drop_and_reports_it() -> None:
         await run.wait_items(2)
         assert run.conn.stats.connects == 2
         assert run.alerts == []
+        # the worker's series: two messages, one connection that ended
+        assert counted("srec_danmu_messages_total") - messages == 2
+        assert counted("srec_danmu_disconnects_total") - drops == 1
 
 
 async def test_malformed_frames_are_counted_and_skipped() -> None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 
 from activities.contracts import LiveOutcome, PollShardProgress
 from activities.errors import ExtractorError
+from activities.metrics import REGISTRY
 from activities.platforms.base import answer
 from activities.poll.schedule import next_slot, phase
 from tests.activities.poll.harness import OFFLINE, T0, Harness, live, platform
@@ -316,3 +318,48 @@ async def test_retry_after_pauses_the_platform(world) -> None:
     told = h.told(1)
     assert told[0].outcome is LiveOutcome.RATE_LIMITED
     assert told[0].retry_after_secs == 90
+
+
+# --- metrics --------------------------------------------------------------------------
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_checks_errors_and_detection_delay_are_counted(world) -> None:
+    h = world()
+    h.registry.extractors = [platform("metered", h.script)]
+    started = datetime.fromtimestamp(T0 + 5, UTC)
+    went_live = live().model_copy(update={"started_at": started})
+    h.script.set("a", OFFLINE, went_live, went_live)
+    h.script.set("b", ExtractorError("missing field data.room"))
+    before = {
+        "checks": sample("srec_live_check_seconds_count", platform="metered"),
+        "errors": sample(
+            "srec_live_check_errors_total", platform="metered", outcome="unavailable"
+        ),
+        "delays": sample("srec_detection_delay_seconds_count", platform="metered"),
+        "delay_sum": sample("srec_detection_delay_seconds_sum", platform="metered"),
+    }
+    h.add(1, "https://metered.test/a")
+    h.add(2, "https://metered.test/b")
+    await h.run(3 * 60)
+    checks = len(h.script.checks_of("a")) + len(h.script.checks_of("b"))
+    assert checks >= 5
+    assert (
+        sample("srec_live_check_seconds_count", platform="metered") - before["checks"]
+        == checks
+    )
+    errors = sample(
+        "srec_live_check_errors_total", platform="metered", outcome="unavailable"
+    )
+    assert errors - before["errors"] == len(h.script.checks_of("b"))
+    # told live once (the second live answer is no news): from its start to then
+    (told,) = [d for d in h.told(1) if d.outcome is LiveOutcome.LIVE]
+    delays = sample("srec_detection_delay_seconds_count", platform="metered")
+    assert delays - before["delays"] == 1
+    delay = sample("srec_detection_delay_seconds_sum", platform="metered")
+    assert delay - before["delay_sum"] == pytest.approx(
+        (told.checked_at - started).total_seconds()
+    )

@@ -295,6 +295,31 @@ def test_run_now_on_the_session_files(
     assert run["kind"] == "manual"
 
 
+def test_run_now_goes_to_the_recording_hosts_queues(
+    app: FastAPI, client: TestClient, pipelines: FakePipelineControl, session_id: int
+) -> None:
+    body = {"session_id": session_id, "pipeline": PIPELINE}
+    assert client.post("/api/pipeline/run", json=body).status_code == 202
+    shared = pipelines.started[-1][1]
+    assert (shared.cpu_queue, shared.io_queue) == ("srec-cpu", "srec-io")
+    # per-host placement: segment 1 was recorded on host-b, segment 0 on host-a
+    with Session(app.state.engine) as db:
+        for segment in crud_sessions.list_segments(db, session_id):
+            segment.host = f"host-{'ab'[segment.index]}"
+            db.add(segment)
+        db.commit()
+    one = client.post("/api/pipeline/run", json=body | {"segments": [1]})
+    assert one.status_code == 202, one.text
+    inp = pipelines.started[-1][1]
+    assert (inp.cpu_queue, inp.io_queue) == ("srec-cpu@host-b", "srec-io@host-b")
+    run = client.get(f"/api/pipeline/runs/{one.json()['run_id']}").json()
+    assert run["status"] == "PENDING"
+    # no worker sees both disks: refused with the reason
+    both = client.post("/api/pipeline/run", json=body)
+    assert both.status_code == 409
+    assert "different hosts (host-a, host-b)" in both.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("extra", "code"),
     [

@@ -1,0 +1,368 @@
+"""The dashboard in a real browser: Playwright driving Debian's Chromium against the
+real stack (Temporal dev server, `srec worker`, `srec api`) recording a live HLS
+stream from ffmpeg on loopback.
+
+Every wait is on a state of the page (Playwright's `expect`), never on time. With
+`SREC_DASHBOARD_SCREENSHOTS=<dir>` the tests also save screenshots of the main
+pages at desktop (1280x800) and phone (390x844) widths into that folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from sqlmodel import Session
+
+from activities.danmu import DanmuMessage, MessageKind, StatisticsAccumulator
+from activities.db import Streamer, crud, crud_danmu, crud_sessions, make_engine
+from tests.e2e.stack import ADMIN_PASSWORD, Stack, free_port
+from tests.e2e.test_recording import FAST_SETTINGS
+from tests.fakes.live_hls import LiveHls
+from tests.temporal import start_dev_server
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    import sqlalchemy as sa
+    from playwright.sync_api import BrowserContext, Page, ViewportSize
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+# bounds for a failure on a loaded 2-core machine, not delays
+STACK_SECS = 60_000
+RECORD_SECS = 60_000
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="the browser tests drive /usr/bin/chromium: apt-get install -y chromium",
+    ),
+]
+
+# imported after the skip: Playwright is a dev dependency, Chromium a system one
+expect: Any = pytest.importorskip("playwright.sync_api").expect
+
+
+@pytest.fixture
+async def dev_server() -> AsyncIterator[str]:
+    async with await start_dev_server() as env:
+        yield env.client.service_client.config.target_host
+
+
+@pytest.fixture
+def stack(tmp_path: Path, dev_server: str) -> Iterator[Stack]:
+    data = tmp_path / "data"
+    data.mkdir()
+    running = Stack(data, dev_server, settings=dict(FAST_SETTINGS))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def live(tmp_path: Path, ffmpeg: Path) -> Iterator[LiveHls]:
+    with LiveHls(
+        tmp_path / "hls", ffmpeg=ffmpeg, hls_time=1.0, list_size=30, duration=900
+    ) as stream:
+        stream.wait_for_segments(1)
+        yield stream
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[BrowserContext]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            viewport=DESKTOP,
+        )
+        yield context
+        context.close()
+
+
+def shoot(page: Page, name: str) -> None:
+    """Screenshots at both widths, when asked for (never committed)."""
+    folder = os.environ.get("SREC_DASHBOARD_SCREENSHOTS")
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    sizes: list[tuple[str, ViewportSize]] = [("desktop", DESKTOP), ("phone", PHONE)]
+    for label, size in sizes:
+        page.set_viewport_size(size)
+        page.screenshot(path=f"{folder}/{name}-{label}.png", full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
+def log_in(page: Page, base: str) -> None:
+    page.goto(f"{base}/")
+    expect(page.locator("#password")).to_be_visible(timeout=STACK_SECS)
+    shoot(page, "login")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("form button[type=submit]")
+    expect(page.locator("#add-streamer")).to_be_visible()
+    # the live-events socket authenticated
+    expect(page.locator("#live-status")).to_have_attribute("data-mode", "live")
+
+
+def size_text(page: Page) -> str:
+    text: str = page.locator("article.streamer .rec-size").inner_text()
+    return text
+
+
+def test_record_watch_control_and_play_from_the_dashboard(
+    stack: Stack, live: LiveHls, browser: BrowserContext
+) -> None:
+    stack.start("api")
+    stack.start("worker")
+    base = f"http://127.0.0.1:{stack.api_port}"
+    api = stack.api()
+    page = browser.new_page()
+    log_in(page, base)
+
+    # add by pasting the URL; the preview shows what srec found there
+    page.click("#add-streamer")
+    page.fill("#add-url", live.url)
+    page.click("#add-preview-btn")
+    expect(page.locator("#add-preview")).to_contain_text("generic")
+    page.fill("#add-name", "Alice")
+    page.click("#add-save")
+    row = page.locator("article.streamer", has_text="Alice")
+    expect(row).to_be_visible()
+
+    # it goes live and the recording grows, with no reload (the socket pushes it)
+    page.evaluate("window.__sameDocument = true")
+    expect(row.locator(".badge")).to_have_text("live", timeout=RECORD_SECS)
+    expect(row.locator(".rec-size")).to_be_visible(timeout=RECORD_SECS)
+    first = size_text(page)
+    expect(row.locator(".rec-size")).not_to_have_text(first, timeout=RECORD_SECS)
+    assert page.evaluate("window.__sameDocument") is True
+    shoot(page, "streamers")
+
+    # pause and resume
+    row.get_by_role("button", name="Pause").click()
+    expect(row.locator(".badge")).to_have_text("paused", timeout=RECORD_SECS)
+    row.get_by_role("button", name="Resume").click()
+    expect(row.locator(".badge")).to_have_text("live", timeout=RECORD_SECS)
+
+    # the streamer's page: its sessions; then a session's page plays a segment
+    row.locator("a.name").click()
+    expect(page.locator("#sessions tbody tr").first).to_be_visible()
+    shoot(page, "streamer")
+    page.locator("#sessions tbody tr a").first.click()
+    closed = page.locator("#segments tbody tr", has_not_text="writing")
+    expect(closed.first).to_be_visible(timeout=RECORD_SECS)
+    closed.first.get_by_role("button", name=re.compile("Play")).click()
+    video = page.locator("#video")
+    expect(video).to_be_visible()
+    page.wait_for_function(
+        "() => { const v = document.getElementById('video');"
+        " return v && v.currentTime > 0.2; }",
+        timeout=RECORD_SECS,
+    )
+    shoot(page, "session")
+    session_id = page.url.rsplit("/", 1)[1]
+
+    # run a pipeline on segment 0 and watch its steps finish
+    page.goto(f"{base}/#/pipelines")
+    page.fill("#run-session", session_id)
+    page.fill("#run-segments", "0")
+    page.select_option("#run-preset", "remux-thumbnail")
+    page.click("#run-start")
+    expect(page.locator("#dag .step")).to_have_count(2)
+    expect(page.locator("#run-status")).to_have_text("COMPLETED", timeout=RECORD_SECS)
+    for step in page.locator("#dag .step").all():
+        expect(step).to_have_attribute("data-status", "COMPLETED")
+    shoot(page, "pipeline-run")
+
+    # a config value set at the streamer level becomes the effective one
+    streamer_id = api.get("/api/streamers").json()["items"][0]["id"]
+    page.goto(f"{base}/#/streamers/{streamer_id}?tab=config")
+    field = page.locator('tr[data-field="poll_interval_secs"]')
+    expect(field.locator(".source")).to_have_text("global")
+    page.fill("#setting-poll_interval_secs", "7")
+    page.click("#save-settings")
+    expect(field.locator(".effective")).to_have_text("7")
+    expect(field.locator(".source")).to_have_text("streamer")
+    shoot(page, "streamer-config")
+    config = api.get(f"/api/streamers/{streamer_id}/config").json()
+    assert config["config"]["poll_interval_secs"] == 7
+
+    # the other pages render against the real stack
+    for name, route, ready in (
+        ("pipelines", "#/pipelines", "#presets"),
+        ("config", "#/config", "#save-settings"),
+        ("system", "#/system", "#components"),
+    ):
+        page.goto(f"{base}/{route}")
+        expect(page.locator(ready)).to_be_visible()
+        shoot(page, name)
+
+    # log out: back to the login form, the refresh token revoked
+    page.click("#logout")
+    expect(page.locator("#password")).to_be_visible()
+
+
+@pytest.fixture
+def api_only(tmp_path: Path) -> Iterator[tuple[Stack, sa.Engine]]:
+    """Only `srec api` (Temporal unreachable) and its app DB, written by the test."""
+    data = tmp_path / "data"
+    data.mkdir()
+    stack = Stack(data, f"127.0.0.1:{free_port()}")
+    stack.start("api")
+    stack.api()  # it answers: the schema is migrated
+    engine = make_engine(f"sqlite:///{data / 'srec.db'}")
+    yield stack, engine
+    engine.dispose()
+    stack.stop()
+
+
+def log_in_at(page: Page, stack: Stack) -> str:
+    base = f"http://127.0.0.1:{stack.api_port}"
+    page.goto(f"{base}/")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("form button[type=submit]")
+    expect(page.locator("#add-streamer")).to_be_visible()
+    return base
+
+
+def test_without_the_socket_the_page_polls(
+    api_only: tuple[Stack, sa.Engine], browser: BrowserContext
+) -> None:
+    """A state the DB changes still shows when the page cannot open its socket."""
+    stack, engine = api_only
+    with Session(engine) as db:
+        row = crud.create_streamer(
+            db,
+            Streamer(name="Bob", url="https://example.com/b.m3u8", platform="generic"),
+        )
+        streamer_id = row.id
+    assert streamer_id is not None
+    page = browser.new_page()
+    # what a browser whose socket fails does: it polls the API instead
+    page.add_init_script("localStorage.setItem('srec.noWebSocket', '1')")
+    log_in_at(page, stack)
+    expect(page.locator("#live-status")).to_have_attribute("data-mode", "polling")
+    row_el = page.locator("article.streamer", has_text="Bob")
+    expect(row_el.locator(".badge")).to_have_text("offline")
+    with Session(engine) as db:
+        crud.set_streamer_state(
+            db, streamer_id, state="NOT_LIVE", enabled=True, last_error="HTTP 404"
+        )
+    expect(row_el.locator(".badge")).to_have_text("error", timeout=RECORD_SECS)
+    expect(row_el).to_contain_text("HTTP 404")
+    with Session(engine) as db:
+        crud.set_streamer_state(db, streamer_id, state="OUT_OF_SCHEDULE", enabled=True)
+    expect(row_el.locator(".badge")).to_have_text(
+        "out of schedule", timeout=RECORD_SECS
+    )
+
+
+DANMAKU_XML = """<?xml version="1.0" encoding="utf-8"?>
+<i>
+<d p="0.300,1,25,16777215,0,0,0,0" user="ann">hello danmaku</d>
+<d p="0.600,1,25,16711680,0,0,0,0" user="bob">second one</d>
+</i>
+"""
+
+
+def recorded_session(engine: sa.Engine, video: Path) -> int:
+    """A finished session of one MP4 segment with its danmu file and statistics."""
+    start = datetime.now(UTC)
+    stats = StatisticsAccumulator(start.timestamp())
+    for n, user in enumerate(["ann", "bob", "ann"]):
+        stats.add(
+            DanmuMessage(MessageKind.CHAT, user, user, "hi", start.timestamp() + 61 * n)
+        )
+    with Session(engine) as db:
+        streamer = crud.create_streamer(
+            db,
+            Streamer(
+                name="Carol", url="https://example.com/c.m3u8", platform="generic"
+            ),
+        )
+        assert streamer.id is not None
+        session = crud_sessions.open_session(
+            db, streamer_id=streamer.id, title="carol live", start_time=start
+        )
+        session_id = session.id
+        assert session_id is not None
+        crud_sessions.begin_segment(
+            db, session_id=session_id, index=0, file_path=str(video)
+        )
+        crud_sessions.complete_segment(
+            db,
+            session_id=session_id,
+            index=0,
+            size_bytes=video.stat().st_size,
+            duration_secs=4.0,
+        )
+        xml = video.with_suffix(".xml")
+        xml.write_text(DANMAKU_XML)
+        crud_danmu.begin_file(
+            db, session_id=session_id, index=0, file_path=str(xml), started_at=start
+        )
+        crud_danmu.close_file(db, session_id=session_id, index=0, message_count=2)
+        crud_danmu.save_statistics(
+            db,
+            session_id,
+            statistics=stats.snapshot().model_dump(mode="json"),
+            state=stats.state().model_dump(mode="json"),
+            complete=True,
+        )
+        crud_sessions.close_session(db, session_id, start + timedelta(seconds=4))
+    return session_id
+
+
+def test_a_session_plays_mp4_with_its_danmaku_and_chat_charts(
+    api_only: tuple[Stack, sa.Engine], browser: BrowserContext, ffmpeg: Path
+) -> None:
+    stack, engine = api_only
+    folder = stack.data_dir / "recordings" / "Carol"
+    folder.mkdir(parents=True)
+    video = folder / "Carol_0.mp4"
+    subprocess.run(
+        [str(ffmpeg), "-loglevel", "error", "-f", "lavfi", "-i",
+         "testsrc=size=320x240:rate=25", "-f", "lavfi", "-i", "sine", "-t", "4",
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+         "-movflags", "+faststart", str(video)],
+        check=True,
+        timeout=120,
+    )  # fmt: skip
+    session_id = recorded_session(engine, video)
+    page = browser.new_page()
+    base = log_in_at(page, stack)
+    page.goto(f"{base}/#/sessions/{session_id}")
+    expect(page.locator("#rate-chart canvas")).to_be_attached()
+    expect(page.locator("#danmu-stats .bars").first).to_contain_text("ann")
+    row = page.locator('#segments tr[data-index="0"]')
+    expect(row).to_contain_text("2")  # danmu messages
+    row.get_by_role("button", name=re.compile("Play")).click()
+    page.wait_for_function(
+        "() => { const v = document.getElementById('video');"
+        " return v && v.currentTime > 0.7; }",
+        timeout=RECORD_SECS,
+    )
+    # both messages flew over the picture (each stays in the DOM while it flies)
+    expect(page.locator(".danmaku span", has_text="hello danmaku")).to_be_attached()
+    expect(page.locator(".danmaku span", has_text="second one")).to_be_attached()
+    shoot(page, "session-danmaku")
