@@ -1,7 +1,7 @@
 """state_reason: why a streamer is in its state (the state machine of issue 10)
 
-Revision ID: 0014_state_reason
-Revises: 0013_danmu (see down_revision)
+Revision ID: 0015_state_reason
+Revises: 0014_scaleout (see down_revision)
 Create Date: 2026-12-01 20:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 import sqlmodel
 
-revision = "0014_state_reason"
-down_revision = "0013_danmu"
+revision = "0015_state_reason"
+down_revision = "0014_scaleout"
 branch_labels = None
 depends_on = None
 
