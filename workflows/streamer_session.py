@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.record import RecordingActivities
     from activities.store import StoreActivities
     from workflows import options as o
+    from workflows.session_complete import start_session_pipeline
 
 from workflows.streamer_window import offline_window
 
@@ -100,7 +101,8 @@ class StreamerSession:
         self.next_index = max(self.next_index, inp.index + 1)
 
     async def _close(self) -> None:
-        """Close the session row; one that recorded nothing is deleted."""
+        """Close the session row (one that recorded nothing is deleted), then start
+        the session's pipeline waiter, if the policy has a pipeline."""
         assert self.session_id is not None
         self.waiting_for = None
         closed = await self.host.store(
@@ -112,6 +114,8 @@ class StreamerSession:
             ),
         )
         self.removed = closed.removed
+        if not self.removed:
+            await start_session_pipeline(self.session_id, self.host.cfg.policy)
 
     # --- steps ------------------------------------------------------------------------
 
