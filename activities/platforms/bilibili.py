@@ -157,13 +157,8 @@ class Bilibili(Extractor):
         return parse(model, response, what)
 
     async def _room(self, channel: Channel, *, fresh: bool = False) -> api.Init:
-        """room_init of the channel's room (a share link is followed first).
-
-        Args:
-            channel: the room.
-            fresh: ask again even if known: the live check wants today's status
-                and flags; the room id and uid alone never change.
-        """
+        """room_init of the channel's room (a share link is followed first); kept
+        for the room id and uid, which never change, but asked again if `fresh`."""
         ref = channel.reference or await self._follow_share(channel)
         if fresh or ref not in self._inits:
             what = "bilibili room_init"
