@@ -21,7 +21,7 @@ CPU-s per recorded minute of a 6 Mbps stream (`bench/segment_check.py`).
 `MediaActivities.probe_segment` is the CPU-queue activity streamer workflows
 started for each closed segment before the check moved into the recording
 activity. It stays registered, as cheap as the check, for the workflows whose
-history still schedules it (`workflows.session`).
+history still schedules it (`workflows.legacy.session_v1`).
 """
 
 from __future__ import annotations

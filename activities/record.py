@@ -7,7 +7,8 @@ is closed and announced even when the attempt is then refused), the engine's
 circuit breaker, and a global recording slot (waited for, heartbeating). An
 `OSError` that the gate recognises as the root's fault (ENOSPC, EROFS, ENOENT under
 the root, …), raised by settling or by the engine, trips the gate. Refusals reach
-the workflow as non-retryable `ApplicationError`s with `next_retry_delay`.
+the workflow as `RecordResult.refused` (workflows from before the state machine:
+non-retryable `ApplicationError`s with `next_retry_delay`).
 
 Durability rests on the segment rows (`segments`): the engine reports a byte count
 only after the bytes are flushed, and the row stores it with the resume point. A
@@ -53,6 +54,9 @@ from temporalio.service import RPCError
 from activities.config.follow import ConfigWatch, LivePolicy, apply_limits, proxy_url
 from activities.config.secrets import application_error, register
 from activities.contracts import (
+    ERROR_ENGINE_CIRCUIT_OPEN,
+    ERROR_NO_RECORDING_SLOT,
+    ERROR_OUTPUT_PATH_INACCESSIBLE,
     SIGNAL_RECORDING_WAIT,
     SIGNAL_SEGMENT_CLOSED,
     RecordingWait,
@@ -70,7 +74,7 @@ from activities.engines.base import (
     finish_uncancelled,
     plan_for,
 )
-from activities.errors import RecorderError
+from activities.errors import GuardError, RecorderError
 from activities.fence import DEFAULT_LEASE_SECS, RecorderFence
 from activities.guards import CircuitBreaker, WriteGate, breaker_key
 from activities.metrics import (
@@ -214,7 +218,8 @@ class RecordingActivities:
                 srec instance, `WorkerShutdown` (retryable) when the worker stops,
                 `UnsupportedStreamKind` (non-retryable), a guard's refusal
                 (`NoRecordingSlot`, `EngineCircuitOpen`, `OutputPathInaccessible`:
-                non-retryable, with `next_retry_delay`), or a converted
+                non-retryable, with `next_retry_delay`) unless the input asks for
+                it as a result (`refused`), or a converted
                 RecorderError from the engine.
             asyncio.CancelledError: when the activity is cancelled, after the
                 current file was closed.
@@ -242,6 +247,8 @@ class RecordingActivities:
             reason = await self._run(self._guarded(inp, engine, run), run)
         except RecorderError as err:
             converted, cut = application_error(err)
+            if isinstance(err, GuardError) and inp.refusal_as_result:
+                return _refused(err, converted.message, run.stats)
             if cut:  # it quoted a credential: the original must not be the cause
                 raise converted from None
             raise converted from err
@@ -491,3 +498,24 @@ async def _stop(task: asyncio.Future[str]) -> None:
             await task
         except RecorderError as err:
             log.warning("engine failed while stopping: %s", err)
+
+
+_REFUSALS: dict[str, WaitReason] = {
+    ERROR_NO_RECORDING_SLOT: WaitReason.RECORDING_SLOT,
+    ERROR_ENGINE_CIRCUIT_OPEN: WaitReason.ENGINE_BREAKER,
+    ERROR_OUTPUT_PATH_INACCESSIBLE: WaitReason.OUTPUT_ROOT,
+}
+
+
+def _refused(err: GuardError, detail: str, stats: RecordingStats) -> RecordResult:
+    """A guard's refusal as a result: the workflow waits it out (no retry)."""
+    return RecordResult(
+        next_index=stats.next_index,
+        segments_closed=stats.segments_closed,
+        bytes_written=stats.bytes_written,
+        media_time_secs=stats.media_time_secs,
+        reason="refused",
+        refused=_REFUSALS[err.error_type or ""],
+        retry_after_secs=err.retry_after_secs,
+        detail=detail,  # redacted
+    )

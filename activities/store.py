@@ -43,11 +43,16 @@ class StoreActivities:
     Args:
         db: the app database engine.
         instance_id: the database's instance id, if already read.
+        pollers: this instance's workers run shard pollers (`SREC_POLL_SHARDS` >
+            0): streamer workflows wait for their signals instead of checking.
     """
 
-    def __init__(self, db: sa.Engine, *, instance_id: str | None = None) -> None:
+    def __init__(
+        self, db: sa.Engine, *, instance_id: str | None = None, pollers: bool = False
+    ) -> None:
         self.db = db
         self.owner = Ownership(db, instance_id)
+        self.pollers = pollers
 
     @activity.defn(name=ACTIVITY_LOAD_STREAMER)
     def load_streamer(self, inp: LoadStreamerInput) -> LoadStreamerResult:
@@ -66,6 +71,7 @@ class StoreActivities:
             instance_id=instance_id,
             config=resolved.config,
             config_version=resolved.version,
+            pollers=self.pollers,
         )
 
     @activity.defn(name=ACTIVITY_PROJECT_STATE)
@@ -78,6 +84,7 @@ class StoreActivities:
                 state=inp.state.value,
                 enabled=inp.enabled,
                 last_error=inp.last_error,
+                reason=inp.reason,
             )
         return ProjectStateResult()
 

@@ -158,6 +158,12 @@ class StreamerPublic(StreamerBase):
     last_error_at: datetime | None = Field(
         default=None, description="When `last_error` was first seen"
     )
+    state_reason: str | None = Field(
+        default=None,
+        description="Why the streamer is in `state`: the filter that fails "
+        "(OUT_OF_SCHEDULE), the platform's answer (FATAL_ERROR, NOT_FOUND), the "
+        "backoff's end (TEMPORAL_DISABLED), the write gate (OUT_OF_SPACE)",
+    )
     created_at: datetime
     updated_at: datetime
     priority: Priority = Field(

@@ -36,7 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 # Module scope: a fresh server per test module. A session-wide time-skipping server
 # left idle through minutes of end-to-end tests answered its next sleep with an
-# HTTP/2 error.
+# HTTP/2 error. The workflow tests take one per test (tests/workflows/conftest.py).
 @pytest.fixture(scope="module")
 async def env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvironment]:
     """A Temporal server for workflow tests, with srec's search attributes."""

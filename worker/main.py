@@ -360,7 +360,9 @@ async def run_worker(
             ),
             platforms=PlatformActivities(http, default_registry(), options),
             recording=recording,
-            store=StoreActivities(db, instance_id=instance_id),
+            store=StoreActivities(
+                db, instance_id=instance_id, pollers=settings.poll_shards > 0
+            ),
             media=MediaActivities(db, instance_id=instance_id),
             notifications=notify_wiring.build(settings, dispatcher, client, http),
             # post-processing pipelines: run_step serves both step queues; the run

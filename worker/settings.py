@@ -132,10 +132,8 @@ class WorkerSettings(BaseSettings):
         return None
 
     # --- detection (issue 10): shard pollers instead of a check per workflow ---
-    # off by default until the streamer workflow waits on their signals (the
-    # state-machine rewrite): today's workflow checks by itself on its interval
     poll_shards: int = Field(
-        default=0,
+        default=4,
         ge=0,
         le=256,
         description="Shards of streamers, one long-running poll activity each; "

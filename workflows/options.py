@@ -71,3 +71,22 @@ GRACE_POLL_MAX_SECS = 10.0
 # After a recording guard refused (no slot, breaker open, output root degraded), wait
 # at least this long before asking again, whatever retry delay the refusal named.
 GUARD_MIN_BACKOFF_SECS = 1.0
+
+# --- the state machine (workflows.streamer) ------------------------------------------
+
+# Transient check errors in a row (failed checks, rate limits, outages) before the
+# streamer is TEMPORAL_DISABLED: the first backoff lasts `error_backoff_secs`, each
+# one after it twice the last, up to `BACKOFF_CAP_SECS`; a good check forgets them.
+ERROR_THRESHOLD = 3
+BACKOFF_CAP_SECS = 3600.0
+
+# An offline streamer waiting for the poller wakes this often even when nothing
+# happens: it reloads its configuration (learning whether pollers still run) and
+# continues as new, so its history stays a few events long.
+IDLE_REFRESH = timedelta(hours=24)
+
+
+def backoff_secs(base: float, level: int) -> float:
+    """How long the `level`-th backoff in a row lasts (0 = the first)."""
+    doubled: float = base * 2.0 ** min(level, 32)
+    return min(doubled, max(base, BACKOFF_CAP_SECS))

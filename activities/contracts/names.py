@@ -50,6 +50,11 @@ SIGNAL_STOP = "stop"
 SIGNAL_CONFIG_CHANGED = "config_changed"
 
 
+# The user acted on an error state (TEMPORAL_DISABLED, FATAL_ERROR, NOT_FOUND): the
+# backoff is forgotten and the streamer checked at once.
+SIGNAL_CLEAR_ERROR = "clear_error"
+
+
 SIGNAL_SEGMENT_CLOSED = "segment_closed"
 
 

@@ -38,6 +38,11 @@ class RecordInput(OwnedInput):
         description="Signal `recording_wait` (waiting_for=None) once the guards let "
         "the recording start: the workflow shows a guard wait until then",
     )
+    refusal_as_result: bool = Field(
+        default=False,
+        description="Report a guard's refusal as `RecordResult.refused` instead of "
+        "raising it (workflows from before the state machine expect the error)",
+    )
 
 
 class RecordProgress(BaseModel):
@@ -62,6 +67,15 @@ class RecordResult(BaseModel):
     url_refreshes: int = Field(
         default=0, description="Fresh stream URLs asked for as signed ones expired"
     )
+    refused: WaitReason | None = Field(
+        default=None,
+        description="A guard held the recording back (no slot, breaker open, "
+        "output root degraded); only with `RecordInput.refusal_as_result`",
+    )
+    retry_after_secs: float = Field(
+        default=0.0, description="Refused: when asking again may succeed"
+    )
+    detail: str = Field(default="", description="Refused: the guard's words")
 
 
 class SegmentClosed(BaseModel):

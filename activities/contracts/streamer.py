@@ -19,11 +19,27 @@ from activities.contracts.streams import Priority
 
 
 class StreamerState(StrEnum):
-    """What a streamer is doing, as shown in the API and the Temporal UI."""
+    """What a streamer is doing, as shown in the API and the Temporal UI.
+
+    The workflow's state machine (`workflows.streamer`) moves between them; the
+    states after DISABLED came with it (older histories hold only the first three).
+    """
 
     NOT_LIVE = "NOT_LIVE"
     LIVE = "LIVE"
     DISABLED = "DISABLED"
+    # live, but a filter fails (the reason says which); or the schedule is closed
+    OUT_OF_SCHEDULE = "OUT_OF_SCHEDULE"
+    # live, and the output root's write gate holds the recording back
+    OUT_OF_SPACE = "OUT_OF_SPACE"
+    # transient check errors in a row: no checks until the backoff passes
+    TEMPORAL_DISABLED = "TEMPORAL_DISABLED"
+    # the platform's answer will not change by asking again (banned, private…)
+    FATAL_ERROR = "FATAL_ERROR"
+    # the channel (or the URL) does not exist
+    NOT_FOUND = "NOT_FOUND"
+    # the workflow ended (stopped, or its streamer deleted)
+    CANCELLED = "CANCELLED"
 
 
 class WaitReason(StrEnum):
@@ -94,6 +110,12 @@ class LoadStreamerResult(BaseModel):
         description="Names the effective configuration read; a live check that "
         "finds another one in the database says the config is stale",
     )
+    pollers: bool = Field(
+        default=False,
+        description="This instance's workers run shard pollers: an offline "
+        "streamer's workflow waits for their `detected` signal instead of checking "
+        "itself on its interval",
+    )
 
 
 class ProjectStateInput(OwnedInput):
@@ -104,6 +126,11 @@ class ProjectStateInput(OwnedInput):
     enabled: bool
     last_error: str | None = Field(
         default=None, description="Why the last live check failed; None = it did not"
+    )
+    reason: str | None = Field(
+        default=None,
+        description="Why the streamer is in its state (the failing filter, the "
+        "platform's fatal answer, the backoff's end); None for plain states",
     )
 
 
@@ -155,6 +182,19 @@ class StreamerWorkflowState(BaseModel):
     state: StreamerState = StreamerState.NOT_LIVE
     sessions_recorded: int = 0
     last_error: str | None = None
+    reason: str | None = Field(default=None, description="Why `state` (projected)")
+    errors: int = Field(default=0, description="Transient check errors in a row")
+    backoff_level: int = Field(
+        default=0, description="Backoffs in a row: the next lasts base x 2^level"
+    )
+    backoff_until: datetime | None = Field(
+        default=None, description="TEMPORAL_DISABLED until then"
+    )
+    check_now: bool = Field(
+        default=False,
+        description="A check was asked for (or news signalled) as "
+        "the last run ended: the next checks at once",
+    )
 
 
 class StreamerWorkflowInput(BaseModel):
@@ -184,4 +224,11 @@ class StateQueryResult(BaseModel):
         default=None,
         description="Why the last live check failed or could not reach the stream; "
         "None once a check succeeds",
+    )
+    reason: str | None = Field(
+        default=None, description="Why the streamer is in its state, when it says"
+    )
+    errors: int = Field(default=0, description="Transient check errors in a row")
+    backoff_until: datetime | None = Field(
+        default=None, description="TEMPORAL_DISABLED until then"
     )

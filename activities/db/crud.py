@@ -123,28 +123,30 @@ def set_streamer_state(
     state: str,
     enabled: bool,
     last_error: str | None = None,
+    reason: str | None = None,
 ) -> bool:
     """Write the workflow's state projection; False if the streamer is gone.
 
     `last_error` is why the last live check failed (None: it succeeded);
-    `last_error_at` keeps when that error was first seen.
+    `last_error_at` keeps when that error was first seen; `reason` says why the
+    streamer is in its state.
     """
     streamer = db.get(Streamer, streamer_id)
     if streamer is None:
         return False
     if last_error is not None:
         last_error = last_error[:LAST_ERROR_MAX_LENGTH]
-    if (streamer.state, streamer.enabled, streamer.last_error) != (
-        state,
-        enabled,
-        last_error,
-    ):
+    if reason is not None:
+        reason = reason[:LAST_ERROR_MAX_LENGTH]
+    projected = (streamer.state, streamer.enabled, streamer.last_error)
+    if (*projected, streamer.state_reason) != (state, enabled, last_error, reason):
         now = utcnow()
         if streamer.last_error != last_error:
             streamer.last_error_at = now if last_error is not None else None
         streamer.state = state
         streamer.enabled = enabled
         streamer.last_error = last_error
+        streamer.state_reason = reason
         streamer.updated_at = now
         db.add(streamer)
         db.commit()

@@ -89,6 +89,8 @@ class Streamer(StreamerBase, table=True):
     last_error_at: datetime | None = Field(
         default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
     )
+    # why the workflow is in `state` (a failing filter, a fatal answer, a backoff)
+    state_reason: str | None = Field(default=None, max_length=LAST_ERROR_MAX_LENGTH)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
     )

@@ -156,10 +156,11 @@ class Bilibili(Extractor):
             api.checked(parse(api.Reply, response, what), what)
         return parse(model, response, what)
 
-    async def _room(self, channel: Channel) -> api.Init:
-        """room_init of the channel's room (a share link is followed first)."""
+    async def _room(self, channel: Channel, *, fresh: bool = False) -> api.Init:
+        """room_init of the channel's room (a share link is followed first); kept
+        for the room id and uid, which never change, but asked again if `fresh`."""
         ref = channel.reference or await self._follow_share(channel)
-        if ref not in self._inits:
+        if fresh or ref not in self._inits:
             what = "bilibili room_init"
             reply = await self._get(
                 api.InitReply,
@@ -196,7 +197,9 @@ class Bilibili(Extractor):
         return {room.uid: room for room in rooms.values()}
 
     async def check(self, channel: Channel) -> LiveStatus:
-        init = await self._room(channel)
+        # the poller keeps one extractor per streamer: a cached room_init would
+        # report the room as it was at the first look (offline) for ever
+        init = await self._room(channel, fresh=True)
         if init.is_locked:
             return answer(LiveOutcome.BANNED, f"room locked until {init.lock_till}")
         if init.is_hidden:

@@ -20,6 +20,7 @@ from fastapi import APIRouter, HTTPException, status
 from activities.config import parse_stored
 from activities.contracts import (
     SIGNAL_CHECK_NOW,
+    SIGNAL_CLEAR_ERROR,
     SIGNAL_CONFIG_CHANGED,
     SIGNAL_PAUSE,
     SIGNAL_RESUME,
@@ -348,3 +349,20 @@ async def check(streamer_id: StreamerId, db: DbDep, control: ControlDep) -> Acce
     409 while the streamer is paused: resume it first.
     """
     return await _control(db, control, streamer_id, SIGNAL_CHECK_NOW)
+
+
+@router.post(
+    "/{streamer_id}/clear-error",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=_CONTROL_RESPONSES,
+)
+async def clear_error(
+    streamer_id: StreamerId, db: DbDep, control: ControlDep
+) -> Accepted:
+    """Forget the streamer's errors and check it now.
+
+    Ends an error backoff (TEMPORAL_DISABLED) and lets a streamer held in
+    FATAL_ERROR or NOT_FOUND (the platform's answer, a dead URL) be checked again:
+    the check's answer sets the state. A paused streamer stays paused.
+    """
+    return await _control(db, control, streamer_id, SIGNAL_CLEAR_ERROR)

@@ -79,9 +79,13 @@ def test_fake_bilibili_room_and_twitch_channel_are_recorded(
     twitch = add(api, "abby", TWITCH)
     assert (bili["platform"], bili["channel"]) == ("bilibili", "3")
     assert (twitch["platform"], twitch["channel"]) == ("twitch", "abby_")
-    # both offline: polled, nothing recorded
+    # both offline: polled, nothing recorded (Bilibili by its batch status call,
+    # after one room_init for the room's uid)
     wait_until(
-        lambda: fake.bilibili.calls("room_init") >= 2 and fake.twitch.calls("gql") >= 2,
+        lambda: (
+            fake.bilibili.calls("get_status_info_by_uids") >= 2
+            and fake.twitch.calls("gql") >= 2
+        ),
         40,
         "the worker to poll both platforms",
     )

@@ -50,6 +50,16 @@ class FakeActivities:
     # input names another one answers config_stale)
     loads: int = 0
     version: str | None = None
+    # load_streamer says this instance runs shard pollers (the workflow waits for
+    # `detected` instead of checking on its interval)
+    pollers: bool = False
+    # an answer the checks give instead of live/offline (banned, not found…)
+    outcome: c.LiveOutcome | None = None
+    title: str = "a title"
+    # detection fails without the activity's retries (one attempt per check)
+    fail_fast: bool = False
+    # record_stream attempts running now
+    recording: int = 0
     # the attempt number of every record_stream call (its retry policy at work)
     record_attempts: list[int] = field(default_factory=list)
 
@@ -90,6 +100,7 @@ class FakeActivities:
             config=self.configs.get(inp.streamer_id),
             instance_id=self.instance_id,
             config_version=self.version,
+            pollers=self.pollers,
         )
 
     @activity.defn(name=c.ACTIVITY_PROJECT_STATE)
@@ -117,6 +128,12 @@ class FakeActivities:
         self.check_inputs.append(inp)
         if self.fail_detection:
             raise RuntimeError("upstream is down")
+        if self.fail_fast:
+            raise ApplicationError("upstream is down", non_retryable=True)
+        if self.outcome is not None:
+            return c.LiveStatus(
+                is_live=False, outcome=self.outcome, detail="the platform says so"
+            )
         stale = None not in (inp.config_version, self.version) and (
             inp.config_version != self.version
         )
@@ -126,7 +143,7 @@ class FakeActivities:
             )
         return c.LiveStatus(
             is_live=True,
-            title="a title",
+            title=self.title,
             source=c.StreamSource(url=inp.url, kind=c.StreamKind.HLS),
             config_stale=stale,
         )
@@ -136,8 +153,28 @@ class FakeActivities:
         self._own(inp)
         self.records.append(inp)
         self.record_attempts.append(activity.info().attempt)
+        self.recording += 1
+        try:
+            return await self._record(inp)
+        finally:
+            self.recording -= 1
+
+    async def _record(self, inp: c.RecordInput) -> c.RecordResult:
         if self.refusals:
-            raise self.refusals.pop(0)
+            refusal = self.refusals.pop(0)
+            if not inp.refusal_as_result:
+                raise refusal
+            delay = refusal.next_retry_delay
+            return c.RecordResult(
+                next_index=inp.start_index,
+                segments_closed=0,
+                bytes_written=0,
+                media_time_secs=0.0,
+                reason="refused",
+                refused=c.GUARD_ERRORS[refusal.type or ""],
+                retry_after_secs=delay.total_seconds() if delay else 0.0,
+                detail=refusal.message,
+            )
         handle = activity.client().get_workflow_handle(inp.workflow_id)
         if self.slot_free is not None:
             await handle.signal(

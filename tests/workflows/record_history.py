@@ -12,7 +12,12 @@ history of its first run as JSON (`WorkflowHistory.to_json`):
 * `idle`: three NOT_LIVE checks, cut off waiting for the next one;
 * `recording`: live, a session opened, two segments closed, cut off while the
   recording activity still runs (an upgrade mid-recording);
-* `paused`: a NOT_LIVE check, then paused: cut off DISABLED, waiting for resume.
+* `paused`: a NOT_LIVE check, then paused: cut off DISABLED, waiting for resume;
+* `window`: a session whose stream drops unexplained (unreachable), returns inside
+  the offline window (the same session records on), then ends for good (the
+  platform says offline): closed at once, continue-as-new;
+* `backoff`: three failed checks in a row: cut off TEMPORAL_DISABLED, waiting on
+  the backoff's timer.
 
 A cut-off history ends on a completed workflow task, with the workflow waiting (on
 a timer, an activity or a signal), as a running workflow is when its worker is
@@ -152,11 +157,58 @@ async def _paused(
     return await _settled(handle)
 
 
+async def _window(
+    env: WorkflowEnvironment, world: FakeActivities, handle: WorkflowHandle[Any, Any]
+) -> WorkflowHistory:
+    world.live = True
+    await eventually(lambda: segments_closed(handle, world.segments_per_recording))
+    world.live, world.offline_error = False, "HTTP 404"  # an unexplained drop
+    world.stream_end.set()
+    await eventually(lambda: not world.stream_end.is_set())
+    await eventually(lambda: world.checks >= 2)
+    await env.sleep(21)  # one confirmation later, it is back: the same session
+    await eventually(lambda: world.checks >= 3)
+    world.live, world.offline_error = True, None
+    await env.sleep(21)
+    await eventually(lambda: len(world.records) == 2)
+    world.live = False  # then the platform says it ended: closed at once
+    world.stream_end.set()
+    await eventually(lambda: len(world.closed) == 1)
+    return await _first_run_once_continued(env, handle)
+
+
+async def _backoff(
+    env: WorkflowEnvironment, world: FakeActivities, handle: WorkflowHandle[Any, Any]
+) -> WorkflowHistory:
+    world.fail_fast = True
+    for n in range(1, 4):
+        if n > 1:
+            await handle.signal(c.SIGNAL_CHECK_NOW)
+        await eventually(_checks(world, n))
+    await eventually(lambda: state_is(handle, c.StreamerState.TEMPORAL_DISABLED))
+    return await _settled(handle, POLL_TIMER)
+
+
+async def _first_run_once_continued(
+    env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]
+) -> WorkflowHistory:
+    async def continued() -> bool:
+        desc = await env.client.get_workflow_handle(handle.id).describe()
+        return desc.run_id != handle.first_execution_run_id
+
+    await eventually(continued)
+    return await env.client.get_workflow_handle(
+        handle.id, run_id=handle.first_execution_run_id
+    ).fetch_history()
+
+
 SHAPES: dict[str, Shape] = {
     "session": _session,
     "idle": _idle,
     "recording": _recording,
     "paused": _paused,
+    "window": _window,
+    "backoff": _backoff,
 }
 
 

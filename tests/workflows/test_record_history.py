@@ -51,7 +51,7 @@ async def test_each_shape_is_recorded_and_replays(shape: str) -> None:
     history = await record(shape)
     last = history.events[-1].event_type
     activities = _activities(history)
-    if shape == "session":
+    if shape in ("session", "window"):
         assert last == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
         assert c.ACTIVITY_CLOSE_SESSION in activities
     else:  # cut off running: nothing closed the run
@@ -71,6 +71,12 @@ async def test_each_shape_is_recorded_and_replays(shape: str) -> None:
         assert activities[-1] == c.ACTIVITY_RECORD_STREAM
         assert _completed(history) == len(activities) - 1  # it still records
         assert _signals(history).count(c.SIGNAL_SEGMENT_CLOSED) == 2
+    if shape == "window":  # the stream came back: one session, two recordings
+        assert activities.count(c.ACTIVITY_OPEN_SESSION) == 1
+        assert activities.count(c.ACTIVITY_RECORD_STREAM) == 2
+    if shape == "backoff":
+        assert activities.count(c.ACTIVITY_CHECK_LIVE) == 3
+        assert last == EventType.EVENT_TYPE_TIMER_STARTED  # the backoff's end
     if shape == "paused":
         assert _signals(history) == [c.SIGNAL_PAUSE]
         assert activities.count(c.ACTIVITY_CHECK_LIVE) == 1

@@ -214,11 +214,19 @@ async def test_segments_closed_counts_each_segment_of_the_session_once(
     world.fakes.live = True
     world.fakes.closed_signals = signals
     world.fakes.result_session_segments = in_result
+    if in_result is not None:
+        # a long offline window, so the session is still there to ask
+        with Session(world.db) as db:
+            streamer = db.get(Streamer, 1)
+            assert streamer is not None
+            streamer.settings = {**streamer.settings, "offline_check_delay_secs": 600}
+            db.commit()
     handle = await world.start()
     await eventually(lambda: world.fakes.closed_sent >= len(signals))
     if in_result is not None:
-        # the recording ends; its result carries the DB's count into the grace
-        world.fakes.live = False
+        # the recording ends, unexplained (the platform's word would end the
+        # session at once); its result carries the DB's count into the window
+        world.fakes.live, world.fakes.offline_error = False, "HTTP 404"
         world.fakes.stream_end.set()
     await eventually(lambda: _is(segments_closed(handle), expected))
     assert (await query(handle)).state == c.StreamerState.LIVE

@@ -16,7 +16,8 @@ from temporalio.worker import Worker
 from activities import contracts as c
 from tests.workflows.fakes import FakeActivities
 from tests.workflows.test_streamer import _is, _run_changed, config, eventually, start
-from workflows.streamer import INSTANCE, StreamerWorkflow
+from workflows.streamer import StreamerWorkflow
+from workflows.streamer_base import INSTANCE
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -396,3 +396,21 @@ async def test_danmu_info_of_a_missing_room_is_an_outcome(api, http) -> None:
     with pytest.raises(Outcome) as found:
         await extractor.danmu_info(Bilibili.channel("https://live.bilibili.com/404"))
     assert found.value.outcome is LiveOutcome.NOT_FOUND
+
+
+async def test_a_kept_extractor_sees_the_room_go_live_after_a_batch(api, http) -> None:
+    # the poller keeps one extractor per streamer: the batch learns the uid
+    # through room_init while the room is offline; the live check after the
+    # batch's LIVE answer must not reuse that offline room_init
+    room = api.room("23058", title="哔哩哔哩音悦台", author="3号直播间")
+    room.extra.update(uid=11153765, short_id=3)
+    channel = Bilibili.channel(ROOM)
+    extractor = Bilibili(http)
+    assert (await extractor.check_batch([channel]))["23058"].result is (
+        LiveOutcome.OFFLINE
+    )
+    room.go_live(FLV)
+    assert (await extractor.check_batch([channel]))["23058"].is_live
+    status = await extractor.check_live(ROOM)
+    assert status.is_live
+    assert [s.kind for s in status.streams] == [StreamKind.FLV]

@@ -182,6 +182,7 @@ def test_list_pages(client: TestClient) -> None:
         pytest.param("POST", "/pause", id="pause"),
         pytest.param("POST", "/resume", id="resume"),
         pytest.param("POST", "/check", id="check"),
+        pytest.param("POST", "/clear-error", id="clear-error"),
     ],
 )
 def test_missing_streamer_is_404(client: TestClient, method: str, suffix: str) -> None:
@@ -195,6 +196,7 @@ def test_missing_streamer_is_404(client: TestClient, method: str, suffix: str) -
         pytest.param("pause", "pause", id="pause"),
         pytest.param("resume", "resume", id="resume"),
         pytest.param("check", "check_now", id="check"),
+        pytest.param("clear-error", "clear_error", id="clear-error"),
     ],
 )
 def test_control_signals(
@@ -221,6 +223,22 @@ def test_check_on_a_paused_streamer_is_409_with_the_reason(
     assert control.calls == []
     # pause and resume still answer while paused
     assert client.post(f"/api/streamers/{sid}/resume").status_code == 202
+
+
+def test_the_state_and_its_reason_are_shown(client: TestClient, app: FastAPI) -> None:
+    sid = _create(client)["id"]
+    with Session(app.state.engine) as db:
+        crud.set_streamer_state(
+            db,
+            sid,
+            state="FATAL_ERROR",
+            enabled=True,
+            last_error="banned: this channel is banned",
+            reason="banned: this channel is banned",
+        )
+    shown = client.get(f"/api/streamers/{sid}").json()
+    assert shown["state"] == "FATAL_ERROR"
+    assert shown["state_reason"] == "banned: this channel is banned"
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,7 @@
-"""One recording session of a streamer, run inside `StreamerWorkflow`.
+"""One recording session of the v1 streamer workflow, frozen with it (see
+`workflows.legacy.streamer_v1`: do not change this code). The v1 docstring:
+
+One recording session of a streamer, run inside `StreamerWorkflow`.
 
 Open the session, record, keep it open through short drops (the grace window:
 `offline_check_count` x `offline_check_delay_secs`, checked every poll interval, at

@@ -1,0 +1,1 @@
+"""Frozen workflow code that running histories replay on (see each module)."""
