@@ -157,8 +157,7 @@ class Bilibili(Extractor):
         return parse(model, response, what)
 
     async def _room(self, channel: Channel, *, fresh: bool = False) -> api.Init:
-        """room_init of the channel's room (a share link is followed first); kept
-        for the room id and uid, which never change, but asked again if `fresh`."""
+        """room_init (a share link followed first); kept for ids, asked if `fresh`."""
         ref = channel.reference or await self._follow_share(channel)
         if fresh or ref not in self._inits:
             what = "bilibili room_init"
@@ -197,8 +196,7 @@ class Bilibili(Extractor):
         return {room.uid: room for room in rooms.values()}
 
     async def check(self, channel: Channel) -> LiveStatus:
-        # the poller keeps one extractor per streamer: a cached room_init would
-        # report the room as it was at the first look (offline) for ever
+        # a kept room_init would report the room as at the first look for ever
         init = await self._room(channel, fresh=True)
         if init.is_locked:
             return answer(LiveOutcome.BANNED, f"room locked until {init.lock_till}")
