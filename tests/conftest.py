@@ -16,6 +16,9 @@ from tests.databases import (  # noqa: F401
     postgres_url,
     sqlite_head,
 )
+
+# a hung async test prints its pending tasks before pytest-timeout ends it
+from tests.hangs import pytest_runtest_call  # noqa: F401
 from tests.temporal import start_dev_server, start_time_skipping_server
 
 if TYPE_CHECKING:

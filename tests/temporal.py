@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sys
+from typing import TYPE_CHECKING
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.common import SearchAttributeKey
@@ -10,6 +15,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.contracts import SEARCH_ATTRIBUTES
 from activities.tools import find_executable
+from tests.hangs import dump_tasks
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from temporalio.worker import Worker
 
 
 async def start_dev_server() -> WorkflowEnvironment:
@@ -42,3 +53,25 @@ async def start_time_skipping_server() -> WorkflowEnvironment:
         )
     )
     return env
+
+
+@contextlib.asynccontextmanager
+async def serving(worker: Worker, shutdown_within: float = 60.0) -> AsyncIterator[None]:
+    """Run `worker` for the block; a shutdown that hangs is reported, not waited on.
+
+    A test's assertions are done when its block ends. A worker whose shutdown never
+    finishes (an eviction the SDK cannot complete holds it forever) would hang the
+    test until pytest-timeout, and the tests after it on the same event loop: its
+    pending tasks are printed instead, and the test goes on.
+    """
+    running = asyncio.create_task(worker.run())
+    try:
+        yield
+    finally:
+        try:
+            async with asyncio.timeout(shutdown_within):
+                await worker.shutdown()
+                await running
+        except TimeoutError:
+            sys.stderr.write(f"worker {worker.task_queue} did not shut down\n")
+            dump_tasks()

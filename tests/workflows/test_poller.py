@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,7 @@ from activities.contracts import (
 from activities.db import Streamer, app_instance_id, crud, make_engine, migrate
 from bench.fake_hls import FakeHls
 from bench.receiver import QUERY_DETECTIONS, DetectionReceiver, Detections
-from tests.temporal import start_dev_server
+from tests.temporal import serving, start_dev_server
 from tests.workflows.poll_worker import build
 from workflows.poller import PollerWorkflow
 from workflows.poller_client import ensure_pollers
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).parents[2]
 HEARTBEAT_TIMEOUT_SECS = 2.0
+# every call to the server is bounded: a hang is a failure naming what hung
+RPC = timedelta(seconds=20)
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +72,15 @@ async def eventually(check, what: str, within: float = 60.0) -> None:
 
 async def outcomes(client: Client, streamer_id: int) -> list[str]:
     handle = client.get_workflow_handle(streamer_workflow_id(streamer_id))
-    found = await handle.query(QUERY_DETECTIONS, result_type=Detections)
+    found = await handle.query(
+        QUERY_DETECTIONS, result_type=Detections, rpc_timeout=RPC
+    )
     return [d.outcome.value for d in found.items]
 
 
 async def heartbeat(client: Client, workflow_id: str) -> dict[str, list[int]] | None:
     """The shard attempt's last heartbeat details, as the server holds them."""
-    described = await client.get_workflow_handle(workflow_id).describe()
+    described = await client.get_workflow_handle(workflow_id).describe(rpc_timeout=RPC)
     pending = described.raw_description.pending_activities
     if not pending or not pending[0].heartbeat_details.payloads:
         return None
@@ -124,11 +129,13 @@ async def test_a_lost_workers_shard_resumes_on_another_worker(
     takeover, closing = build(db_url)
     try:
         with ThreadPoolExecutor(4) as pool:
-            async with Worker(
-                client,
-                task_queue=WORKFLOW_TASK_QUEUE,
-                workflows=[PollerWorkflow, DetectionReceiver],
-                activity_executor=pool,
+            async with serving(
+                Worker(
+                    client,
+                    task_queue=WORKFLOW_TASK_QUEUE,
+                    workflows=[PollerWorkflow, DetectionReceiver],
+                    activity_executor=pool,
+                )
             ):
                 for sid in ids:
                     await client.start_workflow(
@@ -164,8 +171,12 @@ async def test_a_lost_workers_shard_resumes_on_another_worker(
                 os.kill(doomed.pid, signal.SIGKILL)
                 await doomed.wait()
                 killed = time.monotonic()
-                async with Worker(
-                    client, task_queue=IO_TASK_QUEUE, activities=[takeover.poll_shard]
+                async with serving(
+                    Worker(
+                        client,
+                        task_queue=IO_TASK_QUEUE,
+                        activities=[takeover.poll_shard],
+                    )
                 ):
                     fake.set_live([1], True)
 
@@ -179,7 +190,12 @@ async def test_a_lost_workers_shard_resumes_on_another_worker(
                     # the new attempt resumed from the heartbeat: no re-signals
                     assert await outcomes(client, ids[0]) == ["offline"]
                     assert await outcomes(client, ids[2]) == ["offline"]
-                    await poller.terminate("test over")
+                    # nothing left running for the workers' shutdown to evict
+                    await poller.terminate("test over", rpc_timeout=RPC)
+                    for sid in ids:
+                        await client.get_workflow_handle(
+                            streamer_workflow_id(sid)
+                        ).terminate("test over", rpc_timeout=RPC)
     finally:
         if doomed.returncode is None:
             doomed.kill()
@@ -203,8 +219,12 @@ async def test_each_run_carries_the_last_ones_progress(
 
     instance = f"i{uuid.uuid4().hex[:8]}"
     async with (
-        Worker(dev.client, task_queue=WORKFLOW_TASK_QUEUE, workflows=[PollerWorkflow]),
-        Worker(dev.client, task_queue=IO_TASK_QUEUE, activities=[poll_shard]),
+        serving(
+            Worker(
+                dev.client, task_queue=WORKFLOW_TASK_QUEUE, workflows=[PollerWorkflow]
+            )
+        ),
+        serving(Worker(dev.client, task_queue=IO_TASK_QUEUE, activities=[poll_shard])),
     ):
         handle = await dev.client.start_workflow(
             PollerWorkflow.run,
@@ -217,7 +237,7 @@ async def test_each_run_carries_the_last_ones_progress(
             return len(seen) >= 3
 
         await eventually(three_runs, what="three runs")
-        await handle.terminate("test over")
+        await handle.terminate("test over", rpc_timeout=RPC)
     assert seen[0].carried is None
     assert seen[1].carried == PollShardProgress(signalled={"offline": [1]})
     assert seen[2].carried == PollShardProgress(signalled={"offline": [2]})
