@@ -313,6 +313,7 @@ async def test_stop_signal_ends_the_workflow(env, world):
     await handle.signal(c.SIGNAL_STOP)
     result = await handle.result()
     assert result.reason == "stopped"
+    assert world.projections[-1][0] == c.StreamerState.CANCELLED
 
 
 async def test_deleted_streamer_ends_on_config_reload(env, world):
