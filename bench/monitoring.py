@@ -16,17 +16,19 @@ they loaded, so measure `--design today` one interval per run).
 
 Designs:
 
-* `--design poller` (default): `SREC_POLL_SHARDS` shard pollers. Until the streamer
-  workflow waits on the poller, the worker is `bench.monitoring_worker` (the real
-  worker with `bench.receiver.DetectionReceiver` as the streamer workflow) and the
-  latency is flip → `detected` received (`--until detected`). With
-  `--until session` it is the real `srec worker` and flip → session opened: the
-  measurement once the rewrite lands.
+* `--design poller` (default): `SREC_POLL_SHARDS` shard pollers. With
+  `--until session` the worker is the real `srec worker` (its streamer workflows
+  wait on the pollers' signal) and the latency is flip → session opened: the figure
+  issue 10 asks for. `--until detected` (the default) isolates detection: the worker
+  is `bench.monitoring_worker` (the real worker with
+  `bench.receiver.DetectionReceiver` as the streamer workflow) and the latency is
+  flip → `detected` received.
 * `--design today`: no pollers (`SREC_POLL_SHARDS=0`): each streamer workflow
   checks itself (an activity and a timer per check); latency is flip → session
   opened. Live channels are then recorded (their segments are null packets).
 
     .venv/bin/python -m bench.monitoring --streamers 10000 --intervals 60,30
+    .venv/bin/python -m bench.monitoring --streamers 10000 --until session
     .venv/bin/python -m bench.monitoring --design today --streamers 1000 --intervals 60
 """
 
