@@ -16,17 +16,19 @@ they loaded, so measure `--design today` one interval per run).
 
 Designs:
 
-* `--design poller` (default): `SREC_POLL_SHARDS` shard pollers. Until the streamer
-  workflow waits on the poller, the worker is `bench.monitoring_worker` (the real
-  worker with `bench.receiver.DetectionReceiver` as the streamer workflow) and the
-  latency is flip → `detected` received (`--until detected`). With
-  `--until session` it is the real `srec worker` and flip → session opened: the
-  measurement once the rewrite lands.
+* `--design poller` (default): `SREC_POLL_SHARDS` shard pollers. With
+  `--until session` the worker is the real `srec worker` (its streamer workflows
+  wait on the pollers' signal) and the latency is flip → session opened: the figure
+  issue 10 asks for. `--until detected` (the default) isolates detection: the worker
+  is `bench.monitoring_worker` (the real worker with
+  `bench.receiver.DetectionReceiver` as the streamer workflow) and the latency is
+  flip → `detected` received.
 * `--design today`: no pollers (`SREC_POLL_SHARDS=0`): each streamer workflow
   checks itself (an activity and a timer per check); latency is flip → session
   opened. Live channels are then recorded (their segments are null packets).
 
     .venv/bin/python -m bench.monitoring --streamers 10000 --intervals 60,30
+    .venv/bin/python -m bench.monitoring --streamers 10000 --until session
     .venv/bin/python -m bench.monitoring --design today --streamers 1000 --intervals 60
 """
 
@@ -41,100 +43,20 @@ import random
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-import sqlalchemy as sa
 
-from activities.contracts import LiveOutcome, streamer_workflow_id
-from activities.db import make_engine
+from bench import monitoring_stack
 from bench.checks import percentile
 from bench.measure import machine_busy, status_kib, tree_cpu_secs
-from bench.receiver import QUERY_DETECTIONS, Detections
-from bench.stack import Stack, free_port, start_process, stop_process, wait_for_port
-from workflows.client import connect
+from bench.monitoring_stack import Flip
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
 
 log = logging.getLogger("bench.monitoring")
-
-PASSWORD = "bench-password-1234"
-
-
-@dataclass
-class Flip:
-    channel: int
-    at: float  # wall clock (time.time())
-
-
-@dataclass
-class Probe:
-    latencies: list[float] = field(default_factory=list)
-    failures: int = 0
-
-
-class Api:
-    """The API as a user drives it."""
-
-    def __init__(self, base: str) -> None:
-        self.http = httpx.AsyncClient(base_url=base, timeout=60.0)
-
-    async def login(self) -> None:
-        response = await self.http.post(
-            "/api/auth/login", json={"username": "admin", "password": PASSWORD}
-        )
-        response.raise_for_status()
-        token = response.json()["access_token"]
-        self.http.headers["Authorization"] = f"Bearer {token}"
-
-    async def create(self, name: str, url: str) -> int:
-        response = await self.http.post(
-            "/api/streamers", json={"name": name, "url": url}
-        )
-        if response.status_code == 401:
-            await self.login()
-            return await self.create(name, url)
-        response.raise_for_status()
-        streamer_id: int = response.json()["id"]
-        return streamer_id
-
-    async def probe(self, probe: Probe, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            started = time.perf_counter()
-            try:
-                response = await self.http.get("/api/streamers", params={"limit": 1})
-                response.raise_for_status()
-                probe.latencies.append(time.perf_counter() - started)
-            except httpx.HTTPError:
-                probe.failures += 1
-            await asyncio.sleep(1.0)
-
-
-async def create_all(
-    api: Api, urls: list[str], concurrency: int
-) -> tuple[list[int], float, Probe]:
-    """Create one streamer per URL; return their ids, the wall time and the probe."""
-    ids = [0] * len(urls)
-    todo = iter(range(len(urls)))
-    probe, stop = Probe(), asyncio.Event()
-
-    async def creator() -> None:
-        for n in todo:
-            ids[n] = await api.create(f"bench-{n:05d}", urls[n])
-            if n and n % 1000 == 0:
-                log.info("created %d streamers", n)
-
-    prober = asyncio.create_task(api.probe(probe, stop))
-    started = time.monotonic()
-    await asyncio.gather(*(creator() for _ in range(concurrency)))
-    secs = time.monotonic() - started
-    stop.set()
-    await prober
-    return ids, secs, probe
 
 
 async def flip_loop(
@@ -173,57 +95,6 @@ async def flip_loop(
 
 def _ids(channels: Iterable[int]) -> str:
     return ",".join(map(str, channels))
-
-
-async def detected_latencies(
-    address: str, flips: list[Flip], ids: list[int]
-) -> list[float | None]:
-    """Flip → first `detected(live)` the receiver saw after it (None: never)."""
-    client = await connect(address)
-    found: list[float | None] = []
-    for flip in flips:
-        handle = client.get_workflow_handle(streamer_workflow_id(ids[flip.channel]))
-        got = await handle.query(QUERY_DETECTIONS, result_type=Detections)
-        times = [
-            d.received_at.timestamp()
-            for d in got.items
-            if d.outcome is LiveOutcome.LIVE
-            and d.received_at.timestamp() >= flip.at - 1
-        ]
-        found.append(min(times) - flip.at if times else None)
-    return found
-
-
-def session_latencies(
-    db_url: str, flips: list[Flip], ids: list[int]
-) -> list[float | None]:
-    """Flip → the first session opened after it (None: none)."""
-    engine = make_engine(db_url)
-    found: list[float | None] = []
-    with engine.connect() as conn:
-        for flip in flips:
-            rows = conn.execute(
-                sa.text(
-                    "SELECT start_time FROM stream_session WHERE streamer_id = :sid"
-                ),
-                {"sid": ids[flip.channel]},
-            ).all()
-            times = [_stamp(r[0]) for r in rows]
-            after = [t for t in times if t >= flip.at - 1]
-            found.append(min(after) - flip.at if after else None)
-    engine.dispose()
-    return found
-
-
-def _stamp(value: object) -> float:
-    if isinstance(value, datetime):
-        return value.timestamp()
-    return datetime.fromisoformat(str(value)).timestamp()
-
-
-def processes(stack: Stack, worker: int, api: int) -> dict[str, int]:
-    assert stack.temporal is not None
-    return {"dev server": stack.temporal.pid, "worker": worker, "api": api}
 
 
 async def measure(
@@ -274,21 +145,8 @@ async def measure(
 async def run(args: argparse.Namespace) -> dict[str, object]:
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="srec-bench-monitor-"))
     data_dir.mkdir(parents=True, exist_ok=True)
-    stack = Stack(data_dir)
-    fake_port, api_port = free_port(), free_port()
-    fake = start_process(
-        [
-            *(sys.executable, "-m", "bench.fake_hls", "--port", str(fake_port)),
-            *("--channels", str(args.streamers), "--target-secs", "2"),
-        ],
-        dict(os.environ),
-        data_dir / "fake.log",
-    )
-    api_proc = None
     poller = args.design == "poller"
     stub = poller and args.until == "detected"
-    worker_argv = [sys.executable, "-m"]
-    worker_argv += ["bench.monitoring_worker"] if stub else ["worker.cli", "worker"]
 
     def worker_settings(interval: float) -> dict[str, str]:
         return {
@@ -297,57 +155,38 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             "SREC_LOG_LEVEL": "WARNING",
         }
 
-    try:
-        stack.start_temporal()
-        stack.instance_id()  # migrates the app DB before worker and API start
-        worker = stack.start_worker(worker_settings(args.intervals[0]), worker_argv)
-        env = {
-            **os.environ,
-            "SREC_DATA_DIR": str(data_dir),
-            "SREC_TEMPORAL_ADDRESS": stack.address,
-            "SREC_ADMIN_PASSWORD": PASSWORD,
-            "SREC_LOG_LEVEL": "WARNING",
-        }
-        api_argv = [sys.executable, "-m", "worker.cli", "api"]
-        api_argv += ["--api-port", str(api_port)]
-        api_proc = start_process(api_argv, env, data_dir / "api.log")
-        wait_for_port(fake_port, 30)
-        wait_for_port(api_port, 60)
-        api = Api(f"http://127.0.0.1:{api_port}")
-        await api.login()
-        urls = [
-            f"http://127.0.0.1:{fake_port}/live/{n}.m3u8" for n in range(args.streamers)
-        ]
-        log.info("creating %d streamers through the API", args.streamers)
-        ids, create_secs, probe = await create_all(api, urls, args.create_concurrency)
-
-        async def latency(flips: list[Flip]) -> list[float | None]:
-            if stub:
-                return await detected_latencies(stack.address, flips, ids)
-            return session_latencies(stack.db_url, flips, ids)
-
+    async with monitoring_stack.started(
+        data_dir,
+        streamers=args.streamers,
+        worker_settings=worker_settings(args.intervals[0]),
+        stub=stub,
+        create_concurrency=args.create_concurrency,
+    ) as stack:
         windows = []
         used: set[int] = set()
+        workers = [proc.pid for proc in stack.stack.workers]
         for n, interval in enumerate(args.intervals):
             if n:
                 # the pollers read the interval from the worker's settings
-                stop_process(stack.workers[-1])
-                worker = stack.start_worker(worker_settings(interval), worker_argv)
+                workers = stack.restart_workers(worker_settings(interval))
             warmup = args.warmup if args.warmup is not None else interval + 30
             log.info("interval %.0f s: warming up %.0f s", interval, warmup)
             await asyncio.sleep(warmup)
-            pids = processes(stack, worker, api_proc.pid)
+            pids = stack.pids(workers)
             windows.append(
-                await measure(args, interval, pids, fake_port, latency, used)
+                await measure(
+                    args, interval, pids, stack.fake_port, stack.latency, used
+                )
             )
             log.info("%s", json.dumps(windows[-1]))
+        probe = stack.probe
         return {
             "design": args.design,
             "until": "detected" if stub else "session",
             "streamers": args.streamers,
             "shards": args.shards if poller else 0,
-            "create_secs": round(create_secs, 1),
-            "create_per_sec": round(args.streamers / create_secs, 1),
+            "create_secs": round(stack.create_secs, 1),
+            "create_per_sec": round(args.streamers / stack.create_secs, 1),
             "probe_p50_ms": round(percentile(sorted(probe.latencies), 0.5) * 1000),
             "probe_p99_ms": round(percentile(sorted(probe.latencies), 0.99) * 1000),
             "probe_max_ms": round(max(probe.latencies, default=0) * 1000),
@@ -355,11 +194,6 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             "windows": windows,
             "data_dir": str(data_dir),
         }
-    finally:
-        if api_proc is not None:
-            stop_process(api_proc)
-        stack.stop()
-        stop_process(fake)
 
 
 def main() -> int:

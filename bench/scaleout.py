@@ -25,22 +25,13 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 import tempfile
 from pathlib import Path
 
+from bench import monitoring_stack
 from bench.checks import percentile
-from bench.monitoring import (
-    PASSWORD,
-    Api,
-    Flip,
-    create_all,
-    detected_latencies,
-    measure,
-    session_latencies,
-)
-from bench.stack import Stack, free_port, start_process, stop_process, wait_for_port
+from bench.monitoring import measure
 
 log = logging.getLogger("bench.scaleout")
 
@@ -55,70 +46,28 @@ def _counts(text: str) -> list[int]:
 async def run(args: argparse.Namespace) -> dict[str, object]:
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="srec-bench-scaleout-"))
     data_dir.mkdir(parents=True, exist_ok=True)
-    stack = Stack(data_dir)
-    fake_port, api_port = free_port(), free_port()
-    fake = start_process(
-        [
-            *(sys.executable, "-m", "bench.fake_hls", "--port", str(fake_port)),
-            *("--channels", str(args.streamers), "--target-secs", "2"),
-        ],
-        dict(os.environ),
-        data_dir / "fake.log",
-    )
-    stub = args.until == "detected"
-    worker_argv = [sys.executable, "-m"]
-    worker_argv += ["bench.monitoring_worker"] if stub else ["worker.cli", "worker"]
     settings = {
         "SREC_POLL_INTERVAL_SECS": str(args.interval),
         "SREC_POLL_SHARDS": str(args.shards),
         "SREC_LOG_LEVEL": "WARNING",
     }
-    api_proc = None
-    try:
-        stack.start_temporal()
-        stack.instance_id()  # migrates the app DB before workers and API start
-        env = {
-            **os.environ,
-            "SREC_DATA_DIR": str(data_dir),
-            "SREC_TEMPORAL_ADDRESS": stack.address,
-            "SREC_ADMIN_PASSWORD": PASSWORD,
-            "SREC_LOG_LEVEL": "WARNING",
-        }
-        api_argv = [sys.executable, "-m", "worker.cli", "api"]
-        api_proc = start_process(
-            [*api_argv, "--api-port", str(api_port)], env, data_dir / "api.log"
-        )
-        # one worker while the streamers are created (their workflows start)
-        stack.start_worker(settings, worker_argv)
-        wait_for_port(fake_port, 30)
-        wait_for_port(api_port, 60)
-        api = Api(f"http://127.0.0.1:{api_port}")
-        await api.login()
-        urls = [
-            f"http://127.0.0.1:{fake_port}/live/{n}.m3u8" for n in range(args.streamers)
-        ]
-        log.info("creating %d streamers through the API", args.streamers)
-        ids, create_secs, _ = await create_all(api, urls, args.create_concurrency)
-
-        async def latency(flips: list[Flip]) -> list[float | None]:
-            if stub:
-                return await detected_latencies(stack.address, flips, ids)
-            return session_latencies(stack.db_url, flips, ids)
-
+    # one worker while the streamers are created (their workflows start)
+    async with monitoring_stack.started(
+        data_dir,
+        streamers=args.streamers,
+        worker_settings=settings,
+        stub=args.until == "detected",
+        create_concurrency=args.create_concurrency,
+    ) as stack:
         windows = []
         used: set[int] = set()
         for count in args.workers:
-            for proc in stack.workers:
-                stop_process(proc)
-            stack.workers.clear()
-            pids = [stack.start_worker(settings, worker_argv) for _ in range(count)]
+            workers = stack.restart_workers(settings, count)
             log.info("%d worker(s): warming up %.0f s", count, args.warmup)
             await asyncio.sleep(args.warmup)
-            assert stack.temporal is not None
-            processes = {"dev server": stack.temporal.pid, "api": api_proc.pid}
-            processes |= {f"worker {n}": pid for n, pid in enumerate(pids)}
+            pids = stack.pids(workers, numbered=True)
             window = await measure(
-                args, args.interval, processes, fake_port, latency, used
+                args, args.interval, pids, stack.fake_port, stack.latency, used
             )
             cores = window["cores"]
             assert isinstance(cores, dict)
@@ -138,7 +87,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             "shards": args.shards,
             "interval": args.interval,
             "until": args.until,
-            "create_secs": round(create_secs, 1),
+            "create_secs": round(stack.create_secs, 1),
             "windows": windows,
             # flat is the goal: the spread across worker counts
             "cores_total_spread": round(
@@ -149,11 +98,6 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             "latency_p99_median": percentile(sorted(float(str(p)) for p in p99s), 0.5),
             "data_dir": str(data_dir),
         }
-    finally:
-        if api_proc is not None:
-            stop_process(api_proc)
-        stack.stop()
-        stop_process(fake)
 
 
 def main() -> int:

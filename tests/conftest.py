@@ -13,7 +13,6 @@ from tests.databases import (  # noqa: F401
     db_url,
     empty_db_url,
     postgres_server,
-    postgres_url,
     sqlite_head,
 )
 

@@ -23,7 +23,8 @@ How to run a test module against both databases:
    number more rows calls `reset_sequences(engine)` in between (Postgres's
    sequences do not follow explicit ids; SQLite's rowids do).
 4. Something only Postgres does (its advisory locks) is a test of its own that
-   takes `postgres_url`, and says why in a comment.
+   takes `postgres_server`, makes its database with
+   `postgres_server.create(HEAD_TEMPLATE)` (and drops it), and says why in a comment.
 
 The fixtures live here and are imported by tests/conftest.py, so every module sees
 them. The server is one per test session, started by the first `[postgres]` test (a
@@ -186,14 +187,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database (no tables), on SQLite and on Postgres."""
     yield from _fresh_url(request, tmp_path, migrated=False)
-
-
-@pytest.fixture
-def postgres_url(postgres_server: PostgresForTests) -> Iterator[str]:
-    """A fresh Postgres database at the newest schema, for a Postgres-only test."""
-    name, url = postgres_server.create(HEAD_TEMPLATE)
-    yield url
-    postgres_server.drop(name)
 
 
 def alembic_to(engine: sa.Engine, revision: str, action: str = "upgrade") -> None:

@@ -1,4 +1,4 @@
-"""`srec streamers list|add|pause|resume|check|rm`: the command-line door.
+"""`srec streamers list|add|pause|resume|check|clear-error|rm`: the command-line door.
 
 It talks to a running API (`srec up` or `srec api`) over HTTP, so every command
 ends in the same workflow messages as the API's own routes. The API is
@@ -8,9 +8,11 @@ directory's `admin-password` file (the one `srec up` writes on first start), and
 logs out at its end; `--token`/`SREC_API_TOKEN` uses an access token instead.
 
 A streamer is named by its id or its exact name. Exit codes: 0 done, 1 the API
-refused (401, 404, 409, …) or could not be reached, 2 bad options, no credentials,
-or a request the API calls malformed (400, 422: a URL no platform handles).
-Only httpx is imported: the command never loads Temporal or the database.
+refused (401, 404, 409, …) or could not be reached, or there was nothing to do (a
+`clear-error` of a streamer in no error), 2 bad options, no credentials, or a
+request the API calls malformed (400, 422: a URL no platform handles). The API's
+side is `worker.streamers_api`; only httpx is imported: the command never loads
+Temporal or the database.
 """
 
 from __future__ import annotations
@@ -21,38 +23,33 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
+
+from worker.streamers_api import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    MAX_ID,
+    Api,
+    CliError,
+)
 
 if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("srec.streamers")
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 DEFAULT_API = "http://127.0.0.1:8080"
 HTTP_TIMEOUT_SECS = 30.0
-PAGE = 500
-MAX_ID = 2**63 - 1
-ADMIN_PASSWORD_FILE = "admin-password"  # api.auth's, not imported: no API stack here
-
-
-class CliError(Exception):
-    """Ends the command with a message and an exit code."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Register `srec streamers` on the `srec` command line."""
     p = subparsers.add_parser(
         "streamers",
-        help="list, add, pause, resume, check or remove streamers (via the API)",
+        help="list, add, pause, resume, check, clear errors of or remove streamers "
+        "(via the API)",
         description="Control streamers through a running srec API. Exit 0 when "
         "done, 1 when the API refused or is unreachable, 2 on bad options.",
     )
@@ -68,6 +65,10 @@ def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
         ("pause", "stop checking (a recording finishes) until resumed"),
         ("resume", "resume checking a paused streamer"),
         ("check", "check whether it is live now"),
+        (
+            "clear-error",
+            "forget its errors (backoff, a fatal or not-found answer) and check it",
+        ),
     ):
         sub.add_parser(action, help=text).add_argument("streamer", help="id or name")
     rm = sub.add_parser("rm", help="remove a streamer (its recordings stay)")
@@ -145,125 +146,6 @@ def run(
         api.logout()
 
 
-# --- the API ------------------------------------------------------------------------
-
-
-def _password(user: str) -> str:
-    password = os.environ.get("SREC_ADMIN_PASSWORD")
-    if password:
-        return password
-    data_dir = Path(os.environ.get("SREC_DATA_DIR") or "./data").expanduser()
-    path = data_dir / ADMIN_PASSWORD_FILE
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as err:
-        raise CliError(
-            f"no password for {user!r}: set SREC_ADMIN_PASSWORD, or --data-dir to "
-            f"the directory whose {ADMIN_PASSWORD_FILE} file holds it (tried "
-            f"{path}: {err.strerror}), or pass --token",
-            EXIT_USAGE,
-        ) from err
-
-
-def _reason(response: httpx.Response) -> str:
-    try:
-        detail = response.json().get("detail")
-    except (ValueError, AttributeError):
-        return response.text.strip()[:200] or response.reason_phrase
-    if isinstance(detail, list):  # FastAPI's field errors
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e.get('msg')}"
-            for e in detail
-            if isinstance(e, dict)
-        )
-    return str(detail)
-
-
-class Api:
-    """The API over `http`, logged in on first use (once per command).
-
-    Args:
-        http: the client.
-        args: the parsed command line (`user`, `token`).
-        api_url: the API's base URL, for messages.
-    """
-
-    def __init__(self, http: httpx.Client, args: argparse.Namespace, api_url: str):
-        self.http = http
-        self.user: str = args.user
-        self.url = api_url
-        self.token: str | None = args.token
-        self._refresh: str | None = None
-
-    def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        import httpx
-
-        try:
-            return self.http.request(method, path, **kw)
-        except httpx.TransportError as err:
-            raise CliError(
-                f"cannot reach the srec API at {self.url} ({err}): is `srec up` or "
-                "`srec api` running there? (--api or SREC_API_URL)"
-            ) from err
-
-    def _login(self) -> str:
-        if self.token is None:
-            body = {"username": self.user, "password": _password(self.user)}
-            response = self._send("POST", "/api/auth/login", json=body)
-            if response.status_code != 200:
-                raise CliError(
-                    f"login as {self.user!r} refused ({response.status_code}): "
-                    f"{_reason(response)}"
-                )
-            tokens = response.json()
-            self.token, self._refresh = tokens["access_token"], tokens["refresh_token"]
-        return self.token
-
-    def call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        """One request; an error status raises `CliError` with the API's reason."""
-        headers = {"Authorization": f"Bearer {self._login()}"}
-        response = self._send(method, path, headers=headers, **kw)
-        if response.status_code < 400:
-            return response
-        reason = _reason(response)
-        if response.status_code == 401:
-            raise CliError(f"the API refused the credentials: {reason}")
-        code = EXIT_USAGE if response.status_code in (400, 422) else EXIT_FAILED
-        raise CliError(reason, code)
-
-    def logout(self) -> None:
-        """Revoke the refresh token this command's login made (best effort)."""
-        if self._refresh is None or self.token is None:
-            return
-        refresh, self._refresh = self._refresh, None
-        try:
-            self.call("POST", "/api/auth/logout", json={"refresh_token": refresh})
-        except CliError as err:
-            log.debug("logout failed: %s", err)
-
-    def streamers(self) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        while True:
-            page = self.call(
-                "GET", "/api/streamers", params={"limit": PAGE, "offset": len(items)}
-            ).json()
-            items += page["items"]
-            if not page["items"] or len(items) >= page["total"]:
-                return items
-
-    def streamer(self, ref: str) -> dict[str, Any]:
-        """The streamer an id or a name names."""
-        if ref.isdigit():
-            if not 1 <= int(ref) <= MAX_ID:
-                raise CliError(f"not an id: {ref} (1 to 2^63-1)", EXIT_USAGE)
-            found: dict[str, Any] = self.call("GET", f"/api/streamers/{ref}").json()
-            return found
-        named = [s for s in self.streamers() if s["name"] == ref]
-        if not named:
-            raise CliError(f"no streamer is named {ref!r} (`srec streamers list`)")
-        return named[0]
-
-
 # --- actions ------------------------------------------------------------------------
 
 Action = Callable[[Api, argparse.Namespace, TextIO, Callable[[str], bool]], int]
@@ -334,6 +216,23 @@ def _control(name: str) -> Action:
     return control
 
 
+# the states `clear-error` ends (the workflow's error states); with a `last_error`
+# in another state (errors below the backoff threshold) there is a count to reset
+ERROR_STATES = ("TEMPORAL_DISABLED", "FATAL_ERROR", "NOT_FOUND")
+
+
+def _clear_error(api: Api, args: argparse.Namespace, out: TextIO, _c: Any) -> int:
+    streamer = api.streamer(args.streamer)
+    state, error = streamer["state"], streamer.get("last_error")
+    if state not in ERROR_STATES and not error:
+        raise CliError(f"{_who(streamer)} is not in error ({state}): nothing to clear")
+    api.call("POST", f"/api/streamers/{streamer['id']}/clear-error")
+    why = streamer.get("state_reason") or error
+    was = f"{state}: {why}" if why else state
+    out.write(f"{_who(streamer)}: clear-error requested (was {was})\n")
+    return EXIT_OK
+
+
 def _rm(
     api: Api, args: argparse.Namespace, out: TextIO, confirm: Callable[[str], bool]
 ) -> int:
@@ -354,5 +253,6 @@ ACTIONS: dict[str, Action] = {
     "pause": _control("pause"),
     "resume": _control("resume"),
     "check": _control("check"),
+    "clear-error": _clear_error,
     "rm": _rm,
 }

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from sqlmodel import Session
-from temporalio import workflow
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.contracts import (
-    SIGNAL_SEGMENT_CLOSED,
     EngineKind,
     RecordingPolicy,
-    RecordInput,
     RecordProgress,
-    SegmentClosed,
     StreamKind,
     StreamSource,
 )
@@ -30,72 +23,30 @@ from activities.db import crud_sessions, make_engine, migrate
 from activities.engines.hls import HlsEngine
 from activities.metrics import REGISTRY
 from activities.record import RecordingActivities
+from tests.activities.record_support import (
+    SESSION,
+    Collector,
+    HeartbeatingEnvironment,
+    record_input,
+    rows,
+    start_collector,
+)
 from tests.fakes.live_hls import LiveHls, assert_playable
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
     import sqlalchemy as sa
-    from temporalio.client import Client, WorkflowHandle
     from temporalio.testing import WorkflowEnvironment
 
-SESSION = 11
 BASE = "https://cdn.example.com/live/"
 PLAYLIST_URL = BASE + "index.m3u8"
 
 
-@workflow.defn(sandboxed=False)
-class SegmentCollector:
-    """Stands in for the streamer workflow: keeps every `segment_closed` it gets."""
-
-    def __init__(self) -> None:
-        self.closed: list[SegmentClosed] = []
-
-    @workflow.run
-    async def run(self) -> None:
-        await workflow.wait_condition(lambda: False)
-
-    @workflow.signal(name=SIGNAL_SEGMENT_CLOSED)
-    def segment_closed(self, inp: SegmentClosed | None = None) -> None:
-        if inp is not None:
-            self.closed.append(inp)
-
-    @workflow.query
-    def segments(self) -> list[SegmentClosed]:
-        return self.closed
-
-
-class Collector:
-    def __init__(self, handle: WorkflowHandle[SegmentCollector, None]) -> None:
-        self.handle = handle
-
-    @property
-    def workflow_id(self) -> str:
-        return self.handle.id
-
-    async def wait_for(self, n: int, limit_secs: float = 10.0) -> list[SegmentClosed]:
-        async with asyncio.timeout(limit_secs):
-            while True:
-                got = await self.handle.query(SegmentCollector.segments)
-                if len(got) >= n:
-                    return got
-                await asyncio.sleep(0.05)
-
-
 @pytest.fixture
 async def collector(env: WorkflowEnvironment) -> AsyncIterator[Collector]:
-    queue = f"tq-{uuid.uuid4()}"
-    async with Worker(
-        env.client,
-        task_queue=queue,
-        workflows=[SegmentCollector],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    ):
-        handle = await env.client.start_workflow(
-            SegmentCollector.run, id=f"collector-{uuid.uuid4()}", task_queue=queue
-        )
-        yield Collector(handle)
-        await handle.terminate()
+    async for running in start_collector(env):
+        yield running
 
 
 @pytest.fixture
@@ -106,43 +57,9 @@ def db(tmp_path: Path) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-class HeartbeatingEnvironment(ActivityEnvironment):
-    """An ActivityEnvironment that keeps every heartbeat's details."""
-
-    def __init__(self, client: Client) -> None:
-        super().__init__(client=client)
-        self.heartbeats: list[object] = []
-        self.on_heartbeat = self._keep
-
-    def _keep(self, *details: object) -> None:
-        self.heartbeats.extend(details)
-
-
 @pytest.fixture
 def activity_env(env: WorkflowEnvironment) -> HeartbeatingEnvironment:
     return HeartbeatingEnvironment(env.client)
-
-
-def record_input(source: StreamSource, workflow_id: str, **kw) -> RecordInput:
-    return RecordInput(
-        streamer_id=1,
-        streamer_name="alice",
-        platform="generic",
-        session_id=SESSION,
-        session_start=datetime.now(UTC),
-        title="test stream",
-        source=source,
-        workflow_id=workflow_id,
-        **kw,
-    )
-
-
-def rows(db: sa.Engine, session_id: int = SESSION) -> list[tuple[int, int, bool]]:
-    with Session(db) as s:
-        return [
-            (r.index, r.size_bytes, r.completed_at is not None)
-            for r in crud_sessions.list_segments(s, session_id)
-        ]
 
 
 def row_paths(db: sa.Engine) -> dict[int, Path]:

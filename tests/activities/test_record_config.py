@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from sqlmodel import Session
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.config.follow import ConfigWatch
 from activities.contracts import (
@@ -36,12 +34,12 @@ from activities.db import (
 from activities.engines.base import SegmentState
 from activities.engines.hls import HlsEngine
 from activities.record import RecordingActivities
-from tests.activities.test_record import (
+from tests.activities.record_support import (
     Collector,
     HeartbeatingEnvironment,
-    SegmentCollector,
     record_input,
     rows,
+    start_collector,
 )
 from tests.fakes.live_hls import LiveHls
 
@@ -62,18 +60,8 @@ PROXY = "http://rec@proxy.test:3128"
 
 @pytest.fixture
 async def collector(env: WorkflowEnvironment) -> AsyncIterator[Collector]:
-    queue = f"tq-{uuid.uuid4()}"
-    async with Worker(
-        env.client,
-        task_queue=queue,
-        workflows=[SegmentCollector],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    ):
-        handle = await env.client.start_workflow(
-            SegmentCollector.run, id=f"collector-{uuid.uuid4()}", task_queue=queue
-        )
-        yield Collector(handle)
-        await handle.terminate()
+    async for running in start_collector(env):
+        yield running
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from activities.contracts import CPU_TASK_QUEUE, IO_TASK_QUEUE, WORKFLOW_TASK_QUEUE
 from tests.temporal import start_dev_server
 from tests.workflows.test_streamer import eventually
-from worker import cli, main
+from worker import cli, main, wiring
 from worker.settings import WorkerSettings
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def test_defaults_serve_everything(monkeypatch, tmp_path) -> None:
     settings = WorkerSettings(data_dir=tmp_path)
     assert settings.queue_names == ("workflows", "io", "cpu")
     assert settings.io_slots is None  # computed from the recording slots
-    assert main.default_io_slots(settings) > settings.max_concurrent_recordings
+    assert wiring.default_io_slots(settings) > settings.max_concurrent_recordings
     assert settings.cpu_slots >= 1
 
 

@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 import uvicorn
+from sqlmodel import Session
+
+from activities.db import crud
 
 # the API's fixtures: an app on a copied data dir, with the fake Temporal
 from tests.api.conftest import (  # noqa: F401
@@ -123,10 +126,76 @@ def test_refusals_are_clear_and_exit_1_or_2(
     assert 'streamer 1 ("alice") already has this URL' in caplog.text
     assert srec("add", "https://nowhere.example/x") == 2  # a 422: no platform
     assert srec("pause", "99") == 1
-    assert "streamer not found" in caplog.text
+    assert "no streamer has the id 99 (`srec streamers list`)" in caplog.text
     assert srec("pause", "carol") == 1
     assert "no streamer is named 'carol'" in caplog.text
     assert srec("pause", str(2**63)) == 2
+
+
+def _project(
+    app: FastAPI, state: str, *, error: str | None = None, reason: str | None = None
+) -> None:
+    """Streamer 1's state as its workflow would have written it."""
+    with Session(app.state.engine) as db:
+        crud.set_streamer_state(
+            db, 1, state=state, enabled=True, last_error=error, reason=reason
+        )
+
+
+# (state, last_error, state_reason) as the workflow projects them -> what is said
+IN_ERROR: list[tuple[tuple[str, str, str | None], str]] = [
+    (
+        ("FATAL_ERROR", "banned", "banned: this channel is banned"),
+        "was FATAL_ERROR: banned: this channel is banned",
+    ),
+    (("NOT_FOUND", "HTTP 404", None), "was NOT_FOUND: HTTP 404"),
+    (
+        ("TEMPORAL_DISABLED", "HTTP 503", "backoff until 12:00"),
+        "was TEMPORAL_DISABLED: backoff until 12:00",
+    ),
+    # errors below the backoff threshold: a count to reset
+    (("NOT_LIVE", "HTTP 503", None), "was NOT_LIVE: HTTP 503"),
+]
+
+
+def test_clear_error_of_a_streamer_in_error(
+    srec: Srec, app: FastAPI, control: FakeWorkflowControl, tokens: dict[str, str]
+) -> None:
+    srec("add", "https://fake.tv/alice")
+    token = ("--token", tokens["access_token"])  # one login, not one per case
+    for (state, error, reason), said in IN_ERROR:
+        _project(app, state, error=error, reason=reason)
+        control.calls.clear()
+        assert srec("clear-error", "alice", *token) == 0, state
+        assert srec.out == f"streamer 1 (alice): clear-error requested ({said})\n"
+        assert control.calls == [("clear_error", 1)]
+        assert srec.requests[-1] == "POST /api/streamers/1/clear-error"
+
+
+def test_clear_error_refuses_clearly(
+    srec: Srec,
+    app: FastAPI,
+    control: FakeWorkflowControl,
+    caplog: pytest.LogCaptureFixture,
+    tokens: dict[str, str],
+) -> None:
+    srec("add", "https://fake.tv/alice")
+    control.calls.clear()
+    token = ("--token", tokens["access_token"])  # no login per call
+    assert srec(*token, "clear-error", "1") == 1
+    assert "streamer 1 (alice) is not in error (NOT_LIVE): nothing to clear" in (
+        caplog.text
+    )
+    _project(app, "DISABLED")
+    assert srec(*token, "clear-error", "alice") == 1
+    assert "is not in error (DISABLED)" in caplog.text
+    assert srec(*token, "clear-error", "99") == 1
+    assert "no streamer has the id 99 (`srec streamers list`)" in caplog.text
+    assert srec(*token, "clear-error", "carol") == 1
+    assert "no streamer is named 'carol'" in caplog.text
+    assert srec(*token, "clear-error", str(2**63)) == 2
+    assert control.calls == []
+    assert srec.out == ""
 
 
 def test_add_with_a_template(

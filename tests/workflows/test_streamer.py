@@ -48,15 +48,32 @@ async def eventually(check: Callable[[], Any], within: float = 30.0) -> None:
 
 
 QUERY_TIMEOUT = timedelta(seconds=2)
+QUERY_WITHIN = 30.0
 
 
-async def query(handle: WorkflowHandle[Any, Any]) -> c.StateQueryResult:
-    # a short RPC timeout: a query landing in a continue-as-new transition can
-    # hang on the test server; failing fast lets `eventually` ask again
-    result: c.StateQueryResult = await handle.query(
-        c.QUERY_STATE, result_type=c.StateQueryResult, rpc_timeout=QUERY_TIMEOUT
-    )
-    return result
+async def query(
+    handle: WorkflowHandle[Any, Any], within: float = QUERY_WITHIN
+) -> c.StateQueryResult:
+    """The workflow's state, asked again for up to `within` seconds (real time).
+
+    Each attempt has a short RPC timeout: a query landing in a continue-as-new
+    transition can hang on the test server. And a query has no answer while the
+    workflow's task is being retried: on a starved machine an activation that
+    takes over 2 s trips the SDK's deadlock detector, which fails the workflow task
+    (logging "Failed handling activation"); the server retries it and the
+    workflow replays, after which the query is answered.
+    """
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            result: c.StateQueryResult = await handle.query(
+                c.QUERY_STATE, result_type=c.StateQueryResult, rpc_timeout=QUERY_TIMEOUT
+            )
+            return result
+        except RPCError:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise
+            await asyncio.sleep(0.1)
 
 
 def config(streamer_id: int = 1, *, enabled: bool = True) -> c.StreamerConfig:
@@ -296,6 +313,7 @@ async def test_stop_signal_ends_the_workflow(env, world):
     await handle.signal(c.SIGNAL_STOP)
     result = await handle.result()
     assert result.reason == "stopped"
+    assert world.projections[-1][0] == c.StreamerState.CANCELLED
 
 
 async def test_deleted_streamer_ends_on_config_reload(env, world):

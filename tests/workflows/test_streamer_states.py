@@ -123,6 +123,26 @@ async def test_a_fatal_answer_stops_checks_until_the_user_acts(
     assert (await query(handle)).last_error is None
 
 
+@pytest.mark.parametrize(
+    "signal",
+    [
+        pytest.param(c.SIGNAL_CHECK_NOW, id="check"),
+        pytest.param(c.SIGNAL_RESUME, id="resume"),
+        pytest.param(c.SIGNAL_CONFIG_CHANGED, id="config-changed"),
+    ],
+)
+async def test_a_held_error_is_checked_again_when_the_user_acts(
+    env: WorkflowEnvironment, world: FakeActivities, signal: str
+) -> None:
+    world.outcome = c.LiveOutcome.BANNED
+    handle = await start(env, world)
+    await eventually(lambda: state_is(handle, S.FATAL_ERROR))
+    world.outcome = None
+    await handle.signal(signal)
+    await eventually(lambda: state_is(handle, S.NOT_LIVE))
+    assert world.checks == 2  # one check, whose answer set the state
+
+
 async def test_with_pollers_an_offline_streamer_waits_for_their_signal(env, world):
     world.pollers = True
     handle = await start(env, world)
