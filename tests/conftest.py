@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,6 +20,15 @@ from tests.databases import (  # noqa: F401
 # a hung async test prints its pending tasks before pytest-timeout ends it
 from tests.hangs import pytest_runtest_call  # noqa: F401
 from tests.temporal import start_dev_server, start_time_skipping_server
+
+# No deadlock detector in the tests' workers (in-process, and the srec workers the
+# end-to-end tests start, which inherit the environment). It fails a workflow task
+# whose activation took over 2 s, which a starved 2-core CI machine causes now and
+# then; the dropped workflow's eviction can then never finish, and neither can its
+# worker's shutdown (CI hung twice in tests/workflows/test_poller.py). Replay
+# tests still prove determinism; a workflow that really blocks hangs its test,
+# which tests/hangs.py then reports.
+os.environ.setdefault("TEMPORAL_DEBUG", "1")
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
