@@ -22,6 +22,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
 from activities import contracts as c
@@ -34,8 +35,6 @@ from workflows.client import connect
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
-
-    import httpx
 
 pytestmark = pytest.mark.e2e
 
@@ -60,6 +59,7 @@ PIPELINES = {
     },
 }
 # bounds for a failure on a loaded machine, not delays
+START_SECS = 90.0
 RECORD_SECS = 60.0
 SETTLE_SECS = 60.0
 
@@ -132,6 +132,12 @@ def test_segment_and_session_pipelines_run_once_each(
 ) -> None:
     stack.start("api")
     stack.start("worker")  # both start at once
+    base = f"http://127.0.0.1:{stack.api_port}"
+    wait_until(  # two processes importing at once on a loaded machine
+        lambda: httpx.get(f"{base}/api/health/live").status_code == 200,
+        START_SECS,
+        "the API to start",
+    )
     api = stack.api()
     response = api.post(
         "/api/streamers",
