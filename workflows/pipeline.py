@@ -37,7 +37,7 @@ I = TypeVar("I")  # noqa: E741
 R = TypeVar("R")
 
 
-@workflow.defn(name=p.PIPELINE_WORKFLOW_TYPE, sandboxed=False)
+@workflow.defn(name=p.PIPELINE_WORKFLOW_TYPE)
 class PipelineWorkflow:
     @workflow.init
     def __init__(self, inp: p.PipelineInput) -> None:
