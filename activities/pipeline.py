@@ -132,6 +132,9 @@ class StepReporter:
 
     async def _beat(self) -> None:
         while True:
+            # not at once: a step shorter than a period (a remux by stream copy of
+            # a short segment) costs the server no heartbeat call
+            await asyncio.sleep(self.every_secs)
             activity.heartbeat(self.fraction, self.detail)
             now = (self.fraction, self.detail)
             # progress goes on the row once the row says RUNNING
@@ -142,7 +145,6 @@ class StepReporter:
             if bucket > self._signalled:
                 self._signalled = bucket
                 self._spawn(self._signal())
-            await asyncio.sleep(self.every_secs)
 
     def _spawn(self, aw: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(aw)

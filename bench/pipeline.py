@@ -10,8 +10,10 @@ is encoded once and copied `--jobs` times. Then, on fresh copies each:
   followed by `rm` of its input as the processor does;
 * srec: one `PipelineWorkflow` per segment (`pipeline-seg-bench<tag>-<i>`, one remux
   step), all started at once, on a Temporal dev server with one in-process worker:
-  the workflow queue (with the run and job rows as local activities, in SQLite),
-  srec-io, and srec-cpu with `--slots` activity slots, as `srec worker` sets them up.
+  the workflow queue (with the run and job rows and the triggers' `after_run` as
+  local activities, in SQLite, for a streamer and an open session of its own, as
+  a recorded segment's run has them), srec-io, and srec-cpu with `--slots` activity
+  slots, as `srec worker` sets them up.
 
 It prints both wall times, the CPU seconds of each party (the worker process, the
 ffmpeg children, the Temporal dev server) and the ratio of the wall times (target
@@ -34,15 +36,17 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import Session
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.db import make_engine, migrate
+from activities.db import Streamer, crud, crud_sessions, make_engine, migrate
 from activities.pipeline import PipelineActivities
 from activities.pipeline_contracts import (
     PipelineContext,
@@ -51,10 +55,12 @@ from activities.pipeline_contracts import (
     ResolvedStep,
     pipeline_workflow_id,
 )
+from activities.pipeline_triggers import PipelineTriggers, TriggerActivities
 from activities.processors import Tools
 from activities.processors.ffmpeg import PROGRESS_PERIOD
 from activities.processors.remux import RemuxConfig, remux_args
 from activities.tools import ffmpeg_executable, find_executable
+from activities.triggers import Planner
 from workflows.pipeline import PipelineWorkflow
 
 TARGET_RATIO = 1.2
@@ -135,14 +141,33 @@ def baseline(ffmpeg: Path, files: list[Path], slots: int, work: Path) -> float:
     return time.monotonic() - started
 
 
+def open_session(engine: Any) -> int:
+    """A streamer and an open session: what a recorded segment's run belongs to."""
+    with Session(engine) as db:
+        streamer = crud.create_streamer(
+            db, Streamer(name="bench", url="https://example.invalid/b", platform="x")
+        )
+        assert streamer.id is not None
+        session = crud_sessions.open_session(
+            db, streamer_id=streamer.id, title="bench", start_time=datetime.now(UTC)
+        )
+        assert session.id is not None
+        return session.id
+
+
 async def through_srec(
     client: Client, files: list[Path], slots: int, work: Path, ffmpeg: Path
 ) -> float:
     engine = make_engine(f"sqlite:///{work / 'srec.db'}")
     migrate(engine)
+    session_id = open_session(engine)
     acts = PipelineActivities(engine, work, tools=Tools(ffmpeg=ffmpeg))
     tag = uuid.uuid4().hex[:6]
     wf_q, io_q, cpu_q = (f"bench-{n}-{tag}" for n in ("wf", "io", "cpu"))
+    planner = Planner(work, cpu_queue=cpu_q, io_queue=io_q)
+    triggers = TriggerActivities(
+        PipelineTriggers(engine, planner, client=lambda: client, task_queue=wf_q)
+    )
     store: list[Any] = [acts.begin_run, acts.run_step, acts.mark_steps, acts.finish_run]
     with ThreadPoolExecutor(16) as io_pool, ThreadPoolExecutor(slots) as cpu_pool:
         async with contextlib.AsyncExitStack() as stack:
@@ -151,7 +176,7 @@ async def through_srec(
                     client,
                     task_queue=wf_q,
                     workflows=[PipelineWorkflow],
-                    activities=store,
+                    activities=[*store, triggers.after_run],
                     activity_executor=io_pool,
                 ),
                 Worker(
@@ -180,7 +205,9 @@ async def through_srec(
                             ],
                             inputs=[str(f)],
                             context=PipelineContext(
-                                streamer="bench", session_id=1, segment_index=i
+                                streamer="bench",
+                                session_id=session_id,
+                                segment_index=i,
                             ),
                             cpu_queue=cpu_q,
                             io_queue=io_q,

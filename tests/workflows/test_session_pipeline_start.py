@@ -7,6 +7,7 @@ own tests: tests/workflows/test_triggers.py).
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from temporalio.worker import Worker
 from activities import contracts as c
 from activities.pipeline_contracts import PipelineSpec
 from tests.workflows.fakes import FakeActivities
+from tests.workflows.legacy_run import PreviousReleaseWorkflow
 from tests.workflows.test_streamer import config, eventually, start, state_is
 from workflows.streamer import StreamerWorkflow
 
@@ -99,3 +101,46 @@ async def test_no_pipeline_starts_no_waiter(env, world):
     waiter = env.client.get_workflow_handle(c.session_complete_workflow_id(session_id))
     with pytest.raises(RPCError):
         await waiter.describe()
+
+
+async def test_a_v1_run_that_closes_its_session_starts_the_waiter(env, world):
+    """A run of the previous release, recording when the worker was upgraded, closes
+    its session on the frozen v1 code: the session's pipeline still starts.
+
+    (`streamer_v1_session_pipeline.json`, recorded before this, replays without
+    the child: `test_replay.py`.)
+    """
+    policy = config().policy.model_copy(update={"session_pipeline": PIPELINE})
+    world.configs[1] = config().model_copy(update={"policy": policy})
+    queue = f"v1-{uuid.uuid4()}"
+    async with Worker(
+        env.client, task_queue=queue, workflows=[PreviousReleaseWorkflow, StandInWaiter]
+    ):
+        world.live = True
+        handle = await env.client.start_workflow(
+            PreviousReleaseWorkflow.run,
+            c.StreamerWorkflowInput(streamer_id=1),
+            id=f"streamer-1-{uuid.uuid4()}",
+            task_queue=queue,
+        )
+        world.handles.append(handle)
+        await eventually(lambda: len(world.records) == 1)
+        world.live = False
+        world.stream_end.set()
+        await env.sleep(70)  # past the v1 grace window
+        await eventually(lambda: len(world.closed) == 1)
+        session_id = world.closed[0].session_id
+        waiter = env.client.get_workflow_handle(
+            c.session_complete_workflow_id(session_id),
+            result_type=c.SessionCompleteResult,
+        )
+        assert (await waiter.result()).reason == f"session {session_id}"
+        first = await env.client.get_workflow_handle(
+            handle.id, run_id=handle.first_execution_run_id
+        ).fetch_history()
+        started = [
+            e.start_child_workflow_execution_initiated_event_attributes.workflow_id
+            for e in first.events
+            if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+        ]
+        assert started == [c.session_complete_workflow_id(session_id)]

@@ -1,5 +1,9 @@
 """One recording session of the v1 streamer workflow, frozen with it (see
-`workflows.legacy.streamer_v1`: do not change this code). The v1 docstring:
+`workflows.legacy.streamer_v1`: do not change this code). One addition since, behind
+a patch: a session closed by a v1 run (one that was recording when the worker was
+upgraded, and closes before it continues as new onto v2) starts its pipeline waiter
+as v2 does (`start_session_pipeline`, which asks its own patch: histories that
+closed a session before it replay without the child). The v1 docstring:
 
 One recording session of a streamer, run inside `StreamerWorkflow`.
 
@@ -36,6 +40,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities import contracts as c
     from workflows import options as o
+    from workflows.session_complete import start_session_pipeline
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -128,6 +133,8 @@ class RecordingSession:
         # nothing was recorded (the stream ended while queued for a slot, say):
         # the store deleted the empty session
         self.removed = closed.removed
+        if not self.removed:
+            await start_session_pipeline(opened.session_id, host.config.policy)
 
     def segment_closed(self, inp: c.SegmentClosed) -> None:
         """A file of this session closed (and checked by the recorder): count it."""
