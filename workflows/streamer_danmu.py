@@ -45,6 +45,7 @@ class SessionChat:
         self.error: str | None = None
         self.ended = False  # the chat said the broadcast ended, and that ends it
         self._handle: workflow.ActivityHandle[c.RecordDanmuResult] | None = None
+        self._indexes: set[int] = set()  # a signal may come twice
 
     def start(self, session_id: int, start: datetime, title: str) -> None:
         """Start the session's danmu activity, if the policy and platform allow."""
@@ -77,7 +78,8 @@ class SessionChat:
     def file_closed(self, inp: c.DanmuClosed) -> None:
         """`danmu_closed`: count it (the DB's count heals lost signals)."""
         if inp.session_id == self.session_id:
-            self.files = max(self.files + 1, inp.session_files or 0)
+            self._indexes.add(inp.index)
+            self.files = max(self.files, len(self._indexes), inp.session_files or 0)
 
     def stream_closed(self, inp: c.DanmuStreamClosed) -> None:
         """`danmu_stream_closed`: ends the session if the policy says so."""
