@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
 from tests.e2e.stack import Stack
@@ -37,8 +38,6 @@ from tests.temporal import start_dev_server
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
-    import httpx
-
 pytestmark = pytest.mark.e2e
 
 # the chat hosts the fake getDanmuInfo names (tests/fakes/platform/bilibili.py)
@@ -56,7 +55,10 @@ async def wait_for(check: Callable[[], Any], within: float, what: str) -> Any:
     """Poll `check()` (blocking HTTP: in a thread) while this loop serves the chat."""
     deadline = time.monotonic() + within
     while True:
-        result = await asyncio.to_thread(check)
+        try:
+            result = await asyncio.to_thread(check)
+        except httpx.HTTPError:
+            result = None
         if result:
             return result
         if time.monotonic() > deadline:
@@ -100,7 +102,11 @@ async def test_video_and_danmu_files_pair_by_index_and_the_chat_ends_the_session
                 room.extra.update(uid=11153765, short_id=3)
                 room.go_live(flv.url)
                 stack.start("api")
-                stack.start("worker")
+                stack.start("worker")  # both start at once: the slow part of a run
+                health = f"http://127.0.0.1:{stack.api_port}/api/health/live"
+                await wait_for(
+                    lambda: httpx.get(health).status_code == 200, 90, "the API"
+                )
                 api = await asyncio.to_thread(stack.api)
                 bili = add(api, "bili", BILIBILI)
                 await chat.wait_until(lambda: chat.connections >= 1, within=30)
