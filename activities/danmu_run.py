@@ -166,6 +166,9 @@ class DanmuRun:
 
     async def _rotate_if_due(self, segment: SegmentStart) -> bool:
         """Rotate to `segment` if its first frame has passed; False if not yet."""
+        if self.chat.progress().current_index == segment.index:
+            self.next_index = segment.index + 1  # rotated there before a cancel
+            return True
         started = segment.started_at or datetime.fromtimestamp(self.wall(), UTC)
         if started.timestamp() > self.wall():
             return False
@@ -267,13 +270,16 @@ class DanmuRun:
         """Disconnect and close the current file.
 
         Args:
-            final: the session ended: the last file's row is closed and announced.
+            final: the session ended: the segments that started since the last
+                tick get their files, and the last file's row is closed and announced.
                 Otherwise (the worker stops) its row stays open, for the next
                 attempt to continue the file.
 
         Returns:
             Every file this attempt closed for good.
         """
+        if final:  # a segment the recording opened since the last tick gets its file
+            await self.tick()
         done = await self.chat.stop()
         announced = {c.index for c in self.closed} | {r.index for r in self._unrecorded}
         last = [f for f in done.files if f.index not in announced]

@@ -90,3 +90,27 @@ def backoff_secs(base: float, level: int) -> float:
     """How long the `level`-th backoff in a row lasts (0 = the first)."""
     doubled: float = base * 2.0 ** min(level, 32)
     return min(doubled, max(base, BACKOFF_CAP_SECS))
+
+
+# --- a session's chat (workflows.streamer_danmu) -------------------------------------
+
+# The danmu activity runs for a whole session beside the recording. A dead worker is
+# noticed within the heartbeat timeout (it beats every 5 s; the messages since its
+# last flush are what a retry loses); a retry continues the same file. A day-long
+# attempt times out and is retried like a failed one. The retries are bounded: a
+# chat that keeps failing is given up for the session (the recording goes on) rather
+# than restarted every minute until the session ends.
+DANMU_PATCH = "session-danmu"
+DANMU_TIMEOUT = timedelta(hours=24)
+DANMU_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+DANMU_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=20,
+)
+# How long a closing session waits for the cancelled danmu activity to close its
+# last file and make its rows final (it drains its signals for up to 15 s). A
+# worker that does not answer in time is not waited for: the activity also ends
+# by itself once it reads the session closed in the DB.
+DANMU_STOP_WAIT = timedelta(seconds=60)

@@ -10,7 +10,8 @@ The complete scheduler of a streamer, as a state machine (ARCHITECTURE.md draws 
 
 Where each part lives: `workflows.streamer_base` (state, `_transition`, the
 activities), `workflows.streamer_detect` (waiting outside a session, `_observe`),
-`workflows.streamer_session` (a session: open, segments, offline window, close).
+`workflows.streamer_session` (a session: open, segments, offline window, close;
+its recordings and chat in `streamer_record` and `streamer_danmu`).
 
 An offline streamer waits on signals: the shard pollers' `detected` (when this
 instance runs pollers, `LoadStreamerResult.pollers`), check_now, config_changed,
@@ -39,6 +40,8 @@ from workflows.streamer_signals import Messages
 
 # A run whose history lacks this marker was started by v1 (see the module docstring)
 PATCH_V2 = "streamer-v2"
+# signals v1 has no handler for: it checks by itself and records no chat
+V2_ONLY = {c.SIGNAL_DETECTED, c.SIGNAL_DANMU_CLOSED, c.SIGNAL_DANMU_STREAM_CLOSED}
 
 
 @workflow.defn(name=c.STREAMER_WORKFLOW_TYPE)
@@ -132,7 +135,7 @@ class StreamerWorkflow(Messages):
         elif self._legacy is not None:
             if name == c.SIGNAL_CLEAR_ERROR:  # v1 knows no error states: check
                 self._legacy.check_now(arg)
-            elif name != c.SIGNAL_DETECTED:  # v1 checks by itself
+            elif name not in V2_ONLY:
                 getattr(self._legacy, name)(arg)
         else:
             getattr(self, f"_on_{name}")(arg)
@@ -173,20 +176,16 @@ class StreamerWorkflow(Messages):
     def recording_wait(self, inp: c.RecordingWait | None = None) -> None:
         self._signal(c.SIGNAL_RECORDING_WAIT, inp)
 
+    @workflow.signal(name=c.SIGNAL_DANMU_CLOSED)
+    def danmu_closed(self, inp: c.DanmuClosed | None = None) -> None:
+        self._signal(c.SIGNAL_DANMU_CLOSED, inp)
+
+    @workflow.signal(name=c.SIGNAL_DANMU_STREAM_CLOSED)
+    def danmu_stream_closed(self, inp: c.DanmuStreamClosed | None = None) -> None:
+        self._signal(c.SIGNAL_DANMU_STREAM_CLOSED, inp)
+
     @workflow.query(name=c.QUERY_STATE)
     def state(self) -> c.StateQueryResult:
         if self._legacy is not None:
             return self._legacy.state()
-        session = self._session
-        return c.StateQueryResult(
-            state=self._state,
-            paused=self._paused,
-            session_id=session.session_id if session else None,
-            segments_closed=session.segments_closed if session else 0,
-            sessions_recorded=self._sessions,
-            waiting_for=session.waiting_for if session else None,
-            last_error=self._last_error,
-            reason=self._reason,
-            errors=self._errors,
-            backoff_until=self._backoff_until,
-        )
+        return self._state_now()

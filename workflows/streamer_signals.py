@@ -1,6 +1,7 @@
 """What the streamer workflow's signals do (in the v2 code): set the flags its loop
-acts on. `workflows.streamer.StreamerWorkflow` routes each signal here (or to the
-frozen v1 code, for runs started before the state machine).
+acts on; and what its `state` query answers. `workflows.streamer.StreamerWorkflow`
+routes each signal here (or to the frozen v1 code, for runs started before the
+state machine).
 
 Handlers never await: they change state the loop reads (`StreamerBase`), so a
 signal can never interleave with a step half-done.
@@ -65,3 +66,29 @@ class Messages(Detection):
     def _on_recording_wait(self, inp: c.RecordingWait | None) -> None:
         if inp is not None and self._session is not None:
             self._session.recording_wait(inp)
+
+    def _on_danmu_closed(self, inp: c.DanmuClosed | None) -> None:
+        if inp is not None and self._session is not None:
+            self._session.chat.file_closed(inp)
+
+    def _on_danmu_stream_closed(self, inp: c.DanmuStreamClosed | None) -> None:
+        if inp is not None and self._session is not None:
+            self._session.chat.stream_closed(inp)
+
+    def _state_now(self) -> c.StateQueryResult:
+        """The `state` query's answer (v2)."""
+        session = self._session
+        return c.StateQueryResult(
+            state=self._state,
+            paused=self._paused,
+            session_id=session.session_id if session else None,
+            segments_closed=session.segments_closed if session else 0,
+            sessions_recorded=self._sessions,
+            waiting_for=session.waiting_for if session else None,
+            danmu_files=session.chat.files if session else 0,
+            danmu_error=session.chat.error if session else None,
+            last_error=self._last_error,
+            reason=self._reason,
+            errors=self._errors,
+            backoff_until=self._backoff_until,
+        )

@@ -4,7 +4,8 @@ saying offline) is authoritative: the session ends at once. Anything else (the
 stream unreachable, a failed check) is an unexplained drop: it is confirmed
 `offline_check_count` more times, `offline_check_delay_secs` apart, and a return
 in between continues the session. A pause stops the recording and holds the window
-open: resumed inside it, the session goes on.
+open: resumed inside it, the session goes on. The chat saying the broadcast ended
+(`SessionChat.ended`, when the policy acts on it) ends the window at once too.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from workflows.streamer_base import StreamerBase
+    from workflows.streamer_danmu import SessionChat
 
 
 async def offline_window(
-    host: StreamerBase, schedule_closed: Callable[[], bool]
+    host: StreamerBase, schedule_closed: Callable[[], bool], chat: SessionChat
 ) -> c.Detected | None:
     """After a recording stopped: the stream back (the same session goes on), or
     None (the session ends)."""
@@ -39,7 +41,7 @@ async def offline_window(
             if not await host._wait(lambda: not host.interrupted, left):
                 return None  # still paused when the window closed
             continue
-        if schedule_closed():
+        if schedule_closed() or chat.ended:
             return None
         found = await host._check()
         live = found.outcome is c.LiveOutcome.LIVE and found.source is not None
@@ -54,7 +56,7 @@ async def offline_window(
             return None  # an unexplained drop, confirmed
         confirmations += 1
         await host._wait(
-            lambda: host._check_now or host.interrupted,
+            lambda: host._check_now or host.interrupted or chat.ended,
             timedelta(seconds=policy.offline_check_delay_secs),
         )
     return None

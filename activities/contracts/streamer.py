@@ -220,6 +220,10 @@ class StateQueryResult(BaseModel):
     waiting_for: WaitReason | None = Field(
         default=None, description="The guard a live streamer waits on, if any"
     )
+    danmu_files: int = Field(default=0, description="The session's closed chat files")
+    danmu_error: str | None = Field(
+        default=None, description="Why the session's chat recording stopped, if it did"
+    )
     last_error: str | None = Field(
         default=None,
         description="Why the last live check failed or could not reach the stream; "

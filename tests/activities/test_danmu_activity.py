@@ -277,6 +277,42 @@ async def test_statistics_rows_and_the_stream_closed_signal(
     assert [(c.index, c.message_count) for c in closed] == [(0, 7)]
 
 
+async def test_the_cancel_at_a_sessions_end_gives_a_late_segment_its_file(
+    tmp_path, db, http, chat, collector, env
+) -> None:
+    # the recording opened segment 1 and stopped between two reads of the rows
+    wall = Wall(1_000.0)
+    session_id = open_session(db)
+    videos = [tmp_path / f"alice_{i}.flv" for i in range(2)]
+    add_segment(db, session_id, videos[0], 0, wall.at(1_000.0))
+    activity_env = Heartbeats(env.client)
+    danmu = DanmuActivities(
+        db,
+        http,
+        default_registry(),
+        host_map=chat_host_map(chat),
+        heartbeat_secs=0.05,
+        follow_secs=3_600.0,  # the rows are read once, at the start
+        hold_secs=5.0,
+        wall=wall,
+    )
+    inp = danmu_input(session_id, collector.workflow_id)
+    task = asyncio.create_task(activity_env.run(danmu.record_danmu, inp))
+    await wait_until(lambda: len(files(db, session_id)) == 1)
+    room = Room(chat, activity_env, wall)
+    await room.say(1_001.0, bili_danmu(0, "a"))
+    add_segment(db, session_id, videos[1], 1, wall.at(1_001.5))
+    await room.say(1_002.0, bili_danmu(1, "b"))
+    activity_env.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    rows = files(db, session_id)
+    assert [(r.index, r.message_count) for r in rows] == [(0, 1), (1, 1)]
+    assert all(r.closed_at is not None for r in rows)
+    assert [chat_lines(Path(r.file_path)) for r in rows] == [[(1.0, "a")], [(0.5, "b")]]
+
+
 def _stats(db: sa.Engine, session_id: int) -> Any:
     with Session(db) as s:
         return crud_danmu.get_statistics(s, session_id)

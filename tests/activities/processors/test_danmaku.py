@@ -6,8 +6,10 @@ import io
 import itertools
 import random
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import biliass
 import pysubs2
 import pytest
 
@@ -21,6 +23,7 @@ from activities.processors.danmaku_render import (
     render,
     text_width,
 )
+from tests.activities.danmu.test_writer import HOSTILE, chat, paid, write
 from tests.activities.processors.conftest import Runner
 
 RESOURCES = Path(__file__).parents[2] / "resources" / "danmaku"
@@ -167,3 +170,22 @@ async def test_the_processor_writes_an_ass_beside_the_xml(
     assert log == [
         "alice-0.xml: 5 comments rendered, 0 dropped (no free lane), 0 skipped"
     ]
+
+
+def test_what_the_danmu_writer_writes_renders_as_biliass_renders_it(
+    tmp_path: Path,
+) -> None:
+    # the pipeline's danmaku step on a file the danmu activity wrote (hostile text,
+    # paid messages, a media start): every chat line, at its time, as biliass (GPL,
+    # test-only: the reference) sees them; srec itself never imports biliass
+    messages = [chat(i, t, at=1.0 + i) for i, t in enumerate(HOSTILE)] + paid()
+    path = write(tmp_path / "w.xml", messages)
+    chat_lines = sum(1 for _ in ET.parse(path).getroot().iter("d"))
+    assert chat_lines == len(HOSTILE)
+    subs, stats = rendered(path.read_bytes(), Layout(overflow="overlap"))
+    assert (stats.rendered, stats.skipped, stats.dropped) == (len(HOSTILE), 0, 0)
+    assert [e.start for e in subs] == [1000 * (1 + i) for i in range(len(HOSTILE))]
+    reference = biliass.convert_to_ass(
+        path.read_bytes(), 1920, 1080, reduce_comments=False
+    )
+    assert reference.count("Dialogue:") == len(subs)
