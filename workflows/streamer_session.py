@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from activities import contracts as c
@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import options as o
     from workflows.session_complete import start_session_pipeline
 
+from workflows import streamer_notify as notify
 from workflows.streamer_window import offline_window
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class StreamerSession:
         self._started = False  # the activity announced it got past the guards
         self.start = workflow.now()
         self._closed_indexes: set[int] = set()
+        self.recordings = 0  # record activities started (names their events)
 
     async def run(self, found: c.Detected) -> None:
         """Record the stream `found` live, until it really ends."""
@@ -91,6 +93,7 @@ class StreamerSession:
         self.session_id = opened.session_id
         self.start = workflow.now()
         await host._transition(c.StreamerState.LIVE)
+        notify.stream_online(self, found.title)
 
     def segment_closed(self, inp: c.SegmentClosed) -> None:
         """A file of this session closed (and checked by the recorder): count it."""
@@ -114,6 +117,7 @@ class StreamerSession:
             ),
         )
         self.removed = closed.removed
+        notify.stream_offline(self)
         if not self.removed:
             await start_session_pipeline(self.session_id, self.host.cfg.policy)
 
@@ -137,6 +141,7 @@ class StreamerSession:
         if host._state not in (c.StreamerState.LIVE, c.StreamerState.OUT_OF_SPACE):
             await host._transition(c.StreamerState.LIVE)  # resumed, say
         self._started = False
+        self.recordings += 1
         handle = workflow.start_activity_method(
             RecordingActivities.record_stream,
             c.RecordInput(
@@ -151,7 +156,7 @@ class StreamerSession:
                 priority=cfg.priority,
                 policy=cfg.policy,
                 workflow_id=workflow.info().workflow_id,
-                announce_start=self.waiting_for is not None,
+                announce_start=self.waiting_for is not None or host._events.enabled(),
                 instance_id=host.instance_id,
                 refusal_as_result=True,
             ),
@@ -170,6 +175,7 @@ class StreamerSession:
             if self._started and not handle.done():  # past the guards
                 self._started = False
                 await host._transition(c.StreamerState.LIVE)
+                notify.download_started(self)
                 continue
             break
         if not handle.done():
@@ -178,12 +184,17 @@ class StreamerSession:
             result = await handle
         except ActivityError as err:
             workflow.logger.warning("recording ended with an error: %s", err.cause)
+            cut = isinstance(err.cause, CancelledError)  # asked to: stop, pause…
+            error = None if cut else str(err.cause)
+            notify.download_ended(self, "stopped", error, cut)
             return
         self.next_index = max(self.next_index, result.next_index)
         self._count(result.session_segments)
         if result.refused is not None:
+            notify.download_rejected(self, result)
             await self._refused(result)
             return
+        notify.download_ended(self, result.reason, None)
         self.waiting_for = None
         workflow.logger.info("recording stopped: %s", result.reason)
 
