@@ -53,6 +53,7 @@ from activities.platforms import default_registry
 from activities.poll.activity import PollActivities
 from activities.processors import Tools
 from activities.record import RecordingActivities
+from activities.segment_events import SegmentEvents
 from activities.store import StoreActivities
 from activities.tools import ffmpeg_executable, rclone_executable
 from activities.triggers import Planner
@@ -350,6 +351,7 @@ async def run_worker(
             fresh_urls=FreshUrls(http, default_registry(), options),
             triggers=triggers,
             host=host,
+            events=SegmentEvents(dispatcher.dispatch_key),
         )
         wiring = Wiring(
             client=client,

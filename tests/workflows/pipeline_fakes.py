@@ -172,8 +172,8 @@ async def harness(
         processors={"fake": Fake(world), "fake-io": FakeIo(world)},
         progress_every=0.05,
     )
-    queues = (f"q-{uuid.uuid4().hex[:8]}" for _ in range(3))
-    h = Harness(env, world, engine, *queues, events=DbEvents(engine))
+    wf, cpu, io = (f"q-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    h = Harness(env, world, engine, wf, cpu, io, DbEvents(engine))
     methods: list[Callable[..., Any]] = [
         acts.begin_run,
         acts.run_step,
