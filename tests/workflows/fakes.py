@@ -77,6 +77,8 @@ class FakeActivities:
     # notification events recorded, by key (the DB's idempotency), and every call
     events: dict[str, e.NotifyEvent] = field(default_factory=dict)
     event_calls: int = 0
+    # when set, the next record attempt fails with it (not retried) once recording
+    fail_record: str | None = None
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -198,6 +200,9 @@ class FakeActivities:
                     continue
         if self.slot_free is not None or inp.announce_start:
             await handle.signal(c.SIGNAL_RECORDING_WAIT, c.RecordingWait())
+        if self.fail_record is not None:
+            message, self.fail_record = self.fail_record, None
+            raise ApplicationError(message, type="EngineFailed", non_retryable=True)
         n = self.segments_per_recording
         signals = self.closed_signals
         if signals is None:
