@@ -147,8 +147,8 @@ def test_online_and_offline_reach_each_channel_once_through_a_killed_worker(
     stack: Stack, live: LiveHls, hooks: Hooks
 ) -> None:
     stack.start("api")
-    stack.start("worker")  # starts while the API does
     api = stack.api()
+    stack.start("worker")
     for path in CHANNELS:
         add_channel(api, hooks, path)
     add_streamer(api, live)
