@@ -97,6 +97,7 @@ if TYPE_CHECKING:
     from activities.fresh_urls import FreshUrls
     from activities.guards import Attempt, RecordingSlots, SlotLease
     from activities.pipeline_triggers import PipelineTriggers
+    from activities.segment_events import SegmentEvents
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,7 @@ class RecordingActivities:
         triggers: starts each closed segment's pipeline (None: no pipelines).
         host: marks the segment rows with this host (per-host placement: the
             files stay on its disk); None with shared storage.
+        events: each closed segment's `segment_completed` event (None: none).
     """
 
     def __init__(
@@ -183,6 +185,7 @@ class RecordingActivities:
         watch: ConfigWatch | None = None,
         triggers: PipelineTriggers | None = None,
         host: str | None = None,
+        events: SegmentEvents | None = None,
     ) -> None:
         self.engines = engines
         self.host = host
@@ -195,7 +198,8 @@ class RecordingActivities:
         self.gate = gate or WriteGate(db, recordings_dir)
         self.fresh_urls = fresh_urls
         self.watch = watch or ConfigWatch(db)
-        self.triggers = triggers
+        self.triggers, self.events = triggers, events
+        self._settle = functools.partial(settle, triggers=triggers, events=events)
         self._active = 0
 
     @property
@@ -280,7 +284,7 @@ class RecordingActivities:
             await run.fence.claim()
         try:
             resume = await finish_uncancelled(
-                asyncio.to_thread(settle, self.db, inp.session_id, self.triggers)
+                asyncio.to_thread(self._settle, self.db, inp.session_id)
             )
         except OSError as err:
             if not self.gate.owns(err):
@@ -292,6 +296,8 @@ class RecordingActivities:
                 await self.triggers.file_closed(
                     inp.session_id, closed.index, resume.plans.get(closed.index)
                 )
+            if self.events is not None:
+                await self.events.dispatch(inp.session_id, closed.index)
         start_index = inp.start_index
         if resume.last_index is not None:
             start_index = max(start_index, resume.last_index + 1)
@@ -329,6 +335,7 @@ class RecordingActivities:
                     functools.partial(_count_closed, run.platform, inp.workflow_id),
                     self.triggers,
                     host=self.host,
+                    events=self.events,
                 ),
                 inp.policy.min_segment_size_bytes,
             )

@@ -15,7 +15,9 @@ It returns where the next attempt continues.
 With `triggers`, each closed valid file's segment pipeline run is planned (its run
 row written) in the transaction before the segment row closes, and started after
 it (`activities.pipeline_triggers`): from here, not from the streamer workflow,
-so a segment's pipeline costs that workflow's history nothing.
+so a segment's pipeline costs that workflow's history nothing. With `events`, its
+`segment_completed` notification is recorded in that transaction too
+(`activities.segment_events`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 
     from activities.engines.base import SegmentState
     from activities.pipeline_triggers import PipelineTriggers
+    from activities.segment_events import SegmentEvents
     from activities.triggers import RunPlan
 
 log = logging.getLogger(__name__)
@@ -72,6 +75,7 @@ class SegmentRows:
             there must not raise: the rows are the record, not the announcement).
         triggers: starts each closed file's segment pipeline (None: none).
         host: the host whose disk the files are on (per-host placement), or None.
+        events: records each closed file's `segment_completed` event (None: none).
     """
 
     def __init__(
@@ -81,12 +85,14 @@ class SegmentRows:
         announce: Callable[[SegmentClosed], Awaitable[None]],
         triggers: PipelineTriggers | None = None,
         host: str | None = None,
+        events: SegmentEvents | None = None,
     ) -> None:
         self.db = db
         self.session_id = session_id
         self.announce = announce
         self.triggers = triggers
         self.host = host
+        self.events = events
 
     async def opened(self, segment: SegmentState) -> None:
         # the first frame's wall clock; an engine that cannot tell opened it now
@@ -121,6 +127,9 @@ class SegmentRows:
             await finish_uncancelled(
                 self.triggers.file_closed(self.session_id, segment.index, plan)
             )
+        if self.events is not None:
+            dispatched = self.events.dispatch(self.session_id, segment.index)
+            await finish_uncancelled(dispatched)
 
     def _begin(self, segment: SegmentState, started_at: datetime) -> None:
         with Session(self.db) as db:
@@ -152,6 +161,15 @@ class SegmentRows:
         media = _media_of(segment)
         with Session(self.db) as db:
             plan = _plan(db, self.triggers, self.session_id, segment.index, media)
+            if self.events is not None:
+                self.events.record(
+                    db,
+                    session_id=self.session_id,
+                    index=segment.index,
+                    path=str(segment.path),
+                    duration_secs=segment.duration_secs,
+                    valid=media.valid,
+                )
             crud_sessions.complete_segment(
                 db,
                 session_id=self.session_id,
@@ -191,9 +209,15 @@ class Resume:
 
 
 def settle(
-    db_engine: sa.Engine, session_id: int, triggers: PipelineTriggers | None = None
+    db_engine: sa.Engine,
+    session_id: int,
+    triggers: PipelineTriggers | None = None,
+    events: SegmentEvents | None = None,
 ) -> Resume:
     """Close out the files an earlier attempt of this session left open.
+
+    With `events`, each file's `segment_completed` event is recorded with its row;
+    the caller dispatches those of `Resume.closed` once this returns.
 
     Raises:
         OSError: a file could not be cut back or checked (the write gate decides
@@ -214,6 +238,15 @@ def settle(
             plan = _plan(db, triggers, session_id, row.index, media, str(path))
             if plan is not None:
                 plans[row.index] = plan
+            if events is not None:
+                events.record(
+                    db,
+                    session_id=session_id,
+                    index=row.index,
+                    path=str(path),
+                    duration_secs=row.duration_secs,
+                    valid=media.valid,
+                )
             crud_sessions.complete_segment(
                 db,
                 session_id=session_id,

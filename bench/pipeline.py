@@ -61,6 +61,7 @@ from activities.processors.ffmpeg import PROGRESS_PERIOD
 from activities.processors.remux import RemuxConfig, remux_args
 from activities.tools import ffmpeg_executable, find_executable
 from activities.triggers import Planner
+from tests.workflows.event_fakes import DbEvents
 from workflows.pipeline import PipelineWorkflow
 
 TARGET_RATIO = 1.2
@@ -189,6 +190,8 @@ async def through_srec(
                     activity_executor=cpu_pool,
                     max_concurrent_activities=slots,
                 ),
+                # each run's events land in the DB, as in production
+                DbEvents(engine).worker(client),
             ):
                 await stack.enter_async_context(worker)
             started, cpu = time.monotonic(), cpu_now()

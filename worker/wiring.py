@@ -26,6 +26,7 @@ from activities.platforms import default_registry
 from activities.poll.activity import PollActivities
 from activities.processors import Tools
 from activities.record import RecordingActivities
+from activities.segment_events import SegmentEvents
 from activities.store import StoreActivities
 from activities.tools import ffmpeg_executable, rclone_executable
 from activities.triggers import Planner
@@ -131,6 +132,7 @@ def _recording(
         fresh_urls=FreshUrls(s.http, default_registry(), options),
         triggers=triggers,
         host=settings.recording_host,
+        events=SegmentEvents(s.dispatcher.dispatch_key),
     )
 
 

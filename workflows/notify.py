@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import timedelta
 from typing import Any
 
@@ -54,8 +55,15 @@ def event_key(transition: str) -> str:
     Args:
         transition: unique within the workflow id and stable across replays and
             continue-as-new, e.g. `session-42/stream_online`.
+
+    A key longer than the event model allows (a long workflow id) keeps its
+    transition and replaces the rest by its SHA-256: still one key per cause.
     """
-    return f"{workflow.info().workflow_id}/{transition}"
+    key = f"{workflow.info().workflow_id}/{transition}"
+    if len(key) <= e.KEY_MAX_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{digest}/{transition}"[: e.KEY_MAX_LENGTH]
 
 
 class EventEmitter:

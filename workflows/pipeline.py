@@ -14,7 +14,7 @@ after that is a new execution of the id (`pipeline-<kind>-<key>`) with `carried`
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
@@ -26,15 +26,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows import pipeline_options as o
     from workflows.pipeline_after import after_run
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from workflows.pipeline_notify import PipelineEvents, store
 
+if TYPE_CHECKING:
     from temporalio.workflow import ActivityHandle
 
 S = p.StepStatus
 LIVE = {S.PENDING, S.RUNNING}
-I = TypeVar("I")  # noqa: E741
-R = TypeVar("R")
 
 
 @workflow.defn(name=p.PIPELINE_WORKFLOW_TYPE)
@@ -46,14 +44,16 @@ class PipelineWorkflow:
         self._handles: dict[str, ActivityHandle[p.StepOutput]] = {}
         self._cancelling: set[str] = set()
         self._run_id, self._changed = 0, False
+        self._events = PipelineEvents(inp)  # issue 13: `workflows.pipeline_notify`
 
     @workflow.run
     async def run(self, inp: p.PipelineInput) -> p.PipelineGraph:
-        begun = await self._store(
+        begun = await store(
             PipelineActivities.begin_run,
             p.BeginRunInput(workflow_id=workflow.info().workflow_id, pipeline=inp),
         )
         self._run_id, self._jobs = begun.run_id, begun.job_ids
+        self._events.started()
         try:
             await self._settle()
         except asyncio.CancelledError:
@@ -62,6 +62,7 @@ class PipelineWorkflow:
             raise
         await after_run(inp)  # the pair check and the session's wake-up
         graph = self.graph()
+        await self._events.finished(graph)
         if graph.status != p.RunStatus.COMPLETED:
             failed = graph.status == p.RunStatus.FAILED
             raise ApplicationError(
@@ -83,7 +84,7 @@ class PipelineWorkflow:
                 error=graph.error,
                 marks=self._state.take_marks(),
             )
-            await self._store(PipelineActivities.finish_run, finished)
+            await store(PipelineActivities.finish_run, finished)
             await workflow.wait_condition(workflow.all_handlers_finished)
             if not dag.ready(self._state.deps, self._state.status()):
                 return
@@ -95,7 +96,7 @@ class PipelineWorkflow:
                 state.set(sid, S.CANCELLED, "a step it depends on did not complete")
             if state.marks and self._handles:
                 marks = p.MarkStepsInput(run_id=self._run_id, marks=state.take_marks())
-                await self._store(PipelineActivities.mark_steps, marks)
+                await store(PipelineActivities.mark_steps, marks)
             for sid in dag.ready(state.deps, state.status()):
                 self._launch(state.steps[sid])
             if not self._handles:
@@ -152,15 +153,6 @@ class PipelineWorkflow:
             else:
                 self._state.set(sid, S.CANCELLED, "cancelled")
         self._changed = True
-
-    async def _store(self, method: Callable[[PipelineActivities, I], R], arg: I) -> R:
-        # local: a row write needs no task-queue round trip (half the server's CPU)
-        return await workflow.execute_local_activity_method(
-            method,
-            arg,
-            start_to_close_timeout=o.PIPELINE_STORE_TIMEOUT,
-            retry_policy=o.PIPELINE_STORE_RETRY,
-        )
 
     @workflow.query(name=p.QUERY_PIPELINE_GRAPH)
     def graph(self) -> p.PipelineGraph:

@@ -102,6 +102,7 @@ class StreamerWorkflow(Messages):
                 if self.refresh_due and not await self._load():
                     break
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._events.drain()
                 workflow.continue_as_new(
                     c.StreamerWorkflowInput(
                         streamer_id=self._streamer_id,
@@ -110,6 +111,7 @@ class StreamerWorkflow(Messages):
                     )
                 )
         await self._transition(c.StreamerState.CANCELLED, "stopped")
+        await self._events.drain()
         return c.StreamerWorkflowResult(reason="stopped")
 
     def _carried(self) -> c.StreamerWorkflowState:

@@ -6,8 +6,8 @@ every part of the workflow shares:
 
 * `_transition(state, reason)`: THE place a state changes. It updates the
   `SrecState` search attribute and projects state, pause, reason and last error to
-  the DB (`store.project_state`), once per change. Notifications of state changes
-  (issue 13, `workflows.notify.EventEmitter`) hook in here.
+  the DB (`store.project_state`), once per change. Its callers emit the
+  notification events of their transitions (`workflows.streamer_notify`).
 * `_check()`: the workflow's own live check (`workflows.streamer_check`), as a
   `Detected` (the shape the pollers' signal carries): both take one path.
 * `store(...)`: a store activity through its typed reference, waiting out the
@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import options as o
 
 from workflows.streamer_check import check_live
+from workflows.streamer_notify import StreamerEvents
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -73,6 +74,7 @@ class StreamerBase:
         self._clear = False
         self._detected: c.Detected | None = None
         self._session: StreamerSession | None = None
+        self._events = StreamerEvents()  # issue 13: `workflows.streamer_notify`
 
     @property
     def cfg(self) -> c.StreamerConfig:
@@ -98,8 +100,9 @@ class StreamerBase:
         """Enter `state` (for `reason`): search attribute and DB projection.
 
         Projects only what changed (state, reason, pause or last error), so calling
-        it again with the same arguments costs nothing. Issue 13's notifications of
-        state changes belong here, after the projection.
+        it again with the same arguments costs nothing. The notification event of
+        a transition is emitted by its caller, which knows its cause
+        (`workflows.streamer_notify`).
         """
         if state != self._state or force:
             workflow.logger.info("state %s -> %s (%s)", self._state, state, reason)

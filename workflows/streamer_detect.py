@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities import filters
     from workflows import options as o
 
+from workflows import streamer_notify as notify
 from workflows.streamer_base import StreamerBase
 from workflows.streamer_session import StreamerSession
 
@@ -133,6 +134,7 @@ class Detection(StreamerBase):
             )
             self._filtered = not verdict.passes
             if not verdict.passes:
+                notify.filtered(self, verdict.reason, found.title)
                 await self._transition(c.StreamerState.OUT_OF_SCHEDULE, verdict.reason)
                 return
             await self._run_session(found)
@@ -151,6 +153,7 @@ class Detection(StreamerBase):
                 p for p in (outcome.value, found.detail or found.error or "") if p
             )
             self._last_error = reason
+            notify.fatal(self, state, reason, outcome)
             await self._transition(state, reason)
         else:
             await self._failed(found)

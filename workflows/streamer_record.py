@@ -17,13 +17,15 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from activities import contracts as c
     from activities import filters
     from activities.record import RecordingActivities
     from workflows import options as o
+
+from workflows import streamer_notify as notify
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -43,6 +45,7 @@ class SessionRecording:
     segments_closed: int
     waiting_for: c.WaitReason | None
     _started: bool  # the activity announced it got past the guards
+    recordings: int  # record activities started (names their events)
     _closed_indexes: set[int]
 
     def recording_wait(self, inp: c.RecordingWait) -> None:
@@ -59,6 +62,7 @@ class SessionRecording:
         if host._state not in (c.StreamerState.LIVE, c.StreamerState.OUT_OF_SPACE):
             await host._transition(c.StreamerState.LIVE)  # resumed, say
         self._started = False
+        self.recordings += 1
         handle = workflow.start_activity_method(
             RecordingActivities.record_stream,
             c.RecordInput(
@@ -73,7 +77,7 @@ class SessionRecording:
                 priority=cfg.priority,
                 policy=cfg.policy,
                 workflow_id=workflow.info().workflow_id,
-                announce_start=self.waiting_for is not None,
+                announce_start=self.waiting_for is not None or host._events.enabled(),
                 instance_id=host.instance_id,
                 refusal_as_result=True,
             ),
@@ -98,6 +102,7 @@ class SessionRecording:
             if self._started and not handle.done():  # past the guards
                 self._started = False
                 await host._transition(c.StreamerState.LIVE)
+                notify.download_started(self)
                 continue
             break
         if not handle.done():
@@ -106,12 +111,17 @@ class SessionRecording:
             result = await handle
         except ActivityError as err:
             workflow.logger.warning("recording ended with an error: %s", err.cause)
+            cut = isinstance(err.cause, CancelledError)  # asked to: stop, pause…
+            error = None if cut else str(err.cause)
+            notify.download_ended(self, "stopped", error, cut)
             return
         self.next_index = max(self.next_index, result.next_index)
         self._count(result.session_segments)
         if result.refused is not None:
+            notify.download_rejected(self, result)
             await self._refused(result)
             return
+        notify.download_ended(self, result.reason, None)
         self.waiting_for = None
         workflow.logger.info("recording stopped: %s", result.reason)
 

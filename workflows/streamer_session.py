@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.store import StoreActivities
     from workflows.session_complete import start_session_pipeline
 
+from workflows import streamer_notify as notify
 from workflows.streamer_danmu import SessionChat
 from workflows.streamer_record import SessionRecording
 from workflows.streamer_window import offline_window
@@ -58,6 +59,7 @@ class StreamerSession(SessionRecording):
         self.start = workflow.now()
         self._closed_indexes: set[int] = set()
         self.chat = SessionChat(host)
+        self.recordings = 0  # record activities started (names their events)
 
     async def run(self, found: c.Detected) -> None:
         """Record the stream `found` live, until it really ends."""
@@ -90,6 +92,7 @@ class StreamerSession(SessionRecording):
         self.start = workflow.now()
         await host._transition(c.StreamerState.LIVE)
         self.chat.start(opened.session_id, self.start, found.title)
+        notify.stream_online(self, found.title)
 
     def segment_closed(self, inp: c.SegmentClosed) -> None:
         """A file of this session closed (and checked by the recorder): count it."""
@@ -115,6 +118,7 @@ class StreamerSession(SessionRecording):
             ),
         )
         self.removed = closed.removed
+        notify.stream_offline(self)
         if not self.removed:
             await start_session_pipeline(self.session_id, self.host.cfg.policy)
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from temporalio.exceptions import ApplicationError
 
 from activities.contracts import (
@@ -19,10 +19,12 @@ from activities.contracts import (
     StreamKind,
     StreamSource,
 )
-from activities.db import crud_sessions, make_engine, migrate
+from activities.db import Event, crud_sessions, make_engine, migrate
 from activities.engines.hls import HlsEngine
 from activities.metrics import REGISTRY
 from activities.record import RecordingActivities
+from activities.segment_events import SegmentEvents, segment_event_key
+from activities.segments import settle
 from tests.activities.record_support import (
     SESSION,
     Collector,
@@ -295,9 +297,18 @@ async def test_retry_settles_a_killed_attempt_and_resumes_after_it(
     (old / ".srec-s11-0badf00d-000003.ts").write_bytes(b"<segment 4")
     (old / ".srec-s12-0badf00d-000001.ts").write_bytes(b"live")
     origin = Origin(playlist(1, 5))  # 1..5 still in the window
+    dispatched: list[str] = []
+
+    async def dispatch(key: str) -> None:
+        dispatched.append(key)
+
+    events = SegmentEvents(dispatch)
     async with httpx.AsyncClient(transport=httpx.MockTransport(origin)) as http:
         acts = RecordingActivities(
-            {EngineKind.NATIVE: {StreamKind.HLS: HlsEngine(http)}}, tmp_path / "rec", db
+            {EngineKind.NATIVE: {StreamKind.HLS: HlsEngine(http)}},
+            tmp_path / "rec",
+            db,
+            events=events,
         )
         result = await activity_env.run(
             acts.record_stream, record_input(SCRIPTED, collector.workflow_id)
@@ -328,6 +339,16 @@ async def test_retry_settles_a_killed_attempt_and_resumes_after_it(
     ]
     assert signalled[0].file_path == str(old / "a_1.ts")
     assert [(s.valid, s.streams) for s in signalled] == [(False, []), (False, [])]
+    # segment_completed: recorded with the row (the settled one and the new one),
+    # each delivered once its row committed; settling again (a retry) adds none
+    keys = [segment_event_key(SESSION, i) for i in (1, 2)]
+    assert dispatched == keys
+    settle(db, SESSION, events=events)
+
+    with Session(db) as s:
+        stored = s.exec(select(Event).order_by(col(Event.id))).all()
+    assert [(e.kind, e.key) for e in stored] == [("segment_completed", k) for k in keys]
+    assert stored[0].subject == str(old / "a_1.ts")
 
 
 async def test_rows_without_a_file_are_dropped_and_the_index_respected(

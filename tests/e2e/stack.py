@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 ADMIN_PASSWORD = "e2e-admin-password"
+# the API process answers within this even on a loaded 2-core machine (imports and
+# migrations took 27 s at a load average of 12; a bound for a failure, not a delay)
+API_START_SECS = 60.0
 
 
 def free_port() -> int:
@@ -118,7 +121,7 @@ class Stack:
         base = f"http://127.0.0.1:{self.api_port}"
         wait_until(
             lambda: httpx.get(f"{base}/api/health/live").status_code == 200,
-            30,
+            API_START_SECS,
             "the API to start",
         )
         tokens = httpx.post(

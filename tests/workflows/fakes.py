@@ -10,6 +10,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import contracts as c
+from activities import events as e
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -73,6 +74,11 @@ class FakeActivities:
     # segment_closed signals the record attempts have sent
     closed_sent: int = 0
     result_session_segments: int | None = None
+    # notification events recorded, by key (the DB's idempotency), and every call
+    events: dict[str, e.NotifyEvent] = field(default_factory=dict)
+    event_calls: int = 0
+    # when set, the next record attempt fails with it (not retried) once recording
+    fail_record: str | None = None
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -83,7 +89,12 @@ class FakeActivities:
             self.check_live,
             self.record_stream,
             self.probe_segment,
+            self.record_event,
         ]
+
+    def event_types(self) -> list[str]:
+        """The recorded events' types, in the order they were first recorded."""
+        return [ev.type.value for ev in self.events.values()]
 
     @activity.defn(name=c.ACTIVITY_LOAD_STREAMER)
     async def load_streamer(self, inp: c.LoadStreamerInput) -> c.LoadStreamerResult:
@@ -189,6 +200,9 @@ class FakeActivities:
                     continue
         if self.slot_free is not None or inp.announce_start:
             await handle.signal(c.SIGNAL_RECORDING_WAIT, c.RecordingWait())
+        if self.fail_record is not None:
+            message, self.fail_record = self.fail_record, None
+            raise ApplicationError(message, type="EngineFailed", non_retryable=True)
         n = self.segments_per_recording
         signals = self.closed_signals
         if signals is None:
@@ -231,3 +245,11 @@ class FakeActivities:
         self._own(inp)
         self.probes.append(inp)
         return c.ProbeSegmentResult(duration_secs=2.0, streams=["h264"], valid=True)
+
+    @activity.defn(name=e.ACTIVITY_RECORD_EVENT)
+    async def record_event(self, inp: e.RecordEventInput) -> e.RecordEventResult:
+        self.event_calls += 1
+        created = inp.event.key not in self.events
+        self.events.setdefault(inp.event.key, inp.event)
+        index = list(self.events).index(inp.event.key) + 1
+        return e.RecordEventResult(event_id=index, created=created, deliveries=0)

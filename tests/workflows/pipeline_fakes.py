@@ -27,6 +27,7 @@ from activities.pipeline_contracts import (
     StepOutput,
 )
 from activities.processors import Processor, ProcessorConfig, ProcessorError, Tools
+from tests.workflows.event_fakes import DbEvents
 from workflows.pipeline import PipelineWorkflow
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ class Harness:
     wf_queue: str
     cpu_queue: str
     io_queue: str
+    events: DbEvents
 
     def pipeline(
         self, *steps: tuple[str, list[str]], io: frozenset[str] = frozenset()
@@ -170,7 +172,8 @@ async def harness(
         processors={"fake": Fake(world), "fake-io": FakeIo(world)},
         progress_every=0.05,
     )
-    h = Harness(env, world, engine, *(f"q-{uuid.uuid4().hex[:8]}" for _ in range(3)))
+    wf, cpu, io = (f"q-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    h = Harness(env, world, engine, wf, cpu, io, DbEvents(engine))
     methods: list[Callable[..., Any]] = [
         acts.begin_run,
         acts.run_step,
@@ -198,6 +201,7 @@ async def harness(
                 )
                 for q in (h.cpu_queue, h.io_queue)
             ),
+            h.events.worker(env.client),
         ]
         async with contextlib.AsyncExitStack() as stack:
             for w in workers:

@@ -100,6 +100,12 @@ async def test_fan_out_then_fan_in(h: Harness) -> None:
     assert jobs["d"].attempt == 1
     assert jobs["d"].finished_at is not None
     assert h.run_row(handle.id).status == "COMPLETED"
+    # notifications (issue 13): one per transition, keyed by the execution
+    run_id = (await handle.describe()).run_id
+    assert [(e.kind, e.key) for e in h.events.rows()] == [
+        (k, f"{handle.id}/{run_id}/{k}")
+        for k in ("pipeline_started", "pipeline_completed")
+    ]
 
 
 async def test_a_failure_cancels_dependents_and_independent_branches_finish(
@@ -127,6 +133,8 @@ async def test_a_failure_cancels_dependents_and_independent_branches_finish(
     row = h.run_row(handle.id)
     assert (row.status, row.error) == ("FAILED", "step a (fake): boom")
     assert h.world.calls == {"a": 1, "c": 1}
+    assert h.events.kinds() == ["pipeline_started", "pipeline_failed"]
+    assert h.events.rows()[1].detail == "step a (fake): boom"
 
 
 async def test_retry_reruns_failed_steps_only(h: Harness) -> None:
@@ -186,6 +194,13 @@ async def test_retry_after_the_run_closed_starts_it_again_with_kept_outputs(
         "a": S.COMPLETED,
         "b": S.COMPLETED,
     }
+    # the retry is a new execution of the id: its own pair of events
+    assert h.events.kinds() == [
+        "pipeline_started",
+        "pipeline_failed",
+        "pipeline_started",
+        "pipeline_completed",
+    ]
 
 
 async def test_cancel_stops_running_steps_and_drops_their_dependents(
@@ -209,6 +224,7 @@ async def test_cancel_stops_running_steps_and_drops_their_dependents(
         "c": S.COMPLETED,
     }
     assert h.run_row(handle.id).status == "CANCELLED"
+    assert h.events.kinds() == ["pipeline_started"]  # a cancel is the user's own
     with pytest.raises(NothingToDoError):
         await cancel_pipeline(h.env.client, handle.id, None)
 

@@ -23,6 +23,7 @@ from activities.pipeline_contracts import (
 )
 from activities.processors import Tools
 from tests.workflows.crash_worker import CrashyProcessor
+from tests.workflows.event_fakes import DbEvents
 from tests.workflows.pipeline_fakes import migrated_db
 from workflows.pipeline import PipelineWorkflow
 
@@ -96,6 +97,7 @@ async def test_a_step_whose_worker_dies_runs_again_once(
                     activities=store,
                     activity_executor=pool,
                 ),
+                DbEvents(engine).worker(env.client),
             ):
                 handle = await env.client.start_workflow(
                     PipelineWorkflow.run,

@@ -129,7 +129,12 @@ async def world(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[World
         Worker(
             env.client,
             task_queue=c.IO_TASK_QUEUE,
-            activities=[*store.all(), fakes.check_live, fakes.record_stream],
+            activities=[
+                *store.all(),
+                fakes.check_live,
+                fakes.record_stream,
+                fakes.record_event,
+            ],
             max_heartbeat_throttle_interval=timedelta(milliseconds=200),
         ),
         Worker(

@@ -405,7 +405,8 @@ async def test_a_refused_recording_stays_live_and_check_now_retries(env, world):
     await handle.signal(c.SIGNAL_CHECK_NOW, c.SignalInput(reason="root recovered"))
     await eventually(lambda: len(world.records) == 2)
     first, second = world.records
-    assert (first.announce_start, second.announce_start) == (False, True)
+    # always asked: the announcement is the download_started event (issue 13)
+    assert (first.announce_start, second.announce_start) == (True, True)
     assert second.session_id == first.session_id
     await eventually(lambda: _is(waiting_for(handle), None))
     await eventually(lambda: state_is(handle, c.StreamerState.LIVE))

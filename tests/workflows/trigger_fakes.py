@@ -42,6 +42,7 @@ from activities.processors import Processor, ProcessorConfig, Tools
 from activities.processors.base import MEDIA_EXTENSIONS
 from activities.segments import SegmentRows
 from activities.triggers import Planner
+from tests.workflows.event_fakes import DbEvents
 from tests.workflows.trigger_parent import (
     CloseThenContinueWorkflow,
     RecordSessionInput,
@@ -290,6 +291,7 @@ async def harness(
                 )
                 for q in (cpu, io)
             ),
+            DbEvents(engine).worker(env.client),
         ]
         async with contextlib.AsyncExitStack() as stack:
             for w in workers:
