@@ -34,7 +34,7 @@ from activities.contracts import (
 )
 from activities.danmu_activity import DanmuActivities
 from activities.db import app_instance_id, crud, make_engine, migrate
-from activities.detect import DbOptionsProvider, PlatformActivities
+from activities.detect import DbOptionsProvider, DbProfiles, PlatformActivities
 from activities.engines.network import network_access
 from activities.engines.table import build_engines
 from activities.fresh_urls import FreshUrls
@@ -358,7 +358,9 @@ async def run_worker(
             cpu_pool=stack.enter_context(
                 ThreadPoolExecutor(settings.cpu_slots, "srec-cpu")
             ),
-            platforms=PlatformActivities(http, default_registry(), options),
+            platforms=PlatformActivities(
+                http, default_registry(), options, DbProfiles(db)
+            ),
             recording=recording,
             store=StoreActivities(
                 db, instance_id=instance_id, pollers=settings.poll_shards > 0
