@@ -190,6 +190,24 @@ def jobs_of_run(db: Session, run_id: int) -> Sequence[PipelineJob]:
     ).all()
 
 
+def session_outputs(db: Session, session_id: int, processor: str) -> list[str]:
+    """The files that completed `processor` steps of a session's runs wrote."""
+    jobs = db.exec(
+        select(PipelineJob)
+        .join(PipelineRun, col(PipelineRun.id) == col(PipelineJob.run_id))
+        .where(
+            col(PipelineRun.session_id) == session_id,
+            col(PipelineJob.processor) == processor,
+            col(PipelineJob.status) == StepStatus.COMPLETED.value,
+        )
+        .order_by(col(PipelineJob.id).desc())
+    ).all()
+    files: list[str] = []
+    for job in jobs:
+        files.extend(str(f) for f in (job.outputs or {}).get("files") or [])
+    return files
+
+
 def get_job(db: Session, job_id: int) -> PipelineJob | None:
     return db.get(PipelineJob, job_id)
 
