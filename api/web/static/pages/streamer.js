@@ -1,6 +1,6 @@
 // One streamer: controls, sessions, effective configuration, settings, filters, events.
 import { api, get } from "../api.js";
-import { act, confirmDialog, debounce, fmtBytes, fmtDuration, fmtTime, h, loading, stateBadge } from "../ui.js";
+import { act, avatar, CLEARABLE, confirmDialog, debounce, fmtBytes, fmtDuration, fmtTime, h, loading, stateBadge } from "../ui.js";
 import { settingsEditor } from "./settings_editor.js";
 
 const TABS = ["sessions", "config", "filters", "events"];
@@ -46,13 +46,17 @@ async function drawHead() {
     const paused = s.enabled === false;
     head.replaceChildren(
       h("div", { class: "row" },
+        avatar(s.name, s.avatar_url),
         h("h1", { class: "grow" }, s.name, " ", stateBadge(s)),
         paused
           ? h("button", { class: "ghost", onclick: (e) => control(e.target, "resume") }, "Resume")
           : h("button", { class: "ghost", onclick: (e) => control(e.target, "pause") }, "Pause"),
         h("button", { class: "ghost", disabled: paused, onclick: (e) => control(e.target, "check") }, "Check now"),
+        !paused && CLEARABLE.has(s.state) ? h("button", { class: "ghost", onclick: (e) => control(e.target, "clear-error") }, "Clear error") : null,
         h("button", { class: "danger", onclick: (e) => remove(e.target, s) }, "Delete")),
       h("div", { class: "kv small" },
+        s.title ? [h("span", { class: "muted" }, "Title"), h("span", { id: "streamer-title" }, s.title, s.category ? h("span", { class: "muted" }, ` · ${s.category}`) : null)] : null,
+        s.state_reason && !paused ? [h("span", { class: "muted" }, "Why"), h("span", { id: "state-reason" }, s.state_reason)] : null,
         h("span", { class: "muted" }, "URL"), h("a", { href: s.url, rel: "noreferrer", target: "_blank" }, s.url),
         h("span", { class: "muted" }, "Platform"), h("span", {}, s.platform, s.channel ? ` · ${s.channel}` : ""),
         s.last_error ? [h("span", { class: "muted" }, "Last error"), h("span", { class: "error-text" }, `${s.last_error} (since ${fmtTime(s.last_error_at)})`)] : null,
