@@ -485,13 +485,14 @@ def pictures() -> Iterator[tuple[str, list[dict[str, str]]]]:
     server.server_close()
 
 
-def test_avatars_titles_and_the_system_page(
+def test_profiles_the_system_page_and_presets(
     api_only: tuple[Stack, sa.Engine],
     browser: BrowserContext,
     pictures: tuple[str, list[dict[str, str]]],
 ) -> None:
     """The stored profile shows and follows changes; a picture that cannot be had
-    leaves the initial; the system page says Temporal is away and shows the disk."""
+    leaves the initial; the system page says Temporal is away and shows the disk;
+    a pipeline preset is made and deleted."""
     stack, engine = api_only
     host, asked = pictures
     (stack.data_dir / "recordings").mkdir(exist_ok=True)  # a worker would
@@ -547,3 +548,12 @@ def test_avatars_titles_and_the_system_page(
     page.goto(f"{base}/#/system")
     expect(page.locator("#workers-error")).to_contain_text("unreachable")
     expect(page.locator("#disks tbody tr").first).to_contain_text("iB")
+    # a pipeline preset made and deleted from the page
+    page.goto(f"{base}/#/pipelines")
+    page.locator("details", has_text="New pipeline preset").locator("summary").click()
+    page.click("text=Create preset")
+    made = page.locator('#presets tr[data-preset="remux-upload"]')
+    expect(made).to_contain_text("remux")
+    made.get_by_role("button", name="Delete").click()
+    page.click("#confirm-ok")
+    expect(made).to_have_count(0)

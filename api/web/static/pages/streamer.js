@@ -134,7 +134,25 @@ async function drawConfig() {
       },
     }),
     options.length ? [h("h2", {}, "Platform options"), h("div", { class: "kv small" }, options.map(([k, v]) => [h("code", {}, k), h("span", {}, JSON.stringify(v), " ", h("span", { class: "badge" }, effective.platform_option_sources?.[k] || ""))]))] : null,
+    optionsForm(streamer.platform_options || {}),
     Object.keys(effective.credentials || {}).length ? h("p", { class: "small muted" }, "Credentials set: ", Object.entries(effective.credentials).map(([k, lvl]) => `${k} (${lvl})`).join(", ")) : null);
+}
+
+// this streamer's own platform options (cookies, tokens, quality): merged into the
+// stored ones; a field sent as null is inherited again, a masked secret is kept
+function optionsForm(own) {
+  const area = h("textarea", { id: "platform-options", rows: 4, "aria-label": "Platform options" }, JSON.stringify(own, null, 2));
+  const save = h("button", { type: "submit", id: "save-options" }, "Save options");
+  return h("form", { onsubmit: async (e) => {
+    e.preventDefault();
+    let body;
+    try {
+      body = JSON.parse(area.value);
+    } catch (err) {
+      return act(null, () => Promise.reject(new Error(`not JSON: ${err.message}`)));
+    }
+    if ((await act(save, () => api("PATCH", `/api/streamers/${id}`, { platform_options: body }), "Options saved")) !== undefined) drawTab();
+  } }, h("label", { for: "platform-options" }, "This streamer's platform options (secrets show as **********; sending the mask back keeps them; null inherits)"), area, h("p", {}, save));
 }
 
 async function drawFilters() {
