@@ -98,7 +98,7 @@ def _files(db: DbDep, root: Path, session_id: int, index: int) -> dict[MediaKind
     if danmu is not None and (xml := _inside(root, Path(danmu.file_path))):
         found["danmu"] = xml
     sources = [video, found["danmu"]] if "danmu" in found else [video]
-    ass = _ass(db, root, session_id, sources)
+    ass = _ass(db, root, (session_id, index), sources)
     if ass is not None:
         found["ass"] = ass
     thumb = _thumbnail(video)
@@ -107,7 +107,9 @@ def _files(db: DbDep, root: Path, session_id: int, index: int) -> dict[MediaKind
     return found
 
 
-def _ass(db: DbDep, root: Path, session_id: int, sources: list[Path]) -> Path | None:
+def _ass(
+    db: DbDep, root: Path, segment: tuple[int, int], sources: list[Path]
+) -> Path | None:
     """The danmaku ASS of a segment: beside its video or XML, else a step's output.
 
     The `danmaku` processor names its output after the XML (`<stem>.ass`) and
@@ -119,7 +121,7 @@ def _ass(db: DbDep, root: Path, session_id: int, sources: list[Path]) -> Path | 
         if beside is not None:
             return beside
     stems = {source.stem for source in sources}
-    for output in crud_pipeline.session_outputs(db, session_id, "danmaku"):
+    for output in crud_pipeline.segment_outputs(db, *segment, "danmaku"):
         path = Path(output)
         if path.suffix.lower() == ".ass" and path.stem in stems:
             inside = _inside(root, path)

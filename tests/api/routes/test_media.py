@@ -152,6 +152,24 @@ def test_an_ass_a_danmaku_step_wrote_elsewhere_is_found_by_its_job(
             )
         db.commit()
         assert client.post(url).json()["ass_url"] is None
+        other = PipelineRun(
+            workflow_id="w2", kind="segment", session_id=session_id, segment_index=1
+        )
+        db.add(other)
+        db.commit()
+        assert other.id is not None
+        db.add(  # another segment's run: not this one's
+            PipelineJob(
+                run_id=other.id,
+                step_id="d8",
+                processor="danmaku",
+                queue="cpu",
+                status="COMPLETED",
+                outputs={"files": [str(subs / "alice_0.ass")]},
+            )
+        )
+        db.commit()
+        assert client.post(url).json()["ass_url"] is None
         db.add(
             PipelineJob(
                 run_id=run.id,
