@@ -118,7 +118,9 @@ class Stack:
         base = f"http://127.0.0.1:{self.api_port}"
         wait_until(
             lambda: httpx.get(f"{base}/api/health/live").status_code == 200,
-            30,
+            # a bound for a failure, not a delay: with other suites beside it on
+            # 2 cores (load 20), the API's start alone took over 30 s
+            120,
             "the API to start",
         )
         tokens = httpx.post(
