@@ -13,23 +13,17 @@ import asyncio
 import os
 import queue
 import re
-import struct
 import subprocess
 import threading
-import zlib
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlmodel import Session
 
-from activities.danmu import DanmuMessage, MessageKind, StatisticsAccumulator
-from activities.db import Streamer, crud, crud_danmu, crud_sessions, make_engine
+from activities.db import Streamer, crud, make_engine
 from activities.db.crud_profile import Profile, save_profiles
-from activities.processors.danmaku import convert
-from activities.processors.danmaku_render import Layout
+from tests.e2e.dashboard_data import recorded_session, serve_pictures
 from tests.e2e.stack import ADMIN_PASSWORD, Stack, free_port
 from tests.e2e.test_recording import FAST_SETTINGS
 from tests.fakes.live_hls import LiveHls
@@ -339,64 +333,6 @@ def test_without_the_socket_the_page_polls(
     expect(row_el.get_by_role("button", name="Clear error")).to_be_visible()
 
 
-DANMAKU_XML = """<?xml version="1.0" encoding="utf-8"?>
-<i>
-<d p="0.300,1,25,16777215,0,0,0,0" user="ann">hello danmaku</d>
-<d p="0.600,1,25,16711680,0,0,0,0" user="bob">second one</d>
-</i>
-"""
-
-
-def recorded_session(engine: sa.Engine, video: Path) -> int:
-    """A finished session of one MP4 segment with its danmu file and statistics."""
-    start = datetime.now(UTC)
-    stats = StatisticsAccumulator(start.timestamp())
-    for n, user in enumerate(["ann", "bob", "ann"]):
-        stats.add(
-            DanmuMessage(MessageKind.CHAT, user, user, "hi", start.timestamp() + 61 * n)
-        )
-    with Session(engine) as db:
-        streamer = crud.create_streamer(
-            db,
-            Streamer(
-                name="Carol", url="https://example.com/c.m3u8", platform="generic"
-            ),
-        )
-        assert streamer.id is not None
-        session = crud_sessions.open_session(
-            db, streamer_id=streamer.id, title="carol live", start_time=start
-        )
-        session_id = session.id
-        assert session_id is not None
-        crud_sessions.begin_segment(
-            db, session_id=session_id, index=0, file_path=str(video)
-        )
-        crud_sessions.complete_segment(
-            db,
-            session_id=session_id,
-            index=0,
-            size_bytes=video.stat().st_size,
-            duration_secs=4.0,
-        )
-        xml = video.with_suffix(".xml")
-        xml.write_text(DANMAKU_XML)
-        # what the `danmaku` pipeline step writes beside it
-        convert(xml, video.with_suffix(".ass"), Layout())
-        crud_danmu.begin_file(
-            db, session_id=session_id, index=0, file_path=str(xml), started_at=start
-        )
-        crud_danmu.close_file(db, session_id=session_id, index=0, message_count=2)
-        crud_danmu.save_statistics(
-            db,
-            session_id,
-            statistics=stats.snapshot().model_dump(mode="json"),
-            state=stats.state().model_dump(mode="json"),
-            complete=True,
-        )
-        crud_sessions.close_session(db, session_id, start + timedelta(seconds=4))
-    return session_id
-
-
 def test_a_session_plays_mp4_with_its_danmaku_and_chat_charts(
     api_only: tuple[Stack, sa.Engine], browser: BrowserContext, ffmpeg: Path
 ) -> None:
@@ -444,45 +380,11 @@ def test_a_session_plays_mp4_with_its_danmaku_and_chat_charts(
     expect(red).to_have_css("color", "rgb(255, 0, 0)", timeout=RECORD_SECS)
 
 
-def red_pixel_png() -> bytes:
-    """A 1x1 PNG of one red pixel."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + data))
-        return struct.pack(">I", len(data)) + kind + data + crc
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)  # 8-bit RGB
-    pixels = zlib.compress(b"\x00\xff\x00\x00")  # filter 0, then R G B
-    return b"\x89PNG\r\n\x1a\n" + b"".join(
-        (chunk(b"IHDR", header), chunk(b"IDAT", pixels), chunk(b"IEND", b""))
-    )
-
-
 @pytest.fixture
 def pictures() -> Iterator[tuple[str, list[dict[str, str]]]]:
-    """A loopback picture host (`/face.png`; anything else is 404), and the
-    headers of every request it got."""
-    asked: list[dict[str, str]] = []
-
-    class Pictures(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            asked.append({k.lower(): v for k, v in self.headers.items()})
-            found = self.path == "/face.png"
-            self.send_response(200 if found else 404)
-            self.send_header("Content-Type", "image/png")
-            self.end_headers()
-            if found:
-                self.wfile.write(red_pixel_png())
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Pictures)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", asked
-    server.shutdown()
-    server.server_close()
+    """A loopback picture host and the headers of every request it got."""
+    with serve_pictures() as served:
+        yield served
 
 
 def test_profiles_the_system_page_and_presets(
