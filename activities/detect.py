@@ -29,6 +29,7 @@ from activities.contracts import (
     LiveOutcome,
     LiveStatus,
 )
+from activities.db.crud_profile import Profile, save_profiles
 from activities.errors import (
     RateLimitedError,
     RecorderError,
@@ -119,6 +120,36 @@ class DbOptionsProvider:
         return (await self.lookup(inp)).options
 
 
+class DbProfiles:
+    """Writes the title, category and avatar a check found (`crud_profile`).
+
+    Args:
+        db: the app database engine.
+    """
+
+    def __init__(self, db: sa.Engine) -> None:
+        self.db = db
+
+    async def save(self, streamer_id: int, status: LiveStatus) -> None:
+        """Keep a clean answer's profile; a failure to write only logs."""
+        if status.result not in (LiveOutcome.LIVE, LiveOutcome.OFFLINE):
+            return
+        if status.error is not None:
+            return
+        found = Profile.clean(status.title, status.category, status.avatar_url)
+        if found.empty:
+            return
+
+        def write() -> None:
+            with Session(self.db) as db:
+                save_profiles(db, {streamer_id: found})
+
+        try:
+            await asyncio.to_thread(write)
+        except Exception as err:  # never fail a live check for its decoration
+            log.warning("could not save streamer %d's profile: %s", streamer_id, err)
+
+
 class PlatformActivities:
     """Platform lookups on the io queue.
 
@@ -126,6 +157,7 @@ class PlatformActivities:
         http: the worker's shared HTTP client, handed to every extractor.
         registry: resolves a channel URL to its platform's extractor.
         options: the streamers' stored platform options (None = defaults only).
+        profiles: where a streamer's title and avatar are kept (None: nowhere).
     """
 
     def __init__(
@@ -133,10 +165,12 @@ class PlatformActivities:
         http: httpx.AsyncClient,
         registry: PlatformRegistry,
         options: OptionsProvider | None = None,
+        profiles: DbProfiles | None = None,
     ) -> None:
         self.http = http
         self.registry = registry
         self.options = options
+        self.profiles = profiles
 
     @activity.defn(name=ACTIVITY_CHECK_LIVE)
     async def check_live(self, inp: CheckLiveInput) -> LiveStatus:
@@ -177,6 +211,8 @@ class PlatformActivities:
             raise converted from err
         if status.result.fatal:
             log.warning("%s: %s (%s)", inp.url, status.result.value, status.detail)
+        if self.profiles is not None and inp.streamer_id is not None:
+            await self.profiles.save(inp.streamer_id, status)
         stale = None not in (inp.config_version, stored.version) and (
             inp.config_version != stored.version
         )

@@ -5,8 +5,9 @@ so tests swap it with `app.dependency_overrides`: `get_workflow_control` (start 
 signal streamer workflows, probe Temporal), `get_pipeline_control` (start,
 retry and cancel pipeline runs), `get_database_probe`,
 `get_roots_probe`, `get_platforms` (the registry and the client that asks
-platforms), and for notifications `get_notify_control` (start redeliveries)
-and `get_channel_tester` (send a test message). Temporal errors become HTTP
+platforms), `api.system.get_queue_probe` (who polls the task queues), and
+for notifications `get_notify_control` (start redeliveries) and
+`get_channel_tester` (send a test message). Temporal errors become HTTP
 errors in `temporal_errors`. The control acts only on this instance's
 workflows (the app database's instance id); another srec instance's is
 refused with a 409.
@@ -452,6 +453,7 @@ def get_pipeline_control(request: Request) -> PipelineControl:
 
 
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+EngineDep = Annotated[sa.Engine, Depends(get_engine)]
 DbDep = Annotated[Session, Depends(get_db)]
 SignerDep = Annotated[TokenSigner, Depends(get_signer)]
 ControlDep = Annotated[WorkflowControl, Depends(get_workflow_control)]

@@ -8,7 +8,8 @@ watermarks, ids above the highest seen) and the few open ones (open sessions and
 segments, unfinished runs). `api.event_hub` runs it while a client listens.
 
 Event shapes (JSON, `type` first):
-    streamer  {id, name, state, enabled, last_error, last_error_at, updated_at}
+    streamer  {id, name, state, enabled, last_error, last_error_at, state_reason,
+               title, category, avatar_url, updated_at}
     streamers {count}: a streamer was added or deleted
     session   {id, streamer_id, title, start_time, end_time, size_bytes,
                duration_secs}: size and duration count the open segment too
@@ -48,6 +49,7 @@ class _Seen:
     """What the last pass saw: watermarks and the last event per key."""
 
     streamer_mark: datetime | None = None
+    profile_mark: datetime | None = None
     streamer_count: int | None = None
     job_mark: datetime | None = None
     segment_mark: datetime | None = None
@@ -79,6 +81,7 @@ class DbWatcher:
         seen = self._seen
         with Session(self._engine) as db:
             seen.streamer_mark = db.exec(select(func.max(Streamer.updated_at))).one()
+            seen.profile_mark = db.exec(select(func.max(Streamer.profile_at))).one()
             seen.job_mark = db.exec(select(func.max(PipelineJob.updated_at))).one()
             seen.segment_mark = db.exec(select(func.max(Segment.completed_at))).one()
             seen.max_session = db.exec(select(func.max(StreamSession.id))).one() or 0
@@ -124,11 +127,25 @@ class DbWatcher:
         query = select(Streamer)
         if seen.streamer_mark is not None:
             # `>=`: a row written in the same clock tick as the mark is read again
-            # and dropped by `_changed` if nothing moved
-            query = query.where(col(Streamer.updated_at) >= seen.streamer_mark)
+            # and dropped by `_changed` if nothing moved. A new title or avatar
+            # moves `profile_at` only (the pollers watch `updated_at`)
+            query = query.where(
+                or_(
+                    col(Streamer.updated_at) >= seen.streamer_mark,
+                    col(Streamer.profile_at) >= seen.profile_mark
+                    if seen.profile_mark is not None
+                    else col(Streamer.profile_at).is_not(None),
+                )
+            )
         for row in db.exec(query.order_by(col(Streamer.updated_at))):
             assert row.id is not None
-            seen.streamer_mark = row.updated_at
+            seen.streamer_mark = max(
+                seen.streamer_mark or row.updated_at, row.updated_at
+            )
+            if row.profile_at is not None:
+                seen.profile_mark = max(
+                    seen.profile_mark or row.profile_at, row.profile_at
+                )
             event = {
                 "type": "streamer",
                 "id": row.id,
@@ -137,6 +154,10 @@ class DbWatcher:
                 "enabled": row.enabled,
                 "last_error": row.last_error,
                 "last_error_at": _iso(row.last_error_at),
+                "state_reason": row.state_reason,
+                "title": row.title,
+                "category": row.category,
+                "avatar_url": row.avatar_url,
                 "updated_at": _iso(row.updated_at),
             }
             if self._changed("streamer", (row.id, 0), event):

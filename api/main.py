@@ -26,6 +26,7 @@ from api.pipeline_control import TemporalPipelineControl
 from api.routes import api_router
 from api.routes.metrics import router as metrics_router
 from api.settings import ApiSettings
+from api.system import TemporalQueueProbe
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -76,6 +77,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         )
         app.state.platforms = Platforms(default_registry(), http)
         app.state.notify_control = TemporalNotifyControl(app.state.workflow_control)
+        app.state.queue_probe = TemporalQueueProbe(app.state.workflow_control)
         # channel secrets met by test sends never reach a log line
         REDACTOR.install()
         app.state.pipeline_control = TemporalPipelineControl(app.state.workflow_control)

@@ -164,6 +164,20 @@ class StreamerPublic(StreamerBase):
         "(OUT_OF_SCHEDULE), the platform's answer (FATAL_ERROR, NOT_FOUND), the "
         "backoff's end (TEMPORAL_DISABLED), the write gate (OUT_OF_SPACE)",
     )
+    title: str | None = Field(
+        default=None,
+        description="The stream's title as the last clean live check found it "
+        "(live or offline; kept when a check says none)",
+    )
+    category: str | None = Field(default=None, description="Its game or area")
+    avatar_url: str | None = Field(
+        default=None,
+        description="The channel's picture on the platform (an http(s) address; "
+        "load it without a Referer: some platforms refuse other sites' pages)",
+    )
+    profile_at: datetime | None = Field(
+        default=None, description="When the title, category or avatar last changed"
+    )
     created_at: datetime
     updated_at: datetime
     priority: Priority = Field(

@@ -65,6 +65,13 @@ class ApiSettings(BaseSettings):
         description="The worker's recordings root (default <data_dir>/recordings): "
         "pipeline output folders must stay inside it",
     )
+    min_free_space_gib: float = Field(
+        default=5.0,
+        ge=0,
+        le=1_000_000,
+        description="Free space (GiB) below which `GET /api/system` and the "
+        "dashboard warn about a recording output root's disk",
+    )
     config_reload_rate: float = Field(
         default=50.0,
         gt=0,

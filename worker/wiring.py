@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from activities.contracts import CPU_TASK_QUEUE, IO_TASK_QUEUE, host_queue
 from activities.danmu_activity import DanmuActivities
-from activities.detect import DbOptionsProvider, PlatformActivities
+from activities.detect import DbOptionsProvider, DbProfiles, PlatformActivities
 from activities.engines.table import build_engines
 from activities.fresh_urls import FreshUrls
 from activities.guards import CircuitBreaker, RecordingSlots
@@ -168,7 +168,7 @@ async def build_wiring(
         cpu_pool=stack.enter_context(
             ThreadPoolExecutor(settings.cpu_slots, "srec-cpu")
         ),
-        platforms=PlatformActivities(http, default_registry(), options),
+        platforms=PlatformActivities(http, default_registry(), options, DbProfiles(db)),
         recording=_recording(s, options, triggers),
         store=StoreActivities(
             db, instance_id=s.instance_id, pollers=settings.poll_shards > 0

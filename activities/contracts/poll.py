@@ -43,6 +43,7 @@ class Detected(BaseModel):
     title: str = ""
     author: str = ""
     category: str = Field(default="", description="Game or area, for filters")
+    avatar_url: str = Field(default="", description="The channel's picture")
     started_at: datetime | None = Field(default=None, description="Broadcast start")
     source: StreamSource | None = Field(
         default=None,

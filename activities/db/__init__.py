@@ -10,6 +10,7 @@ from activities.db import (
     crud_notify_admin,
     crud_notify_breaker,
     crud_pipeline,
+    crud_profile,
     crud_sessions,
 )
 from activities.db.engine import default_database_url, make_engine, migrate
@@ -99,6 +100,7 @@ __all__ = [
     "crud_notify_admin",
     "crud_notify_breaker",
     "crud_pipeline",
+    "crud_profile",
     "crud_sessions",
     "default_database_url",
     "make_engine",

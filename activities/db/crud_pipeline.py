@@ -10,7 +10,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlmodel import col, or_, select
 
 from activities.db.tables import utcnow
 from activities.db.tables_pipeline import (
@@ -188,6 +188,31 @@ def jobs_of_run(db: Session, run_id: int) -> Sequence[PipelineJob]:
         .where(PipelineJob.run_id == run_id)
         .order_by(col(PipelineJob.id))
     ).all()
+
+
+def segment_outputs(
+    db: Session, session_id: int, index: int, processor: str
+) -> list[str]:
+    """The files that completed `processor` steps wrote in the runs of a segment
+    (its segment and pair runs) and of its whole session."""
+    jobs = db.exec(
+        select(PipelineJob)
+        .join(PipelineRun, col(PipelineRun.id) == col(PipelineJob.run_id))
+        .where(
+            col(PipelineRun.session_id) == session_id,
+            or_(
+                col(PipelineRun.segment_index) == index,
+                col(PipelineRun.segment_index).is_(None),
+            ),
+            col(PipelineJob.processor) == processor,
+            col(PipelineJob.status) == StepStatus.COMPLETED.value,
+        )
+        .order_by(col(PipelineJob.id).desc())
+    ).all()
+    files: list[str] = []
+    for job in jobs:
+        files.extend(str(f) for f in (job.outputs or {}).get("files") or [])
+    return files
 
 
 def get_job(db: Session, job_id: int) -> PipelineJob | None:

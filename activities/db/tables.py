@@ -14,6 +14,9 @@ from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
 LAST_ERROR_MAX_LENGTH = 1000
+TITLE_MAX_LENGTH = 500
+CATEGORY_MAX_LENGTH = 255
+AVATAR_URL_MAX_LENGTH = 2048
 
 
 def utcnow() -> datetime:
@@ -91,6 +94,14 @@ class Streamer(StreamerBase, table=True):
     )
     # why the workflow is in `state` (a failing filter, a fatal answer, a backoff)
     state_reason: str | None = Field(default=None, max_length=LAST_ERROR_MAX_LENGTH)
+    # the channel as its last clean live check described it (`crud_profile`): kept
+    # apart from `updated_at`, which the pollers watch for the workflow's changes
+    title: str | None = Field(default=None, max_length=TITLE_MAX_LENGTH)
+    category: str | None = Field(default=None, max_length=CATEGORY_MAX_LENGTH)
+    avatar_url: str | None = Field(default=None, max_length=AVATAR_URL_MAX_LENGTH)
+    profile_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
+    )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=sa.Column(UTCDateTime(), nullable=False)
     )
@@ -101,7 +112,7 @@ class Streamer(StreamerBase, table=True):
 
 class StreamSessionBase(SQLModel):
     streamer_id: int = Field(index=True)
-    title: str = Field(default="", max_length=500)
+    title: str = Field(default="", max_length=TITLE_MAX_LENGTH)
 
 
 class StreamSession(StreamSessionBase, table=True):

@@ -33,6 +33,7 @@ from activities.contracts import (
 )
 from activities.detect import DbOptionsProvider
 from activities.poll.check import Checker
+from activities.poll.profile import ProfileWriter
 from activities.poll.roster import Roster
 from activities.poll.shard import ShardPoller
 
@@ -108,6 +109,7 @@ class PollActivities:
             clock=self.clock,
             resignal_secs=inp.resignal_errors_secs,
             roster_check_secs=inp.roster_check_secs,
+            profiles=ProfileWriter(self.db),
         )
         poller.memory.restore(_resumed(inp), self.clock())
         beat = asyncio.create_task(_heartbeat(poller))

@@ -86,6 +86,7 @@ def detected(status: LiveStatus, now: datetime) -> Detected:
         title=status.title,
         author=status.author,
         category=status.category,
+        avatar_url=status.avatar_url,
         started_at=status.started_at,
         source=status.source if outcome is LiveOutcome.LIVE else None,
         detail=status.detail,

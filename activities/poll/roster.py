@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -25,6 +25,7 @@ from sqlmodel import Session, col, func, select
 from activities.config.resolve import ConfigRows, effective
 from activities.contracts import StreamerState
 from activities.db import Streamer, crud_config
+from activities.db.crud_profile import Profile
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
@@ -60,6 +61,8 @@ class Entry:
     # the workflow's own projection says "offline, no error": a first check that
     # finds exactly that is no news for it
     settled_offline: bool = False
+    # its stored title, category and avatar: a check that finds the same writes none
+    profile: Profile = field(default_factory=Profile)
 
 
 class Roster:
@@ -127,6 +130,7 @@ class Roster:
                 options=merged.options,
                 settled_offline=row.state == StreamerState.NOT_LIVE
                 and row.last_error is None,
+                profile=Profile.stored(row),
             )
         return found
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from activities.contracts import Detected
     from activities.poll.check import Checker
+    from activities.poll.profile import ProfileWriter
     from activities.poll.roster import Entry
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class ShardPoller:
         roster_check_secs: read the marker this often.
         check_timeout_secs: a check that takes longer is a transient failure.
         max_in_flight: checks (and batches) running at once.
+        profiles: writes the titles and avatars that checks find (None: not kept).
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class ShardPoller:
         roster_check_secs: float = 5.0,
         check_timeout_secs: float = 30.0,
         max_in_flight: int = 256,
+        profiles: ProfileWriter | None = None,
     ) -> None:
         self.read_roster = read_roster
         self.read_marker = read_marker
@@ -78,6 +81,7 @@ class ShardPoller:
         self.roster_check_secs = roster_check_secs
         self.check_timeout_secs = check_timeout_secs
         self.max_in_flight = max_in_flight
+        self.profiles = profiles
         self.memory = Memory(resignal_secs)
         self.schedule = Schedule()
         self.entries: dict[int, Entry] = {}
@@ -110,6 +114,8 @@ class ShardPoller:
         for sid in [s for s in self.entries if s not in roster]:
             self.schedule.remove(sid)
             self.checker.forget(sid)
+            if self.profiles is not None:
+                self.profiles.forget(sid)
         self.memory.keep_only(roster)
         for sid, entry in roster.items():
             old = self.entries.get(sid)
@@ -168,6 +174,8 @@ class ShardPoller:
         for task in self.tasks:
             task.cancel()
         await self.drain()
+        if self.profiles is not None:
+            await self.profiles.close()
 
     def _prepare(self, entry: Entry) -> Prepared | None:
         try:
@@ -265,6 +273,8 @@ class ShardPoller:
             self.schedule.at(sid, min(again, slot))
             return
         self.schedule.at(sid, slot)
+        if self.profiles is not None:
+            self.profiles.note(entry, found_detected)
         if found_detected.outcome is LiveOutcome.RATE_LIMITED and lane is not None:
             until = lane.limit.pause(now, found_detected.retry_after_secs)
             log.warning("%s rate-limited us: paused until %.0f", lane.name, until)

@@ -19,6 +19,7 @@ from api.routes import (
     platforms,
     sessions,
     streamers,
+    system,
     templates,
 )
 
@@ -35,6 +36,7 @@ protected_router = APIRouter(
 )
 protected_router.include_router(auth.router)
 protected_router.include_router(health.router)
+protected_router.include_router(system.router)
 protected_router.include_router(streamers.router)
 protected_router.include_router(config.streamer_router)
 protected_router.include_router(config.router)

@@ -4,9 +4,9 @@ A `<video>` element, and mpegts.js under it, fetch a URL without an
 `Authorization` header, so playback cannot use the bearer token. An authenticated
 `POST .../media` hands out tickets instead: short-lived JWTs (signed with the API's
 key, type `media`) naming one segment's file and its kind (the video, its danmu XML,
-its thumbnail). `GET /api/media/{ticket}` serves that one file, with range requests,
-and only from under the recordings root: a row pointing elsewhere is a 404, never
-a read.
+the danmaku ASS a pipeline rendered from it, its thumbnail). `GET
+/api/media/{ticket}` serves that one file, with range requests, and only from
+under the recordings root: a row pointing elsewhere is a 404, never a read.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from activities.db import crud_danmu, crud_sessions
+from activities.db import crud_danmu, crud_pipeline, crud_sessions
 from api.auth import JWT_ALGORITHM
 from api.deps import CurrentUser, DbDep, SettingsDep
 from api.params import NOT_FOUND_RESPONSES, SessionId
@@ -32,7 +32,7 @@ public_router = APIRouter(tags=["media"])
 
 TICKET_TTL = timedelta(hours=6)
 THUMBNAIL_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
-MediaKind = Literal["video", "danmu", "thumbnail"]
+MediaKind = Literal["video", "danmu", "ass", "thumbnail"]
 SegmentIndex = Annotated[
     int, PathParam(ge=0, le=2**31 - 1, description="The segment's index")
 ]
@@ -45,6 +45,7 @@ _TYPES = {
     ".mkv": "video/x-matroska",
     ".webm": "video/webm",
     ".xml": "application/xml",
+    ".ass": "text/x-ssa; charset=utf-8",
 }
 
 
@@ -54,6 +55,11 @@ class MediaTickets(BaseModel):
     video_url: str
     content_type: str = Field(description="The video file's media type")
     danmu_url: str | None = Field(description="Its danmu XML file, if recorded")
+    ass_url: str | None = Field(
+        default=None,
+        description="Danmaku ASS subtitles of it (the `danmaku` step's output, "
+        "beside the video or the XML, or where the step wrote it), if any",
+    )
     thumbnail_url: str | None = Field(description="A thumbnail beside it, if any")
     expires_at: datetime
 
@@ -91,10 +97,37 @@ def _files(db: DbDep, root: Path, session_id: int, index: int) -> dict[MediaKind
     danmu = {f.index: f for f in crud_danmu.list_files(db, session_id)}.get(index)
     if danmu is not None and (xml := _inside(root, Path(danmu.file_path))):
         found["danmu"] = xml
+    sources = [video, found["danmu"]] if "danmu" in found else [video]
+    ass = _ass(db, root, (session_id, index), sources)
+    if ass is not None:
+        found["ass"] = ass
     thumb = _thumbnail(video)
     if thumb is not None and (inside := _inside(root, thumb)):
         found["thumbnail"] = inside
     return found
+
+
+def _ass(
+    db: DbDep, root: Path, segment: tuple[int, int], sources: list[Path]
+) -> Path | None:
+    """The danmaku ASS of a segment: beside its video or XML, else a step's output.
+
+    The `danmaku` processor names its output after the XML (`<stem>.ass`) and
+    writes it beside it unless its `output_dir` says elsewhere: the session's
+    completed `danmaku` jobs then list it.
+    """
+    for source in sources:
+        beside = _inside(root, source.with_suffix(".ass"))
+        if beside is not None:
+            return beside
+    stems = {source.stem for source in sources}
+    for output in crud_pipeline.segment_outputs(db, *segment, "danmaku"):
+        path = Path(output)
+        if path.suffix.lower() == ".ass" and path.stem in stems:
+            inside = _inside(root, path)
+            if inside is not None:
+                return inside
+    return None
 
 
 def _ticket(
@@ -141,6 +174,7 @@ def media_tickets(
             files["video"].suffix.lower(), "application/octet-stream"
         ),
         danmu_url=url("danmu"),
+        ass_url=url("ass"),
         thumbnail_url=url("thumbnail"),
         expires_at=expires,
     )

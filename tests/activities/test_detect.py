@@ -29,7 +29,12 @@ from activities.db import (
     make_engine,
     migrate,
 )
-from activities.detect import DbOptionsProvider, PlatformActivities, StoredOptions
+from activities.detect import (
+    DbOptionsProvider,
+    DbProfiles,
+    PlatformActivities,
+    StoredOptions,
+)
 from activities.platforms import Channel, Extractor, PlatformOptions, PlatformRegistry
 from activities.platforms.base import answer
 from activities.platforms.generic import Generic
@@ -220,4 +225,38 @@ async def test_db_options_provider(db_url) -> None:
     with pytest.raises(ApplicationError) as caught:
         await provider.stored_options(foreign)
     assert caught.value.type == "ForeignInstance"
+    engine.dispose()
+
+
+async def test_a_clean_check_keeps_the_streamers_title_and_avatar(db_url) -> None:
+    engine = make_engine(db_url)
+    with Session(engine) as db:
+        row = crud.create_streamer(
+            db, Streamer(name="a", url="https://scripted.tv/a", platform="scripted")
+        )
+    assert row.id is not None
+    Scripted.answers = {}
+    Scripted.seen = []
+    face = "https://img.test/a.png"
+    async with httpx.AsyncClient(transport=httpx.MockTransport(origin)) as http:
+        acts = PlatformActivities(
+            http, PlatformRegistry([Scripted]), FakeOptions(), DbProfiles(engine)
+        )
+        inp = CheckLiveInput(url="https://scripted.tv/a", streamer_id=row.id)
+        env = ActivityEnvironment()
+        Scripted.answers["a"] = answer(
+            LiveOutcome.OFFLINE, title="Back at 8", category="Art", avatar_url=face
+        )
+        await env.run(acts.check_live, inp)
+        # a fatal answer's words are not the stream's title
+        Scripted.answers["a"] = answer(LiveOutcome.BANNED, "locked", title="x")
+        await env.run(acts.check_live, inp)
+    with Session(engine) as db:
+        found = crud.get_streamer(db, row.id)
+        assert found is not None
+        assert (found.title, found.category, found.avatar_url) == (
+            "Back at 8",
+            "Art",
+            face,
+        )
     engine.dispose()

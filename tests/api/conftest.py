@@ -27,12 +27,14 @@ from api.deps import (
 )
 from api.main import create_app
 from api.schemas import ComponentHealth
+from api.schemas_system import QueueReport
 from api.settings import ApiSettings
+from api.system import get_queue_probe
 from tests.databases import DATABASES, HEAD_TEMPLATE, PostgresForTests
 from workflows.client import ForeignWorkflowError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
 
     from fastapi import FastAPI
@@ -120,6 +122,21 @@ class FakeWorkflowControl:
         return self.components
 
 
+@dataclass
+class FakeQueueProbe:
+    """Answers `GET /api/system`'s question about the task queues from `reports`."""
+
+    reports: list[QueueReport] = field(default_factory=list)
+    unavailable: bool = False
+    asked: list[list[str]] = field(default_factory=list)
+
+    async def describe(self, queues: Sequence[str]) -> list[QueueReport]:
+        self.asked.append(list(queues))
+        if self.unavailable:
+            raise TemporalUnavailableError("Temporal at fake:7233 is unreachable")
+        return self.reports
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
@@ -201,9 +218,17 @@ def control() -> FakeWorkflowControl:
 
 
 @pytest.fixture
-def app(settings: ApiSettings, control: FakeWorkflowControl) -> FastAPI:
+def queue_probe() -> FakeQueueProbe:
+    return FakeQueueProbe()
+
+
+@pytest.fixture
+def app(
+    settings: ApiSettings, control: FakeWorkflowControl, queue_probe: FakeQueueProbe
+) -> FastAPI:
     app = create_app(settings)
     app.dependency_overrides[get_workflow_control] = lambda: control
+    app.dependency_overrides[get_queue_probe] = lambda: queue_probe
     http = httpx.AsyncClient(transport=httpx.MockTransport(no_network))
     app.dependency_overrides[get_platforms] = lambda: Platforms(REGISTRY, http)
     return app

@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import Session
 
 from activities.db import Streamer, crud, crud_sessions, make_engine, utcnow
+from activities.db.crud_profile import Profile, save_profiles
 from activities.db.tables_pipeline import PipelineJob, PipelineRun
 from api.event_hub import EventHub
 from api.live_events import DbWatcher
@@ -52,6 +53,30 @@ def test_a_first_pass_reports_nothing_old_and_a_state_change_once(engine) -> Non
         )
     (event,) = watcher.poll()
     assert event["last_error"] == "404"
+
+
+def test_a_new_title_or_avatar_is_announced(engine) -> None:
+    with Session(engine) as db:
+        sid = add_streamer(db)
+    watcher = DbWatcher(engine)
+    watcher.prime()
+    watcher.poll()
+    with Session(engine) as db:
+        save_profiles(db, {sid: Profile("Speedrun", "Games", "https://i.test/a.png")})
+    (event,) = watcher.poll()
+    assert (event["id"], event["title"], event["avatar_url"]) == (
+        sid,
+        "Speedrun",
+        "https://i.test/a.png",
+    )
+    assert watcher.poll() == []
+    with Session(engine) as db:
+        save_profiles(db, {sid: Profile("Any%")})
+        crud.set_streamer_state(
+            db, sid, state="OUT_OF_SCHEDULE", enabled=True, reason="keyword"
+        )
+    (event,) = watcher.poll()
+    assert (event["title"], event["state_reason"]) == ("Any%", "keyword")
 
 
 def test_added_and_deleted_streamers_are_announced(engine) -> None:

@@ -24,9 +24,11 @@ from schemathesis.python import asgi
 from api.deps import Platforms, get_platforms, get_workflow_control
 from api.main import create_app
 from api.settings import ApiSettings
+from api.system import get_queue_probe
 from tests.api.conftest import (
     JWT_SECRET,
     REGISTRY,
+    FakeQueueProbe,
     FakeWorkflowControl,
     no_network,
 )
@@ -73,6 +75,8 @@ def fuzzed_app(
         setattr(SETTINGS, name, getattr(real, name))
     control = FakeWorkflowControl()
     APP.dependency_overrides[get_workflow_control] = lambda: control
+    probe = FakeQueueProbe()
+    APP.dependency_overrides[get_queue_probe] = lambda: probe
     http = httpx.AsyncClient(transport=httpx.MockTransport(no_network))
     APP.dependency_overrides[get_platforms] = lambda: Platforms(REGISTRY, http)
     yield APP

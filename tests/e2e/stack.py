@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 ADMIN_PASSWORD = "e2e-admin-password"
 # the API process answers within this even on a loaded 2-core machine (imports and
 # migrations took 27 s at a load average of 12; a bound for a failure, not a delay)
-API_START_SECS = 60.0
+API_START_SECS = 120.0
 
 
 def free_port() -> int:

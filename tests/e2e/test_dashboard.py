@@ -9,28 +9,31 @@ pages at desktop (1280x800) and phone (390x844) widths into that folder.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import queue
 import re
 import subprocess
-from datetime import UTC, datetime, timedelta
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlmodel import Session
 
-from activities.danmu import DanmuMessage, MessageKind, StatisticsAccumulator
-from activities.db import Streamer, crud, crud_danmu, crud_sessions, make_engine
+from activities.db import Streamer, crud, make_engine
+from activities.db.crud_profile import Profile, save_profiles
+from tests.e2e.dashboard_data import recorded_session, serve_pictures
 from tests.e2e.stack import ADMIN_PASSWORD, Stack, free_port
 from tests.e2e.test_recording import FAST_SETTINGS
 from tests.fakes.live_hls import LiveHls
 from tests.temporal import start_dev_server
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import Iterator
 
     import sqlalchemy as sa
-    from playwright.sync_api import BrowserContext, Page, ViewportSize
+    from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -62,9 +65,30 @@ expect: Any = pytest.importorskip("playwright.sync_api").expect
 
 
 @pytest.fixture
-async def dev_server() -> AsyncIterator[str]:
-    async with await start_dev_server() as env:
-        yield env.client.service_client.config.target_host
+def dev_server() -> Iterator[str]:
+    """A Temporal dev server, run from a thread with its own event loop: the
+    module's Chromium (Playwright's sync API) holds a running loop in this one."""
+    started: queue.Queue[str | BaseException] = queue.Queue()
+    done = threading.Event()
+
+    async def serve() -> None:
+        try:
+            env = await start_dev_server()
+        except BaseException as err:
+            started.put(err)
+            raise
+        async with env:
+            started.put(env.client.service_client.config.target_host)
+            await asyncio.to_thread(done.wait)
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    found = started.get(timeout=STACK_SECS / 1000)
+    if isinstance(found, BaseException):
+        raise found
+    yield found
+    done.set()
+    thread.join(STACK_SECS / 1000)
 
 
 @pytest.fixture
@@ -85,23 +109,27 @@ def live(tmp_path: Path, ffmpeg: Path) -> Iterator[LiveHls]:
         yield stream
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[BrowserContext]:
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """One Chromium for the module: starting it is a good part of a test's cost."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            viewport=DESKTOP,
-        )
-        yield context
-        context.close()
+        running = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield running
+        running.close()
+
+
+@pytest.fixture
+def browser(chromium: Browser) -> Iterator[BrowserContext]:
+    """A context of its own per test: its own tokens and local storage."""
+    context = chromium.new_context(viewport=DESKTOP)
+    yield context
+    context.close()
 
 
 def shoot(page: Page, name: str) -> None:
-    """Screenshots at both widths, when asked for (never committed)."""
+    """Screenshots at both widths, when asked for (docs/screenshots has a set)."""
     folder = os.environ.get("SREC_DASHBOARD_SCREENSHOTS")
     if not folder:
         return
@@ -152,6 +180,8 @@ def test_record_watch_control_and_play_from_the_dashboard(
     # it goes live and the recording grows, with no reload (the socket pushes it)
     page.evaluate("window.__sameDocument = true")
     expect(row.locator(".badge")).to_have_text("live", timeout=RECORD_SECS)
+    # the live check's title (the generic platform's: the URL's stem), kept
+    expect(row.locator(".current .title")).to_have_text("live", timeout=RECORD_SECS)
     expect(row.locator(".rec-size")).to_be_visible(timeout=RECORD_SECS)
     first = size_text(page)
     expect(row.locator(".rec-size")).not_to_have_text(first, timeout=RECORD_SECS)
@@ -215,6 +245,16 @@ def test_record_watch_control_and_play_from_the_dashboard(
     ):
         page.goto(f"{base}/{route}")
         expect(page.locator(ready)).to_be_visible()
+        if name == "system":
+            # the worker polls each queue (Temporal says who), the disk is read
+            for queue in ("srec-workflows", "srec-io", "srec-cpu"):
+                polled = page.locator(f'#workers tr[data-queue="{queue}"] .identity')
+                expect(polled.first).to_contain_text("@")
+            disk = page.locator("#disks tbody tr").first
+            expect(disk).to_have_attribute(
+                "data-path", str(stack.data_dir / "recordings")
+            )
+            expect(disk).to_contain_text("iB")
         shoot(page, name)
 
     # log out: back to the login form, the refresh token revoked
@@ -222,10 +262,15 @@ def test_record_watch_control_and_play_from_the_dashboard(
     expect(page.locator("#password")).to_be_visible()
 
 
-@pytest.fixture
-def api_only(tmp_path: Path) -> Iterator[tuple[Stack, sa.Engine]]:
-    """Only `srec api` (Temporal unreachable) and its app DB, written by the test."""
-    data = tmp_path / "data"
+@pytest.fixture(scope="module")
+def api_only(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Stack, sa.Engine]]:
+    """Only `srec api` (Temporal unreachable) and its app DB, written by the tests.
+
+    Shared by the module's tests (each writes streamers of its own names).
+    """
+    data = tmp_path_factory.mktemp("api-only") / "data"
     data.mkdir()
     stack = Stack(data, f"127.0.0.1:{free_port()}")
     stack.start("api")
@@ -271,66 +316,21 @@ def test_without_the_socket_the_page_polls(
     expect(row_el.locator(".badge")).to_have_text("error", timeout=RECORD_SECS)
     expect(row_el).to_contain_text("HTTP 404")
     with Session(engine) as db:
-        crud.set_streamer_state(db, streamer_id, state="OUT_OF_SCHEDULE", enabled=True)
+        crud.set_streamer_state(
+            db, streamer_id, state="OUT_OF_SCHEDULE", enabled=True, reason="cron"
+        )
     expect(row_el.locator(".badge")).to_have_text(
         "out of schedule", timeout=RECORD_SECS
     )
-
-
-DANMAKU_XML = """<?xml version="1.0" encoding="utf-8"?>
-<i>
-<d p="0.300,1,25,16777215,0,0,0,0" user="ann">hello danmaku</d>
-<d p="0.600,1,25,16711680,0,0,0,0" user="bob">second one</d>
-</i>
-"""
-
-
-def recorded_session(engine: sa.Engine, video: Path) -> int:
-    """A finished session of one MP4 segment with its danmu file and statistics."""
-    start = datetime.now(UTC)
-    stats = StatisticsAccumulator(start.timestamp())
-    for n, user in enumerate(["ann", "bob", "ann"]):
-        stats.add(
-            DanmuMessage(MessageKind.CHAT, user, user, "hi", start.timestamp() + 61 * n)
-        )
+    expect(row_el.locator(".reason")).to_have_text("cron")
+    expect(row_el.get_by_role("button", name="Clear error")).to_have_count(0)
     with Session(engine) as db:
-        streamer = crud.create_streamer(
-            db,
-            Streamer(
-                name="Carol", url="https://example.com/c.m3u8", platform="generic"
-            ),
+        crud.set_streamer_state(
+            db, streamer_id, state="FATAL_ERROR", enabled=True, reason="banned: locked"
         )
-        assert streamer.id is not None
-        session = crud_sessions.open_session(
-            db, streamer_id=streamer.id, title="carol live", start_time=start
-        )
-        session_id = session.id
-        assert session_id is not None
-        crud_sessions.begin_segment(
-            db, session_id=session_id, index=0, file_path=str(video)
-        )
-        crud_sessions.complete_segment(
-            db,
-            session_id=session_id,
-            index=0,
-            size_bytes=video.stat().st_size,
-            duration_secs=4.0,
-        )
-        xml = video.with_suffix(".xml")
-        xml.write_text(DANMAKU_XML)
-        crud_danmu.begin_file(
-            db, session_id=session_id, index=0, file_path=str(xml), started_at=start
-        )
-        crud_danmu.close_file(db, session_id=session_id, index=0, message_count=2)
-        crud_danmu.save_statistics(
-            db,
-            session_id,
-            statistics=stats.snapshot().model_dump(mode="json"),
-            state=stats.state().model_dump(mode="json"),
-            complete=True,
-        )
-        crud_sessions.close_session(db, session_id, start + timedelta(seconds=4))
-    return session_id
+    expect(row_el.locator(".badge")).to_have_text("error", timeout=RECORD_SECS)
+    expect(row_el.locator(".reason")).to_have_text("banned: locked")
+    expect(row_el.get_by_role("button", name="Clear error")).to_be_visible()
 
 
 def test_a_session_plays_mp4_with_its_danmaku_and_chat_charts(
@@ -366,3 +366,96 @@ def test_a_session_plays_mp4_with_its_danmaku_and_chat_charts(
     expect(page.locator(".danmaku span", has_text="hello danmaku")).to_be_attached()
     expect(page.locator(".danmaku span", has_text="second one")).to_be_attached()
     shoot(page, "session-danmaku")
+    # the same messages from the ASS the danmaku step rendered, from the start
+    page.select_option("#danmaku-source", "ass")
+    page.evaluate(
+        "() => { const v = document.getElementById('video');"
+        " v.currentTime = 0; v.play(); }"
+    )
+    overlay = page.locator('.danmaku[data-source="ass"]')
+    expect(overlay.locator("span", has_text="hello danmaku")).to_be_attached(
+        timeout=RECORD_SECS
+    )
+    red = overlay.locator("span", has_text="second one")
+    expect(red).to_have_css("color", "rgb(255, 0, 0)", timeout=RECORD_SECS)
+
+
+@pytest.fixture
+def pictures() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A loopback picture host and the headers of every request it got."""
+    with serve_pictures() as served:
+        yield served
+
+
+def test_profiles_the_system_page_and_presets(
+    api_only: tuple[Stack, sa.Engine],
+    browser: BrowserContext,
+    pictures: tuple[str, list[dict[str, str]]],
+) -> None:
+    """The stored profile shows and follows changes; a picture that cannot be had
+    leaves the initial; the system page says Temporal is away and shows the disk;
+    a pipeline preset is made and deleted."""
+    stack, engine = api_only
+    host, asked = pictures
+    (stack.data_dir / "recordings").mkdir(exist_ok=True)  # a worker would
+    ids = {}
+    with Session(engine) as db:
+        for name in ("Dave", "Erin"):
+            row = crud.create_streamer(
+                db,
+                Streamer(
+                    name=name,
+                    url=f"https://example.com/{name}.m3u8",
+                    platform="generic",
+                ),
+            )
+            assert row.id is not None
+            ids[name] = row.id
+        save_profiles(
+            db,
+            {
+                ids["Dave"]: Profile("Speedrun night", "Games", f"{host}/face.png"),
+                ids["Erin"]: Profile("Knitting", avatar_url=f"{host}/gone.png"),
+            },
+        )
+    page = browser.new_page()
+    base = log_in_at(page, stack)
+    dave = page.locator("article.streamer", has_text="Dave")
+    erin = page.locator("article.streamer", has_text="Erin")
+    expect(dave.locator(".current")).to_have_text("Speedrun night · Games")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.avatar img')]"
+        ".some((i) => i.complete && i.naturalWidth === 1)",
+        timeout=RECORD_SECS,
+    )
+    # the broken picture is dropped: the initial shows
+    expect(erin.locator(".avatar img")).to_have_count(0, timeout=RECORD_SECS)
+    expect(erin.locator(".avatar")).to_have_text("E")
+    # some platforms refuse pictures shown on other sites' pages: none is named
+    assert asked
+    assert all("referer" not in headers for headers in asked)
+    # the search finds a streamer by its title
+    page.fill('input[type="search"]', "knitting")
+    expect(page.locator("article.streamer")).to_have_count(1)
+    page.fill('input[type="search"]', "")
+    # a new title arrives without a reload
+    with Session(engine) as db:
+        save_profiles(db, {ids["Dave"]: Profile("Any% attempts")})
+    expect(dave.locator(".current")).to_contain_text(
+        "Any% attempts", timeout=RECORD_SECS
+    )
+    shoot(page, "streamers-profiles")
+    page.goto(f"{base}/#/streamers/{ids['Dave']}")
+    expect(page.locator("#streamer-title")).to_have_text("Any% attempts · Games")
+    page.goto(f"{base}/#/system")
+    expect(page.locator("#workers-error")).to_contain_text("unreachable")
+    expect(page.locator("#disks tbody tr").first).to_contain_text("iB")
+    # a pipeline preset made and deleted from the page
+    page.goto(f"{base}/#/pipelines")
+    page.locator("details", has_text="New pipeline preset").locator("summary").click()
+    page.click("text=Create preset")
+    made = page.locator('#presets tr[data-preset="remux-upload"]')
+    expect(made).to_contain_text("remux")
+    made.get_by_role("button", name="Delete").click()
+    page.click("#confirm-ok")
+    expect(made).to_have_count(0)

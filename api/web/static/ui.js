@@ -86,9 +86,16 @@ const STATES = {
   DISABLED: ["paused", "paused"],
   PAUSED: ["paused", "paused"],
   OUT_OF_SCHEDULE: ["out of schedule", "paused"],
+  OUT_OF_SPACE: ["out of space", "error"],
+  TEMPORAL_DISABLED: ["error", "error"],
+  FATAL_ERROR: ["error", "error"],
+  NOT_FOUND: ["error", "error"],
   ERROR: ["error", "error"],
   FATAL: ["error", "error"],
+  CANCELLED: ["stopped", "paused"],
 };
+// states the workflow holds until the user acts (or a backoff ends): clear-error
+export const CLEARABLE = new Set(["TEMPORAL_DISABLED", "FATAL_ERROR", "NOT_FOUND"]);
 
 export function stateOf(streamer) {
   if (streamer.enabled === false) return { label: "paused", cls: "paused", key: "paused" };
@@ -99,14 +106,28 @@ export function stateOf(streamer) {
   return { label, cls, key: cls === "live" ? "live" : cls || label };
 }
 
-export function stateBadge(streamer) {
-  const state = stateOf(streamer);
-  return h("span", { class: `badge ${state.cls}`, dataset: { state: streamer.state } }, state.label);
+// why the streamer is where it is: the workflow's reason, else the last check's error
+export function reasonOf(streamer) {
+  if (streamer.enabled === false) return "";
+  return streamer.state_reason || streamer.last_error || "";
 }
 
+export function stateBadge(streamer) {
+  const state = stateOf(streamer);
+  const reason = reasonOf(streamer);
+  return h("span", { class: `badge ${state.cls}`, dataset: { state: streamer.state }, title: reason || null }, state.label);
+}
+
+// The platform's picture over the initial, loaded without a Referer (some CDNs
+// refuse other sites' pages); when it cannot be had, the initial shows
 export function avatar(name, url) {
   const letter = (name || "?").trim().charAt(0).toUpperCase();
-  return h("span", { class: "avatar", "aria-hidden": "true" }, url ? h("img", { src: url, alt: "" }) : letter);
+  const box = h("span", { class: "avatar", "aria-hidden": "true" }, letter);
+  if (!url || !/^https?:\/\//i.test(url)) return box;
+  const img = h("img", { src: url, alt: "", referrerpolicy: "no-referrer", loading: "lazy", decoding: "async" });
+  img.addEventListener("error", () => img.remove(), { once: true });
+  box.append(img);
+  return box;
 }
 
 export function loading() {

@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import Session
 
 from activities.db import crud_sessions
+from activities.db.tables_pipeline import PipelineJob, PipelineRun
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -100,3 +101,84 @@ def test_a_file_outside_the_recordings_root_is_never_served(
 
 def test_a_missing_segment_is_404(client: TestClient) -> None:
     assert client.post("/api/sessions/99/segments/0/media").status_code == 404
+
+
+ASS = "[Events]\nDialogue: 2,0:00:01.00,0:00:09.00,Danmaku,,0,0,0,,hi\n"
+
+
+def test_the_danmaku_ass_beside_the_video_gets_a_ticket(
+    anon: TestClient, client: TestClient, segment: tuple[int, Path]
+) -> None:
+    session_id, video = segment
+    video.with_suffix(".ass").write_text(ASS)
+    body = client.post(f"/api/sessions/{session_id}/segments/0/media").json()
+    del anon.headers["Authorization"]
+    served = anon.get(body["ass_url"])
+    assert served.status_code == 200
+    assert served.text == ASS
+    assert served.headers["content-type"].startswith("text/x-ssa")
+
+
+def test_an_ass_a_danmaku_step_wrote_elsewhere_is_found_by_its_job(
+    app: FastAPI, client: TestClient, segment: tuple[int, Path], tmp_path: Path
+) -> None:
+    session_id, _video = segment
+    subs = app.state.settings.recordings_path / "subs"
+    subs.mkdir()
+    (subs / "alice_0.ass").write_text(ASS)
+    (subs / "other_0.ass").write_text(ASS)  # another segment's
+    outside = tmp_path / "alice_0.ass"  # not under the recordings root
+    outside.write_text(ASS)
+    url = f"/api/sessions/{session_id}/segments/0/media"
+    with Session(app.state.engine) as db:
+        run = PipelineRun(workflow_id="w", kind="session", session_id=session_id)
+        db.add(run)
+        db.commit()
+        assert run.id is not None
+        jobs = [
+            ("FAILED", [str(subs / "alice_0.ass")]),
+            ("COMPLETED", [str(outside), str(subs / "other_0.ass")]),
+        ]
+        for n, (status, files) in enumerate(jobs):
+            db.add(
+                PipelineJob(
+                    run_id=run.id,
+                    step_id=f"d{n}",
+                    processor="danmaku",
+                    queue="cpu",
+                    status=status,
+                    outputs={"files": files},
+                )
+            )
+        db.commit()
+        assert client.post(url).json()["ass_url"] is None
+        other = PipelineRun(
+            workflow_id="w2", kind="segment", session_id=session_id, segment_index=1
+        )
+        db.add(other)
+        db.commit()
+        assert other.id is not None
+        db.add(  # another segment's run: not this one's
+            PipelineJob(
+                run_id=other.id,
+                step_id="d8",
+                processor="danmaku",
+                queue="cpu",
+                status="COMPLETED",
+                outputs={"files": [str(subs / "alice_0.ass")]},
+            )
+        )
+        db.commit()
+        assert client.post(url).json()["ass_url"] is None
+        db.add(
+            PipelineJob(
+                run_id=run.id,
+                step_id="d9",
+                processor="danmaku",
+                queue="cpu",
+                status="COMPLETED",
+                outputs={"files": [str(subs / "alice_0.ass")]},
+            )
+        )
+        db.commit()
+    assert client.post(url).json()["ass_url"] is not None

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from activities.contracts import MAX_ID
 from activities.db import Streamer, crud, crud_sessions
+from activities.db.crud_profile import Profile, save_profiles
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -239,6 +240,16 @@ def test_the_state_and_its_reason_are_shown(client: TestClient, app: FastAPI) ->
     shown = client.get(f"/api/streamers/{sid}").json()
     assert shown["state"] == "FATAL_ERROR"
     assert shown["state_reason"] == "banned: this channel is banned"
+    assert (shown["title"], shown["avatar_url"], shown["profile_at"]) == (None,) * 3
+    with Session(app.state.engine) as db:
+        save_profiles(db, {sid: Profile("Speedrun", "Games", "https://i.test/a.png")})
+    listed = client.get("/api/streamers").json()["items"][0]
+    assert (listed["title"], listed["category"], listed["avatar_url"]) == (
+        "Speedrun",
+        "Games",
+        "https://i.test/a.png",
+    )
+    assert listed["profile_at"] is not None
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 // Pipelines: runs with live progress, a run's DAG with each step's state, retry and
 // cancel, presets, and "run a preset on a session".
 import { api, get } from "../api.js";
-import { act, debounce, fmtTime, h, loading, progressBar } from "../ui.js";
+import { act, confirmDialog, debounce, fmtTime, h, loading, progressBar } from "../ui.js";
 
 let runId = null;
 let box = null;
@@ -65,10 +65,33 @@ async function drawRuns() {
         h("td", { class: "small" }, fmtTime(r.created_at)))))))
       : h("p", { class: "muted" }, "No runs yet."),
     h("h2", {}, "Pipeline presets"),
-    h("div", { class: "scroll" }, h("table", { id: "presets" }, h("tbody", {}, presets.items.map((p) => h("tr", {},
+    h("div", { class: "scroll" }, h("table", { id: "presets" }, h("tbody", {}, presets.items.map((p) => h("tr", { dataset: { preset: p.name } },
       h("td", {}, h("strong", {}, p.name), p.builtin ? h("span", { class: "badge" }, "built in") : null),
       h("td", { class: "small" }, p.description),
-      h("td", { class: "small" }, (p.body.steps || []).map((s) => s.id).join(" → "))))))));
+      h("td", { class: "small" }, (p.body.steps || []).map((s) => s.id).join(" → ")),
+      h("td", {}, p.builtin ? null : h("button", { class: "ghost", onclick: async (e) => {
+        if (!(await confirmDialog(`Delete preset ${p.name}?`, "Delete"))) return;
+        if ((await act(e.target, () => api("DELETE", `/api/pipeline/presets/${p.id}`), "Preset deleted")) !== undefined) load();
+      } }, "Delete"))))))),
+    newPreset());
+}
+
+// a new pipeline preset: a named DAG, checked by the API (422 names each problem)
+function newPreset() {
+  const example = { name: "remux-upload", description: "", pipeline: { steps: [{ id: "remux", processor: "remux" }] } };
+  const area = h("textarea", { id: "preset-new", rows: 7, "aria-label": "New pipeline preset" }, JSON.stringify(example, null, 2));
+  const save = h("button", { type: "submit" }, "Create preset");
+  return h("details", { class: "card" }, h("summary", {}, "New pipeline preset"),
+    h("form", { onsubmit: async (e) => {
+      e.preventDefault();
+      let body;
+      try {
+        body = JSON.parse(area.value);
+      } catch (err) {
+        return act(null, () => Promise.reject(new Error(`not JSON: ${err.message}`)));
+      }
+      if ((await act(save, () => api("POST", "/api/pipeline/presets", body), "Preset saved")) !== undefined) load();
+    } }, area, h("p", {}, save)));
 }
 
 async function drawRun() {

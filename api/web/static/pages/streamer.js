@@ -1,6 +1,6 @@
 // One streamer: controls, sessions, effective configuration, settings, filters, events.
 import { api, get } from "../api.js";
-import { act, confirmDialog, debounce, fmtBytes, fmtDuration, fmtTime, h, loading, stateBadge } from "../ui.js";
+import { act, avatar, CLEARABLE, confirmDialog, debounce, fmtBytes, fmtDuration, fmtTime, h, loading, stateBadge } from "../ui.js";
 import { settingsEditor } from "./settings_editor.js";
 
 const TABS = ["sessions", "config", "filters", "events"];
@@ -46,13 +46,17 @@ async function drawHead() {
     const paused = s.enabled === false;
     head.replaceChildren(
       h("div", { class: "row" },
+        avatar(s.name, s.avatar_url),
         h("h1", { class: "grow" }, s.name, " ", stateBadge(s)),
         paused
           ? h("button", { class: "ghost", onclick: (e) => control(e.target, "resume") }, "Resume")
           : h("button", { class: "ghost", onclick: (e) => control(e.target, "pause") }, "Pause"),
         h("button", { class: "ghost", disabled: paused, onclick: (e) => control(e.target, "check") }, "Check now"),
+        !paused && CLEARABLE.has(s.state) ? h("button", { class: "ghost", onclick: (e) => control(e.target, "clear-error") }, "Clear error") : null,
         h("button", { class: "danger", onclick: (e) => remove(e.target, s) }, "Delete")),
       h("div", { class: "kv small" },
+        s.title ? [h("span", { class: "muted" }, "Title"), h("span", { id: "streamer-title" }, s.title, s.category ? h("span", { class: "muted" }, ` · ${s.category}`) : null)] : null,
+        s.state_reason && !paused ? [h("span", { class: "muted" }, "Why"), h("span", { id: "state-reason" }, s.state_reason)] : null,
         h("span", { class: "muted" }, "URL"), h("a", { href: s.url, rel: "noreferrer", target: "_blank" }, s.url),
         h("span", { class: "muted" }, "Platform"), h("span", {}, s.platform, s.channel ? ` · ${s.channel}` : ""),
         s.last_error ? [h("span", { class: "muted" }, "Last error"), h("span", { class: "error-text" }, `${s.last_error} (since ${fmtTime(s.last_error_at)})`)] : null,
@@ -130,7 +134,25 @@ async function drawConfig() {
       },
     }),
     options.length ? [h("h2", {}, "Platform options"), h("div", { class: "kv small" }, options.map(([k, v]) => [h("code", {}, k), h("span", {}, JSON.stringify(v), " ", h("span", { class: "badge" }, effective.platform_option_sources?.[k] || ""))]))] : null,
+    optionsForm(streamer.platform_options || {}),
     Object.keys(effective.credentials || {}).length ? h("p", { class: "small muted" }, "Credentials set: ", Object.entries(effective.credentials).map(([k, lvl]) => `${k} (${lvl})`).join(", ")) : null);
+}
+
+// this streamer's own platform options (cookies, tokens, quality): merged into the
+// stored ones; a field sent as null is inherited again, a masked secret is kept
+function optionsForm(own) {
+  const area = h("textarea", { id: "platform-options", rows: 4, "aria-label": "Platform options" }, JSON.stringify(own, null, 2));
+  const save = h("button", { type: "submit", id: "save-options" }, "Save options");
+  return h("form", { onsubmit: async (e) => {
+    e.preventDefault();
+    let body;
+    try {
+      body = JSON.parse(area.value);
+    } catch (err) {
+      return act(null, () => Promise.reject(new Error(`not JSON: ${err.message}`)));
+    }
+    if ((await act(save, () => api("PATCH", `/api/streamers/${id}`, { platform_options: body }), "Options saved")) !== undefined) drawTab();
+  } }, h("label", { for: "platform-options" }, "This streamer's platform options (secrets show as **********; sending the mask back keeps them; null inherits)"), area, h("p", {}, save));
 }
 
 async function drawFilters() {

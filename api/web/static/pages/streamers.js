@@ -1,6 +1,6 @@
 // The streamers list: state, current session, filter and search, add, controls.
 import { api, get } from "../api.js";
-import { act, avatar, confirmDialog, debounce, fmtBytes, fmtDuration, h, stateBadge, stateOf, toast } from "../ui.js";
+import { act, avatar, CLEARABLE, confirmDialog, debounce, fmtBytes, fmtDuration, h, reasonOf, stateBadge, stateOf } from "../ui.js";
 
 let streamers = [];
 const sessions = new Map(); // streamer id -> its open session (live size)
@@ -71,7 +71,7 @@ function matches(s) {
   if (filter.platform && s.platform !== filter.platform) return false;
   if (filter.state && stateOf(s).label !== filter.state && stateOf(s).key !== filter.state) return false;
   if (filter.q) {
-    const hay = `${s.name} ${s.url} ${s.platform} ${session?.title || ""}`.toLowerCase();
+    const hay = `${s.name} ${s.url} ${s.platform} ${s.title || ""} ${s.category || ""} ${session?.title || ""}`.toLowerCase();
     if (!hay.includes(filter.q.toLowerCase())) return false;
   }
   return true;
@@ -96,10 +96,19 @@ function recording(s) {
   if (!session) return [];
   const secs = (Date.now() - new Date(session.start_time).getTime()) / 1000;
   return [
-    h("span", { class: "title" }, session.title || "(no title)"), " · ",
+    "recording ",
     h("span", { class: "rec-time", dataset: { start: session.start_time } }, fmtDuration(secs)), " · ",
     h("span", { class: "rec-size" }, fmtBytes(session.size_bytes ?? session.total_size_bytes)),
   ];
+}
+
+// the stream's current title (the last check's, else the open session's) and area
+function titleLine(s) {
+  const title = s.title || sessions.get(s.id)?.title || "";
+  if (!title && !s.category) return [];
+  const line = [h("span", { class: "title" }, title || "(no title)")];
+  if (s.category) line.push(h("span", { class: "category" }, ` · ${s.category}`));
+  return line;
 }
 
 function row(s) {
@@ -109,25 +118,30 @@ function row(s) {
       ? h("button", { class: "ghost", onclick: (e) => control(e.target, s, "resume") }, "Resume")
       : h("button", { class: "ghost", onclick: (e) => control(e.target, s, "pause") }, "Pause"),
     h("button", { class: "ghost", disabled: paused, onclick: (e) => control(e.target, s, "check") }, "Check now"),
+    !paused && CLEARABLE.has(s.state) ? h("button", { class: "ghost", onclick: (e) => control(e.target, s, "clear-error") }, "Clear error") : null,
     h("button", { class: "ghost", onclick: (e) => remove(e.target, s) }, "Delete"),
   );
+  const reason = reasonOf(s);
   return h("article", { class: "streamer", dataset: { id: s.id, name: s.name }, "aria-label": s.name },
-    avatar(s.name),
+    avatar(s.name, s.avatar_url),
     h("div", {},
       h("a", { class: "name", href: `#/streamers/${s.id}` }, s.name), " ",
       h("span", { class: "muted small" }, s.platform), h("br"),
       stateBadge(s)),
     h("div", { class: "meta" },
-      s.last_error ? h("div", { class: "error-text small" }, s.last_error) : null,
+      h("div", { class: "current" }, ...titleLine(s)),
+      reason ? h("div", { class: `reason small ${stateOf(s).cls === "error" ? "error-text" : ""}` }, reason) : null,
       h("div", { class: "recording" }, ...recording(s))),
     controls,
   );
 }
 
 function updateRow(streamerId) {
-  const el = listEl?.querySelector(`[data-id="${streamerId}"] .recording`);
+  const el = listEl?.querySelector(`[data-id="${streamerId}"]`);
   const s = streamers.find((x) => x.id === streamerId);
-  if (el && s) el.replaceChildren(...recording(s));
+  if (!el || !s) return;
+  el.querySelector(".recording").replaceChildren(...recording(s));
+  el.querySelector(".current").replaceChildren(...titleLine(s));
 }
 
 function tick() {
@@ -137,7 +151,7 @@ function tick() {
 }
 
 async function control(button, s, what) {
-  const done = { pause: `${s.name} paused`, resume: `${s.name} resumed`, check: `checking ${s.name}` }[what];
+  const done = { pause: `${s.name} paused`, resume: `${s.name} resumed`, check: `checking ${s.name}`, "clear-error": `${s.name}: error cleared` }[what];
   const result = await act(button, () => api("POST", `/api/streamers/${s.id}/${what}`), done);
   if (result !== undefined) load();
 }
