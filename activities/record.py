@@ -32,38 +32,30 @@ The activity reads its streamer's configuration from the database itself
 (`activities.config.follow`): the segment limits as they are now (the workflow's may
 be older), again whenever the configuration changes (a new limit applies at the next
 segment boundary), and the proxy's password, which never travels in an input.
+
+One attempt's state, heartbeat and orderly stop are `activities.record_attempt`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from temporalio import activity
-from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
-from temporalio.service import RPCError
+from temporalio.exceptions import ApplicationError
 
 from activities.config.follow import ConfigWatch, LivePolicy, apply_limits, proxy_url
 from activities.config.secrets import application_error, register
 from activities.contracts import (
-    ERROR_ENGINE_CIRCUIT_OPEN,
-    ERROR_NO_RECORDING_SLOT,
-    ERROR_OUTPUT_PATH_INACCESSIBLE,
     SIGNAL_RECORDING_WAIT,
-    SIGNAL_SEGMENT_CLOSED,
     RecordingWait,
     RecordInput,
-    RecordProgress,
     RecordResult,
-    SegmentClosed,
     WaitReason,
 )
 from activities.db import crud_sessions
@@ -75,76 +67,39 @@ from activities.engines.base import (
     plan_for,
 )
 from activities.errors import GuardError, RecorderError
-from activities.fence import DEFAULT_LEASE_SECS, RecorderFence
+from activities.fence import RecorderFence
 from activities.guards import CircuitBreaker, WriteGate, breaker_key
 from activities.metrics import (
-    RECORDED_BYTES,
     RECORDINGS_ACTIVE,
-    SEGMENTS_WRITTEN,
     platform_label,
 )
 from activities.naming import NameFields
 from activities.ownership import Ownership
+from activities.record_attempt import (
+    Attempt,
+    count_closed,
+    heartbeat,
+    lease_secs,
+    refused,
+    run_attempt,
+    signal,
+    signal_closed,
+)
 from activities.segments import Resume, SegmentRows, settle, staging_tag
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
-
     import sqlalchemy as sa
 
     from activities.db.crud_guards import SlotAnswer
     from activities.engines.base import Engine, EngineTable
     from activities.fresh_urls import FreshUrls
-    from activities.guards import Attempt, RecordingSlots, SlotLease
+    from activities.guards import RecordingSlots
     from activities.pipeline_triggers import PipelineTriggers
     from activities.segment_events import SegmentEvents
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL_SECS = 3.0
-SIGNAL_RPC_TIMEOUT = timedelta(seconds=10)
-
-
-async def _signal(workflow_id: str, name: str, payload: object, what: str) -> None:
-    """Signal the workflow; a failure is only logged (rows rule, not signals)."""
-    try:
-        handle = activity.client().get_workflow_handle(workflow_id)
-        await handle.signal(name, payload, rpc_timeout=SIGNAL_RPC_TIMEOUT)
-    except (RPCError, RuntimeError, TimeoutError) as err:
-        log.warning("could not signal %s %s: %s", workflow_id, what, err)
-
-
-async def _signal_closed(workflow_id: str, closed: SegmentClosed) -> None:
-    """Tell the workflow a segment closed."""
-    what = f"for segment {closed.session_id}/{closed.index}"
-    await _signal(workflow_id, SIGNAL_SEGMENT_CLOSED, closed, what)
-
-
-async def _count_closed(platform: str, workflow_id: str, closed: SegmentClosed) -> None:
-    """A file this attempt wrote closed: count it, then tell the workflow."""
-    SEGMENTS_WRITTEN.labels(platform).inc()
-    await _signal_closed(workflow_id, closed)
-
-
-@dataclass
-class _Attempt:
-    """What the heartbeat task of one attempt reports and keeps alive."""
-
-    stats: RecordingStats
-    platform: str = ""
-    breaker: Attempt | None = None
-    lease: SlotLease | None = None
-    # bytes already added to the srec_recorded_bytes counter
-    counted_bytes: int = 0
-    # this attempt's claim on the session: a newer attempt stops this one
-    fence: RecorderFence | None = None
-
-    def count_bytes(self) -> None:
-        """Add what the engine flushed since the last call to the bytes counter."""
-        written = self.stats.bytes_written
-        if written > self.counted_bytes:
-            RECORDED_BYTES.labels(self.platform).inc(written - self.counted_bytes)
-            self.counted_bytes = written
 
 
 class RecordingActivities:
@@ -240,19 +195,21 @@ class RecordingActivities:
             )
         self._active += 1
         RECORDINGS_ACTIVE.inc()
-        run = _Attempt(
+        run = Attempt(
             stats=RecordingStats(next_index=inp.start_index),
             platform=platform_label(inp.platform),
-            fence=RecorderFence(self.db, inp.session_id, lease_secs=_lease_secs()),
+            fence=RecorderFence(self.db, inp.session_id, lease_secs=lease_secs()),
         )
         # from the start: a slot wait heartbeats too, and cancellation comes that way
-        heartbeat_task = asyncio.create_task(self._heartbeat(run))
+        heartbeat_task = asyncio.create_task(
+            heartbeat(run, self.heartbeat_interval_secs)
+        )
         try:
-            reason = await self._run(self._guarded(inp, engine, run), run)
+            reason = await run_attempt(self._guarded(inp, engine, run), run)
         except RecorderError as err:
             converted, cut = application_error(err)
             if isinstance(err, GuardError) and inp.refusal_as_result:
-                return _refused(err, converted.message, run.stats)
+                return refused(err, converted.message, run.stats)
             if cut:  # it quoted a credential: the original must not be the cause
                 raise converted from None
             raise converted from err
@@ -276,7 +233,7 @@ class RecordingActivities:
             url_refreshes=stats.url_refreshes,
         )
 
-    async def _guarded(self, inp: RecordInput, engine: Engine, run: _Attempt) -> str:
+    async def _guarded(self, inp: RecordInput, engine: Engine, run: Attempt) -> str:
         """Pass the guards, settle the last attempt, then record."""
         await self.gate.check(inp.workflow_id)
         if run.fence is not None:
@@ -291,7 +248,7 @@ class RecordingActivities:
                 raise
             raise await self.gate.trip(err, inp.workflow_id) from err
         for closed in resume.closed:
-            await _signal_closed(inp.workflow_id, closed)
+            await signal_closed(inp.workflow_id, closed)
             if self.triggers is not None:
                 await self.triggers.file_closed(
                     inp.session_id, closed.index, resume.plans.get(closed.index)
@@ -332,7 +289,7 @@ class RecordingActivities:
                 SegmentRows(
                     self.db,
                     inp.session_id,
-                    functools.partial(_count_closed, run.platform, inp.workflow_id),
+                    functools.partial(count_closed, run.platform, inp.workflow_id),
                     self.triggers,
                     host=self.host,
                     events=self.events,
@@ -368,7 +325,7 @@ class RecordingActivities:
             if lease is not None:
                 await lease.release()
 
-    async def _take_slot(self, inp: RecordInput, run: _Attempt) -> None:
+    async def _take_slot(self, inp: RecordInput, run: Attempt) -> None:
         """Hold a slot in `run.lease` (waiting if need be); announce the start."""
         waited = False
 
@@ -376,7 +333,7 @@ class RecordingActivities:
             nonlocal waited
             waited = True
             detail = f"{answer.held} slots taken, place {answer.position} in queue"
-            await _signal(
+            await signal(
                 inp.workflow_id,
                 SIGNAL_RECORDING_WAIT,
                 RecordingWait(waiting_for=WaitReason.RECORDING_SLOT, detail=detail),
@@ -390,7 +347,7 @@ class RecordingActivities:
         if waited or inp.announce_start:
             lease = run.lease
             detail = f"got a {lease.kind} slot" if lease else "guards passed"
-            await _signal(
+            await signal(
                 inp.workflow_id,
                 SIGNAL_RECORDING_WAIT,
                 RecordingWait(waiting_for=None, detail=detail),
@@ -415,71 +372,6 @@ class RecordingActivities:
             staging_tag=staging_tag(inp.session_id),
         )
 
-    async def _run(self, recording: Awaitable[str], run: _Attempt) -> str:
-        """Await the attempt; on worker shutdown stop it cleanly, then say so.
-
-        A newer attempt of the same session (this worker lost Temporal, which
-        retried elsewhere) stops it too: `RecordingSuperseded`, which nobody
-        awaits any more, but the files are left to the newer attempt.
-        """
-        task = asyncio.ensure_future(recording)
-        shutdown_task = asyncio.ensure_future(activity.wait_for_worker_shutdown())
-        waits: set[asyncio.Future[object]] = {task, shutdown_task}  # type: ignore[arg-type]
-        fenced = None
-        if run.fence is not None:
-            fenced = asyncio.ensure_future(run.fence.superseded.wait())
-            waits.add(fenced)  # type: ignore[arg-type]
-        try:
-            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            await _stop(task)
-            raise
-        finally:
-            shutdown_task.cancel()
-            if fenced is not None:
-                fenced.cancel()
-        if not task.done() and run.fence is not None and run.fence.superseded.is_set():
-            await _stop(task)
-            raise ApplicationError(
-                "a newer attempt records this session: this one stopped",
-                type="RecordingSuperseded",
-                non_retryable=True,
-            )
-        if not task.done():
-            await _stop(task)
-            activity.logger.info(
-                "recording stopped for the worker's shutdown: its file is "
-                "finalised, and it resumes on the next worker"
-            )
-            # BENIGN: the SDK would log a retryable failure at WARNING with a
-            # traceback, for what is an orderly stop
-            raise ApplicationError(
-                "worker shutting down",
-                type="WorkerShutdown",
-                category=ApplicationErrorCategory.BENIGN,
-            )
-        return task.result()
-
-    async def _heartbeat(self, run: _Attempt) -> None:
-        while True:
-            stats = run.stats
-            run.count_bytes()
-            if run.breaker is not None and stats.bytes_written > 0:
-                run.breaker.succeeded()  # the engine works: close its breaker now
-            if run.lease is not None:
-                run.lease.renew_if_due()
-            if run.fence is not None:
-                run.fence.renew_if_due()
-            activity.heartbeat(
-                RecordProgress(
-                    next_index=stats.next_index,
-                    bytes_written=stats.bytes_written,
-                    media_time_secs=stats.media_time_secs,
-                    segments_closed=stats.segments_closed,
-                )
-            )
-            await asyncio.sleep(self.heartbeat_interval_secs)
-
     def _count_completed(self, session_id: int) -> int | None:
         """The session's closed segments, for the workflow's count (None: unknown)."""
         try:
@@ -489,40 +381,3 @@ class RecordingActivities:
             # the recording is done: a count the workflow misses is no reason to redo it
             log.warning("could not count segments of session %d: %s", session_id, err)
             return None
-
-
-def _lease_secs() -> float:
-    """How long after its last heartbeat this attempt may be replaced."""
-    timeout = activity.info().heartbeat_timeout
-    return timeout.total_seconds() if timeout else DEFAULT_LEASE_SECS
-
-
-async def _stop(task: asyncio.Future[str]) -> None:
-    """Cancel the engine and wait while it finalises its file."""
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        try:
-            await task
-        except RecorderError as err:
-            log.warning("engine failed while stopping: %s", err)
-
-
-_REFUSALS: dict[str, WaitReason] = {
-    ERROR_NO_RECORDING_SLOT: WaitReason.RECORDING_SLOT,
-    ERROR_ENGINE_CIRCUIT_OPEN: WaitReason.ENGINE_BREAKER,
-    ERROR_OUTPUT_PATH_INACCESSIBLE: WaitReason.OUTPUT_ROOT,
-}
-
-
-def _refused(err: GuardError, detail: str, stats: RecordingStats) -> RecordResult:
-    """A guard's refusal as a result: the workflow waits it out (no retry)."""
-    return RecordResult(
-        next_index=stats.next_index,
-        segments_closed=stats.segments_closed,
-        bytes_written=stats.bytes_written,
-        media_time_secs=stats.media_time_secs,
-        reason="refused",
-        refused=_REFUSALS[err.error_type or ""],
-        retry_after_secs=err.retry_after_secs,
-        detail=detail,  # redacted
-    )
