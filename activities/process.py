@@ -50,8 +50,10 @@ STDERR_TAIL_LINES = 20
 # bounds the wait for a stderr reader after its program exited: a grandchild that
 # inherited the pipe would otherwise hold it open
 STDERR_DRAIN_SECS = 2.0
-# asyncio's stream reader limit (its default): a longer stderr line is read in pieces
-STREAM_LIMIT = 2**16
+# asyncio's Process.wait() returns only once the program's pipes are closed too, which
+# a grandchild holding them can put off for ever; exits are seen by polling
+# `returncode`, which asyncio sets the moment it reaps the program.
+EXIT_POLL_SECS = 0.02
 
 FileArg = int | None
 _PR_SET_PDEATHSIG = 1
@@ -87,24 +89,6 @@ def _die_with_parent() -> Callable[[], None] | None:
     return preexec
 
 
-class _ExitProtocol(asyncio.subprocess.SubprocessStreamProtocol):
-    """asyncio's protocol for a program with streams, which also says when it exited.
-
-    `Process.wait()` returns only once the program's pipes are closed too, which a
-    grandchild holding them can put off for ever. `process_exited` is called the
-    moment asyncio reaps the program (its `returncode` set): `exited` is set then,
-    so a step's slot is not held for a poll period after its program ended.
-    """
-
-    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(limit=limit, loop=loop)
-        self.exited = asyncio.Event()
-
-    def process_exited(self) -> None:
-        super().process_exited()
-        self.exited.set()
-
-
 @dataclass(frozen=True)
 class StopTimeouts:
     """How long each rung of the stop ladder waits before the next.
@@ -126,20 +110,16 @@ class Child:
     Args:
         name: short name for logs and messages (`ffmpeg`, `streamlink`).
         proc: the started process, its stderr a pipe.
-        exit_seen: set when asyncio has reaped the program (`_ExitProtocol`).
-        on_stderr: called with each stderr line as it is read.
     """
 
     def __init__(
         self,
         name: str,
         proc: asyncio.subprocess.Process,
-        exit_seen: asyncio.Event,
         on_stderr: Callable[[str], None] | None = None,
     ) -> None:
         self.name = name
         self.proc = proc
-        self._exit_seen = exit_seen
         self.tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self._on_stderr = on_stderr
         self._stderr = asyncio.create_task(self._read_stderr())
@@ -161,11 +141,10 @@ class Child:
         return self.proc.stdout
 
     async def exited(self) -> int:
-        """Wait for the program to exit (not for its pipes); return its status."""
-        await self._exit_seen.wait()
-        code = self.proc.returncode
-        assert code is not None, "reaped without a status"
-        return code
+        """Wait for the program to exit; return its status."""
+        while self.proc.returncode is None:  # noqa: ASYNC110 (see EXIT_POLL_SECS)
+            await asyncio.sleep(EXIT_POLL_SECS)
+        return self.proc.returncode
 
     async def wait(self) -> int:
         """Wait for the program to exit and its stderr to be read; return its status.
@@ -256,12 +235,8 @@ class ProcessGroup:
         Raises:
             RecorderProcessError: the program could not be started.
         """
-        loop = asyncio.get_running_loop()
         try:
-            # what asyncio.create_subprocess_exec does, with a protocol that says
-            # when the program exited
-            transport, protocol = await loop.subprocess_exec(
-                lambda: _ExitProtocol(STREAM_LIMIT, loop),
+            proc = await asyncio.create_subprocess_exec(
                 *argv,
                 stdin=stdin,
                 stdout=stdout,
@@ -274,8 +249,7 @@ class ProcessGroup:
             raise RecorderProcessError(
                 f"cannot start {name} ({argv[0]}): {err}"
             ) from err
-        proc = asyncio.subprocess.Process(transport, protocol, loop)
-        child = Child(name, proc, protocol.exited, on_stderr)
+        child = Child(name, proc, on_stderr)
         self.children.append(child)
         log.debug("started %s[%d]: %s", name, proc.pid, " ".join(argv))
         return child

@@ -33,6 +33,7 @@ from tests.api.conftest import (  # noqa: F401
     api_database,
     app,
     control,
+    queue_probe,
     settings,
     template,
     tokens,
