@@ -70,18 +70,24 @@ def _prctl() -> Callable[..., int] | None:
     return prctl
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A `preexec_fn` that has the kernel SIGKILL the child when this process dies.
+def _child_setup() -> Callable[[], None]:
+    """A `preexec_fn`: the child hears SIGINT, and dies with this process (Linux).
 
-    Linux only (None elsewhere). The signal follows the thread that forks, which is
+    A process started in the background of a shell (`srec worker &`) inherits
+    SIGINT ignored, and an ignored signal stays ignored across exec: SIGINT, the
+    stop ladder's first rung (ffmpeg's clean stop), would never reach the programs
+    it starts. The child gets the default back. On Linux the kernel also SIGKILLs
+    the child when this process dies; that follows the thread that forks, which is
     the event loop's: the loop outlives every program it starts.
     """
     prctl = _prctl()
-    if prctl is None:
-        return None
     parent = os.getpid()
 
     def preexec() -> None:
+        with contextlib.suppress(ValueError):  # not the main thread: leave it
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if prctl is None:
+            return
         prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # the parent died before the setting took hold
             os.kill(os.getpid(), signal.SIGKILL)
@@ -243,7 +249,7 @@ class ProcessGroup:
                 stderr=asyncio.subprocess.PIPE,
                 pass_fds=tuple(pass_fds),
                 start_new_session=True,
-                preexec_fn=_die_with_parent(),
+                preexec_fn=_child_setup(),
             )
         except (OSError, ValueError) as err:
             raise RecorderProcessError(

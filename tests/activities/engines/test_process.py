@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 import time
 from pathlib import Path
@@ -159,3 +160,16 @@ async def test_programs_die_with_a_killed_worker() -> None:
     worker.kill()
     await worker.wait()
     await wait_dead(pid)
+
+
+async def test_sigint_reaches_a_program_when_srec_itself_ignores_it() -> None:
+    # a worker started in a shell's background (`srec worker &`) inherits SIGINT
+    # ignored: the programs it starts must hear SIGINT all the same
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        async with ProcessGroup(QUICK) as group:
+            child = await group.spawn("sleeper", ["sleep", "30"])
+            await group.stop()
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert child.returncode == -2  # SIGINT
