@@ -16,6 +16,12 @@ A master playlist is handed to the engine as it is, so the engine picks the vari
 with the streamer's `StreamSelection`; liveness is read from the variant the default
 selection ranks first (the ranking lives in one place, `activities.hls.select`).
 
+Between broadcasts many servers answer 404/410 or refuse the connection, so those are
+offline, with the answer kept as `LiveStatus.error` for the user to see. A host name
+that does not resolve is not a server between broadcasts: that is a failed check
+(`StreamUnavailableError`), and failing checks in a row put the streamer in the error
+backoff (TEMPORAL_DISABLED) with the reason, instead of NOT_LIVE for ever.
+
 A poller that checks the same URL every interval uses `look` instead of `check`:
 one request per look, comparing the media sequence with the one it saw last time
 (`_generic_look`), instead of fetching again for up to three target durations.
@@ -26,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 import time
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, ClassVar
@@ -166,7 +173,7 @@ class Generic(Extractor):
         try:
             response = await self.http.get(url)
         except httpx.ConnectError as err:
-            raise _Unreachable(f"{url}: connection failed: {err}") from err
+            raise _connect_failure(url, err) from err
         except httpx.HTTPError as err:
             raise StreamUnavailableError(f"fetching {url} failed: {err!r}") from err
         _check_status(response)
@@ -207,7 +214,10 @@ class Generic(Extractor):
             error = str(why) if isinstance(why, _Unreachable) else None
             return Step(answer(LiveOutcome.OFFLINE, str(why), error=error), None)
         except ConnectionError as err:
-            reason = f"{url}: connection failed: {err}"
+            failure = _connect_failure(url, err)
+            if isinstance(failure, StreamUnavailableError):
+                return Step(answer(LiveOutcome.UNAVAILABLE, str(failure)), mark)
+            reason = str(failure)
             return Step(answer(LiveOutcome.OFFLINE, reason, error=reason), None)
         except StreamUnavailableError as err:
             return Step(answer(LiveOutcome.UNAVAILABLE, str(err)), mark)
@@ -259,12 +269,32 @@ class Generic(Extractor):
                     if len(head) >= 3:
                         break
         except httpx.ConnectError as err:
-            raise _Unreachable(f"{url}: connection failed: {err}") from err
+            raise _connect_failure(url, err) from err
         except httpx.HTTPError as err:
             raise StreamUnavailableError(f"fetching {url} failed: {err!r}") from err
         if not head.startswith(b"FLV"):
             raise _Unreachable(f"{url} does not answer with an FLV stream")
         return StreamInfo(url=url, kind=StreamKind.FLV)
+
+
+def _connect_failure(url: str, err: BaseException) -> Exception:
+    """What a failed connection means: a server that is not there, or no server.
+
+    A refused connection is offline (`_Unreachable`): many servers between
+    broadcasts look like that. A host name that does not resolve (a
+    `socket.gaierror` anywhere in the chain of causes) is a failed check.
+    """
+    cause: BaseException | None = err
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, socket.gaierror):
+            why = cause.strerror or str(cause)
+            return StreamUnavailableError(
+                f"{url}: the host name does not resolve ({why})"
+            )
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return _Unreachable(f"{url}: connection failed: {err}")
 
 
 def _check_status(response: httpx.Response) -> None:

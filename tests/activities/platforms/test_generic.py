@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -131,6 +132,7 @@ async def extractor(routes: Routes, clock: FakeClock) -> AsyncIterator[Generic]:
 
 
 URL = "https://cdn.example.com/live/room42.m3u8"
+FLV_URL = "https://pull.example.com/live/room7.flv?auth=abc"
 
 
 async def test_hls_live_when_sequence_advances(extractor, routes, clock) -> None:
@@ -179,6 +181,28 @@ async def test_hls_refused_is_offline(extractor, routes) -> None:
     status = await extractor.check_live(URL)
     assert not status.is_live
     assert status.error == f"{URL}: connection failed: connection refused"
+
+
+def _unresolved(request: httpx.Request) -> httpx.Response:
+    try:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    except socket.gaierror as err:
+        raise httpx.ConnectError(str(err), request=request) from err
+
+
+@pytest.mark.parametrize(
+    "url", [pytest.param(URL, id="hls"), pytest.param(FLV_URL, id="flv")]
+)
+async def test_a_host_that_does_not_resolve_is_a_failed_check_not_offline(
+    extractor, routes, url: str
+) -> None:
+    # a dead URL must reach the error backoff with its reason, not stay NOT_LIVE
+    routes.handlers[url] = _unresolved
+    status = await extractor.check_live(url)
+    assert not status.is_live
+    assert status.result is LiveOutcome.UNAVAILABLE
+    assert status.detail is not None
+    assert "the host name does not resolve" in status.detail
 
 
 async def test_hls_stale_playlist_is_offline(extractor, routes, clock) -> None:
@@ -249,9 +273,6 @@ async def test_hls_transient_failures_are_unavailable(
     status = await extractor.check_live(URL)
     assert status.result is LiveOutcome.UNAVAILABLE
     assert not status.is_live
-
-
-FLV_URL = "https://pull.example.com/live/room7.flv?auth=abc"
 
 
 async def test_flv_live_when_body_is_flv(extractor, routes) -> None:
@@ -432,6 +453,30 @@ async def test_look_remembers_the_variant_of_a_master(extractor, routes, clock) 
     assert second.status.result is LiveOutcome.LIVE
     assert [s.url for s in second.status.streams] == [master]
     assert routes.calls == [master, variant, variant]
+
+
+async def test_look_through_a_host_that_does_not_resolve_keeps_the_mark(
+    extractor, routes, clock
+) -> None:
+    calls = 0
+
+    async def fetch(url: str) -> tuple[int, str, str]:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            try:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            except socket.gaierror as err:
+                raise ConnectionError(str(err)) from err
+        return 200, url, playlist(calls * 10)
+
+    channel = Generic.channel(URL)
+    first = await extractor.look(channel, None, fetch)
+    second = await extractor.look(channel, first.mark, fetch)
+    assert second.status is not None
+    assert second.status.result is LiveOutcome.UNAVAILABLE
+    assert "does not resolve" in (second.status.detail or "")
+    assert second.mark == first.mark
 
 
 async def test_look_with_the_pollers_fetch(extractor, routes, clock) -> None:
