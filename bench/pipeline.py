@@ -40,13 +40,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlmodel import Session
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities import contracts as c
 from activities.db import Streamer, crud, crud_sessions, make_engine, migrate
+from activities.notify.activities import NotifyActivities
+from activities.notify.base import SendDeps
+from activities.notify.dispatch import Dispatcher
 from activities.pipeline import PipelineActivities
 from activities.pipeline_contracts import (
     PipelineContext,
@@ -61,7 +66,6 @@ from activities.processors.ffmpeg import PROGRESS_PERIOD
 from activities.processors.remux import RemuxConfig, remux_args
 from activities.tools import ffmpeg_executable, find_executable
 from activities.triggers import Planner
-from tests.workflows.event_fakes import DbEvents
 from workflows.pipeline import PipelineWorkflow
 
 TARGET_RATIO = 1.2
@@ -172,6 +176,12 @@ async def through_srec(
     store: list[Any] = [acts.begin_run, acts.run_step, acts.mark_steps, acts.finish_run]
     with ThreadPoolExecutor(16) as io_pool, ThreadPoolExecutor(slots) as cpu_pool:
         async with contextlib.AsyncExitStack() as stack:
+            http = await stack.enter_async_context(httpx.AsyncClient())
+            # each run's events land in the DB through the real activity, as in
+            # production (no channel is configured: nothing is delivered)
+            notify = NotifyActivities(
+                engine, SendDeps(http=http), Dispatcher(engine, lambda: client)
+            )
             for worker in (
                 Worker(
                     client,
@@ -190,8 +200,11 @@ async def through_srec(
                     activity_executor=cpu_pool,
                     max_concurrent_activities=slots,
                 ),
-                # each run's events land in the DB, as in production
-                DbEvents(engine).worker(client),
+                Worker(
+                    client,
+                    task_queue=c.IO_TASK_QUEUE,
+                    activities=[notify.record_event],
+                ),
             ):
                 await stack.enter_async_context(worker)
             started, cpu = time.monotonic(), cpu_now()

@@ -11,7 +11,7 @@ every part of the workflow shares:
 * `_check()`: the workflow's own live check (`workflows.streamer_check`), as a
   `Detected` (the shape the pollers' signal carries): both take one path.
 * `store(...)`: a store activity through its typed reference, waiting out the
-  refusals of another instance's workers.
+  refusals of another instance's workers (`workflows.store_call`).
 
 Activities are called through their classes' methods (`execute_activity_method`),
 imported passed through the sandbox: the worker loads them once, outside it.
@@ -24,13 +24,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import contracts as c
     from activities.store import StoreActivities
-    from workflows import options as o
 
+from workflows.store_call import call_store
 from workflows.streamer_check import check_live
 from workflows.streamer_notify import StreamerEvents
 
@@ -127,33 +126,8 @@ class StreamerBase:
     # --- activities -------------------------------------------------------------------
 
     async def store(self, method: Callable[[Any, A], R], arg: A) -> R:
-        """Run a store activity; while only other instances' workers take it, wait.
-
-        A refusal by another instance's worker must never end this workflow: when
-        its retries run out on `ForeignInstance` (this instance's workers are down),
-        it waits and asks again.
-        """
-        while True:
-            try:
-                return await workflow.execute_activity_method(
-                    method,
-                    arg,
-                    task_queue=c.IO_TASK_QUEUE,
-                    start_to_close_timeout=o.STORE_TIMEOUT,
-                    retry_policy=o.STORE_RETRY,
-                )
-            except ActivityError as err:
-                cause = err.cause
-                if not (
-                    isinstance(cause, ApplicationError)
-                    and cause.type == c.ERROR_FOREIGN_INSTANCE
-                ):
-                    raise
-                workflow.logger.warning(
-                    "no worker of instance %s took a store activity; asking again",
-                    self._instance,
-                )
-                await workflow.sleep(o.FOREIGN_INSTANCE_WAIT)
+        """Run a store activity (`workflows.store_call`: refusals are waited out)."""
+        return await call_store(method, arg, self._instance)
 
     async def _load(self) -> bool:
         """(Re)load the configuration; False (and stop) when the streamer is gone."""

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import biliass
 from sqlmodel import Session
 from temporalio import workflow
-from temporalio.testing import ActivityEnvironment
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.contracts import (
     SIGNAL_DANMU_CLOSED,
@@ -23,13 +21,17 @@ from activities.contracts import (
     RecordDanmuInput,
 )
 from activities.db import crud_sessions
+from tests.activities.collecting import (
+    collecting,
+    queried_until,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
     from pathlib import Path
 
     import sqlalchemy as sa
-    from temporalio.client import Client, WorkflowHandle
+    from temporalio.client import WorkflowHandle
     from temporalio.testing import WorkflowEnvironment
 
     from tests.fakes.danmu.server import FakeChatServer
@@ -78,37 +80,18 @@ class Collector:
     async def wait_for(
         self, closed: int = 0, stream_closed: int = 0, within: float = 20.0
     ) -> tuple[list[DanmuClosed], list[DanmuStreamClosed]]:
-        async with asyncio.timeout(within):
-            while True:
-                got = await self.handle.query(DanmuCollector.signals)
-                if len(got[0]) >= closed and len(got[1]) >= stream_closed:
-                    return got
-                await asyncio.sleep(0.05)
+        return await queried_until(
+            self.handle,
+            DanmuCollector.signals,
+            lambda got: len(got[0]) >= closed and len(got[1]) >= stream_closed,
+            within,
+        )
 
 
 async def start_collector(env: WorkflowEnvironment) -> AsyncIterator[Collector]:
     """Run a `DanmuCollector` for one test (a fixture's body)."""
-    queue = f"tq-{uuid.uuid4()}"
-    async with Worker(
-        env.client,
-        task_queue=queue,
-        workflows=[DanmuCollector],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    ):
-        handle = await env.client.start_workflow(
-            DanmuCollector.run, id=f"danmu-collector-{uuid.uuid4()}", task_queue=queue
-        )
+    async for handle in collecting(env, DanmuCollector, DanmuCollector.run):
         yield Collector(handle)
-        await handle.terminate()
-
-
-class Heartbeats(ActivityEnvironment):
-    """An ActivityEnvironment that keeps every heartbeat's details."""
-
-    def __init__(self, client: Client) -> None:
-        super().__init__(client=client)
-        self.details: list[Any] = []
-        self.on_heartbeat = lambda *d: self.details.extend(d)
 
 
 def chat_host_map(chat: FakeChatServer) -> dict[str, str]:

@@ -4,15 +4,11 @@ that keeps the `segment_closed` signals it gets, and the activity's input and ro
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 from temporalio import workflow
-from temporalio.testing import ActivityEnvironment
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.contracts import (
     SIGNAL_SEGMENT_CLOSED,
@@ -21,12 +17,16 @@ from activities.contracts import (
     StreamSource,
 )
 from activities.db import crud_sessions
+from tests.activities.collecting import (
+    collecting,
+    queried_until,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     import sqlalchemy as sa
-    from temporalio.client import Client, WorkflowHandle
+    from temporalio.client import WorkflowHandle
     from temporalio.testing import WorkflowEnvironment
 
 SESSION = 11
@@ -64,40 +64,18 @@ class Collector:
         return self.handle.id
 
     async def wait_for(self, n: int, limit_secs: float = 10.0) -> list[SegmentClosed]:
-        async with asyncio.timeout(limit_secs):
-            while True:
-                got = await self.handle.query(SegmentCollector.segments)
-                if len(got) >= n:
-                    return got
-                await asyncio.sleep(0.05)
+        return await queried_until(
+            self.handle,
+            SegmentCollector.segments,
+            lambda got: len(got) >= n,
+            limit_secs,
+        )
 
 
 async def start_collector(env: WorkflowEnvironment) -> AsyncIterator[Collector]:
     """Run a `SegmentCollector` for one test (a fixture's body)."""
-    queue = f"tq-{uuid.uuid4()}"
-    async with Worker(
-        env.client,
-        task_queue=queue,
-        workflows=[SegmentCollector],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    ):
-        handle = await env.client.start_workflow(
-            SegmentCollector.run, id=f"collector-{uuid.uuid4()}", task_queue=queue
-        )
+    async for handle in collecting(env, SegmentCollector, SegmentCollector.run):
         yield Collector(handle)
-        await handle.terminate()
-
-
-class HeartbeatingEnvironment(ActivityEnvironment):
-    """An ActivityEnvironment that keeps every heartbeat's details."""
-
-    def __init__(self, client: Client) -> None:
-        super().__init__(client=client)
-        self.heartbeats: list[object] = []
-        self.on_heartbeat = self._keep
-
-    def _keep(self, *details: object) -> None:
-        self.heartbeats.extend(details)
 
 
 def record_input(source: StreamSource, workflow_id: str, **kw: Any) -> RecordInput:

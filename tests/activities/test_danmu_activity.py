@@ -23,10 +23,10 @@ from activities.db import Event, crud_danmu, crud_sessions, make_engine, migrate
 from activities.detect import DbOptionsProvider
 from activities.notify import Dispatcher
 from activities.platforms import default_registry
+from tests.activities.collecting import HeartbeatingEnvironment
 from tests.activities.danmu_support import (
     CHAT_HOSTS,
     ROOM,
-    Heartbeats,
     assert_biliass_reads,
     chat_host_map,
     chat_lines,
@@ -139,14 +139,16 @@ def close(db: sa.Engine, session_id: int, at: datetime) -> None:
         crud_sessions.close_session(s, session_id, at)
 
 
-def last(env: Heartbeats) -> RecordDanmuProgress:
-    return env.details[-1] if env.details else RecordDanmuProgress()
+def last(env: HeartbeatingEnvironment) -> RecordDanmuProgress:
+    return env.heartbeats[-1] if env.heartbeats else RecordDanmuProgress()
 
 
 class Room:
     """Says things in the room at the test's wall-clock times."""
 
-    def __init__(self, chat: FakeChatServer, env: Heartbeats, wall: Wall) -> None:
+    def __init__(
+        self, chat: FakeChatServer, env: HeartbeatingEnvironment, wall: Wall
+    ) -> None:
         self.chat, self.env, self.wall = chat, env, wall
         self.said = 0
 
@@ -164,7 +166,7 @@ async def test_files_rotate_exactly_at_each_recorded_first_frame(
     session_id = open_session(db)
     videos = [tmp_path / "rec" / f"alice_{i}.flv" for i in range(3)]
     add_segment(db, session_id, videos[0], 0, wall.at(1_000.0))
-    activity_env = Heartbeats(env.client)
+    activity_env = HeartbeatingEnvironment(env.client)
     danmu = acts(db, http, chat_host_map(chat), wall=wall, hold_secs=5.0)
     task = asyncio.create_task(
         activity_env.run(
@@ -216,7 +218,7 @@ async def test_statistics_rows_and_the_stream_closed_signal(
     wall = Wall(2_000.0)
     session_id = open_session(db, start=wall.at(2_000.0))
     add_segment(db, session_id, tmp_path / "v_0.ts", 0, wall.at(2_000.0))
-    activity_env = Heartbeats(env.client)
+    activity_env = HeartbeatingEnvironment(env.client)
     danmu = acts(db, http, chat_host_map(chat), wall=wall, hold_secs=0.0)
     inp = danmu_input(session_id, collector.workflow_id, session_start=wall.at(2_000.0))
     task = asyncio.create_task(activity_env.run(danmu.record_danmu, inp))
@@ -285,7 +287,7 @@ async def test_the_cancel_at_a_sessions_end_gives_a_late_segment_its_file(
     session_id = open_session(db)
     videos = [tmp_path / f"alice_{i}.flv" for i in range(2)]
     add_segment(db, session_id, videos[0], 0, wall.at(1_000.0))
-    activity_env = Heartbeats(env.client)
+    activity_env = HeartbeatingEnvironment(env.client)
     danmu = DanmuActivities(
         db,
         http,
@@ -330,7 +332,7 @@ async def test_a_retry_continues_the_file_without_repeating_messages(
     add_segment(db, session_id, tmp_path / "v_0.ts", 0, wall.at(3_000.0))
     danmu = acts(db, http, chat_host_map(chat), wall=wall, hold_secs=1.0)
     inp = danmu_input(session_id, collector.workflow_id)
-    first = Heartbeats(env.client)
+    first = HeartbeatingEnvironment(env.client)
     task = asyncio.create_task(first.run(danmu.record_danmu, inp))
     await chat.wait_connected(1)
     room = Room(chat, first, wall)
@@ -359,9 +361,9 @@ async def test_a_retry_continues_the_file_without_repeating_messages(
     chat.on_connect = lambda n: (
         [bili_frame([bili_danmu(i, f"m{i:02d}") for i in (7, 8, 9)])] if n == 2 else []
     )
-    second = Heartbeats(env.client)
+    second = HeartbeatingEnvironment(env.client)
     second.info = dataclasses.replace(
-        second.info, attempt=2, heartbeat_details=[first.details[-1]]
+        second.info, attempt=2, heartbeat_details=[first.heartbeats[-1]]
     )
     task = asyncio.create_task(second.run(danmu.record_danmu, inp))
     await chat.wait_connected(2)
@@ -382,7 +384,7 @@ async def test_a_retry_continues_the_file_without_repeating_messages(
     assert [(c.index, c.message_count) for c in closed] == [(0, 12)]
 
 
-def flushed(env: Heartbeats) -> int:
+def flushed(env: HeartbeatingEnvironment) -> int:
     current = last(env).current
     return current.messages if current is not None else 0
 
@@ -402,7 +404,7 @@ async def test_an_unreachable_chat_raises_one_disconnected_event(
         dispatcher=Dispatcher(db, lambda: env.client),
         connection={"alert_after_secs": 0.0},
     )
-    activity_env = Heartbeats(env.client)
+    activity_env = HeartbeatingEnvironment(env.client)
     task = asyncio.create_task(
         activity_env.run(
             danmu.record_danmu, danmu_input(session_id, collector.workflow_id)
@@ -426,7 +428,7 @@ async def test_an_unreachable_chat_raises_one_disconnected_event(
 async def test_a_platform_without_chat_ends_at_once(db, http, env) -> None:
     danmu = acts(db, http, {})
     inp = danmu_input(1, "streamer-1", url="https://cdn.example.com/live/index.m3u8")
-    result = await Heartbeats(env.client).run(danmu.record_danmu, inp)
+    result = await HeartbeatingEnvironment(env.client).run(danmu.record_danmu, inp)
     assert result.reason == "unsupported"
 
 
@@ -434,5 +436,5 @@ async def test_another_instances_workflow_is_refused(db, http, env) -> None:
     danmu = acts(db, http, {})
     inp = danmu_input(1, "streamer-1", instance_id="not-this-one")
     with pytest.raises(ApplicationError) as refused:
-        await Heartbeats(env.client).run(danmu.record_danmu, inp)
+        await HeartbeatingEnvironment(env.client).run(danmu.record_danmu, inp)
     assert refused.value.type == "ForeignInstance"

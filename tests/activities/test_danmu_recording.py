@@ -26,10 +26,10 @@ from activities.engines.flv import FlvEngine
 from activities.platforms import default_registry
 from activities.platforms.bilibili import Bilibili
 from activities.record import RecordingActivities
+from tests.activities.collecting import HeartbeatingEnvironment
 from tests.activities.danmu_support import (
     ROOM,
     URL,
-    Heartbeats,
     assert_biliass_reads,
     chat_host_map,
     chat_lines,
@@ -95,7 +95,7 @@ async def test_video_and_danmu_files_pair_by_index(
                 tmp_path / "rec",
                 db,
             )
-            danmu_env = Heartbeats(env.client)
+            danmu_env = HeartbeatingEnvironment(env.client)
             danmu_task = asyncio.create_task(
                 danmu_env.run(
                     danmu.record_danmu,
@@ -104,7 +104,7 @@ async def test_video_and_danmu_files_pair_by_index(
             )
             await chat.wait_connected(1)
             record_task = asyncio.create_task(
-                Heartbeats(env.client).run(
+                HeartbeatingEnvironment(env.client).run(
                     recording.record_stream,
                     RecordInput(
                         streamer_id=1,
@@ -128,8 +128,8 @@ async def test_video_and_danmu_files_pair_by_index(
             assert (await record_task).reason == "ended"
             await wait_until(
                 lambda: (
-                    bool(danmu_env.details)
-                    and danmu_env.details[-1].messages == len(sent)
+                    bool(danmu_env.heartbeats)
+                    and danmu_env.heartbeats[-1].messages == len(sent)
                 )
             )
             with Session(db) as s:

@@ -25,10 +25,10 @@ from activities.metrics import REGISTRY
 from activities.record import RecordingActivities
 from activities.segment_events import SegmentEvents, segment_event_key
 from activities.segments import settle
+from tests.activities.collecting import HeartbeatingEnvironment
 from tests.activities.record_support import (
     SESSION,
     Collector,
-    HeartbeatingEnvironment,
     record_input,
     rows,
     start_collector,

@@ -34,9 +34,9 @@ from activities.db import (
 from activities.engines.base import SegmentState
 from activities.engines.hls import HlsEngine
 from activities.record import RecordingActivities
+from tests.activities.collecting import HeartbeatingEnvironment
 from tests.activities.record_support import (
     Collector,
-    HeartbeatingEnvironment,
     record_input,
     rows,
     start_collector,

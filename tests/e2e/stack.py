@@ -22,6 +22,16 @@ ADMIN_PASSWORD = "e2e-admin-password"
 # migrations took 27 s at a load average of 12; a bound for a failure, not a delay)
 API_START_SECS = 120.0
 
+# the settings of an end-to-end stack; they seed the configuration's global level
+# (the first process to start)
+FAST_SETTINGS = {
+    "SREC_POLL_INTERVAL_SECS": "1",
+    "SREC_OFFLINE_CHECK_COUNT": "1",
+    "SREC_OFFLINE_CHECK_DELAY_SECS": "3",
+    "SREC_MAX_SEGMENT_DURATION_SECS": "2",
+    "SREC_GRACEFUL_SHUTDOWN_SECS": "10",
+}
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.e2e.stack import Stack
+from tests.e2e.stack import FAST_SETTINGS, Stack
 from tests.e2e.test_platforms import BILIBILI, add, sessions_of
-from tests.e2e.test_recording import FAST_SETTINGS, segments
+from tests.e2e.test_recording import segments
 from tests.fakes.danmu.frames import (
     bili_command,
     bili_danmu,
@@ -33,22 +33,15 @@ from tests.fakes.danmu.frames import (
 from tests.fakes.danmu.server import FakeChatServer
 from tests.fakes.live_flv import LiveFlvServer
 from tests.fakes.platform import FakePlatforms
-from tests.temporal import start_dev_server
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import Callable
 
 pytestmark = pytest.mark.e2e
 
 # the chat hosts the fake getDanmuInfo names (tests/fakes/platform/bilibili.py)
 CHAT_HOSTS = ("tx-sh-live-comet-01.chat.bilibili.com", "broadcastlv.chat.bilibili.com")
 SEGMENTS = 2  # closed segments recorded before the room goes offline
-
-
-@pytest.fixture
-async def dev_server() -> AsyncIterator[str]:
-    async with await start_dev_server() as env:
-        yield env.client.service_client.config.target_host
 
 
 async def wait_for(check: Callable[[], Any], within: float, what: str) -> Any:

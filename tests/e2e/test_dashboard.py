@@ -24,8 +24,7 @@ from sqlmodel import Session
 from activities.db import Streamer, crud, make_engine
 from activities.db.crud_profile import Profile, save_profiles
 from tests.e2e.dashboard_data import recorded_session, serve_pictures
-from tests.e2e.stack import ADMIN_PASSWORD, Stack, free_port
-from tests.e2e.test_recording import FAST_SETTINGS
+from tests.e2e.stack import ADMIN_PASSWORD, FAST_SETTINGS, Stack, free_port
 from tests.fakes.live_hls import LiveHls
 from tests.temporal import start_dev_server
 

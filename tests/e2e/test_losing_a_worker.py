@@ -28,7 +28,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.stack import Stack, free_port, wait_until
 from tests.e2e.test_recording import (
-    FAST_SETTINGS,
     SESSION_END_SECS,
     WORKER_START_SECS,
     add_streamer,
@@ -39,11 +38,10 @@ from tests.e2e.test_recording import (
 )
 from tests.fakes.live_hls import LiveHls
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.temporal import start_dev_server
 from workflows import options as o
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import Iterator
 
 pytestmark = pytest.mark.e2e
 
@@ -53,12 +51,6 @@ HEARTBEAT_SECS = o.RECORD_HEARTBEAT_TIMEOUT.total_seconds()
 TAKEOVER_SECS = HEARTBEAT_SECS + o.RECORD_RETRY.initial_interval.total_seconds()
 SLACK_SECS = 20.0
 PARTITION_SECS = 30.0
-
-
-@pytest.fixture
-async def dev_server() -> AsyncIterator[str]:
-    async with await start_dev_server() as env:
-        yield env.client.service_client.config.target_host
 
 
 @pytest.fixture
@@ -121,15 +113,6 @@ class Workers:
         found = [n for n in self.ports if self.active(n) == 1]
         others = [n for n in self.ports if (self.active(n) or 0) > 1]
         return found[0] if len(found) == 1 and not others else None
-
-
-@pytest.fixture
-def stack(tmp_path: Path, dev_server: str) -> Iterator[Stack]:
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    running = Stack(shared, dev_server, settings=dict(FAST_SETTINGS))
-    yield running
-    running.stop()
 
 
 def closed(api: httpx.Client, session_id: int) -> int:

@@ -22,7 +22,6 @@ import pytest
 
 from tests.e2e.stack import Stack, wait_until
 from tests.e2e.test_recording import (
-    FAST_SETTINGS,
     SESSION_END_SECS,
     WORKER_START_SECS,
     add_streamer,
@@ -30,11 +29,10 @@ from tests.e2e.test_recording import (
     segments,
 )
 from tests.fakes.live_hls import LiveHls
-from tests.temporal import start_dev_server
 from workflows import options as o
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import Iterator
     from pathlib import Path
 
     import httpx
@@ -86,21 +84,6 @@ def hooks() -> Iterator[Hooks]:
     yield running
     running.server.shutdown()
     running.server.server_close()
-
-
-@pytest.fixture
-async def dev_server() -> AsyncIterator[str]:
-    async with await start_dev_server() as env:
-        yield env.client.service_client.config.target_host
-
-
-@pytest.fixture
-def stack(tmp_path: Path, dev_server: str) -> Iterator[Stack]:
-    data = tmp_path / "data"
-    data.mkdir()
-    running = Stack(data, dev_server, settings=dict(FAST_SETTINGS))
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -28,13 +28,12 @@ import pytest
 from activities import contracts as c
 from activities.pipeline_contracts import PIPELINE_WORKFLOW_TYPE
 from tests.e2e.stack import Stack, wait_until
-from tests.e2e.test_recording import FAST_SETTINGS, only_session, segments
+from tests.e2e.test_recording import only_session, segments
 from tests.fakes.live_hls import LiveHls
-from tests.temporal import start_dev_server
 from workflows.client import connect
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import Iterator
 
 pytestmark = pytest.mark.e2e
 
@@ -62,21 +61,6 @@ PIPELINES = {
 START_SECS = 90.0
 RECORD_SECS = 60.0
 SETTLE_SECS = 60.0
-
-
-@pytest.fixture
-async def dev_server() -> AsyncIterator[str]:
-    async with await start_dev_server() as env:
-        yield env.client.service_client.config.target_host
-
-
-@pytest.fixture
-def stack(tmp_path: Path, dev_server: str) -> Iterator[Stack]:
-    data = tmp_path / "data"
-    data.mkdir()
-    running = Stack(data, dev_server, settings=dict(FAST_SETTINGS))
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -14,15 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.e2e.stack import Stack, wait_until
-from tests.e2e.test_recording import FAST_SETTINGS, segments
+from tests.e2e.stack import FAST_SETTINGS, Stack, wait_until
+from tests.e2e.test_recording import segments
 from tests.fakes.live_flv import LiveFlvServer
 from tests.fakes.live_hls import LiveHls, assert_playable
 from tests.fakes.platform import FakePlatforms
-from tests.temporal import start_dev_server
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import Iterator
 
     import httpx
 
@@ -33,25 +32,14 @@ TWITCH = "https://www.twitch.tv/abby_"
 
 
 @pytest.fixture
-async def dev_server() -> AsyncIterator[str]:
-    async with await start_dev_server() as env:
-        yield env.client.service_client.config.target_host
-
-
-@pytest.fixture
 def fake() -> Iterator[FakePlatforms]:
     with FakePlatforms() as platforms:
         yield platforms
 
 
 @pytest.fixture
-def stack(tmp_path: Path, dev_server: str, fake: FakePlatforms) -> Iterator[Stack]:
-    data = tmp_path / "data"
-    data.mkdir()
-    settings = dict(FAST_SETTINGS, SREC_HOST_MAP=fake.host_map_setting)
-    running = Stack(data, dev_server, settings=settings)
-    yield running
-    running.stop()
+def stack_settings(fake: FakePlatforms) -> dict[str, str]:
+    return dict(FAST_SETTINGS, SREC_HOST_MAP=fake.host_map_setting)
 
 
 def sessions_of(api: httpx.Client, streamer_id: int) -> list[dict[str, Any]]:

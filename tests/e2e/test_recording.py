@@ -17,43 +17,17 @@ import av
 import pytest
 
 from activities import contracts as c
-from tests.e2e.stack import Stack, wait_until
+from tests.e2e.stack import FAST_SETTINGS, Stack, wait_until
 from tests.fakes.live_hls import LiveHls, assert_playable
-from tests.temporal import start_dev_server
 from workflows import options as o
 from workflows.client import connect
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import Iterator
 
     import httpx
 
 pytestmark = pytest.mark.e2e
-
-FAST_SETTINGS = {
-    # they seed the configuration's global level (the first process to start)
-    "SREC_POLL_INTERVAL_SECS": "1",
-    "SREC_OFFLINE_CHECK_COUNT": "1",
-    "SREC_OFFLINE_CHECK_DELAY_SECS": "3",
-    "SREC_MAX_SEGMENT_DURATION_SECS": "2",
-    "SREC_GRACEFUL_SHUTDOWN_SECS": "10",
-}
-
-
-@pytest.fixture
-async def dev_server() -> AsyncIterator[str]:
-    """A fresh Temporal dev server per test (workflow ids restart at streamer-1)."""
-    async with await start_dev_server() as env:
-        yield env.client.service_client.config.target_host
-
-
-@pytest.fixture
-def stack(tmp_path: Path, dev_server: str) -> Iterator[Stack]:
-    data = tmp_path / "data"
-    data.mkdir()
-    running = Stack(data, dev_server, settings=dict(FAST_SETTINGS))
-    yield running
-    running.stop()
 
 
 @pytest.fixture
