@@ -8,6 +8,10 @@ broadcasts a real ffmpeg FLV stream; its getDanmuInfo names chat hosts that
 the chat going; then the room goes offline and the chat says PREPARING, which ends
 the session at once (the FLV stream still flows). Each video segment has its danmu
 file of the same index, valid XML, rows closed, every message in exactly one file.
+
+The streamer's paired trigger runs too: each video is remuxed to MP4 by its segment
+pipeline, and each pair (the MP4 and the chat file of the same index) is rendered to
+ASS by the paired pipeline, once, after both sides were done.
 """
 
 from __future__ import annotations
@@ -15,14 +19,16 @@ from __future__ import annotations
 import asyncio
 import time
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
+from activities import contracts as c
 from tests.e2e.stack import FAST_SETTINGS, Stack
-from tests.e2e.test_platforms import BILIBILI, add, sessions_of
+from tests.e2e.test_platforms import BILIBILI, sessions_of
 from tests.e2e.test_recording import segments
 from tests.fakes.danmu.frames import (
     bili_command,
@@ -42,6 +48,11 @@ pytestmark = pytest.mark.e2e
 # the chat hosts the fake getDanmuInfo names (tests/fakes/platform/bilibili.py)
 CHAT_HOSTS = ("tx-sh-live-comet-01.chat.bilibili.com", "broadcastlv.chat.bilibili.com")
 SEGMENTS = 2  # closed segments recorded before the room goes offline
+# each video segment remuxed to MP4; each pair (MP4 + chat) rendered to ASS
+PIPELINES = {
+    "segment_pipeline": {"steps": [{"id": "mp4", "processor": "remux"}]},
+    "paired_pipeline": {"steps": [{"id": "ass", "processor": "danmaku"}]},
+}
 
 
 async def wait_for(check: Callable[[], Any], within: float, what: str) -> Any:
@@ -101,7 +112,12 @@ async def test_video_and_danmu_files_pair_by_index_and_the_chat_ends_the_session
                     lambda: httpx.get(health).status_code == 200, 90, "the API"
                 )
                 api = await asyncio.to_thread(stack.api)
-                bili = add(api, "bili", BILIBILI)
+                created = api.post(
+                    "/api/streamers",
+                    json={"name": "bili", "url": BILIBILI, "settings": PIPELINES},
+                )
+                assert created.status_code == 201, created.text
+                bili = created.json()
                 await chat.wait_until(lambda: chat.connections >= 1, within=30)
 
                 async def talk() -> None:  # a steady chat (pacing, not sync)
@@ -130,6 +146,9 @@ async def test_video_and_danmu_files_pair_by_index_and_the_chat_ends_the_session
                 (session,) = sessions_of(api, bili["id"])
                 rows = segments(api, session["id"])
                 stats = api.get(f"/api/sessions/{session['id']}/danmu-statistics")
+                found = await wait_for(
+                    lambda: settled(api, session["id"], rows), 60, "the pair runs"
+                )
             finally:
                 await asyncio.to_thread(stack.stop)
         log = stack.log("worker")
@@ -152,3 +171,54 @@ async def test_video_and_danmu_files_pair_by_index_and_the_chat_ends_the_session
     body = stats.json()
     assert body["complete"] is True
     assert body["total"] == sent
+    check_pairs(found, session["id"], rows)
+
+
+def runs_of(api: httpx.Client, session_id: int) -> list[dict[str, Any]]:
+    page = api.get(
+        "/api/pipeline/runs", params={"session_id": session_id, "limit": 100}
+    )
+    assert page.status_code == 200, page.text
+    items: list[dict[str, Any]] = page.json()["items"]
+    return items
+
+
+def settled(
+    api: httpx.Client, session_id: int, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]] | None:
+    """The session's runs once every pair has its final run and nothing runs."""
+    found = runs_of(api, session_id)
+    final = {"COMPLETED", "FAILED", "CANCELLED"}
+    pairs = {r["segment_index"] for r in found if r["kind"] == "pair"}
+    if pairs != {row["index"] for row in rows}:
+        return None
+    return found if all(r["status"] in final for r in found) else None
+
+
+def at(text: str) -> datetime:
+    when = datetime.fromisoformat(text)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def check_pairs(
+    found: list[dict[str, Any]], session_id: int, rows: list[dict[str, Any]]
+) -> None:
+    """Each pair ran once, after both of its sides, on what they left."""
+    assert all(r["status"] == "COMPLETED" for r in found), found
+    by_id = {r["workflow_id"]: r for r in found}
+    assert len(by_id) == len(found)  # one row per run id
+    # a segment run per video; the remux root leaves the danmu files alone
+    assert sorted(r["kind"] for r in found) == sorted(["seg", "pair"] * len(rows))
+    for row in rows:
+        index = row["index"]
+        seg = by_id[c.trigger_workflow_id(c.RunKind.SEGMENT, session_id, index)]
+        pair = by_id[c.trigger_workflow_id(c.RunKind.PAIR, session_id, index)]
+        video, xml = Path(row["file_path"]), Path(row["danmu"]["file_path"])
+        # the remux's MP4 (its .flv removed) and the chat file, nothing else
+        assert sorted(pair["inputs"]) == sorted(
+            [str(video.with_suffix(".mp4")), str(xml)]
+        )
+        assert at(pair["started_at"]) >= at(seg["finished_at"])
+        assert at(pair["started_at"]) >= at(row["danmu"]["closed_at"])
+        ass = xml.with_suffix(".ass")
+        assert ass.read_text(encoding="utf-8-sig").startswith("[Script Info]")
