@@ -47,6 +47,7 @@ from activities.guards import (
     check_now_signaller,
 )
 from activities.record import RecordingActivities
+from tests.activities.collecting import collecting
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -358,18 +359,8 @@ class WaitCollector:
 
 @pytest.fixture
 async def collector(env: WorkflowEnvironment) -> AsyncIterator[str]:
-    queue = f"tq-{uuid.uuid4()}"
-    async with Worker(
-        env.client,
-        task_queue=queue,
-        workflows=[WaitCollector],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    ):
-        handle = await env.client.start_workflow(
-            WaitCollector.run, id=f"collector-{uuid.uuid4()}", task_queue=queue
-        )
+    async for handle in collecting(env, WaitCollector, WaitCollector.run):
         yield handle.id
-        await handle.terminate()
 
 
 async def seen(env: WorkflowEnvironment, workflow_id: str) -> list[RecordingWait]:

@@ -28,6 +28,7 @@ import pytest
 
 from activities import contracts as c
 from tests.e2e.stack import FAST_SETTINGS, Stack
+from tests.e2e.test_pipelines import runs
 from tests.e2e.test_platforms import BILIBILI, sessions_of
 from tests.e2e.test_recording import segments
 from tests.fakes.danmu.frames import (
@@ -174,20 +175,11 @@ async def test_video_and_danmu_files_pair_by_index_and_the_chat_ends_the_session
     check_pairs(found, session["id"], rows)
 
 
-def runs_of(api: httpx.Client, session_id: int) -> list[dict[str, Any]]:
-    page = api.get(
-        "/api/pipeline/runs", params={"session_id": session_id, "limit": 100}
-    )
-    assert page.status_code == 200, page.text
-    items: list[dict[str, Any]] = page.json()["items"]
-    return items
-
-
 def settled(
     api: httpx.Client, session_id: int, rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]] | None:
     """The session's runs once every pair has its final run and nothing runs."""
-    found = runs_of(api, session_id)
+    found = runs(api, session_id)
     final = {"COMPLETED", "FAILED", "CANCELLED"}
     pairs = {r["segment_index"] for r in found if r["kind"] == "pair"}
     if pairs != {row["index"] for row in rows}:
