@@ -57,7 +57,11 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_SECS = 5.0
 RPC_TIMEOUT_SECS = 10.0
 R = TypeVar("R")
-_UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
+_UNAVAILABLE = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+}
 
 
 class TemporalUnavailableError(Exception):
@@ -161,7 +165,7 @@ class TemporalWorkflowControl:
         except TimeoutError as err:
             raise TemporalUnavailableError("Temporal did not answer in time") from err
         except RPCError as err:
-            if err.status in _UNAVAILABLE:
+            if err.status in _UNAVAILABLE or wf_client.namespace_missing(err):
                 raise TemporalUnavailableError(
                     f"Temporal is unavailable: {err.message}"
                 ) from err
@@ -276,11 +280,11 @@ def temporal_errors() -> Iterator[None]:
     except TemporalUnavailableError as err:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(err)) from err
     except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
+        if wf_client.workflow_missing(err):
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND, "workflow not found"
             ) from err
-        if err.status in _UNAVAILABLE:
+        if err.status in _UNAVAILABLE or wf_client.namespace_missing(err):
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE, "Temporal is unavailable"
             ) from err

@@ -4,7 +4,8 @@ Lifecycle (uvicorn's): connect, build the dependencies once (`worker.wiring`), r
 one Temporal worker per task queue it serves (`--queues`, all three by default;
 `worker.queue_workers.QUEUE_WORKERS` says what each registers). A worker serving
 `workflows` then reconciles this instance's streamer workflows with the DB (another
-srec instance's sharing the server are left alone). Then it waits for SIGINT or
+srec instance's sharing the server are left alone), and again every
+`reconcile_interval_secs` (`keep_in_step`). Then it waits for SIGINT or
 SIGTERM. The first signal drains: workers stop polling and running recordings get
 `graceful_shutdown_secs` to finalise their files. A second signal exits at once.
 """
@@ -149,19 +150,15 @@ async def run_worker(
             await stack.enter_async_context(w)
         log.info("worker polling %s", ", ".join(w.task_queue for w in workers))
         await wiring.notifications.started()  # maintenance schedule, system_startup
+        rounds = None
         if "workflows" in settings.queue_names:
             # the worker that runs the streamer workflows keeps them in step
-            try:
-                await reconcile_streamers(client, db, instance_id)
-            except Exception:
-                # the DB or Temporal hiccuped; the next start reconciles again
-                log.exception("reconcile failed")
-            try:
-                await poll_wiring.start_pollers(client, settings, instance_id)
-            except Exception:
-                # the next worker start tries again; running pollers keep polling
-                log.exception("starting the shard pollers failed")
+            rounds = await keep_in_step(client, db, settings, instance_id)
         await shutdown.wait()
+        if rounds is not None:
+            rounds.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await rounds
         await wiring.notifications.stopping()  # system_shutdown, still polling
         log.info(
             "shutting down: %d recording(s) interrupted, finalising their files",
@@ -169,6 +166,41 @@ async def run_worker(
         )
     db.dispose()
     log.info("worker stopped")
+
+
+async def keep_in_step(
+    client: Client,
+    db: sa.Engine,
+    settings: WorkerSettings,
+    instance_id: str,
+) -> asyncio.Task[None]:
+    """Reconcile and ensure the pollers now, then every `reconcile_interval_secs`.
+
+    Returns after the first round, with the task of the later ones (the caller
+    cancels it when the worker stops). A round
+    that fails (the DB or Temporal hiccuped) is logged and the next one tries
+    again: a streamer the API saved while Temporal could not start its workflow
+    is monitored within one interval, without a restart.
+    """
+
+    async def one_round() -> None:
+        try:
+            await reconcile_streamers(client, db, instance_id)
+        except Exception:
+            log.exception("reconcile failed")
+        try:
+            await poll_wiring.start_pollers(client, settings, instance_id)
+        except Exception:
+            # running pollers keep polling; the next round tries again
+            log.exception("starting the shard pollers failed")
+
+    async def rounds() -> None:
+        while True:
+            await asyncio.sleep(settings.reconcile_interval_secs)
+            await one_round()
+
+    await one_round()
+    return asyncio.create_task(rounds(), name="reconcile rounds")
 
 
 def main(settings: WorkerSettings) -> None:

@@ -82,6 +82,13 @@ class WorkerSettings(BaseSettings):
         description="Activities at once on srec-cpu (ffmpeg steps). Default: cores",
     )
 
+    reconcile_interval_secs: float = Field(
+        default=300.0,
+        ge=10,
+        description="How often the workflows worker reconciles again after its "
+        "start: a streamer saved while Temporal could not start its workflow gets "
+        "one, and the shard pollers are ensured",
+    )
     metrics_port: int | None = Field(
         default=None,
         ge=1,

@@ -105,6 +105,23 @@ async def connect(
     )
 
 
+def namespace_missing(err: RPCError) -> bool:
+    """NOT_FOUND for the namespace, not for a workflow.
+
+    A dev server whose namespace cache fell behind under load answers so for a
+    while ("Namespace default is not found."), as does a namespace not registered
+    yet: Temporal is not usable, which says nothing about any workflow.
+    """
+    return err.status == RPCStatusCode.NOT_FOUND and err.message.lower().startswith(
+        "namespace"
+    )
+
+
+def workflow_missing(err: RPCError) -> bool:
+    """NOT_FOUND for the workflow asked about (not for the namespace)."""
+    return err.status == RPCStatusCode.NOT_FOUND and not namespace_missing(err)
+
+
 async def workflow_owner(client: Client, streamer_id: int) -> str | None:
     """The instance that owns the streamer's running workflow.
 
@@ -116,7 +133,7 @@ async def workflow_owner(client: Client, streamer_id: int) -> str | None:
     try:
         described = await handle.describe()
     except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
+        if workflow_missing(err):
             return None
         raise
     if described.status != WorkflowExecutionStatus.RUNNING:
@@ -199,7 +216,7 @@ async def _signal(client: Client, streamer_id: int, signal: str, reason: str) ->
     try:
         await handle.signal(signal, SignalInput(reason=reason))
     except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
+        if workflow_missing(err):
             return False
         raise
     return True
