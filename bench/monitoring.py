@@ -78,7 +78,7 @@ async def flip_loop(
         now = time.time()
         ending = [n for n, at in live.items() if now - at >= args.live_secs]
         if ending:
-            await control.get("/_control/offline", params={"ids": _ids(ending)})
+            await offline(control, ending)
             for n in ending:
                 del live[n]
         free = [n for n in range(args.streamers) if n not in used]
@@ -95,6 +95,13 @@ async def flip_loop(
 
 def _ids(channels: Iterable[int]) -> str:
     return ",".join(map(str, channels))
+
+
+async def offline(control: httpx.AsyncClient, channels: list[int]) -> None:
+    """Flip `channels` offline, a thousand per request (a URL's length is bounded)."""
+    for start in range(0, len(channels), 1000):
+        chunk = channels[start : start + 1000]
+        await control.get("/_control/offline", params={"ids": _ids(chunk)})
 
 
 async def measure(
@@ -119,7 +126,7 @@ async def measure(
     rss = {name: status_kib(pid, "VmHWM") / 1024 for name, pid in pids.items()}
     requests1 = (await control.get("/_control/stats")).json()["playlist_requests"]
     # every flipped channel back offline before the next window
-    await control.get("/_control/offline", params={"ids": _ids(range(args.streamers))})
+    await offline(control, sorted(used))
     await control.aclose()
     latencies = await latency(flips)
     seen = sorted(x for x in latencies if x is not None)
