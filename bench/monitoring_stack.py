@@ -79,6 +79,15 @@ class Api:
         streamer_id: int = response.json()["id"]
         return streamer_id
 
+    async def patch_global(self, fields: dict[str, object]) -> None:
+        """Change the global configuration level, as a user does."""
+        response = await self.http.patch("/api/config/global", json=fields)
+        if response.status_code == 401:
+            await self.login()
+            return await self.patch_global(fields)
+        response.raise_for_status()
+        return None
+
     async def probe(self, probe: Probe, stop: asyncio.Event) -> None:
         while not stop.is_set():
             started = time.perf_counter()
@@ -175,6 +184,7 @@ class Monitored:
     ids: list[int]
     create_secs: float
     probe: Probe
+    client: Api
 
     @property
     def worker_argv(self) -> list[str]:
@@ -254,8 +264,8 @@ async def started(
         urls = [f"http://127.0.0.1:{fake_port}/live/{n}.m3u8" for n in range(streamers)]
         log.info("creating %d streamers through the API", streamers)
         ids, create_secs, probe = await create_all(api, urls, create_concurrency)
+        yield Monitored(stack, fake_port, api_proc, stub, ids, create_secs, probe, api)
         await api.http.aclose()
-        yield Monitored(stack, fake_port, api_proc, stub, ids, create_secs, probe)
     finally:
         if api_proc is not None:
             stop_process(api_proc)
