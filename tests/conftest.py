@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+import workflows
 from activities.tools import ffmpeg_executable
 
 # the app database fixtures (SQLite and Postgres): see tests/databases.py
@@ -20,6 +23,7 @@ from tests.databases import (  # noqa: F401
 # a hung async test prints its pending tasks before pytest-timeout ends it
 from tests.hangs import pytest_runtest_call  # noqa: F401
 from tests.temporal import start_dev_server, start_time_skipping_server
+from worker import bytecode
 
 # No deadlock detector in the tests' workers (in-process, and the srec workers the
 # end-to-end tests start, which inherit the environment). It fails a workflow task
@@ -30,9 +34,15 @@ from tests.temporal import start_dev_server, start_time_skipping_server
 # which tests/hangs.py then reports.
 os.environ.setdefault("TEMPORAL_DEBUG", "1")
 
+# The sandboxed workflows of the tests re-import `workflows/` for every instance, as
+# a worker does: compiled once here, not from source each time where Python is
+# told not to write bytecode (worker/bytecode.py).
+bytecode.warm(
+    Path(workflows.__file__).parent, Path(tempfile.gettempdir()) / "srec-pycache"
+)
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-    from pathlib import Path
 
     from temporalio.testing import WorkflowEnvironment
 

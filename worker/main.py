@@ -17,17 +17,19 @@ import contextlib
 import logging
 import os
 import signal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
+import workflows
 from activities.config.seed import read_seed, seed_global
 from activities.contracts import SIGNAL_STOP
 from activities.db import app_instance_id, crud, make_engine, migrate
 from activities.engines.network import network_access
 from activities.guards import WriteGate, check_now_signaller
 from activities.notify import Dispatcher
-from worker import metrics_server, poll_wiring
+from worker import bytecode, metrics_server, poll_wiring
 from worker.http_client import build_http
 from worker.queue_workers import build_workers
 from worker.wiring import Shared, build_wiring
@@ -93,6 +95,9 @@ async def run_worker(
         streamer_workflow: the class registered as the streamer workflow
             (`bench/monitoring.py` stands a `detected` receiver in for it).
     """
+    if "workflows" in settings.queue_names:
+        # the sandbox imports these again for every workflow instance it creates
+        bytecode.warm(Path(workflows.__file__).parent, settings.data_dir / "pycache")
     db = make_engine(settings.database_url)
     migrate(db)
     # the global configuration level: from SREC_* on the database's first start only
