@@ -105,8 +105,12 @@ async def measure(
 ) -> None:
     calls.counts.clear()
     started = time.monotonic()
+
+    async def existing() -> list[int]:
+        return ids
+
     done = await reconcile(
-        client, ids, instance_id=instance_id, stop_signal=SIGNAL_STOP
+        client, existing, instance_id=instance_id, stop_signal=SIGNAL_STOP
     )
     secs = time.monotonic() - started
     log.info(

@@ -56,11 +56,17 @@ async def reconcile_streamers(
     Only this instance's workflows are started or stopped: a streamer whose
     workflow id runs for another instance is named in a warning and left alone.
     """
-    with Session(db) as session:
-        rows, _ = crud.list_streamers(session)
-        ids = [row.id for row in rows if row.id is not None]
+
+    def read() -> list[int]:
+        with Session(db) as session:
+            rows, _ = crud.list_streamers(session)
+            return [row.id for row in rows if row.id is not None]
+
+    async def existing() -> list[int]:
+        return await asyncio.to_thread(read)
+
     done = await reconcile(
-        client, ids, instance_id=instance_id, stop_signal=SIGNAL_STOP
+        client, existing, instance_id=instance_id, stop_signal=SIGNAL_STOP
     )
     log.info(
         "reconciled: %d streamer workflow(s) already running, %d started, %d stopped",

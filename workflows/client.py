@@ -268,7 +268,11 @@ async def _in_batches(items: list[int], call: Callable[[int], Awaitable[T]]) -> 
 
 
 async def reconcile(
-    client: Client, existing: Iterable[int], *, instance_id: str, stop_signal: str
+    client: Client,
+    existing: Callable[[], Awaitable[Iterable[int]]],
+    *,
+    instance_id: str,
+    stop_signal: str,
 ) -> Reconciled:
     """Make this instance's running workflows match the streamers in its DB.
 
@@ -277,17 +281,20 @@ async def reconcile(
     instance's own workflows whose streamer is gone are told to stop. A missing one
     whose id runs for another instance is reported in `foreign`, never touched.
 
+    The DB is read after the list: a streamer created meanwhile (its workflow
+    started by the API) is then in the DB too, never taken for a deleted one.
+
     Args:
         client: the Temporal client.
-        existing: ids of every streamer in the DB.
+        existing: reads the ids of every streamer in the DB.
         instance_id: this instance's id.
         stop_signal: the signal that makes a streamer workflow finish.
 
     Returns:
         The streamers found running, started, stopped and held by another instance.
     """
-    wanted = set(existing)
     own = set(await running_streamer_ids(client, instance_id))
+    wanted = set(await existing())
     done = Reconciled(running=sorted(wanted & own))
     missing = sorted(wanted - own)
     owners = await _in_batches(

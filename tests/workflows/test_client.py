@@ -20,6 +20,7 @@ from activities import contracts as c
 from tests.temporal import start_dev_server
 from tests.workflows.fakes import FakeActivities
 from tests.workflows.test_streamer import config
+from workflows import client as client_module
 from workflows.client import (
     INSTANCE,
     ForeignWorkflowError,
@@ -31,7 +32,7 @@ from workflows.client import (
 from workflows.streamer import StreamerWorkflow
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from temporalio.client import WorkflowHandle
 
@@ -97,12 +98,21 @@ async def test_start_is_idempotent_and_marks_the_instance(client):
     assert described.typed_search_attributes.get(INSTANCE) == A
 
 
+def db(*ids: int) -> Callable[[], Awaitable[list[int]]]:
+    """A DB holding the streamers `ids`, as reconcile reads it."""
+
+    async def existing() -> list[int]:
+        return list(ids)
+
+    return existing
+
+
 async def test_reconcile_starts_missing_and_stops_deleted(client):
     await start_streamer(client, 1, instance_id=A)
     await start_streamer(client, 2, instance_id=A)
     await running(client, [1, 2], A)
 
-    done = await reconcile(client, [2, 3], instance_id=A, stop_signal=c.SIGNAL_STOP)
+    done = await reconcile(client, db(2, 3), instance_id=A, stop_signal=c.SIGNAL_STOP)
 
     assert (done.running, done.started, done.stopped) == ([2], [3], [1])
     assert done.foreign == {}
@@ -118,7 +128,7 @@ async def test_reconcile_starts_only_the_missing(client):
     counted, counter = counting(client)
 
     done = await reconcile(
-        counted, range(1, 7), instance_id=A, stop_signal=c.SIGNAL_STOP
+        counted, db(*range(1, 7)), instance_id=A, stop_signal=c.SIGNAL_STOP
     )
 
     assert done.started == [6]
@@ -132,7 +142,7 @@ async def test_reconcile_never_stops_another_instance(client):
     await running(client, [1, 2], A)
 
     # B's database holds streamer 1 too (ids collide), and not streamer 2
-    done = await reconcile(client, [1], instance_id=B, stop_signal=c.SIGNAL_STOP)
+    done = await reconcile(client, db(1), instance_id=B, stop_signal=c.SIGNAL_STOP)
 
     assert done.foreign == {1: A}
     assert (done.started, done.stopped, done.running) == ([], [], [])
@@ -167,6 +177,33 @@ async def test_a_workflow_from_before_instance_ids_counts_as_ones_own(client):
         id=c.streamer_workflow_id(7),
         task_queue=c.WORKFLOW_TASK_QUEUE,
     )
-    done = await reconcile(client, [7], instance_id=A, stop_signal=c.SIGNAL_STOP)
+    done = await reconcile(client, db(7), instance_id=A, stop_signal=c.SIGNAL_STOP)
     assert (done.running, done.started, done.foreign) == ([7], [], {})
     assert await signal_streamer(client, 7, c.SIGNAL_CHECK_NOW, instance_id=A)
+
+
+async def test_a_streamer_created_during_reconcile_is_not_stopped(client, monkeypatch):
+    # the API creates streamer 9 (and starts its workflow) while the worker
+    # reconciles: were the DB read before the list, 9 would be listed running but
+    # missing from the DB, and stopped as deleted
+    await start_streamer(client, 1, instance_id=A)
+    await running(client, [1], A)
+    order: list[str] = []
+    listed = client_module.running_streamer_ids
+
+    async def listing(*args: object) -> list[int]:
+        order.append("list")
+        return await listed(*args)  # type: ignore[arg-type]
+
+    async def existing() -> list[int]:
+        order.append("db")
+        await start_streamer(client, 9, instance_id=A)
+        return [1, 9]
+
+    monkeypatch.setattr(client_module, "running_streamer_ids", listing)
+    done = await reconcile(client, existing, instance_id=A, stop_signal=c.SIGNAL_STOP)
+
+    assert order == ["list", "db"]
+    assert done.stopped == []
+    assert done.running == [1, 9]
+    await running(client, [1, 9], A)
