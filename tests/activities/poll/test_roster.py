@@ -109,3 +109,58 @@ def test_a_change_of_a_level_above_moves_the_marker_and_the_entries(db) -> None:
         crud_config.set_global(session, {"poll_interval_secs": 90})
     assert shard.marker() != first
     assert shard.read()[sid].interval == 90
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_read_after_the_first_takes_only_the_rows_written_since(db) -> None:
+    ids = [add(db, n) for n in range(4)]
+    clock = Clock()
+    shard = Roster(db, 0, 1, [StreamerState.NOT_LIVE], clock=clock)
+    assert set(shard.read()) == set(ids)
+    with Session(db) as session:
+        crud.set_streamer_state(session, ids[1], state="LIVE", enabled=True)
+    newcomer = add(db, 9)
+    assert set(shard.read()) == {ids[0], ids[2], ids[3], newcomer}
+    with Session(db) as session:
+        crud.set_streamer_state(session, ids[1], state="NOT_LIVE", enabled=True)
+        crud.set_streamer_state(session, ids[3], state="NOT_LIVE", enabled=False)
+    again = shard.read()
+    assert set(again) == {ids[0], ids[1], ids[2], newcomer}
+    assert shard.whole_reads == 1  # the first only
+
+
+def test_a_deletion_a_level_change_or_time_reads_the_shard_whole(db) -> None:
+    ids = [add(db, n) for n in range(3)]
+    clock = Clock()
+    shard = Roster(db, 0, 1, [StreamerState.NOT_LIVE], clock=clock)
+    shard.read()
+    with Session(db) as session:
+        row = crud.get_streamer(session, ids[0])
+        assert row is not None
+        crud.delete_streamer(session, row)
+    assert set(shard.read()) == set(ids[1:])
+    assert shard.whole_reads == 2
+    with Session(db) as session:
+        crud_config.set_global(session, {"poll_interval_secs": 20})
+    assert {e.interval for e in shard.read().values()} == {20}
+    assert shard.whole_reads == 3
+    shard.read()
+    assert shard.whole_reads == 3
+    clock.now = 301.0
+    shard.read()
+    assert shard.whole_reads == 4
+
+
+def test_the_dict_a_read_returns_is_the_callers(db) -> None:
+    sid = add(db, 0)
+    shard = Roster(db, 0, 1, [StreamerState.NOT_LIVE])
+    first = shard.read()
+    first.clear()
+    assert set(shard.read()) == {sid}
