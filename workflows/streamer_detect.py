@@ -15,7 +15,10 @@ check) to `_observe`, which picks the next state:
 | FATAL_ERROR, NOT_FOUND | clear_error, check_now, resume, config_changed | none |
 
 Control = pause, stop, config_changed. Nothing is written to history while an
-offline streamer waits for the poller: no activity, no timer per check.
+offline streamer waits for the poller: no activity, no timer per check. Nor is it
+told of a change to a level above it (global, platform, template): a poller's
+"live" loads the configuration before the session opens, an own check answers
+`config_stale`.
 """
 
 from __future__ import annotations
@@ -109,6 +112,11 @@ class Detection(StreamerBase):
             return await self._check()
         if self._detected is not None:
             found, self._detected = self._detected, None
+            live = found.outcome is c.LiveOutcome.LIVE and found.source is not None
+            if live and workflow.patched(o.RELOAD_AT_OPEN_PATCH):
+                # levels above the streamer changed unsignalled while it waited
+                if not await self._load():
+                    return None  # deleted meanwhile: the loop stops
             return found
         now = workflow.now()
         deadlines = [] if closes is None else [closes - now]

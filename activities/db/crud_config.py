@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from activities.contracts import StreamerState
 from activities.db.tables import Streamer, utcnow
 from activities.db.tables_config import (
     GLOBAL_ROW_ID,
@@ -171,10 +173,28 @@ def delete_template(db: Session, template: ConfigTemplate) -> None:
 
 
 def streamer_ids(
-    db: Session, *, platform: str | None = None, template_id: int | None = None
+    db: Session,
+    *,
+    platform: str | None = None,
+    template_id: int | None = None,
+    skip_waiting: bool = False,
 ) -> list[int]:
-    """Ids of the streamers a change reaches: all, one platform's or one template's."""
+    """Ids of the streamers a change reaches: all, one platform's or one template's.
+
+    `skip_waiting` leaves out the enabled streamers projected NOT_LIVE: their
+    workflows wait for detection and read a level above the streamer when it ends
+    (a poller's news loads the configuration before a session opens; an own check
+    answers `config_stale`), while the pollers re-read the levels themselves. At
+    10,000 streamers, telling them all is 10,000 workflow tasks for nothing.
+    """
     query = select(Streamer.id)
+    if skip_waiting:
+        query = query.where(
+            sa.or_(
+                col(Streamer.enabled).is_(False),
+                col(Streamer.state) != StreamerState.NOT_LIVE.value,
+            )
+        )
     if platform is not None:
         query = query.where(Streamer.platform == platform)
     if template_id is not None:

@@ -94,14 +94,15 @@ async def patch_global(
     notifier: NotifierDep,
 ) -> GlobalConfigPublic:
     """Change global fields: those sent replace, those sent as null fall back to
-    the built-in default. Every streamer's workflow is told, spread over time."""
+    the built-in default. The streamers' workflows are told, spread over time
+    (those waiting for detection read it when their wait ends)."""
 
     def write() -> tuple[GlobalConfigPublic, list[int]]:
         stored = parse_stored(crud_config.get_global(db).settings)
         sent = body.model_dump(mode="json", exclude_unset=True)
         new = patched_settings(db, settings.recordings_path, stored, sent, ())
         crud_config.set_global(db, new)
-        return _global(db), crud_config.streamer_ids(db)
+        return _global(db), crud_config.streamer_ids(db, skip_waiting=True)
 
     shown, reached = await asyncio.to_thread(write)
     notifier.notify(control, reached)
@@ -153,7 +154,8 @@ async def put_platform(
 ) -> PlatformConfigPublic:
     """Replace a platform's level: its fields and its options. Credentials not
     sent (or sent as the mask) keep their value; null removes one. The streamers
-    of the platform are told."""
+    of the platform are told (those waiting for detection read it when their
+    wait ends)."""
     _known(platforms, name)
 
     def write() -> tuple[PlatformConfigPublic, list[int]]:
@@ -174,7 +176,7 @@ async def put_platform(
         )
         crud_config.put_platform(db, name, fields, options)
         return _platform(platforms, db, name), crud_config.streamer_ids(
-            db, platform=name
+            db, platform=name, skip_waiting=True
         )
 
     shown, reached = await asyncio.to_thread(write)

@@ -165,7 +165,8 @@ async def update_template(
     control: ControlDep,
     notifier: NotifierDep,
 ) -> TemplatePublic:
-    """Change a template; the workflows of its streamers are told."""
+    """Change a template; the workflows of its streamers are told (those waiting
+    for detection read it when their wait ends)."""
 
     def write() -> tuple[TemplatePublic, list[int]]:
         template = _found(db, template_id)
@@ -205,7 +206,7 @@ async def update_template(
             )
         saved = _save(db, template)
         return _public(db, platforms, saved), crud_config.streamer_ids(
-            db, template_id=template_id
+            db, template_id=template_id, skip_waiting=True
         )
 
     shown, reached = await asyncio.to_thread(write)

@@ -17,7 +17,9 @@ history of its first run as JSON (`WorkflowHistory.to_json`):
   the offline window (the same session records on), then ends for good (the
   platform says offline): closed at once, continue-as-new;
 * `backoff`: three failed checks in a row: cut off TEMPORAL_DISABLED, waiting on
-  the backoff's timer.
+  the backoff's timer;
+* `poller`: the instance runs shard pollers; the workflow waits for their signal,
+  a `detected` (live) opens a session, two segments: cut off while recording.
 
 A cut-off history ends on a completed workflow task, with the workflow waiting (on
 a timer, an activity or a signal), as a running workflow is when its worker is
@@ -189,6 +191,23 @@ async def _backoff(
     return await _settled(handle, POLL_TIMER)
 
 
+async def _poller(
+    env: WorkflowEnvironment, world: FakeActivities, handle: WorkflowHandle[Any, Any]
+) -> WorkflowHistory:
+    await eventually(lambda: state_is(handle, c.StreamerState.NOT_LIVE))
+    await _settled(handle)
+    source = c.StreamSource(url="http://cdn/a.m3u8", kind=c.StreamKind.HLS)
+    detected = c.Detected(
+        outcome=c.LiveOutcome.LIVE,
+        checked_at=await env.get_current_time(),
+        source=source,
+        title="from the poller",
+    )
+    await handle.signal(c.SIGNAL_DETECTED, detected)
+    await eventually(lambda: segments_closed(handle, world.segments_per_recording))
+    return await _settled(handle)
+
+
 async def _first_run_once_continued(
     env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]
 ) -> WorkflowHistory:
@@ -209,6 +228,7 @@ SHAPES: dict[str, Shape] = {
     "paused": _paused,
     "window": _window,
     "backoff": _backoff,
+    "poller": _poller,
 }
 
 
@@ -226,6 +246,7 @@ async def record(shape: str) -> WorkflowHistory:
 
 async def _record(env: WorkflowEnvironment, shape: str) -> WorkflowHistory:
     world = FakeActivities(configs={1: config()}, version="v1")
+    world.pollers = shape == "poller"
     workers = [
         Worker(
             env.client, task_queue=c.WORKFLOW_TASK_QUEUE, workflows=[StreamerWorkflow]

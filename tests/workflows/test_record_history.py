@@ -88,6 +88,10 @@ async def test_each_shape_is_recorded_and_replays(shape: str) -> None:
         assert c.ACTIVITY_RECORD_STREAM in running  # it still records
         assert set(running) <= {c.ACTIVITY_RECORD_STREAM, NOTIFY_RECORD_EVENT}
         assert _signals(history).count(c.SIGNAL_SEGMENT_CLOSED) == 2
+    if shape == "poller":  # the poller's news opened the session: no own check
+        assert c.ACTIVITY_CHECK_LIVE not in activities
+        assert c.ACTIVITY_RECORD_STREAM in _running(history)
+        assert c.SIGNAL_DETECTED in _signals(history)
     if shape == "window":  # the stream came back: one session, two recordings
         assert activities.count(c.ACTIVITY_OPEN_SESSION) == 1
         assert activities.count(c.ACTIVITY_RECORD_STREAM) == 2

@@ -168,6 +168,31 @@ async def test_with_pollers_an_offline_streamer_waits_for_their_signal(env, worl
     assert world.checks == 0  # the poller's news was enough
 
 
+async def test_a_level_changed_unsignalled_reaches_the_session_a_poller_opens(
+    env, world
+):
+    # a global, platform or template change is not signalled to a streamer
+    # waiting for detection (`crud_config.streamer_ids(skip_waiting=True)`)
+    world.pollers = True
+    handle = await start(env, world)
+    await eventually(lambda: state_is(handle, S.NOT_LIVE))
+    loads = world.loads
+    cfg = world.configs[1]
+    world.configs[1] = cfg.model_copy(
+        update={"policy": cfg.policy.model_copy(update={"engine": c.EngineKind.FFMPEG})}
+    )
+    now = await env.get_current_time()
+    source = c.StreamSource(url="http://cdn/a.m3u8", kind=c.StreamKind.HLS)
+    await handle.signal(
+        c.SIGNAL_DETECTED,
+        c.Detected(outcome=c.LiveOutcome.LIVE, checked_at=now, source=source),
+    )
+    await eventually(lambda: len(world.records) == 1)
+    assert world.loads == loads + 1
+    assert world.records[0].policy.engine is c.EngineKind.FFMPEG
+    assert world.checks == 0
+
+
 async def test_a_transient_failure_from_the_poller_counts_its_run(env, world):
     world.pollers = True
     handle = await start(env, world)

@@ -8,10 +8,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from sqlmodel import Session
 
 from activities.contracts import SIGNAL_CONFIG_CHANGED
+from activities.db import crud
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
     from tests.api.conftest import FakeWorkflowControl
@@ -25,6 +28,12 @@ def streamer(client: TestClient, name: str, url: str, **body: Any) -> int:
     assert response.status_code == 201, response.text
     sid: int = response.json()["id"]
     return sid
+
+
+def project(app: FastAPI, sid: int, state: str, *, enabled: bool = True) -> None:
+    """Write what the streamer's workflow would have projected."""
+    with Session(app.state.engine) as db:
+        crud.set_streamer_state(db, sid, state=state, enabled=enabled)
 
 
 def told(control: FakeWorkflowControl, expected: set[int]) -> None:
@@ -56,11 +65,18 @@ def test_global_shows_the_defaults_until_set(client: TestClient) -> None:
     assert shown["seeded_at"] is not None  # the API's first start seeded it
 
 
-def test_a_global_change_reaches_every_streamer(
-    client: TestClient, control: FakeWorkflowControl
+def test_a_global_change_reaches_every_streamer_not_waiting_for_detection(
+    app: FastAPI, client: TestClient, control: FakeWorkflowControl
 ) -> None:
-    ids = {streamer(client, f"s{i}", f"https://fake.tv/s{i}") for i in range(3)}
-    ids.add(streamer(client, "o", "https://other.tv/o"))
+    live, waiting, failed = (
+        streamer(client, f"s{i}", f"https://fake.tv/s{i}") for i in range(3)
+    )
+    paused = streamer(client, "o", "https://other.tv/o")
+    project(app, live, "LIVE")
+    project(app, waiting, "NOT_LIVE")
+    project(app, failed, "FATAL_ERROR")
+    project(app, paused, "NOT_LIVE", enabled=False)
+    ids = {live, failed, paused}  # `waiting` reads it when a poller finds it live
     control.calls.clear()
     response = client.patch("/api/config/global", json={"poll_interval_secs": 45})
     assert response.status_code == 200, response.text
@@ -120,10 +136,12 @@ def test_platforms_are_listed_with_their_credentials_named(client: TestClient) -
 
 
 def test_a_platform_level_keeps_its_credentials_masked(
-    client: TestClient, control: FakeWorkflowControl
+    app: FastAPI, client: TestClient, control: FakeWorkflowControl
 ) -> None:
     mine = streamer(client, "a", "https://other.tv/a")
-    streamer(client, "b", "https://fake.tv/b")
+    project(app, mine, "LIVE")
+    project(app, streamer(client, "b", "https://fake.tv/b"), "LIVE")
+    streamer(client, "c", "https://other.tv/c")  # waiting for detection
     control.calls.clear()
     path = "/api/config/platforms/othertv"
     body = {
@@ -161,7 +179,7 @@ def test_a_platform_level_keeps_its_credentials_masked(
 
 
 def test_template_crud_clone_and_reach(
-    client: TestClient, control: FakeWorkflowControl
+    app: FastAPI, client: TestClient, control: FakeWorkflowControl
 ) -> None:
     created = client.post(
         "/api/templates",
@@ -176,9 +194,11 @@ def test_template_crud_clone_and_reach(
     assert TOKEN not in created.text
     assert tpl["platform_options"] == {"othertv": {"quality": 3, "token": "**********"}}
     user = streamer(client, "u", "https://other.tv/u", template_id=tpl["id"])
-    streamer(client, "n", "https://other.tv/n")
+    project(app, user, "TEMPORAL_DISABLED")
+    waiting = streamer(client, "w", "https://other.tv/w", template_id=tpl["id"])
+    project(app, streamer(client, "n", "https://other.tv/n"), "LIVE")
     assert client.get(f"/api/streamers/{user}").json()["priority"] == "high"
-    assert client.get(f"/api/templates/{tpl['id']}").json()["streamers"] == 1
+    assert client.get(f"/api/templates/{tpl['id']}").json()["streamers"] == 2
     control.calls.clear()
     patched = client.patch(
         f"/api/templates/{tpl['id']}",
@@ -212,8 +232,9 @@ def test_template_crud_clone_and_reach(
     assert client.delete(f"/api/templates/{tpl['id']}").status_code == 409
     assert client.delete(f"/api/templates/{clone.json()['id']}").status_code == 204
     assert client.get(f"/api/templates/{clone.json()['id']}").status_code == 404
-    left = client.patch(f"/api/streamers/{user}", json={"template_id": None})
-    assert left.json()["template_id"] is None
+    for sid in (user, waiting):
+        left = client.patch(f"/api/streamers/{sid}", json={"template_id": None})
+        assert left.json()["template_id"] is None
     assert client.delete(f"/api/templates/{tpl['id']}").status_code == 204
 
 
