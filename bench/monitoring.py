@@ -11,9 +11,9 @@ latency of the channels flipped live meanwhile (every `--flip-every` seconds a
 `--flip-fraction` of the offline channels go live for `--live-secs`; no flip in
 the last interval + 20 s, so every flip can be seen). `--intervals 60,30` measures the
 same streamers at each interval in turn: the global level's `poll_interval_secs` is
-changed through the API in between, as a user would, and the warm-up waits until
-every workflow has been told (measure `--design today` one interval per run: its
-workflows check on the interval they loaded).
+changed through the API in between, as a user would (the pollers re-read it; the
+workflows waiting for detection are not told, so measure `--design today` one
+interval per run: its workflows check on the interval they loaded).
 
 Designs:
 
@@ -58,9 +58,6 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
 
 log = logging.getLogger("bench.monitoring")
-
-# workflows told of a configuration change per second (`SREC_CONFIG_RELOAD_RATE`)
-RELOAD_RATE = 50.0
 
 
 async def flip_loop(
@@ -181,9 +178,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             if n:
                 # as a user changes it: the global level (the worker's environment
                 # only seeds it on the first start); the pollers re-read their
-                # rosters, and every workflow is told, 50 a second: wait for that
+                # rosters, and the workflows not waiting for detection are told
                 await stack.client.patch_global({"poll_interval_secs": interval})
-                warmup = max(warmup, args.streamers / RELOAD_RATE + interval + 30)
             log.info("interval %.0f s: warming up %.0f s", interval, warmup)
             await asyncio.sleep(warmup)
             pids = stack.pids(workers)
