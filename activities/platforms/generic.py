@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import socket
 import time
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, ClassVar
@@ -55,6 +54,13 @@ from activities.hls.playlist import (
     parse_playlist,
 )
 from activities.hls.select import candidates_of, rank
+from activities.platforms._generic_answers import (
+    Offline,
+    Unreachable,
+    check_code,
+    check_status,
+    connect_failure,
+)
 from activities.platforms._generic_look import (
     Fetch,
     HlsMark,
@@ -69,21 +75,6 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
-
-_GONE = frozenset({404, 410})
-
-
-class _Offline(Exception):
-    """The stream is not there (404/410, refused, ended): a value, not an error."""
-
-
-class _Unreachable(_Offline):
-    """Offline because the URL answers nothing usable (404/410, refused, not FLV).
-
-    Still offline (a channel between broadcasts often looks like this), but the
-    reason goes into `LiveStatus.error`: a typo in the URL looks the same, and the
-    user should be able to see it.
-    """
 
 
 class Generic(Extractor):
@@ -131,9 +122,9 @@ class Generic(Extractor):
                 stream = await self._check_flv(url)
             else:
                 stream = await self._check_hls(url)
-        except _Offline as why:
+        except Offline as why:
             log.debug("%s is offline: %s", url, why)
-            error = str(why) if isinstance(why, _Unreachable) else None
+            error = str(why) if isinstance(why, Unreachable) else None
             return answer(LiveOutcome.OFFLINE, str(why), error=error)
         return answer(LiveOutcome.LIVE, title=_title_of(url), streams=[stream])
 
@@ -157,12 +148,12 @@ class Generic(Extractor):
         # a media sequence that moves proves someone is still publishing
         while True:
             if playlist.ended:
-                raise _Offline("playlist has EXT-X-ENDLIST")
+                raise Offline("playlist has EXT-X-ENDLIST")
             last = playlist.last_sequence
             if last is not None and (first_last is None or last > first_last):
                 return StreamInfo(url=url, kind=StreamKind.HLS)
             if self._clock() >= deadline:
-                raise _Offline(f"media sequence stuck at {first_last}")
+                raise Offline(f"media sequence stuck at {first_last}")
             await self._sleep(max(target / 2, 0.1))
             reloaded = await self._fetch_playlist(media_url)
             if not isinstance(reloaded, MediaPlaylist):
@@ -173,10 +164,10 @@ class Generic(Extractor):
         try:
             response = await self.http.get(url)
         except httpx.ConnectError as err:
-            raise _connect_failure(url, err) from err
+            raise connect_failure(url, err) from err
         except httpx.HTTPError as err:
             raise StreamUnavailableError(f"fetching {url} failed: {err!r}") from err
-        _check_status(response)
+        check_status(response)
         return _parsed(response.text, str(response.url))
 
     # --- the poller's one-request look ---------------------------------------------
@@ -205,16 +196,16 @@ class Generic(Extractor):
         try:
             media_url = mark.media_url if mark is not None else url
             status, final, text = await get(media_url)
-            _check_code(status, final)
+            check_code(status, final)
             if is_master(text):
                 media_url = self._variant(text, final)
                 status, final, text = await get(media_url)
-                _check_code(status, final)
-        except _Offline as why:
-            error = str(why) if isinstance(why, _Unreachable) else None
+                check_code(status, final)
+        except Offline as why:
+            error = str(why) if isinstance(why, Unreachable) else None
             return Step(answer(LiveOutcome.OFFLINE, str(why), error=error), None)
         except ConnectionError as err:
-            failure = _connect_failure(url, err)
+            failure = connect_failure(url, err)
             if isinstance(failure, StreamUnavailableError):
                 return Step(answer(LiveOutcome.UNAVAILABLE, str(failure)), mark)
             reason = str(failure)
@@ -261,7 +252,7 @@ class Generic(Extractor):
     async def _check_flv(self, url: str) -> StreamInfo:
         try:
             async with self.http.stream("GET", url) as response:
-                _check_status(response)
+                check_status(response)
                 head = b""
                 # an FLV live stream never ends: read the signature and hang up
                 async for chunk in response.aiter_bytes():
@@ -269,45 +260,12 @@ class Generic(Extractor):
                     if len(head) >= 3:
                         break
         except httpx.ConnectError as err:
-            raise _connect_failure(url, err) from err
+            raise connect_failure(url, err) from err
         except httpx.HTTPError as err:
             raise StreamUnavailableError(f"fetching {url} failed: {err!r}") from err
         if not head.startswith(b"FLV"):
-            raise _Unreachable(f"{url} does not answer with an FLV stream")
+            raise Unreachable(f"{url} does not answer with an FLV stream")
         return StreamInfo(url=url, kind=StreamKind.FLV)
-
-
-def _connect_failure(url: str, err: BaseException) -> Exception:
-    """What a failed connection means: a server that is not there, or no server.
-
-    A refused connection is offline (`_Unreachable`): many servers between
-    broadcasts look like that. A host name that does not resolve (a
-    `socket.gaierror` anywhere in the chain of causes) is a failed check.
-    """
-    cause: BaseException | None = err
-    seen: set[int] = set()
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, socket.gaierror):
-            why = cause.strerror or str(cause)
-            return StreamUnavailableError(
-                f"{url}: the host name does not resolve ({why})"
-            )
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return _Unreachable(f"{url}: connection failed: {err}")
-
-
-def _check_status(response: httpx.Response) -> None:
-    _check_code(response.status_code, str(response.url))
-
-
-def _check_code(status: int, url: str) -> None:
-    if status in _GONE:
-        raise _Unreachable(f"{url} answered HTTP {status}")
-    if status >= 500 or status == 429:
-        raise StreamUnavailableError(f"{url} answered HTTP {status}")
-    if status >= 400:
-        raise ExtractorError(f"{url} answered HTTP {status}")
 
 
 def _parsed(text: str, url: str) -> MediaPlaylist | MasterPlaylist:
