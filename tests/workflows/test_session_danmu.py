@@ -197,14 +197,30 @@ async def test_stream_closed_in_the_chat_ends_the_session_when_asked(world):
         record_danmu=True, end_stream_on_danmu_stream_closed=True
     )
     handle = await live_session(world)
-    checks = world.fakes.checks
     world.chat.say_closed.set()  # the platform's API still says live
     await eventually(lambda: len(world.fakes.closed) == 1)
-    await eventually(lambda: state_is(handle, c.StreamerState.NOT_LIVE))
+    world.fakes.live = False  # no new session at the next run's first look
+    # the run that recorded continues as new after its session; the next one
+    # checks at once (and with the platform saying live, may have opened another):
+    # what this run did is in its own state and history
+    first = world.env.client.get_workflow_handle(
+        handle.id, run_id=handle.first_execution_run_id
+    )
+    await eventually(lambda: _closed(first))
+    assert (await query(first)).state == c.StreamerState.NOT_LIVE
     assert world.fakes.cancelled_records == 1
     assert world.chat.closed_at_cancel == [0]
-    assert world.fakes.checks == checks  # no offline window: the chat's word
-    world.fakes.live = False  # no new session on the next look
+    checks = [
+        e
+        for e in (await first.fetch_history()).events
+        if e.activity_task_scheduled_event_attributes.activity_type.name
+        == c.ACTIVITY_CHECK_LIVE
+    ]
+    assert len(checks) == 1  # the one that found it live: no offline window
+
+
+async def _closed(handle: WorkflowHandle[Any, Any]) -> bool:
+    return (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
 
 
 async def test_stream_closed_in_the_chat_is_ignored_by_default(world):
