@@ -197,6 +197,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             "shards": args.shards if poller else 0,
             "create_secs": round(stack.create_secs, 1),
             "create_per_sec": round(args.streamers / stack.create_secs, 1),
+            "settle_secs": round(stack.settle_secs),
             "probe_p50_ms": round(percentile(sorted(probe.latencies), 0.5) * 1000),
             "probe_p99_ms": round(percentile(sorted(probe.latencies), 0.99) * 1000),
             "probe_max_ms": round(max(probe.latencies, default=0) * 1000),

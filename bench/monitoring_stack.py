@@ -23,7 +23,12 @@ from typing import TYPE_CHECKING
 import httpx
 import sqlalchemy as sa
 
-from activities.contracts import LiveOutcome, streamer_workflow_id
+from activities.contracts import (
+    SEARCH_ATTRIBUTE_STATE,
+    LiveOutcome,
+    StreamerState,
+    streamer_workflow_id,
+)
 from activities.db import make_engine
 from bench.receiver import QUERY_DETECTIONS, Detections
 from bench.stack import Stack, free_port, start_process, stop_process, wait_for_port
@@ -123,6 +128,31 @@ async def create_all(
     return ids, secs, probe
 
 
+async def settled(address: str, streamers: int, limit: float = 1800.0) -> float:
+    """Wait until every streamer's workflow has run its first tasks (its state is
+    in the Temporal UI's `SrecState`); return how long that took.
+
+    Creating streamers faster than the worker starts their workflows leaves a
+    backlog that a window after a fixed warm-up would measure instead of the
+    steady state.
+    """
+    client = await connect(address)
+    states = ", ".join(f'"{s.value}"' for s in StreamerState)
+    query = (
+        'WorkflowType = "StreamerWorkflow" AND ExecutionStatus = "Running" '
+        f"AND {SEARCH_ATTRIBUTE_STATE} IN ({states})"
+    )
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        count = (await client.count_workflows(query)).count
+        if count >= streamers:
+            break
+        await asyncio.sleep(5.0)
+    else:
+        log.warning("not every workflow settled within %.0f s", limit)
+    return time.monotonic() - started
+
+
 async def detected_latencies(
     address: str, flips: list[Flip], ids: list[int]
 ) -> list[float | None]:
@@ -185,6 +215,8 @@ class Monitored:
     create_secs: float
     probe: Probe
     client: Api
+    # creation's end → every workflow past its first tasks (`settled`)
+    settle_secs: float = 0.0
 
     @property
     def worker_argv(self) -> list[str]:
@@ -264,7 +296,15 @@ async def started(
         urls = [f"http://127.0.0.1:{fake_port}/live/{n}.m3u8" for n in range(streamers)]
         log.info("creating %d streamers through the API", streamers)
         ids, create_secs, probe = await create_all(api, urls, create_concurrency)
-        yield Monitored(stack, fake_port, api_proc, stub, ids, create_secs, probe, api)
+        settle_secs = 0.0 if stub else await settled(stack.address, streamers)
+        log.info(
+            "created in %.0f s, every workflow settled %.0f s later",
+            create_secs,
+            settle_secs,
+        )
+        yield Monitored(
+            stack, fake_port, api_proc, stub, ids, create_secs, probe, api, settle_secs
+        )
         await api.http.aclose()
     finally:
         if api_proc is not None:
