@@ -101,10 +101,6 @@ def backoff_secs(base: float, level: int) -> float:
 # chat that keeps failing is given up for the session (the recording goes on) rather
 # than restarted every minute until the session ends.
 DANMU_PATCH = "session-danmu"
-# A poller's "live" reloads the configuration before the session opens: a change of
-# a level above the streamer is not signalled to workflows waiting for detection
-# (`crud_config.streamer_ids(skip_waiting=True)`). Older runs opened at once.
-RELOAD_AT_OPEN_PATCH = "reload-at-poller-live"
 DANMU_TIMEOUT = timedelta(hours=24)
 DANMU_HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 DANMU_RETRY = RetryPolicy(
@@ -118,3 +114,8 @@ DANMU_RETRY = RetryPolicy(
 # worker that does not answer in time is not waited for: the activity also ends
 # by itself once it reads the session closed in the DB.
 DANMU_STOP_WAIT = timedelta(seconds=60)
+
+# A poller's "live" reloads the configuration before the session opens: a change of
+# a level above the streamer is not signalled to workflows waiting for detection
+# (`crud_config.streamer_ids(skip_waiting=True)`). Older runs opened at once.
+RELOAD_AT_OPEN_PATCH = "reload-at-poller-live"

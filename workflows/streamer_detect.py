@@ -112,8 +112,7 @@ class Detection(StreamerBase):
             return await self._check()
         if self._detected is not None:
             found, self._detected = self._detected, None
-            live = found.outcome is c.LiveOutcome.LIVE and found.source is not None
-            if live and workflow.patched(o.RELOAD_AT_OPEN_PATCH):
+            if found.recordable and workflow.patched(o.RELOAD_AT_OPEN_PATCH):
                 # levels above the streamer changed unsignalled while it waited
                 if not await self._load():
                     return None  # deleted meanwhile: the loop stops
@@ -135,7 +134,7 @@ class Detection(StreamerBase):
     async def _observe(self, found: c.Detected) -> None:
         """What a check found decides the next state (or runs a session)."""
         outcome = found.outcome
-        if outcome is c.LiveOutcome.LIVE and found.source is not None:
+        if found.recordable:
             self._succeeded(None)
             verdict = filters.evaluate(
                 self.cfg.filters, workflow.now(), found.title, found.category

@@ -44,8 +44,7 @@ async def offline_window(
         if schedule_closed() or chat.ended:
             return None
         found = await host._check()
-        live = found.outcome is c.LiveOutcome.LIVE and found.source is not None
-        if live:
+        if found.recordable:
             verdict = filters.evaluate(
                 host.cfg.filters, workflow.now(), found.title, found.category
             )

@@ -79,6 +79,11 @@ class Detected(BaseModel):
     )
 
     @property
+    def recordable(self) -> bool:
+        """Live, with a stream to record."""
+        return self.outcome is LiveOutcome.LIVE and self.source is not None
+
+    @property
     def fatal(self) -> bool:
         """Polling again is pointless until the user acts (the poller stops once
         the workflow projects a state it does not poll)."""

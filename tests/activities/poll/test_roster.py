@@ -11,6 +11,7 @@ from sqlmodel import Session
 from activities.contracts import StreamerState
 from activities.db import ConfigTemplate, Streamer, crud, crud_config, make_engine
 from activities.poll.roster import Roster
+from tests.fakes.clock import FakeClock
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -111,17 +112,9 @@ def test_a_change_of_a_level_above_moves_the_marker_and_the_entries(db) -> None:
     assert shard.read()[sid].interval == 90
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_read_after_the_first_takes_only_the_rows_written_since(db) -> None:
     ids = [add(db, n) for n in range(4)]
-    clock = Clock()
+    clock = FakeClock()
     shard = Roster(db, 0, 1, [StreamerState.NOT_LIVE], clock=clock)
     assert set(shard.read()) == set(ids)
     with Session(db) as session:
@@ -138,7 +131,7 @@ def test_a_read_after_the_first_takes_only_the_rows_written_since(db) -> None:
 
 def test_a_deletion_a_level_change_or_time_reads_the_shard_whole(db) -> None:
     ids = [add(db, n) for n in range(3)]
-    clock = Clock()
+    clock = FakeClock()
     shard = Roster(db, 0, 1, [StreamerState.NOT_LIVE], clock=clock)
     shard.read()
     with Session(db) as session:
