@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlmodel import Session
+from temporalio import activity
 from temporalio.worker import Worker
 
+from activities.contracts import ACTIVITY_AFTER_RUN, AfterRunInput, AfterRunResult
 from activities.db import crud_pipeline, make_engine, migrate
 from activities.pipeline import PipelineActivities
 from activities.pipeline_contracts import (
@@ -53,6 +55,13 @@ class World:
     gates: dict[str, asyncio.Event] = field(default_factory=dict)
     progress: dict[str, float] = field(default_factory=dict)
     cancelled: list[str] = field(default_factory=list)
+    after_runs: list[AfterRunInput] = field(default_factory=list)
+
+    @activity.defn(name=ACTIVITY_AFTER_RUN)
+    async def after_run(self, inp: AfterRunInput) -> AfterRunResult:
+        """The triggers' pair check of a segment run: only counted here."""
+        self.after_runs.append(inp)
+        return AfterRunResult()
 
 
 class Fake(Processor[FakeConfig]):
@@ -187,7 +196,7 @@ async def harness(
                 env.client,
                 task_queue=h.wf_queue,
                 workflows=[PipelineWorkflow],
-                activities=methods,
+                activities=[*methods, world.after_run],
                 activity_executor=pool,
             ),
             *(

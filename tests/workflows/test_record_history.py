@@ -16,7 +16,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from activities import contracts as c
+from activities.pipeline_contracts import ACTIVITY_RUN_STEP
+from tests.workflows import record_pipeline_history as pipeline_history
 from tests.workflows.record_history import IDLE_CHECKS, SHAPES, record
+from workflows.pipeline import PipelineWorkflow
 from workflows.streamer import StreamerWorkflow
 
 if TYPE_CHECKING:
@@ -105,5 +108,22 @@ async def test_each_shape_is_recorded_and_replays(shape: str) -> None:
 
     replayer = Replayer(
         workflows=[StreamerWorkflow], data_converter=pydantic_data_converter
+    )
+    await replayer.replay_workflow(history)
+
+
+@pytest.mark.parametrize("shape", pipeline_history.SHAPES)
+async def test_each_pipeline_shape_is_recorded_and_replays(shape: str) -> None:
+    history = await pipeline_history.record(shape)
+    last = history.events[-1].event_type
+    running = _running(history)
+    if shape == "complete":
+        assert last == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+        assert running == []
+    else:  # cut off while its step runs
+        assert last == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+        assert ACTIVITY_RUN_STEP in running
+    replayer = Replayer(
+        workflows=[PipelineWorkflow], data_converter=pydantic_data_converter
     )
     await replayer.replay_workflow(history)

@@ -23,6 +23,7 @@ from temporalio.worker import Replayer, Worker
 from activities import contracts as c
 from tests.workflows.fakes import FakeActivities
 from tests.workflows.test_streamer import config, eventually
+from workflows.pipeline import PipelineWorkflow
 from workflows.streamer import StreamerWorkflow
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ def _activities(history: WorkflowHistory) -> list[str]:
 
 def _replayer() -> Replayer:
     return Replayer(
-        workflows=[StreamerWorkflow], data_converter=pydantic_data_converter
+        workflows=[StreamerWorkflow, PipelineWorkflow],
+        data_converter=pydantic_data_converter,
     )
 
 
