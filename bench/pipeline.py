@@ -115,7 +115,7 @@ async def through_srec(
                     client,
                     task_queue=wf_q,
                     workflows=[PipelineWorkflow],
-                    activities=[*store, triggers.after_run],
+                    activities=[*store, triggers.after_run, notify.record_event],
                     activity_executor=io_pool,
                 ),
                 Worker(

@@ -31,13 +31,15 @@ HEARTBEAT_THROTTLE = timedelta(seconds=2)
 
 
 def workflows_worker(w: Wiring) -> Worker:
-    """srec-workflows: every workflow, and the pipelines' local activities."""
+    """srec-workflows: every workflow, and the pipelines' local activities (rows,
+    pair checks, notification events)."""
     pipeline_rows: list[Callable[..., Any]] = [
         w.pipeline.begin_run,
         w.pipeline.mark_steps,
         w.pipeline.finish_run,
         w.triggers.after_run,
         w.triggers.session_check,
+        w.notifications.notify.record_event,  # a pipeline run's events
     ]
     return Worker(
         w.client,

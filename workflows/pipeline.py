@@ -9,6 +9,8 @@ step's state and progress. Once nothing runs, the run row is written, a triggere
 run checks its pair (`pipeline_after`), and the workflow returns the graph or fails
 on purpose (`PipelineFailed`/`PipelineCancelled`, the graph as details). A retry
 after that is a new execution of the id (`pipeline-<kind>-<key>`) with `carried`.
+A run begun since `PATCH_LEAN_RUN` writes its events as local activities and asks
+no other patch: a segment's run is one of thousands, each event an srec-io task.
 """
 
 from __future__ import annotations
@@ -44,10 +46,13 @@ class PipelineWorkflow:
         self._handles: dict[str, ActivityHandle[p.StepOutput]] = {}
         self._cancelling: set[str] = set()
         self._run_id, self._changed = 0, False
-        self._events = PipelineEvents(inp)  # issue 13: `workflows.pipeline_notify`
 
     @workflow.run
     async def run(self, inp: p.PipelineInput) -> p.PipelineGraph:
+        # one patch marker for today's shape: events as local activities, no
+        # marker per feature (runs begun before it replay the older commands)
+        lean = workflow.patched(o.PATCH_LEAN_RUN)
+        self._events = PipelineEvents(inp, local=lean)  # issue 13's events
         begun = await store(
             PipelineActivities.begin_run,
             p.BeginRunInput(workflow_id=workflow.info().workflow_id, pipeline=inp),
@@ -60,7 +65,7 @@ class PipelineWorkflow:
             self._cancel(dag.select(self._state.status(), None, LIVE))
             await self._settle()
             raise
-        await after_run(inp)  # the pair check and the session's wake-up
+        await after_run(inp, lean=lean)  # the pair check, the session's wake-up
         graph = self.graph()
         await self._events.finished(graph)
         if graph.status != p.RunStatus.COMPLETED:

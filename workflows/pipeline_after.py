@@ -5,7 +5,8 @@ segment, danmu or pair run may be the last one its session's waiter waits for:
 `pipeline.after_run` (a local activity: one marker in the run's own history, none in
 the streamer's) checks the pair in the DB and wakes the waiter. Behind a patch, so
 runs that settled before this existed replay unchanged. A failure is only logged:
-the session's waiter finds due pairs itself.
+the session's waiter finds due pairs itself. A run of today's shape (`lean`, see
+`workflows.pipeline`) asks no patch.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ with workflow.unsafe.imports_passed_through():
 PATCH_AFTER_RUN = "pipeline-after-run"
 
 
-async def after_run(inp: PipelineInput) -> None:
+async def after_run(inp: PipelineInput, *, lean: bool) -> None:
     """Run `pipeline.after_run` for a segment, danmu or pair run."""
     if inp.kind not in SESSION_PART_KINDS or inp.context.session_id is None:
         return
-    if not workflow.patched(PATCH_AFTER_RUN):
+    if not (lean or workflow.patched(PATCH_AFTER_RUN)):
         return
     try:
         await workflow.execute_local_activity_method(

@@ -5,7 +5,9 @@
 is the user's own doing: no event), each keyed by the workflow's id and run, so a
 replay or a retried activity does not repeat it and a retry of a closed run (a new
 execution of the same id) reports again. Behind the `pipeline-events` patch: runs
-that passed these points before it replay without the commands.
+that passed these points before it replay without the commands. A run of today's
+shape (`local`, see `workflows.pipeline`) records them as local activities and
+asks no patch.
 
 `store` runs one of the run's row writes as a local activity.
 """
@@ -48,12 +50,13 @@ async def store(method: Callable[[PipelineActivities, I], R], arg: I) -> R:
 class PipelineEvents:
     """The events of one pipeline run (see the module docstring)."""
 
-    def __init__(self, inp: p.PipelineInput) -> None:
+    def __init__(self, inp: p.PipelineInput, *, local: bool) -> None:
         self._inp = inp
-        self._emitter = EventEmitter()
+        self._local = local
+        self._emitter = EventEmitter(local=local)
 
     def _emit(self, kind: EventType, summary: str, detail: str = "") -> None:
-        if not workflow.patched(PATCH_PIPELINE_EVENTS):
+        if not (self._local or workflow.patched(PATCH_PIPELINE_EVENTS)):
             return
         ctx = self._inp.context
         self._emitter.emit(

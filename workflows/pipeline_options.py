@@ -49,3 +49,8 @@ AFTER_RUN_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=10),
     maximum_attempts=5,
 )
+
+# A run started since this patch: its notification events are local activities and
+# it asks no other patch (each costs a marker and a search-attribute upsert, and a
+# segment's run is one of thousands). Runs begun before it replay their commands.
+PATCH_LEAN_RUN = "pipeline-lean-run"

@@ -196,7 +196,7 @@ async def harness(
                 env.client,
                 task_queue=h.wf_queue,
                 workflows=[PipelineWorkflow],
-                activities=[*methods, world.after_run],
+                activities=[*methods, world.after_run, h.events.record_event],
                 activity_executor=pool,
             ),
             *(

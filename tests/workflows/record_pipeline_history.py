@@ -23,12 +23,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowHistory
 
 from tests.temporal import start_time_skipping_server
 from tests.workflows.pipeline_fakes import Harness, harness
 
 STEP = "remux"
+TASK = "EVENT_TYPE_WORKFLOW_TASK_"
 SHAPES = ("complete", "running")
 
 
@@ -38,6 +40,15 @@ async def _until(check: Callable[[], Awaitable[bool]]) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the run never reached its shape")
+
+
+def waiting(history: WorkflowHistory) -> bool:
+    """No workflow task open: the last one completed (markers and commands may
+    follow it), and the workflow waits on its step."""
+    tasks = [e for e in history.events if EventType.Name(e.event_type).startswith(TASK)]
+    return bool(tasks) and tasks[-1].HasField(
+        "workflow_task_completed_event_attributes"
+    )
 
 
 async def _run(h: Harness, shape: str) -> WorkflowHistory:
@@ -51,11 +62,7 @@ async def _run(h: Harness, shape: str) -> WorkflowHistory:
 
     async def step_runs() -> bool:
         history = await handle.fetch_history()
-        started = h.world.calls[STEP] == 1
-        # the last event a completed workflow task: the workflow waits on its step
-        return started and history.events[-1].HasField(
-            "workflow_task_completed_event_attributes"
-        )
+        return h.world.calls[STEP] == 1 and waiting(history)
 
     await _until(step_runs)
     history = await handle.fetch_history()

@@ -81,6 +81,7 @@ async def test_a_step_whose_worker_dies_runs_again_once(
         io_queue=io_q,
     )
     store: list[Callable[..., Any]] = [acts.begin_run, acts.mark_steps, acts.finish_run]
+    events = DbEvents(engine)
     try:
         with ThreadPoolExecutor(4) as pool:
             async with (
@@ -88,7 +89,7 @@ async def test_a_step_whose_worker_dies_runs_again_once(
                     env.client,
                     task_queue=wf_q,
                     workflows=[PipelineWorkflow],
-                    activities=store,
+                    activities=[*store, events.record_event],
                     activity_executor=pool,
                 ),
                 Worker(
@@ -97,7 +98,7 @@ async def test_a_step_whose_worker_dies_runs_again_once(
                     activities=store,
                     activity_executor=pool,
                 ),
-                DbEvents(engine).worker(env.client),
+                events.worker(env.client),
             ):
                 handle = await env.client.start_workflow(
                     PipelineWorkflow.run,

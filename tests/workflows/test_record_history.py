@@ -121,7 +121,7 @@ async def test_each_pipeline_shape_is_recorded_and_replays(shape: str) -> None:
         assert last == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
         assert running == []
     else:  # cut off while its step runs
-        assert last == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+        assert pipeline_history.waiting(history)
         assert ACTIVITY_RUN_STEP in running
     replayer = Replayer(
         workflows=[PipelineWorkflow], data_converter=pydantic_data_converter

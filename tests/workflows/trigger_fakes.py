@@ -261,12 +261,14 @@ async def harness(
             await h.record_segment(index, rows)
         return inp.segments
 
+    events = DbEvents(engine)
     local: list[Callable[..., Any]] = [
         steps.begin_run,
         steps.mark_steps,
         steps.finish_run,
         trig.after_run,
         trig.session_check,
+        events.record_event,
     ]
     with ThreadPoolExecutor(8) as pool:
         workers = [
@@ -291,7 +293,7 @@ async def harness(
                 )
                 for q in (cpu, io)
             ),
-            DbEvents(engine).worker(env.client),
+            events.worker(env.client),
         ]
         async with contextlib.AsyncExitStack() as stack:
             for w in workers:
