@@ -76,7 +76,8 @@ async def run_ffmpeg(
         progress: where the fraction done goes.
         duration_secs: the length of the output, for the fraction; None = unknown.
         probe: without `duration_secs`, a file whose duration is measured while
-            ffmpeg already runs (the probe is not on the step's critical path).
+            ffmpeg runs, once it has run a progress period (the probe is not on
+            the step's critical path, and a short job never probes).
         what: a short name for messages.
 
     Raises:
@@ -98,14 +99,20 @@ async def run_ffmpeg(
         PROGRESS_PERIOD,
         *args,
     ]
-    measuring = None
-    if duration_secs is None and probe is not None:
-        measuring = asyncio.ensure_future(probe_duration(probe))
+    # probed only once ffmpeg reports it goes on (after PROGRESS_PERIOD): a short
+    # job, most segments' remux, ends before and never opens its input twice
+    unknown = probe if duration_secs is None else None
+    measuring: asyncio.Future[float | None] | None = None
     async with ProcessGroup(ctx.stop) as group:
         child = await group.spawn(what, argv)
         while raw := await child.stdout.readline():
             key, _, value = raw.decode(errors="replace").strip().partition("=")
             done = _out_time(key, value)
+            if unknown is not None and (key, value) == ("progress", "continue"):
+                measuring, unknown = (
+                    asyncio.ensure_future(probe_duration(unknown)),
+                    None,
+                )
             if measuring is not None and measuring.done():
                 duration_secs, measuring = measuring.result(), None
             if done is not None and duration_secs:

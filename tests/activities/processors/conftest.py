@@ -80,6 +80,9 @@ class Runner:
             stop=StopTimeouts(interrupt_secs=2, terminate_secs=1, kill_secs=1),
         )
 
+    def progress(self, fraction: float | None, detail: str = "") -> None:
+        self.reports.append((fraction, detail))
+
     async def __call__(
         self,
         name: str,
@@ -92,11 +95,7 @@ class Runner:
         processor = PROCESSORS[name]
         cfg = processor.config_model.model_validate(config or {})
         ctx = self.ctx(trigger)
-
-        def progress(fraction: float | None, detail: str = "") -> None:
-            self.reports.append((fraction, detail))
-
-        out = await processor.run(processor.wanted(inputs), cfg, ctx, progress)
+        out = await processor.run(processor.wanted(inputs), cfg, ctx, self.progress)
         if log is not None:
             log.extend(ctx.log)
         return out
